@@ -1,0 +1,36 @@
+#include "lang/check.hpp"
+
+#include "lang/classify.hpp"
+#include "lang/lint.hpp"
+#include "lang/parser.hpp"
+
+namespace spdec::lang {
+
+std::optional<Process> check_source(const SourcePtr& file, const CheckOptions& options,
+                                    Diagnostics& diagnostics) {
+  const std::optional<ast::Module> module = parse(file, diagnostics);
+  if (!module) {
+    return std::nullopt;
+  }
+  Usage usage;
+  std::optional<Process> process = elaborate(*module, options.overrides, diagnostics, &usage);
+  if (!process) {
+    return std::nullopt;
+  }
+  classify(*process);
+  if (options.warnings) {
+    lint(*process, *module, usage, diagnostics);
+  }
+  return process;
+}
+
+std::optional<Process> check_file(const std::string& path, const CheckOptions& options,
+                                  Diagnostics& diagnostics) {
+  const SourcePtr file = load_source(path, diagnostics);
+  if (!file) {
+    return std::nullopt;
+  }
+  return check_source(file, options, diagnostics);
+}
+
+}  // namespace spdec::lang

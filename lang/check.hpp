@@ -1,0 +1,29 @@
+// The front end's pipeline, readable in one place: load → parse → elaborate
+// (names, shapes, stages, folding) → classify → lint.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "lang/ast.hpp"
+#include "lang/diagnostics.hpp"
+#include "lang/elaborate.hpp"
+#include "lang/process.hpp"
+
+namespace spdec::lang {
+
+struct CheckOptions {
+  std::vector<ParamOverride> overrides;
+  bool warnings = true;
+};
+
+/// Checks source text; nullopt when there were errors (reported).
+[[nodiscard]] std::optional<Process> check_source(const SourcePtr& file, const CheckOptions& options,
+                                                  Diagnostics& diagnostics);
+/// Loads and checks a `.spde` file.
+[[nodiscard]] std::optional<Process> check_file(const std::string& path,
+                                                const CheckOptions& options,
+                                                Diagnostics& diagnostics);
+
+}  // namespace spdec::lang

@@ -1,0 +1,852 @@
+#include "lang/elaborate.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <functional>
+#include <map>
+#include <memory>
+#include <set>
+#include <utility>
+
+#include "lang/builtins.hpp"
+#include "lang/evaluate.hpp"
+#include "lang/parser.hpp"
+
+namespace spdec::lang {
+
+namespace {
+
+template <class... Ts>
+struct overloaded : Ts... {
+  using Ts::operator()...;
+};
+
+constexpr int kMaxKnots = 4096;
+
+/// Names bound by a function's parameters, a schedule's variable or a
+/// filter's eigenvalue variable; innermost last.
+using Scope = std::vector<std::pair<std::string, ExprRef>>;
+
+struct ParamEntry {
+  const ast::ParamDecl* decl = nullptr;
+  ast::ExprPtr override_value;
+  SourcePtr override_file;
+  std::optional<double> value;
+  bool in_progress = false;
+  bool failed = false;
+  bool used = false;
+};
+
+struct ScheduleEntry {
+  const ast::ScheduleDecl* decl = nullptr;
+  int learnable = -1;
+  bool used = false;
+};
+
+struct FunctionEntry {
+  const ast::FunctionDecl* decl = nullptr;
+  bool used = false;
+  bool expanding = false;
+  bool reported_recursion = false;
+};
+
+bool is_field_name(std::string_view name) {
+  return name == "u" || name == "u0" || name == "x" || name == "y" || name == "t";
+}
+
+class Elaborator {
+ public:
+  Elaborator(const ast::Module& module, Diagnostics& diagnostics)
+      : module_(module), file_(module.file), diagnostics_(diagnostics) {}
+
+  std::optional<Process> run(const std::vector<ParamOverride>& overrides, Usage* usage) {
+    const std::size_t errors_before = diagnostics_.error_count();
+    collect_declarations();
+    apply_overrides(overrides);
+    process_.file = file_;
+    for (const auto& [name, entry] : params_) {
+      (void)param_value(name, entry.decl->name.span);
+    }
+    settings();
+    learnables();
+    check_schedules();
+    process_.drift = main_expression(drift_, "drift");
+    process_.diffusion = main_expression(diffusion_, "diffusion");
+    noise();
+    required_statements();
+    record_params();
+    if (usage != nullptr) {
+      record_usage(*usage);
+    }
+    if (diagnostics_.error_count() > errors_before) {
+      return std::nullopt;
+    }
+    return std::move(process_);
+  }
+
+ private:
+  const ast::Module& module_;
+  SourcePtr file_;
+  Diagnostics& diagnostics_;
+  Process process_;
+
+  std::map<std::string, ParamEntry> params_;
+  std::vector<std::string> param_order_;
+  std::map<std::string, ScheduleEntry> schedules_;
+  std::map<std::string, FunctionEntry> functions_;
+  const ast::Statement* process_decl_ = nullptr;
+  const ast::DriftDecl* drift_ = nullptr;
+  const ast::DiffusionDecl* diffusion_ = nullptr;
+  const ast::NoiseDecl* noise_ = nullptr;
+  const ast::BoundaryDecl* boundary_ = nullptr;
+  const ast::TimeDecl* time_ = nullptr;
+  std::map<std::string, const ast::Statement*> seen_statements_;
+  std::size_t nodes_ = 0;
+  bool too_large_ = false;
+  SourcePtr current_file_;  // the file of the expression being elaborated
+
+  // --- declarations -----------------------------------------------------------
+
+  void error(const std::string& code, Span span, const std::string& message,
+             const std::string& hint = {}) {
+    diagnostics_.error(code, current_file_ ? current_file_ : file_, span, message, hint);
+  }
+
+  bool once(const ast::Statement& s, const std::string& kind) {
+    const auto [it, inserted] = seen_statements_.emplace(kind, &s);
+    if (!inserted) {
+      const LineColumn first = file_->line_column(it->second->span.begin);
+      diagnostics_.error("E041", file_, s.keyword, "`" + kind + "` is given twice",
+                         "the first is at line " + std::to_string(first.line) +
+                             "; remove one of them");
+    }
+    return inserted;
+  }
+
+  bool declare_name(const ast::Identifier& id) {
+    const auto clash = [&](const std::string& what) {
+      diagnostics_.error("E011", file_, id.span, "`" + id.name + "` is already " + what,
+                         "choose another name");
+      return false;
+    };
+    if (find_builtin(id.name) != nullptr) {
+      return clash("a built-in function");
+    }
+    if (is_field_name(id.name)) {
+      return clash(id.name == "t" ? "the time variable" : "a field");
+    }
+    const auto previous = [&]() -> std::optional<Span> {
+      if (auto p = params_.find(id.name); p != params_.end()) return p->second.decl->name.span;
+      if (auto s = schedules_.find(id.name); s != schedules_.end()) return s->second.decl->name.span;
+      if (auto f = functions_.find(id.name); f != functions_.end()) return f->second.decl->name.span;
+      return std::nullopt;
+    }();
+    if (previous) {
+      diagnostics_.error("E011", file_, id.span, "`" + id.name + "` is defined twice",
+                         "the first definition is at line " +
+                             std::to_string(file_->line_column(previous->begin).line));
+      return false;
+    }
+    return true;
+  }
+
+  void collect_declarations() {
+    for (const ast::Statement& s : module_.statements) {
+      std::visit(
+          overloaded{
+              [&](const ast::ProcessDecl& d) {
+                if (once(s, "process")) {
+                  process_decl_ = &s;
+                  process_.name = d.name.name;
+                }
+              },
+              [&](const ast::ParamDecl& d) {
+                if (declare_name(d.name)) {
+                  params_[d.name.name].decl = &d;
+                  param_order_.push_back(d.name.name);
+                }
+              },
+              [&](const ast::ScheduleDecl& d) {
+                if (declare_name(d.name)) {
+                  schedules_[d.name.name].decl = &d;
+                }
+              },
+              [&](const ast::FunctionDecl& d) {
+                if (declare_name(d.name)) {
+                  functions_[d.name.name].decl = &d;
+                }
+                std::set<std::string> names;
+                for (const ast::Identifier& p : d.params) {
+                  if (!names.insert(p.name).second) {
+                    diagnostics_.error("E011", file_, p.span,
+                                       "parameter `" + p.name + "` is listed twice");
+                  }
+                }
+              },
+              [&](const ast::DriftDecl& d) {
+                if (once(s, "drift")) drift_ = &d;
+              },
+              [&](const ast::DiffusionDecl& d) {
+                if (once(s, "diffusion")) diffusion_ = &d;
+              },
+              [&](const ast::NoiseDecl& d) {
+                if (once(s, "noise")) noise_ = &d;
+              },
+              [&](const ast::BoundaryDecl& d) {
+                if (once(s, "boundary")) boundary_ = &d;
+              },
+              [&](const ast::TimeDecl& d) {
+                if (once(s, "time")) time_ = &d;
+              },
+              [&](const ast::OptionDecl& d) {
+                if (once(s, d.keyword.name)) option(d);
+              }},
+          s.node);
+    }
+  }
+
+  void option(const ast::OptionDecl& d) {
+    const std::string& k = d.keyword.name;
+    const std::string& v = d.value.name;
+    std::vector<std::string> allowed;
+    bool ok = true;
+    if (k == "semantics") {
+      allowed = {"sde", "decoupled"};
+      if (v == "sde") process_.semantics = Semantics::sde;
+      else if (v == "decoupled") process_.semantics = Semantics::decoupled;
+      else ok = false;
+    } else if (k == "channels") {
+      allowed = {"independent", "coupled"};
+      if (v == "independent") process_.channels = Channels::independent;
+      else if (v == "coupled") process_.channels = Channels::coupled;
+      else ok = false;
+    } else if (k == "scheme") {
+      allowed = {"paper", "face_mean", "face_gradient"};
+      if (v == "paper") process_.scheme = FluxScheme::paper;
+      else if (v == "face_mean") process_.scheme = FluxScheme::face_mean;
+      else if (v == "face_gradient") process_.scheme = FluxScheme::face_gradient;
+      else ok = false;
+    } else {
+      allowed = {"difference", "central"};
+      if (v == "difference") process_.gradient = GradientForm::difference;
+      else if (v == "central") process_.gradient = GradientForm::central;
+      else ok = false;
+    }
+    if (!ok) {
+      std::string list;
+      for (std::size_t i = 0; i < allowed.size(); ++i) {
+        list += (i == 0 ? "" : (i + 1 == allowed.size() ? " or " : ", ")) + ("`" + allowed[i] + "`");
+      }
+      const std::string guess = closest_match(v, allowed);
+      diagnostics_.error("E045", file_, d.value.span,
+                         "`" + v + "` is not a valid `" + k + "`: expected " + list,
+                         guess.empty() ? "" : "did you mean `" + guess + "`?");
+    }
+  }
+
+  void apply_overrides(const std::vector<ParamOverride>& overrides) {
+    for (const ParamOverride& o : overrides) {
+      auto pseudo = std::make_shared<const SourceFile>("--param " + o.name, o.value);
+      const auto it = params_.find(o.name);
+      if (it == params_.end()) {
+        std::vector<std::string> names(param_order_.begin(), param_order_.end());
+        const std::string guess = closest_match(o.name, names);
+        auto line = std::make_shared<const SourceFile>("<command line>", "--param " + o.name + "=" + o.value);
+        diagnostics_.error("E050", line, {8, static_cast<std::uint32_t>(8 + o.name.size())},
+                           "`" + o.name + "` is not a parameter of this process",
+                           guess.empty() ? "spdec check lists the parameters"
+                                         : "did you mean `" + guess + "`?");
+        continue;
+      }
+      const std::size_t errors_before = diagnostics_.error_count();
+      ast::ExprPtr value = parse_expression(pseudo, diagnostics_);
+      if (!value) {
+        if (diagnostics_.error_count() == errors_before) {
+          diagnostics_.error("E051", pseudo, {0, 0}, "empty value for --param " + o.name);
+        } else {
+          diagnostics_.error("E051", pseudo, {0, static_cast<std::uint32_t>(o.value.size())},
+                             "invalid value for --param " + o.name,
+                             "the value is a constant expression, e.g. 64 or 2*pi");
+        }
+        it->second.failed = true;
+        continue;
+      }
+      it->second.override_value = std::move(value);
+      it->second.override_file = pseudo;
+    }
+  }
+
+  // --- parameters ---------------------------------------------------------------
+
+  std::optional<double> param_value(const std::string& name, Span use) {
+    ParamEntry& entry = params_.at(name);
+    if (entry.value || entry.failed) {
+      return entry.value;
+    }
+    if (entry.in_progress) {
+      error("E014", use, "parameter `" + name + "` depends on itself",
+            "a parameter's value must not refer back to it");
+      entry.failed = true;
+      return std::nullopt;
+    }
+    entry.in_progress = true;
+    const SourcePtr saved = current_file_;
+    current_file_ = entry.override_file ? entry.override_file : file_;
+    const ast::Expr& value = entry.override_value ? *entry.override_value : *entry.decl->value;
+    const ExprRef e = elaborate(value, {});
+    current_file_ = saved;
+    entry.in_progress = false;
+    if (!e) {
+      entry.failed = true;
+      return std::nullopt;
+    }
+    if (e->stage != Stage::constant || e->shape != Shape::scalar) {
+      const SourcePtr where = entry.override_file ? entry.override_file : file_;
+      diagnostics_.error(e->shape != Shape::scalar ? "E020" : "E030", where, value.span,
+                         "parameter `" + name + "` must be a constant scalar; this " +
+                             (e->shape != Shape::scalar ? std::string("is a vector")
+                                                        : "reads " + what_it_reads(e)),
+                         "parameters are fixed numbers; use a schedule for time dependence");
+      entry.failed = true;
+      return std::nullopt;
+    }
+    entry.value = e->value;
+    return entry.value;
+  }
+
+  static std::string what_it_reads(const ExprRef& e) {
+    if ((e->reads & reads_u) != 0) return "the state `u`";
+    if ((e->reads & reads_u0) != 0) return "the initial state `u0`";
+    if ((e->reads & reads_xy) != 0) return "the coordinates `x`/`y`";
+    if ((e->reads & reads_kappa) != 0) return "the eigenvalue `kappa`";
+    if ((e->reads & reads_stencil) != 0) return "neighbouring pixels";
+    if ((e->reads & reads_knots) != 0) return "a learnable schedule";
+    if ((e->reads & reads_t) != 0) return "the time `t`";
+    return "nothing";
+  }
+
+  void record_params() {
+    for (const std::string& name : param_order_) {
+      const ParamEntry& entry = params_.at(name);
+      if (entry.value) {
+        process_.params.push_back(
+            {name, *entry.value, entry.override_value != nullptr, entry.decl->name.span});
+      }
+    }
+  }
+
+  // --- expressions ----------------------------------------------------------------
+
+  ExprRef elaborate(const ast::Expr& e, const Scope& scope) {
+    if (too_large_) {
+      return nullptr;
+    }
+    if (++nodes_ > kMaxExpressionNodes) {
+      too_large_ = true;
+      error("E016", e.span,
+            "the process is too large after inlining functions (more than " +
+                std::to_string(kMaxExpressionNodes) + " terms)",
+            "a function that calls another twice doubles its size at every level");
+      return nullptr;
+    }
+    return std::visit(
+        overloaded{[&](const ast::Number& n) { return constant(n.value, e.span); },
+                   [&](const ast::NameRef& n) { return name(n.name, e.span, scope); },
+                   [&](const ast::Call& c) { return call(c, e.span, scope); },
+                   [&](const ast::Unary& u) { return unary_expr(u, e.span, scope); },
+                   [&](const ast::Binary& b) { return binary_expr(b, e.span, scope); }},
+        e.node);
+  }
+
+  std::vector<std::string> visible_names(const Scope& scope) const {
+    std::vector<std::string> names = {"t", "u", "u0", "x", "y", "inf", "pi"};
+    for (const auto& [n, v] : scope) names.push_back(n);
+    for (const auto& [n, v] : params_) names.push_back(n);
+    return names;
+  }
+
+  ExprRef name(const std::string& n, Span span, const Scope& scope) {
+    for (auto it = scope.rbegin(); it != scope.rend(); ++it) {
+      if (it->first == n) {
+        return it->second;
+      }
+    }
+    if (n == "t") return leaf(Op::time, span);
+    if (n == "u") return leaf(Op::field_u, span);
+    if (n == "u0") return leaf(Op::field_u0, span);
+    if (n == "x") return leaf(Op::coord_x, span);
+    if (n == "y") return leaf(Op::coord_y, span);
+    if (n == "inf") return constant(HUGE_VAL, span);
+    if (n == "pi") return constant(M_PI, span);
+    if (auto p = params_.find(n); p != params_.end()) {
+      p->second.used = true;
+      const auto v = param_value(n, span);
+      return v ? constant(*v, span) : nullptr;
+    }
+    if (schedules_.count(n) != 0 || functions_.count(n) != 0 || find_builtin(n) != nullptr) {
+      const bool schedule = schedules_.count(n) != 0;
+      error("E013", span, "`" + n + "` is a " + (schedule ? "schedule" : "function") +
+                              " and must be called",
+            schedule ? "write " + n + "(t)" : "write " + n + "(...)");
+      return nullptr;
+    }
+    const std::string guess = closest_match(n, visible_names(scope));
+    error("E010", span, "unknown name `" + n + "`",
+          guess.empty() ? "names are parameters, fields (u, u0, x, y), t, or function parameters"
+                        : "did you mean `" + guess + "`?");
+    return nullptr;
+  }
+
+  ExprRef unary_expr(const ast::Unary& u, Span span, const Scope& scope) {
+    ExprRef a = elaborate(*u.operand, scope);
+    if (!a) return nullptr;
+    switch (u.op) {
+      case ast::UnaryOp::plus:
+        return a;
+      case ast::UnaryOp::negate:
+        return lang::unary(Op::neg, a, span);
+      case ast::UnaryOp::logical_not:
+        if (a->shape != Shape::scalar) {
+          error("E020", u.operand->span, "`!` needs a scalar, not a vector");
+          return nullptr;
+        }
+        return lang::unary(Op::logical_not, a, span);
+    }
+    return nullptr;
+  }
+
+  static Op binary_op(ast::BinaryOp op) {
+    switch (op) {
+      case ast::BinaryOp::logical_or: return Op::logical_or;
+      case ast::BinaryOp::logical_and: return Op::logical_and;
+      case ast::BinaryOp::eq: return Op::eq;
+      case ast::BinaryOp::ne: return Op::ne;
+      case ast::BinaryOp::lt: return Op::lt;
+      case ast::BinaryOp::le: return Op::le;
+      case ast::BinaryOp::gt: return Op::gt;
+      case ast::BinaryOp::ge: return Op::ge;
+      case ast::BinaryOp::add: return Op::add;
+      case ast::BinaryOp::sub: return Op::sub;
+      case ast::BinaryOp::mul: return Op::mul;
+      case ast::BinaryOp::div: return Op::div;
+      case ast::BinaryOp::pow: return Op::pow;
+    }
+    return Op::add;
+  }
+
+  ExprRef binary_expr(const ast::Binary& b, Span span, const Scope& scope) {
+    ExprRef lhs = elaborate(*b.lhs, scope);
+    ExprRef rhs = elaborate(*b.rhs, scope);
+    if (!lhs || !rhs) return nullptr;
+    const Op op = binary_op(b.op);
+    const ShapeProblem problem = shape_problem(op, {lhs->shape, rhs->shape});
+    if (!problem.code.empty()) {
+      error(problem.code, problem.operand == 0 ? b.lhs->span : b.rhs->span, problem.message,
+            problem.hint);
+      return nullptr;
+    }
+    return lang::binary(op, lhs, rhs, span);
+  }
+
+  ExprRef call(const ast::Call& c, Span span, const Scope& scope) {
+    const std::string& n = c.callee.name;
+    for (const auto& [local, value] : scope) {
+      if (local == n) {
+        error("E012", c.callee.span, "`" + n + "` is a value here, not a function");
+        return nullptr;
+      }
+    }
+    if (auto s = schedules_.find(n); s != schedules_.end()) {
+      return schedule_call(s->second, c, span, scope);
+    }
+    if (auto f = functions_.find(n); f != functions_.end()) {
+      return function_call(f->second, c, span, scope);
+    }
+    if (const Builtin* b = find_builtin(n)) {
+      return builtin_call(*b, c, span, scope);
+    }
+    if (params_.count(n) != 0 || is_field_name(n)) {
+      error("E012", c.callee.span, "`" + n + "` is a value, not a function",
+            "multiplication needs `*`: " + n + " * (...)");
+      return nullptr;
+    }
+    std::vector<std::string> callables;
+    for (const Builtin& b : builtins()) callables.emplace_back(b.name);
+    for (const auto& [name, entry] : schedules_) callables.push_back(name);
+    for (const auto& [name, entry] : functions_) callables.push_back(name);
+    const std::string guess = closest_match(n, callables);
+    error("E012", c.callee.span, "unknown function `" + n + "`",
+          guess.empty() ? "the built-in functions are listed in specs/LANGUAGE.md"
+                        : "did you mean `" + guess + "`?");
+    return nullptr;
+  }
+
+  bool check_arity(const ast::Call& c, std::size_t expected, const std::string& what) {
+    if (c.args.size() == expected) {
+      return true;
+    }
+    error("E013", c.callee.span,
+          what + " `" + c.callee.name + "` takes " + std::to_string(expected) + " argument" +
+              (expected == 1 ? "" : "s") + ", but " + std::to_string(c.args.size()) +
+              (c.args.size() == 1 ? " was" : " were") + " given");
+    return false;
+  }
+
+  std::vector<ExprRef> arguments(const ast::Call& c, const Scope& scope) {
+    std::vector<ExprRef> args;
+    bool ok = true;
+    for (const ast::ExprPtr& a : c.args) {
+      args.push_back(elaborate(*a, scope));
+      ok = ok && args.back() != nullptr;
+    }
+    return ok ? args : std::vector<ExprRef>{};
+  }
+
+  ExprRef builtin_call(const Builtin& b, const ast::Call& c, Span span, const Scope& scope) {
+    if (!check_arity(c, b.arity, "built-in")) {
+      return nullptr;
+    }
+    std::vector<ExprRef> args = arguments(c, scope);
+    if (args.empty()) {
+      return nullptr;
+    }
+    BuiltinCall bc{b.name, span, c.callee.span, std::move(args), {}, current_file_ ? current_file_ : file_};
+    for (const ast::ExprPtr& a : c.args) {
+      bc.arg_spans.push_back(a->span);
+    }
+    return b.build(bc, diagnostics_);
+  }
+
+  ExprRef schedule_call(ScheduleEntry& s, const ast::Call& c, Span span, const Scope& scope) {
+    s.used = true;
+    if (!check_arity(c, 1, "schedule")) {
+      return nullptr;
+    }
+    std::vector<ExprRef> args = arguments(c, scope);
+    if (args.empty()) {
+      return nullptr;
+    }
+    if (args[0]->stage == Stage::field || args[0]->shape != Shape::scalar) {
+      error(args[0]->shape != Shape::scalar ? "E020" : "E030", c.args[0]->span,
+            "a schedule is a function of time: its argument must be a scalar of time alone",
+            "call it as " + c.callee.name + "(t)");
+      return nullptr;
+    }
+    if (s.learnable >= 0) {
+      return knots(s.learnable, args[0], span);
+    }
+    if (s.decl->learnable && s.learnable == -1) {
+      error("E030", c.callee.span,
+            "learnable schedule `" + c.callee.name + "` cannot be used in a constant",
+            "parameters and time settings are fixed before training");
+      return nullptr;
+    }
+    if (s.learnable == -2 || !s.decl->body) {
+      return nullptr;  // its declaration had errors (already reported)
+    }
+    return inline_body(*s.decl->body, {{s.decl->variable.name, args[0]}});
+  }
+
+  ExprRef function_call(FunctionEntry& f, const ast::Call& c, Span /*span*/, const Scope& scope) {
+    f.used = true;
+    if (!check_arity(c, f.decl->params.size(), "function")) {
+      return nullptr;
+    }
+    if (f.expanding) {
+      if (!f.reported_recursion) {
+        f.reported_recursion = true;
+        error("E014", c.callee.span, "function `" + c.callee.name + "` calls itself",
+              "recursion is not supported: every call is inlined");
+      }
+      return nullptr;
+    }
+    std::vector<ExprRef> args = arguments(c, scope);
+    if (args.empty() && !c.args.empty()) {
+      return nullptr;
+    }
+    Scope inner;
+    for (std::size_t i = 0; i < args.size(); ++i) {
+      inner.emplace_back(f.decl->params[i].name, args[i]);
+    }
+    f.expanding = true;
+    ExprRef result = inline_body(*f.decl->body, inner);
+    f.expanding = false;
+    return result;
+  }
+
+  /// Function and schedule bodies see only their own parameters (lexical scope).
+  ExprRef inline_body(const ast::Expr& body, const Scope& inner) {
+    const SourcePtr saved = current_file_;
+    current_file_ = file_;
+    ExprRef e = elaborate(body, inner);
+    current_file_ = saved;
+    return e;
+  }
+
+  // --- settings -----------------------------------------------------------------
+
+  /// A constant scalar, or nullopt after reporting why not.
+  std::optional<double> constant_value(const ast::Expr& e, const std::string& what) {
+    const ExprRef v = elaborate(e, {});
+    if (!v) {
+      return std::nullopt;
+    }
+    if (v->shape != Shape::scalar || v->stage != Stage::constant) {
+      error(v->shape != Shape::scalar ? "E020" : "E030", e.span,
+            what + " must be a constant scalar; this " +
+                (v->shape != Shape::scalar ? std::string("is a vector") : "reads " + what_it_reads(v)));
+      return std::nullopt;
+    }
+    return v->value;
+  }
+
+  void settings() {
+    if (boundary_ != nullptr) {
+      const std::string& kind = boundary_->kind.name;
+      process_.boundary.kind = kind == "periodic"   ? BoundaryKind::periodic
+                               : kind == "dirichlet" ? BoundaryKind::dirichlet
+                                                     : BoundaryKind::neumann;
+      if (boundary_->value) {
+        const auto v = constant_value(*boundary_->value, "the dirichlet boundary value");
+        if (v && !std::isfinite(*v)) {
+          error("E045", boundary_->value->span, "the dirichlet boundary value must be finite");
+        }
+        process_.boundary.value = v.value_or(0.0);
+      }
+    }
+    if (time_ != nullptr) {
+      time_settings(*time_);
+    }
+  }
+
+  void time_settings(const ast::TimeDecl& decl) {
+    std::map<std::string, std::pair<double, Span>> given;
+    bool taming_off = false;
+    for (const ast::TimeItem& item : decl.items) {
+      if (given.count(item.key.name) != 0 || (item.key.name == "taming" && taming_off)) {
+        error("E041", item.key.span, "`" + item.key.name + "` is given twice");
+        continue;
+      }
+      if (!item.value) {
+        if (item.key.name != "taming") {
+          error("E043", item.value_span, "`off` only applies to `taming`");
+        }
+        taming_off = true;
+        continue;
+      }
+      const auto v = constant_value(*item.value, "`" + item.key.name + "`");
+      if (v) {
+        given[item.key.name] = {*v, item.value->span};
+      }
+    }
+    auto get = [&](const char* key) -> std::optional<std::pair<double, Span>> {
+      if (auto it = given.find(key); it != given.end()) return it->second;
+      return std::nullopt;
+    };
+    const auto T = get("T");
+    const auto t0 = get("t0");
+    const auto dt = get("dt");
+    const auto taming = get("taming");
+    if (T && !(std::isfinite(T->first) && T->first > 0)) {
+      error("E043", T->second, "the final time T must be positive and finite");
+    }
+    if (dt && !(std::isfinite(dt->first) && dt->first > 0)) {
+      error("E043", dt->second, "the step dt must be positive and finite");
+    }
+    if (t0 && !(std::isfinite(t0->first) && t0->first >= 0)) {
+      error("E043", t0->second, "the start time t0 must be finite and not negative");
+    }
+    if (T && t0 && t0->first >= T->first) {
+      error("E043", t0->second, "t0 must be smaller than T",
+            "t0 is the smallest time trained and sampled, e.g. t0 = 1e-3");
+    }
+    if (T && dt && std::isfinite(T->first) && dt->first > T->first - (t0 ? t0->first : 0.0)) {
+      error("E043", dt->second, "the step dt is longer than the whole interval [t0, T]");
+    }
+    if (taming && !(std::isfinite(taming->first) && taming->first >= 0)) {
+      error("E043", taming->second, "the taming exponent must be finite and not negative",
+            "write `taming = off` for plain Euler–Maruyama");
+    }
+    process_.time.T = T ? T->first : 0;
+    process_.time.t0 = t0 ? t0->first : 0;
+    process_.time.dt = dt ? dt->first : 0;
+    if (taming) {
+      process_.time.taming = taming->first;
+    }
+    if (!T) {
+      error("E040", time_span(), "`time` needs the final time: T = VALUE");
+    }
+    if (!dt) {
+      error("E040", time_span(), "`time` needs the step: dt = VALUE");
+    }
+  }
+
+  Span time_span() const {
+    const auto it = seen_statements_.find("time");
+    return it != seen_statements_.end() ? it->second->keyword : Span{};
+  }
+
+  void learnables() {
+    for (auto& [name, entry] : schedules_) {
+      const ast::ScheduleDecl& d = *entry.decl;
+      if (!d.learnable) {
+        continue;
+      }
+      entry.learnable = -2;  // invalid until proven otherwise
+      const double count = d.learnable->count.value;
+      if (count != std::trunc(count) || count < 2 || count > kMaxKnots) {
+        error("E044", d.learnable->count_span,
+              "a learnable schedule needs between 2 and " + std::to_string(kMaxKnots) +
+                  " knots, as a whole number");
+        continue;
+      }
+      const ExprRef init = elaborate(*d.learnable->init, {{d.variable.name, leaf(Op::time, d.variable.span)}});
+      if (!init) {
+        continue;
+      }
+      if (init->stage == Stage::field || init->shape != Shape::scalar ||
+          (init->reads & reads_knots) != 0) {
+        error("E044", d.learnable->init->span,
+              "the initial value of a learnable schedule must be a scalar function of time; "
+              "this reads " + what_it_reads(init));
+        continue;
+      }
+      Learnable l{name, {}, {}, d.name.span};
+      const auto n = static_cast<std::size_t>(count);
+      const double t0 = process_.time.t0;
+      const double T = process_.time.T;
+      for (std::size_t i = 0; i < n; ++i) {
+        const double t = t0 + (T - t0) * static_cast<double>(i) / static_cast<double>(n - 1);
+        const double v = evaluate_scalar(init, EvalContext{t});
+        if (!(std::isfinite(v) && v > 0)) {
+          error("E044", d.learnable->init->span,
+                "the initial value must be positive and finite at every knot; at t = " +
+                    std::to_string(t) + " it is " + std::to_string(v),
+                "knots are interpolated log-linearly, so values must be > 0");
+          break;
+        }
+        l.knot_times.push_back(t);
+        l.init_values.push_back(v);
+      }
+      if (l.init_values.size() == n) {
+        entry.learnable = static_cast<int>(process_.learnables.size());
+        process_.learnables.push_back(std::move(l));
+      }
+    }
+  }
+
+  /// Every schedule is checked once with its variable bound to t, so a
+  /// schedule that reads a field is an error even if it is never used.
+  void check_schedules() {
+    for (auto& [name, entry] : schedules_) {
+      const ast::ScheduleDecl& d = *entry.decl;
+      if (d.learnable || !d.body) {
+        continue;
+      }
+      const bool was_used = entry.used;
+      const std::size_t errors_before = diagnostics_.error_count();
+      const ExprRef e = elaborate(*d.body, {{d.variable.name, leaf(Op::time, d.variable.span)}});
+      entry.used = was_used;
+      if (!e) {
+        if (diagnostics_.error_count() > errors_before) entry.learnable = -2;
+        continue;
+      }
+      if (e->stage == Stage::field || e->shape != Shape::scalar) {
+        const bool vector = e->shape != Shape::scalar;
+        error(vector ? "E020" : "E030", d.body->span,
+              "schedule `" + name + "` must be a scalar function of time alone; this " +
+                  (vector ? std::string("is a vector") : "reads " + what_it_reads(e)),
+              vector ? "" : "write field-dependent terms in a function, e.g. g(t, x) = ...");
+        entry.learnable = -2;
+      }
+    }
+  }
+
+  ExprRef main_expression(const ast::DriftDecl* d, const std::string& what) {
+    return d ? checked_scalar(*d->value, what) : nullptr;
+  }
+  ExprRef main_expression(const ast::DiffusionDecl* d, const std::string& what) {
+    return d ? checked_scalar(*d->value, what) : nullptr;
+  }
+
+  ExprRef checked_scalar(const ast::Expr& value, const std::string& what) {
+    ExprRef e = elaborate(value, {});
+    if (e && e->shape != Shape::scalar) {
+      error("E020", value.span, "the " + what + " must be a scalar per pixel, not a vector",
+            what == "drift" ? "did you mean div(...) of this vector?" : "reduce it, e.g. norm(v)");
+      return nullptr;
+    }
+    if (e && (e->reads & reads_kappa) != 0) {
+      error("E030", value.span, "kappa only exists inside a noise filter");
+      return nullptr;
+    }
+    return e;
+  }
+
+  void noise() {
+    if (noise_ == nullptr) {
+      return;
+    }
+    if (noise_->correlation_length) {
+      const auto l = constant_value(*noise_->correlation_length, "the correlation length");
+      if (l && !(std::isfinite(*l) && *l >= 0)) {
+        error("E046", noise_->correlation_length->span,
+              "the correlation length must be finite and not negative", "0 means white noise");
+      }
+      process_.noise.correlation_length = l.value_or(0.0);
+    }
+    if (noise_->filter) {
+      const ast::NoiseFilter& f = *noise_->filter;
+      ExprRef e = elaborate(*f.body, {{f.variable.name, leaf(Op::kappa, f.variable.span)}});
+      if (e && (e->shape != Shape::scalar ||
+                (e->reads & (reads_u | reads_u0 | reads_xy | reads_stencil)) != 0)) {
+        error(e->shape != Shape::scalar ? "E020" : "E030", f.body->span,
+              "a noise filter is a scalar function of the eigenvalue " + f.variable.name +
+                  " and of t; this " +
+                  (e->shape != Shape::scalar ? std::string("is a vector") : "reads " + what_it_reads(e)),
+              "spatially varying noise belongs in `diffusion`");
+        e = nullptr;
+      }
+      process_.noise.filter = e;
+      if (e && process_.noise.correlation_length > 0) {
+        error("E046", f.variable.span,
+              "give either a correlation length or a filter, not both",
+              "the exponential kernel is itself a filter; fold it into yours");
+      }
+    }
+  }
+
+  void required_statements() {
+    auto missing = [&](const std::string& what, const std::string& hint) {
+      diagnostics_.error("E040", file_, {0, 0}, "the process has no `" + what + "` statement", hint);
+    };
+    if (process_decl_ == nullptr) missing("process", "start the file with `process NAME`");
+    if (drift_ == nullptr) missing("drift", "add `drift = EXPR` (`drift = 0` for none)");
+    if (diffusion_ == nullptr) missing("diffusion", "add `diffusion = EXPR`, the noise coefficient g2");
+    if (time_ == nullptr) missing("time", "add e.g. `time T = 1, t0 = 1e-3, dt = 1e-3, taming = off`");
+  }
+
+  void record_usage(Usage& usage) const {
+    for (const auto& [name, entry] : params_) {
+      if (!entry.used) usage.unused.push_back({"parameter", name, entry.decl->name.span});
+    }
+    for (const auto& [name, entry] : schedules_) {
+      if (!entry.used) usage.unused.push_back({"schedule", name, entry.decl->name.span});
+    }
+    for (const auto& [name, entry] : functions_) {
+      if (!entry.used) usage.unused.push_back({"function", name, entry.decl->name.span});
+    }
+    std::sort(usage.unused.begin(), usage.unused.end(),
+              [](const Usage::Unused& a, const Usage::Unused& b) { return a.span.begin < b.span.begin; });
+  }
+};
+
+}  // namespace
+
+std::optional<Process> elaborate(const ast::Module& module,
+                                 const std::vector<ParamOverride>& overrides,
+                                 Diagnostics& diagnostics, Usage* usage) {
+  return Elaborator(module, diagnostics).run(overrides, usage);
+}
+
+}  // namespace spdec::lang

@@ -1,0 +1,470 @@
+#include "lang/expr.hpp"
+
+#include <array>
+#include <charconv>
+#include <cmath>
+#include <utility>
+
+#include "lang/diagnostics.hpp"
+
+namespace spdec::lang {
+
+namespace {
+
+Stage stage_of(std::uint8_t reads) {
+  if ((reads & (reads_u | reads_u0 | reads_xy | reads_kappa | reads_stencil)) != 0) {
+    return Stage::field;
+  }
+  if ((reads & (reads_t | reads_knots)) != 0) {
+    return Stage::time;
+  }
+  return Stage::constant;
+}
+
+ExprRef make(Op op, Shape shape, std::uint8_t reads, Span span, std::vector<ExprRef> args) {
+  auto e = std::make_shared<Expr>();
+  e->op = op;
+  e->shape = shape;
+  e->reads = reads;
+  e->stage = stage_of(reads);
+  e->span = span;
+  e->args = std::move(args);
+  return e;
+}
+
+std::uint8_t reads_of(const std::vector<ExprRef>& args) {
+  std::uint8_t reads = reads_none;
+  for (const ExprRef& a : args) {
+    reads = static_cast<std::uint8_t>(reads | a->reads);
+  }
+  return reads;
+}
+
+ExprRef zero_like(Shape shape, Span span) {
+  return shape == Shape::scalar ? constant(0.0, span)
+                                : make_vector(constant(0.0, span), constant(0.0, span), span);
+}
+
+bool is_vector_of_constants(const ExprRef& e) {
+  return e->op == Op::make_vector && e->args[0]->is_constant() && e->args[1]->is_constant();
+}
+
+/// Applies a scalar op component-wise to constant vectors (and broadcast
+/// scalars), so that e.g. `grad(u) / inf` style folds reach vectors too.
+ExprRef fold_vector_binary(Op op, const ExprRef& a, const ExprRef& b, Span span) {
+  auto component = [](const ExprRef& e, int i) -> ExprRef {
+    return e->shape == Shape::vector ? e->args[static_cast<std::size_t>(i)] : e;
+  };
+  return make_vector(binary(op, component(a, 0), component(b, 0), span),
+                     binary(op, component(a, 1), component(b, 1), span), span);
+}
+
+Shape result_shape(Op op, Shape a, Shape b) {
+  switch (op) {
+    case Op::add:
+    case Op::sub:
+      return a;
+    case Op::mul:
+      return (a == Shape::vector || b == Shape::vector) ? Shape::vector : Shape::scalar;
+    case Op::div:
+      return a;
+    default:
+      return Shape::scalar;
+  }
+}
+
+std::string number_text(double value) {
+  std::array<char, 40> buffer{};
+  const auto result = std::to_chars(buffer.data(), buffer.data() + buffer.size(), value);
+  return {buffer.data(), result.ptr};
+}
+
+}  // namespace
+
+const char* name(Shape shape) { return shape == Shape::scalar ? "scalar" : "vector"; }
+
+const char* name(Stage stage) {
+  switch (stage) {
+    case Stage::constant:
+      return "constant";
+    case Stage::time:
+      return "time";
+    case Stage::field:
+      return "field";
+  }
+  return "?";
+}
+
+const char* name(Op op) {
+  switch (op) {
+    case Op::constant: return "constant";
+    case Op::time: return "t";
+    case Op::field_u: return "u";
+    case Op::field_u0: return "u0";
+    case Op::coord_x: return "x";
+    case Op::coord_y: return "y";
+    case Op::kappa: return "kappa";
+    case Op::knots: return "knots";
+    case Op::neg: return "-";
+    case Op::logical_not: return "!";
+    case Op::add: return "+";
+    case Op::sub: return "-";
+    case Op::mul: return "*";
+    case Op::div: return "/";
+    case Op::pow: return "^";
+    case Op::lt: return "<";
+    case Op::le: return "<=";
+    case Op::gt: return ">";
+    case Op::ge: return ">=";
+    case Op::eq: return "==";
+    case Op::ne: return "!=";
+    case Op::logical_and: return "&&";
+    case Op::logical_or: return "||";
+    case Op::select: return "select";
+    case Op::exp: return "exp";
+    case Op::log: return "log";
+    case Op::sqrt: return "sqrt";
+    case Op::abs: return "abs";
+    case Op::sin: return "sin";
+    case Op::cos: return "cos";
+    case Op::tanh: return "tanh";
+    case Op::sigmoid: return "sigmoid";
+    case Op::min: return "min";
+    case Op::max: return "max";
+    case Op::make_vector: return "vec";
+    case Op::norm: return "norm";
+    case Op::norm2: return "norm2";
+    case Op::dot: return "dot";
+    case Op::grad: return "grad";
+    case Op::div_: return "div";
+    case Op::lap: return "lap";
+    case Op::dx: return "dx";
+    case Op::dy: return "dy";
+    case Op::sobel: return "sobel";
+    case Op::shift: return "shift";
+  }
+  return "?";
+}
+
+bool Expr::is_constant_vector(double v) const {
+  return op == Op::make_vector && args[0]->is_constant(v) && args[1]->is_constant(v);
+}
+
+double apply_scalar(Op op, const double* x) {
+  switch (op) {
+    case Op::neg: return -x[0];
+    case Op::logical_not: return x[0] == 0.0 ? 1.0 : 0.0;
+    case Op::add: return x[0] + x[1];
+    case Op::sub: return x[0] - x[1];
+    case Op::mul: return x[0] * x[1];
+    case Op::div: return x[0] / x[1];
+    case Op::pow: return std::pow(x[0], x[1]);
+    case Op::lt: return x[0] < x[1] ? 1.0 : 0.0;
+    case Op::le: return x[0] <= x[1] ? 1.0 : 0.0;
+    case Op::gt: return x[0] > x[1] ? 1.0 : 0.0;
+    case Op::ge: return x[0] >= x[1] ? 1.0 : 0.0;
+    case Op::eq: return x[0] == x[1] ? 1.0 : 0.0;
+    case Op::ne: return x[0] != x[1] ? 1.0 : 0.0;
+    case Op::logical_and: return (x[0] != 0.0 && x[1] != 0.0) ? 1.0 : 0.0;
+    case Op::logical_or: return (x[0] != 0.0 || x[1] != 0.0) ? 1.0 : 0.0;
+    case Op::select: return x[0] != 0.0 ? x[1] : x[2];
+    case Op::exp: return std::exp(x[0]);
+    case Op::log: return std::log(x[0]);
+    case Op::sqrt: return std::sqrt(x[0]);
+    case Op::abs: return std::fabs(x[0]);
+    case Op::sin: return std::sin(x[0]);
+    case Op::cos: return std::cos(x[0]);
+    case Op::tanh: return std::tanh(x[0]);
+    case Op::sigmoid: return 1.0 / (1.0 + std::exp(-x[0]));
+    case Op::min: return std::fmin(x[0], x[1]);
+    case Op::max: return std::fmax(x[0], x[1]);
+    default:
+      internal_error(std::string("apply_scalar of non-scalar op ") + name(op));
+  }
+}
+
+ExprRef constant(double value, Span span) {
+  auto e = std::make_shared<Expr>();
+  e->op = Op::constant;
+  e->value = value;
+  e->span = span;
+  return e;
+}
+
+ExprRef leaf(Op op, Span span) {
+  std::uint8_t reads = reads_none;
+  switch (op) {
+    case Op::time: reads = reads_t; break;
+    case Op::field_u: reads = reads_u; break;
+    case Op::field_u0: reads = reads_u0; break;
+    case Op::coord_x:
+    case Op::coord_y: reads = reads_xy; break;
+    case Op::kappa: reads = reads_kappa; break;
+    default: internal_error(std::string("leaf() of ") + name(op));
+  }
+  return make(op, Shape::scalar, reads, span, {});
+}
+
+ExprRef knots(std::int32_t learnable, ExprRef time, Span span) {
+  auto e = std::make_shared<Expr>(*make(Op::knots, Shape::scalar,
+                                        static_cast<std::uint8_t>(time->reads | reads_knots), span,
+                                        {std::move(time)}));
+  e->index = learnable;
+  return e;
+}
+
+ShapeProblem shape_problem(Op op, const std::vector<Shape>& s) {
+  auto all_scalar = [&]() -> ShapeProblem {
+    for (std::size_t i = 0; i < s.size(); ++i) {
+      if (s[i] != Shape::scalar) {
+        return {"E020", std::string("`") + name(op) + "` needs a scalar here, not a vector",
+                "reduce a vector with norm(v), norm2(v), dot(v, w), or take dx/dy", i};
+      }
+    }
+    return {};
+  };
+  switch (op) {
+    case Op::add:
+    case Op::sub:
+      if (s[0] != s[1]) {
+        return {"E022", std::string("cannot ") + (op == Op::add ? "add" : "subtract") + " a " +
+                            name(s[0]) + " and a " + name(s[1]),
+                "both sides must be scalars, or both vectors", s[0] == Shape::scalar ? 1U : 0U};
+      }
+      return {};
+    case Op::mul:
+      if (s[0] == Shape::vector && s[1] == Shape::vector) {
+        return {"E022", "cannot multiply two vectors", "use dot(a, b) for the dot product", 1};
+      }
+      return {};
+    case Op::div:
+      if (s[1] == Shape::vector) {
+        return {"E022", "cannot divide by a vector", "divide by a scalar, e.g. norm(v)", 1};
+      }
+      return {};
+    case Op::neg:
+    case Op::select:
+      return {};
+    case Op::make_vector:
+    case Op::grad:
+    case Op::lap:
+    case Op::dx:
+    case Op::dy:
+    case Op::sobel:
+    case Op::shift:
+      return all_scalar();
+    case Op::norm:
+    case Op::norm2:
+    case Op::div_:
+    case Op::dot:
+      for (std::size_t i = 0; i < s.size(); ++i) {
+        if (s[i] != Shape::vector) {
+          return {"E021", std::string("`") + name(op) + "` needs a vector here, not a scalar",
+                  op == Op::div_ ? "div takes a vector field, e.g. div(k * grad(u)); "
+                                   "lap(e) is div(grad(e))"
+                                 : "make a vector with grad(e) or vec(a, b)",
+                  i};
+        }
+      }
+      return {};
+    default:
+      return all_scalar();
+  }
+}
+
+ExprRef unary(Op op, ExprRef a, Span span) {
+  if (!shape_problem(op, {a->shape}).code.empty()) {
+    internal_error(std::string("unary ") + name(op) + " on a " + name(a->shape));
+  }
+  if (a->is_constant()) {
+    const double x = a->value;
+    return constant(apply_scalar(op, &x), span);
+  }
+  if (is_vector_of_constants(a)) {
+    const double x0 = a->args[0]->value;
+    const double x1 = a->args[1]->value;
+    switch (op) {
+      case Op::neg:
+        return make_vector(constant(-x0, span), constant(-x1, span), span);
+      case Op::norm2:
+        return constant(x0 * x0 + x1 * x1, span);
+      case Op::norm:
+        return constant(std::sqrt(x0 * x0 + x1 * x1), span);
+      default:
+        break;
+    }
+  }
+  if (op == Op::neg && a->op == Op::neg) {
+    return a->args[0];
+  }
+  const Shape shape = (op == Op::neg) ? a->shape : Shape::scalar;
+  return make(op, shape, a->reads, span, {std::move(a)});
+}
+
+ExprRef binary(Op op, ExprRef a, ExprRef b, Span span) {
+  if (!shape_problem(op, {a->shape, b->shape}).code.empty()) {
+    internal_error(std::string("binary ") + name(op) + " on " + name(a->shape) + ", " +
+                   name(b->shape));
+  }
+  if (a->is_constant() && b->is_constant()) {
+    const std::array<double, 2> x = {a->value, b->value};
+    return constant(apply_scalar(op, x.data()), span);
+  }
+  const Shape shape = result_shape(op, a->shape, b->shape);
+  const bool arithmetic = op == Op::add || op == Op::sub || op == Op::mul || op == Op::div;
+  if (arithmetic && shape == Shape::vector &&
+      (is_vector_of_constants(a) || a->is_constant()) &&
+      (is_vector_of_constants(b) || b->is_constant())) {
+    return fold_vector_binary(op, a, b, span);
+  }
+  // Identities exact in IEEE arithmetic for every operand value.
+  if ((op == Op::add && b->is_constant(0.0)) || (op == Op::sub && b->is_constant(0.0)) ||
+      (op == Op::add && b->is_constant_vector(0.0)) || (op == Op::sub && b->is_constant_vector(0.0)) ||
+      ((op == Op::mul || op == Op::div) && b->is_constant(1.0)) ||
+      (op == Op::pow && b->is_constant(1.0))) {
+    return a;
+  }
+  if ((op == Op::add && (a->is_constant(0.0) || a->is_constant_vector(0.0))) ||
+      (op == Op::mul && a->is_constant(1.0))) {
+    return b;
+  }
+  if (op == Op::sub && (a->is_constant(0.0) || a->is_constant_vector(0.0))) {
+    return unary(Op::neg, std::move(b), span);
+  }
+  if (op == Op::pow && b->is_constant(0.0)) {
+    return constant(1.0, span);  // IEEE pow(x, 0) = 1 for every x, NaN included
+  }
+  // Field values are finite (documented in LANGUAGE.md), so 0·e = 0 and
+  // e/±inf = 0 for a field e: this is how λ = inf reaches isotropy.
+  if (op == Op::mul && a->stage == Stage::field && (b->is_constant(0.0) || b->is_constant_vector(0.0))) {
+    return zero_like(shape, span);
+  }
+  if (op == Op::mul && b->stage == Stage::field && (a->is_constant(0.0) || a->is_constant_vector(0.0))) {
+    return zero_like(shape, span);
+  }
+  if (op == Op::div && a->stage == Stage::field && b->is_constant() && std::isinf(b->value)) {
+    return zero_like(shape, span);
+  }
+  if (op == Op::dot && (a->is_constant_vector(0.0) || b->is_constant_vector(0.0)) &&
+      a->stage != Stage::time && b->stage != Stage::time) {
+    return constant(0.0, span);
+  }
+  if (op == Op::dot && is_vector_of_constants(a) && is_vector_of_constants(b)) {
+    return constant(a->args[0]->value * b->args[0]->value + a->args[1]->value * b->args[1]->value,
+                    span);
+  }
+  return make(op, shape, static_cast<std::uint8_t>(a->reads | b->reads), span,
+              {std::move(a), std::move(b)});
+}
+
+ExprRef select(ExprRef c, ExprRef a, ExprRef b, Span span) {
+  if (c->shape != Shape::scalar || a->shape != b->shape) {
+    internal_error("select with bad shapes");
+  }
+  if (c->is_constant()) {
+    return c->value != 0.0 ? a : b;
+  }
+  if (equal(a, b)) {
+    return a;
+  }
+  const Shape shape = a->shape;
+  const auto reads = reads_of({c, a, b});
+  return make(Op::select, shape, reads, span, {std::move(c), std::move(a), std::move(b)});
+}
+
+ExprRef make_vector(ExprRef a, ExprRef b, Span span) {
+  if (a->shape != Shape::scalar || b->shape != Shape::scalar) {
+    internal_error("make_vector of vectors");
+  }
+  const auto reads = static_cast<std::uint8_t>(a->reads | b->reads);
+  return make(Op::make_vector, Shape::vector, reads, span, {std::move(a), std::move(b)});
+}
+
+ExprRef stencil(Op op, ExprRef a, Span span) {
+  const bool vector_result = op == Op::grad || op == Op::sobel;
+  const Shape shape = vector_result ? Shape::vector : Shape::scalar;
+  // Differences of something that does not vary in space are zero.
+  if (a->stage != Stage::field) {
+    return zero_like(shape, span);
+  }
+  const auto reads = static_cast<std::uint8_t>(a->reads | reads_stencil);
+  return make(op, shape, reads, span, {std::move(a)});
+}
+
+ExprRef shift(ExprRef a, std::int32_t di, std::int32_t dj, Span span) {
+  if (a->stage != Stage::field || (di == 0 && dj == 0)) {
+    return a;
+  }
+  auto e = std::make_shared<Expr>(
+      *make(Op::shift, a->shape, static_cast<std::uint8_t>(a->reads | reads_stencil), span, {a}));
+  e->index = di;
+  e->index2 = dj;
+  return e;
+}
+
+bool equal(const ExprRef& a, const ExprRef& b) {
+  if (a == b) {
+    return true;
+  }
+  if (!a || !b || a->op != b->op || a->shape != b->shape || a->index != b->index ||
+      a->index2 != b->index2 || a->args.size() != b->args.size()) {
+    return false;
+  }
+  if (a->op == Op::constant &&
+      !(a->value == b->value || (std::isnan(a->value) && std::isnan(b->value)))) {
+    return false;
+  }
+  for (std::size_t i = 0; i < a->args.size(); ++i) {
+    if (!equal(a->args[i], b->args[i])) {
+      return false;
+    }
+  }
+  return true;
+}
+
+std::string to_string(const ExprRef& e) {
+  switch (e->op) {
+    case Op::constant:
+      return number_text(e->value);
+    case Op::time:
+    case Op::field_u:
+    case Op::field_u0:
+    case Op::coord_x:
+    case Op::coord_y:
+    case Op::kappa:
+      return name(e->op);
+    case Op::knots:
+      return "knots#" + std::to_string(e->index) + "(" + to_string(e->args[0]) + ")";
+    case Op::neg:
+      return "-(" + to_string(e->args[0]) + ")";
+    case Op::logical_not:
+      return "!(" + to_string(e->args[0]) + ")";
+    case Op::shift:
+      return "shift(" + to_string(e->args[0]) + ", " + std::to_string(e->index) + ", " +
+             std::to_string(e->index2) + ")";
+    default:
+      break;
+  }
+  const bool infix = e->args.size() == 2 && e->op >= Op::add && e->op <= Op::logical_or;
+  if (infix) {
+    return "(" + to_string(e->args[0]) + " " + name(e->op) + " " + to_string(e->args[1]) + ")";
+  }
+  std::string out = std::string(name(e->op)) + "(";
+  for (std::size_t i = 0; i < e->args.size(); ++i) {
+    out += (i > 0 ? ", " : "") + to_string(e->args[i]);
+  }
+  return out + ")";
+}
+
+std::size_t tree_size(const ExprRef& e, std::size_t limit) {
+  std::size_t size = 1;
+  for (const ExprRef& a : e->args) {
+    if (size >= limit) {
+      return limit;
+    }
+    size += tree_size(a, limit - size);
+  }
+  return std::min(size, limit);
+}
+
+}  // namespace spdec::lang

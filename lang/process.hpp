@@ -1,0 +1,98 @@
+// A checked process: what `spdec check` proves and what codegen and the
+// runtime consume. Everything here is resolved, folded and validated.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "lang/expr.hpp"
+#include "lang/source.hpp"
+
+namespace spdec::lang {
+
+enum class BoundaryKind { neumann, periodic, dirichlet };
+enum class Semantics { sde, decoupled };
+enum class Channels { independent, coupled };
+/// Face conductance of div(k grad u) (DESIGN §4).
+enum class FluxScheme { paper, face_mean, face_gradient };
+/// Node gradient: u[i+1] - u[i-1] (the paper's) or half of it.
+enum class GradientForm { difference, central };
+
+enum class DriftClass { linear, semilinear, quasilinear, nonlinear };
+enum class NoiseClass { none, additive, multiplicative };
+
+[[nodiscard]] const char* name(BoundaryKind kind);
+[[nodiscard]] const char* name(Semantics semantics);
+[[nodiscard]] const char* name(Channels channels);
+[[nodiscard]] const char* name(FluxScheme scheme);
+[[nodiscard]] const char* name(GradientForm form);
+[[nodiscard]] const char* name(DriftClass drift_class);
+[[nodiscard]] const char* name(NoiseClass noise_class);
+
+struct Param {
+  std::string name;
+  double value = 0;
+  bool overridden = false;
+  Span span;  ///< the declaration's name
+};
+
+/// `schedule NAME(t) = learnable knots(N) init EXPR`.
+struct Learnable {
+  std::string name;
+  std::vector<double> knot_times;   ///< N evenly spaced on [t0, T]
+  std::vector<double> init_values;  ///< > 0; interpolated log-linearly
+  Span span;
+};
+
+struct Noise {
+  double correlation_length = 0;  ///< ℓ; 0 = white
+  ExprRef filter;                 ///< eigenvalue of Q^{1/2} in terms of kappa (and t); null if none
+};
+
+struct Boundary {
+  BoundaryKind kind = BoundaryKind::neumann;
+  double value = 0;  ///< dirichlet ghost value
+};
+
+struct TimeSettings {
+  double T = 0;
+  double t0 = 0;
+  double dt = 0;
+  std::optional<double> taming;  ///< γ; nullopt = plain Euler–Maruyama
+};
+
+struct Classification {
+  DriftClass drift = DriftClass::linear;
+  /// drift = a(t)·lap(u) + c(t)·u: diagonal in the boundary's eigenbasis.
+  bool drift_spectral = false;
+  NoiseClass noise = NoiseClass::none;
+  bool noise_spatially_varying = false;  ///< g2 reads x, y or u0
+  bool reads_u0 = false;
+  /// Gaussian with closed-form per-mode marginals (DESIGN §6.1).
+  bool exact_marginals = false;
+  /// Exact objectives, the preferred one first (what `train.objective = auto` picks).
+  std::vector<std::string> exact_objectives;
+  std::vector<std::string> notes;  ///< why, in words
+};
+
+struct Process {
+  SourcePtr file;
+  std::string name;
+  std::vector<Param> params;
+  ExprRef drift;
+  ExprRef diffusion;
+  Noise noise;
+  Boundary boundary;
+  TimeSettings time;
+  Semantics semantics = Semantics::sde;
+  Channels channels = Channels::independent;
+  FluxScheme scheme = FluxScheme::paper;
+  GradientForm gradient = GradientForm::difference;
+  std::vector<Learnable> learnables;
+  Classification classification;
+
+  [[nodiscard]] const Param* find_param(std::string_view param_name) const;
+};
+
+}  // namespace spdec::lang
