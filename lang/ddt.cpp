@@ -13,7 +13,14 @@ ExprRef derive(const ExprRef& e) {
   }
   auto d = [](const ExprRef& x) { return derive(x); };
   const auto& a = e->args;
-  auto mul = [s](ExprRef x, ExprRef y) { return binary(Op::mul, std::move(x), std::move(y), s); };
+  // A factor whose derivative is exactly zero contributes nothing: dropping
+  // the term (rather than writing 0·x) also avoids 0·inf = NaN at λ(T) = inf.
+  auto mul = [s](ExprRef x, ExprRef y) {
+    if (x->is_constant(0.0) || y->is_constant(0.0)) {
+      return constant(0.0, s);
+    }
+    return binary(Op::mul, std::move(x), std::move(y), s);
+  };
   auto div = [s](ExprRef x, ExprRef y) { return binary(Op::div, std::move(x), std::move(y), s); };
   auto add = [s](ExprRef x, ExprRef y) { return binary(Op::add, std::move(x), std::move(y), s); };
   auto sub = [s](ExprRef x, ExprRef y) { return binary(Op::sub, std::move(x), std::move(y), s); };

@@ -22,6 +22,7 @@ struct overloaded : Ts... {
 };
 
 constexpr int kMaxKnots = 4096;
+constexpr std::uint8_t kFieldReads = reads_u | reads_u0 | reads_xy | reads_kappa | reads_stencil;
 
 /// Names bound by a function's parameters, a schedule's variable or a
 /// filter's eigenvalue variable; innermost last.
@@ -302,7 +303,8 @@ class Elaborator {
     }
     if (e->stage != Stage::constant || e->shape != Shape::scalar) {
       const SourcePtr where = entry.override_file ? entry.override_file : file_;
-      diagnostics_.error(e->shape != Shape::scalar ? "E020" : "E030", where, value.span,
+      const Span at = e->shape != Shape::scalar ? value.span : first_reading(e, e->reads).span;
+      diagnostics_.error(e->shape != Shape::scalar ? "E020" : "E030", where, at,
                          "parameter `" + name + "` must be a constant scalar; this " +
                              (e->shape != Shape::scalar ? std::string("is a vector")
                                                         : "reads " + what_it_reads(e)),
@@ -592,7 +594,8 @@ class Elaborator {
       return std::nullopt;
     }
     if (v->shape != Shape::scalar || v->stage != Stage::constant) {
-      error(v->shape != Shape::scalar ? "E020" : "E030", e.span,
+      error(v->shape != Shape::scalar ? "E020" : "E030",
+            v->shape != Shape::scalar ? e.span : first_reading(v, v->reads).span,
             what + " must be a constant scalar; this " +
                 (v->shape != Shape::scalar ? std::string("is a vector") : "reads " + what_it_reads(v)));
       return std::nullopt;
@@ -706,7 +709,9 @@ class Elaborator {
       }
       if (init->stage == Stage::field || init->shape != Shape::scalar ||
           (init->reads & reads_knots) != 0) {
-        error("E044", d.learnable->init->span,
+        error("E044",
+              init->shape != Shape::scalar ? d.learnable->init->span
+                                           : first_reading(init, kFieldReads | reads_knots).span,
               "the initial value of a learnable schedule must be a scalar function of time; "
               "this reads " + what_it_reads(init));
         continue;
@@ -753,7 +758,7 @@ class Elaborator {
       }
       if (e->stage == Stage::field || e->shape != Shape::scalar) {
         const bool vector = e->shape != Shape::scalar;
-        error(vector ? "E020" : "E030", d.body->span,
+        error(vector ? "E020" : "E030", vector ? d.body->span : first_reading(e, kFieldReads).span,
               "schedule `" + name + "` must be a scalar function of time alone; this " +
                   (vector ? std::string("is a vector") : "reads " + what_it_reads(e)),
               vector ? "" : "write field-dependent terms in a function, e.g. g(t, x) = ...");
@@ -800,7 +805,10 @@ class Elaborator {
       ExprRef e = elaborate(*f.body, {{f.variable.name, leaf(Op::kappa, f.variable.span)}});
       if (e && (e->shape != Shape::scalar ||
                 (e->reads & (reads_u | reads_u0 | reads_xy | reads_stencil)) != 0)) {
-        error(e->shape != Shape::scalar ? "E020" : "E030", f.body->span,
+        error(e->shape != Shape::scalar ? "E020" : "E030",
+              e->shape != Shape::scalar
+                  ? f.body->span
+                  : first_reading(e, reads_u | reads_u0 | reads_xy | reads_stencil).span,
               "a noise filter is a scalar function of the eigenvalue " + f.variable.name +
                   " and of t; this " +
                   (e->shape != Shape::scalar ? std::string("is a vector") : "reads " + what_it_reads(e)),

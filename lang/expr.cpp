@@ -206,9 +206,8 @@ ExprRef leaf(Op op, Span span) {
 }
 
 ExprRef knots(std::int32_t learnable, ExprRef time, Span span) {
-  auto e = std::make_shared<Expr>(*make(Op::knots, Shape::scalar,
-                                        static_cast<std::uint8_t>(time->reads | reads_knots), span,
-                                        {std::move(time)}));
+  const auto reads = static_cast<std::uint8_t>(time->reads | reads_knots);
+  auto e = std::make_shared<Expr>(*make(Op::knots, Shape::scalar, reads, span, {std::move(time)}));
   e->index = learnable;
   return e;
 }
@@ -298,7 +297,8 @@ ExprRef unary(Op op, ExprRef a, Span span) {
     return a->args[0];
   }
   const Shape shape = (op == Op::neg) ? a->shape : Shape::scalar;
-  return make(op, shape, a->reads, span, {std::move(a)});
+  const std::uint8_t reads = a->reads;  // read before `a` is moved from
+  return make(op, shape, reads, span, {std::move(a)});
 }
 
 ExprRef binary(Op op, ExprRef a, ExprRef b, Span span) {
@@ -353,8 +353,8 @@ ExprRef binary(Op op, ExprRef a, ExprRef b, Span span) {
     return constant(a->args[0]->value * b->args[0]->value + a->args[1]->value * b->args[1]->value,
                     span);
   }
-  return make(op, shape, static_cast<std::uint8_t>(a->reads | b->reads), span,
-              {std::move(a), std::move(b)});
+  const auto reads = static_cast<std::uint8_t>(a->reads | b->reads);  // before the moves
+  return make(op, shape, reads, span, {std::move(a), std::move(b)});
 }
 
 ExprRef select(ExprRef c, ExprRef a, ExprRef b, Span span) {
@@ -454,6 +454,15 @@ std::string to_string(const ExprRef& e) {
     out += (i > 0 ? ", " : "") + to_string(e->args[i]);
   }
   return out + ")";
+}
+
+const Expr& first_reading(const ExprRef& e, std::uint8_t mask) {
+  for (const ExprRef& a : e->args) {
+    if ((a->reads & mask) != 0) {
+      return first_reading(a, mask);
+    }
+  }
+  return *e;
 }
 
 std::size_t tree_size(const ExprRef& e, std::size_t limit) {

@@ -141,6 +141,10 @@ struct ShapeProblem {
 };
 [[nodiscard]] ShapeProblem shape_problem(Op op, const std::vector<Shape>& operands);
 
+/// The innermost, leftmost sub-expression that reads any of `mask` (for a
+/// caret under the offending term), or `e` itself when none is narrower.
+[[nodiscard]] const Expr& first_reading(const ExprRef& e, std::uint8_t mask);
+
 /// Evaluates a scalar IEEE operation (used by folding and the host evaluator).
 [[nodiscard]] double apply_scalar(Op op, const double* operands);
 

@@ -1,0 +1,48 @@
+// spdec: check, format, compile and run stochastic-PDE generative models.
+#include <cstdio>
+#include <cstdlib>
+#include <exception>
+#include <iostream>
+
+#include <unistd.h>
+
+#include <spdec/build_info.hpp>
+
+#include "lang/diagnostics.hpp"
+#include "tools/spdec/commands.hpp"
+
+namespace spdec::cli {
+
+bool stderr_wants_color() {
+  const char* no_color = std::getenv("NO_COLOR");
+  return isatty(STDERR_FILENO) != 0 && (no_color == nullptr || *no_color == '\0');
+}
+
+}  // namespace spdec::cli
+
+int main(int argc, char** argv) {
+  CLI::App app{"spdec: score-based generative models whose forward process is a stochastic PDE",
+               "spdec"};
+  app.set_version_flag("--version", std::string("spdec ") + SPDEC_VERSION);
+  app.require_subcommand(1);
+  app.footer("Run `spdec COMMAND --help` for a command's options. The language is described in "
+             "specs/LANGUAGE.md.");
+  spdec::cli::Outcome outcome;
+  spdec::cli::add_check_command(app, outcome);
+  spdec::cli::add_fmt_command(app, outcome);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    // --help and --version are "errors" with exit code 0; usage errors are
+    // the user's mistake: exit 1 like any other rejected input.
+    const int code = app.exit(e);
+    return code == 0 ? 0 : 1;
+  } catch (const spdec::lang::InternalError& e) {
+    std::cerr << "spdec: " << e.what() << "\n";
+    return 1;
+  } catch (const std::exception& e) {
+    std::cerr << "spdec: error: " << e.what() << "\n";
+    return 1;
+  }
+  return outcome.exit_code;
+}
