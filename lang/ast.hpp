@@ -5,6 +5,7 @@
 // parse(fmt(x)) == parse(x) up to spans (see ast::same_structure).
 #pragma once
 
+#include <cstdint>
 #include <memory>
 #include <optional>
 #include <string>
@@ -52,6 +53,7 @@ struct Binary {
 
 struct Expr {
   Span span;
+  std::uint32_t depth = 1;  ///< height of this subtree (bounded by the parser)
   std::variant<Number, NameRef, Call, Unary, Binary> node;
 };
 

@@ -40,6 +40,7 @@ struct ParamEntry {
 
 struct ScheduleEntry {
   const ast::ScheduleDecl* decl = nullptr;
+  ExprRef symbolic;  ///< the body in terms of t, elaborated on first use
   int learnable = -1;
   bool used = false;
 };
@@ -546,7 +547,16 @@ class Elaborator {
     if (s.learnable == -2 || !s.decl->body) {
       return nullptr;  // its declaration had errors (already reported)
     }
-    return inline_body(*s.decl->body, {{s.decl->variable.name, args[0]}});
+    // Elaborated once with its variable symbolic, then applied: ddt inside a
+    // schedule differentiates with respect to the schedule's own variable.
+    if (!s.symbolic) {
+      s.symbolic = inline_body(*s.decl->body, {{s.decl->variable.name, leaf(Op::time, s.decl->variable.span)}});
+      if (!s.symbolic) {
+        s.learnable = -2;
+        return nullptr;
+      }
+    }
+    return substitute_time(s.symbolic, args[0]);
   }
 
   ExprRef function_call(FunctionEntry& f, const ast::Call& c, Span /*span*/, const Scope& scope) {

@@ -2,6 +2,7 @@
 
 #include <array>
 #include <charconv>
+#include <map>
 #include <cmath>
 #include <utility>
 
@@ -454,6 +455,72 @@ std::string to_string(const ExprRef& e) {
     out += (i > 0 ? ", " : "") + to_string(e->args[i]);
   }
   return out + ")";
+}
+
+ExprRef with_args(const Expr& e, std::vector<ExprRef> args) {
+  switch (e.op) {
+    case Op::constant:
+    case Op::time:
+    case Op::field_u:
+    case Op::field_u0:
+    case Op::coord_x:
+    case Op::coord_y:
+    case Op::kappa:
+      return std::make_shared<Expr>(e);
+    case Op::knots:
+      return knots(e.index, args.at(0), e.span);
+    case Op::select:
+      return select(args.at(0), args.at(1), args.at(2), e.span);
+    case Op::make_vector:
+      return make_vector(args.at(0), args.at(1), e.span);
+    case Op::grad:
+    case Op::div_:
+    case Op::lap:
+    case Op::dx:
+    case Op::dy:
+    case Op::sobel:
+      return stencil(e.op, args.at(0), e.span);
+    case Op::shift:
+      return shift(args.at(0), e.index, e.index2, e.span);
+    default:
+      break;
+  }
+  if (args.size() == 1) {
+    return unary(e.op, args[0], e.span);
+  }
+  return binary(e.op, args.at(0), args.at(1), e.span);
+}
+
+namespace {
+
+ExprRef substitute(const ExprRef& e, const ExprRef& value, std::map<const Expr*, ExprRef>& memo) {
+  if ((e->reads & reads_t) == 0) {
+    return e;
+  }
+  if (e->op == Op::time) {
+    return value;
+  }
+  if (auto it = memo.find(e.get()); it != memo.end()) {
+    return it->second;  // shared subtrees stay shared
+  }
+  std::vector<ExprRef> args;
+  args.reserve(e->args.size());
+  for (const ExprRef& a : e->args) {
+    args.push_back(substitute(a, value, memo));
+  }
+  ExprRef out = with_args(*e, std::move(args));
+  memo.emplace(e.get(), out);
+  return out;
+}
+
+}  // namespace
+
+ExprRef substitute_time(const ExprRef& e, const ExprRef& value) {
+  if (value->op == Op::time) {
+    return e;
+  }
+  std::map<const Expr*, ExprRef> memo;
+  return substitute(e, value, memo);
 }
 
 const Expr& first_reading(const ExprRef& e, std::uint8_t mask) {

@@ -141,6 +141,13 @@ struct ShapeProblem {
 };
 [[nodiscard]] ShapeProblem shape_problem(Op op, const std::vector<Shape>& operands);
 
+/// The same operation with new operands (re-folded by the constructors).
+[[nodiscard]] ExprRef with_args(const Expr& e, std::vector<ExprRef> args);
+/// e with every `t` replaced by `value`: how a schedule, elaborated once in
+/// terms of its own variable (so that ddt in its body differentiates with
+/// respect to it), is applied to an argument.
+[[nodiscard]] ExprRef substitute_time(const ExprRef& e, const ExprRef& value);
+
 /// The innermost, leftmost sub-expression that reads any of `mask` (for a
 /// caret under the offending term), or `e` itself when none is narrower.
 [[nodiscard]] const Expr& first_reading(const ExprRef& e, std::uint8_t mask);

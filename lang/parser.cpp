@@ -50,6 +50,13 @@ template <typename Rule>
 struct depth_action : p::nothing<Rule> {};
 template <>
 struct depth_action<g::unary> : p::limit_depth<g::kMaxNesting> {};
+template <>
+struct depth_action<g::operand> : p::limit_depth<g::kMaxNesting> {};  // `- - - x` nests here
+
+/// Deepest expression tree accepted. Parentheses and prefixes are limited
+/// while parsing; this also bounds long operator chains (`a + a + ... + a`),
+/// which every later pass walks recursively.
+constexpr std::uint32_t kMaxTreeDepth = 1000;
 
 constexpr std::size_t kMaxSyntaxErrors = 20;
 
@@ -216,6 +223,32 @@ class Builder {
   }
 
   ast::ExprPtr expression(const Node& n) {
+    ast::ExprPtr e = build_expression(n);
+    std::uint32_t depth = 0;
+    visit_children(*e, [&](const ast::Expr& child) { depth = std::max(depth, child.depth); });
+    e->depth = depth + 1;
+    if (e->depth == kMaxTreeDepth + 1) {
+      diagnostics_.error("E004", file_, e->span,
+                         "expression nested too deeply (more than " +
+                             std::to_string(kMaxTreeDepth) + " levels of operators)",
+                         "split it into functions or parameters");
+    }
+    return e;
+  }
+
+  template <typename F>
+  static void visit_children(const ast::Expr& e, F&& f) {
+    if (const auto* call = std::get_if<ast::Call>(&e.node)) {
+      for (const auto& a : call->args) f(*a);
+    } else if (const auto* u = std::get_if<ast::Unary>(&e.node)) {
+      f(*u->operand);
+    } else if (const auto* b = std::get_if<ast::Binary>(&e.node)) {
+      f(*b->lhs);
+      f(*b->rhs);
+    }
+  }
+
+  ast::ExprPtr build_expression(const Node& n) {
     auto e = std::make_unique<ast::Expr>();
     if (n.is_type<g::number>()) {
       e->span = span(n);
@@ -317,6 +350,13 @@ class Builder {
       ast::ExprPtr rhs = expression(*n.children[i + 1]);
       auto e = std::make_unique<ast::Expr>();
       e->span = Span::cover(lhs->span, rhs->span);
+      e->depth = std::max(lhs->depth, rhs->depth) + 1;
+      if (e->depth == kMaxTreeDepth + 1) {
+        diagnostics_.error("E004", file_, e->span,
+                           "expression nested too deeply (more than " +
+                               std::to_string(kMaxTreeDepth) + " levels of operators)",
+                           "split it into functions or parameters");
+      }
       e->node = ast::Binary{binary_op(*n.children[i]), std::move(lhs), std::move(rhs)};
       lhs = std::move(e);
     }

@@ -1,0 +1,78 @@
+// The corpora: every bad file gives its expected first error at the expected
+// line:column; every good file and every library process checks cleanly;
+// every fuzzer regression input is handled without an exception.
+#include <catch2/catch.hpp>
+
+#include <regex>
+
+#include "lang/parser.hpp"
+#include "tests/lang/test_support.hpp"
+
+using spdec::test::check_path;
+using spdec::test::files_in;
+using spdec::test::source_dir;
+
+namespace {
+
+struct Expectation {
+  std::string code;
+  std::size_t line = 0;
+  std::size_t column = 0;
+};
+
+/// `# expect: E0NN LINE:COL` on the first line; an empty file has nowhere to
+/// say it, and expects E040 (no `process`) at 1:1.
+Expectation expectation_of(const std::filesystem::path& path) {
+  std::ifstream in(path);
+  std::string first;
+  std::getline(in, first);
+  if (first.empty() && std::filesystem::file_size(path) == 0) {
+    return {"E040", 1, 1};
+  }
+  static const std::regex pattern(R"(^# expect: (E\d{3}) (\d+):(\d+))");
+  std::smatch match;
+  if (!std::regex_search(first, match, pattern)) {
+    FAIL("no `# expect: E0NN LINE:COL` line in " << path);
+  }
+  return {match[1], std::stoul(match[2]), std::stoul(match[3])};
+}
+
+}  // namespace
+
+TEST_CASE("every bad corpus file gives its expected first error", "[corpus]") {
+  const auto files = files_in(source_dir() / "tests/lang/corpus/bad");
+  REQUIRE(files.size() >= 40);
+  for (const auto& path : files) {
+    INFO(path.filename().string());
+    const Expectation expected = expectation_of(path);
+    const auto result = check_path(path);
+    CHECK_FALSE(result.process.has_value());
+    const auto* error = result.first_error();
+    REQUIRE(error != nullptr);
+    const auto at = error->start();
+    CHECK(error->code == expected.code);
+    CHECK(at.line == expected.line);
+    CHECK(at.column == expected.column);
+  }
+}
+
+TEST_CASE("every good corpus file and every library process checks", "[corpus]") {
+  auto files = files_in(source_dir() / "tests/lang/corpus/good");
+  const auto library = files_in(source_dir() / "library");
+  REQUIRE(files.size() >= 10);
+  REQUIRE(library.size() >= 13);
+  files.insert(files.end(), library.begin(), library.end());
+  for (const auto& path : files) {
+    INFO(path.string());
+    const auto result = check_path(path);
+    CHECK(result.process.has_value());
+    CHECK(result.first_error() == nullptr);
+  }
+}
+
+TEST_CASE("fuzzer regression inputs are handled without exceptions", "[corpus]") {
+  for (const auto& path : files_in(source_dir() / "tests/lang/corpus/regressions")) {
+    INFO(path.string());
+    CHECK_NOTHROW(check_path(path));
+  }
+}
