@@ -13,10 +13,11 @@ template <class... Ts>
 struct overloaded : Ts... {
   using Ts::operator()...;
 };
+// Explicit guide: clang < 17 has no CTAD for aggregates (P1816).
+template <class... Ts>
+overloaded(Ts...) -> overloaded<Ts...>;
 
-bool same_number(double a, double b) {
-  return a == b || (std::isnan(a) && std::isnan(b));
-}
+bool same_number(double a, double b) { return a == b || (std::isnan(a) && std::isnan(b)); }
 
 bool same(const ExprPtr& a, const ExprPtr& b);
 
@@ -217,61 +218,57 @@ std::string dump(const Expr& expr) {
 }
 
 const char* statement_kind(const StatementNode& node) {
-  return std::visit(overloaded{[](const ProcessDecl&) { return "process"; },
-                               [](const ParamDecl&) { return "param"; },
-                               [](const ScheduleDecl&) { return "schedule"; },
-                               [](const FunctionDecl&) { return "function"; },
-                               [](const DriftDecl&) { return "drift"; },
-                               [](const DiffusionDecl&) { return "diffusion"; },
-                               [](const NoiseDecl&) { return "noise"; },
-                               [](const BoundaryDecl&) { return "boundary"; },
-                               [](const TimeDecl&) { return "time"; },
-                               [](const OptionDecl&) { return "option"; }},
-                    node);
+  return std::visit(
+      overloaded{
+          [](const ProcessDecl&) { return "process"; }, [](const ParamDecl&) { return "param"; },
+          [](const ScheduleDecl&) { return "schedule"; },
+          [](const FunctionDecl&) { return "function"; }, [](const DriftDecl&) { return "drift"; },
+          [](const DiffusionDecl&) { return "diffusion"; },
+          [](const NoiseDecl&) { return "noise"; }, [](const BoundaryDecl&) { return "boundary"; },
+          [](const TimeDecl&) { return "time"; }, [](const OptionDecl&) { return "option"; }},
+      node);
 }
 
 std::string dump(const Module& module) {
   std::string out;
   for (const Statement& s : module.statements) {
     out += statement_kind(s.node);
-    std::visit(overloaded{[&](const ProcessDecl& d) { out += " " + d.name.name; },
-                          [&](const ParamDecl& d) { out += " " + d.name.name + " " + dump(*d.value); },
-                          [&](const ScheduleDecl& d) {
-                            out += " " + d.name.name + "(" + d.variable.name + ") ";
-                            out += d.learnable ? "learnable " + number_text(d.learnable->count.value) +
-                                                     " " + dump(*d.learnable->init)
-                                               : dump(*d.body);
-                          },
-                          [&](const FunctionDecl& d) {
-                            out += " " + d.name.name + "(";
-                            for (std::size_t i = 0; i < d.params.size(); ++i) {
-                              out += (i > 0 ? "," : "") + d.params[i].name;
-                            }
-                            out += ") " + dump(*d.body);
-                          },
-                          [&](const DriftDecl& d) { out += " " + dump(*d.value); },
-                          [&](const DiffusionDecl& d) { out += " " + dump(*d.value); },
-                          [&](const NoiseDecl& d) {
-                            if (d.correlation_length) {
-                              out += " correlation_length " + dump(*d.correlation_length);
-                            }
-                            if (d.filter) {
-                              out += " filter(" + d.filter->variable.name + ") " +
-                                     dump(*d.filter->body);
-                            }
-                          },
-                          [&](const BoundaryDecl& d) {
-                            out += " " + d.kind.name + (d.value ? " " + dump(*d.value) : "");
-                          },
-                          [&](const TimeDecl& d) {
-                            for (const TimeItem& item : d.items) {
-                              out += " " + item.key.name + "=" + (item.value ? dump(*item.value) : "off");
-                            }
-                          },
-                          [&](const OptionDecl& d) {
-                            out += " " + d.keyword.name + " " + d.value.name;
-                          }},
-               s.node);
+    std::visit(
+        overloaded{[&](const ProcessDecl& d) { out += " " + d.name.name; },
+                   [&](const ParamDecl& d) { out += " " + d.name.name + " " + dump(*d.value); },
+                   [&](const ScheduleDecl& d) {
+                     out += " " + d.name.name + "(" + d.variable.name + ") ";
+                     out += d.learnable ? "learnable " + number_text(d.learnable->count.value) +
+                                              " " + dump(*d.learnable->init)
+                                        : dump(*d.body);
+                   },
+                   [&](const FunctionDecl& d) {
+                     out += " " + d.name.name + "(";
+                     for (std::size_t i = 0; i < d.params.size(); ++i) {
+                       out += (i > 0 ? "," : "") + d.params[i].name;
+                     }
+                     out += ") " + dump(*d.body);
+                   },
+                   [&](const DriftDecl& d) { out += " " + dump(*d.value); },
+                   [&](const DiffusionDecl& d) { out += " " + dump(*d.value); },
+                   [&](const NoiseDecl& d) {
+                     if (d.correlation_length) {
+                       out += " correlation_length " + dump(*d.correlation_length);
+                     }
+                     if (d.filter) {
+                       out += " filter(" + d.filter->variable.name + ") " + dump(*d.filter->body);
+                     }
+                   },
+                   [&](const BoundaryDecl& d) {
+                     out += " " + d.kind.name + (d.value ? " " + dump(*d.value) : "");
+                   },
+                   [&](const TimeDecl& d) {
+                     for (const TimeItem& item : d.items) {
+                       out += " " + item.key.name + "=" + (item.value ? dump(*item.value) : "off");
+                     }
+                   },
+                   [&](const OptionDecl& d) { out += " " + d.keyword.name + " " + d.value.name; }},
+        s.node);
     out += "\n";
   }
   return out;

@@ -67,10 +67,10 @@ struct ParamDecl {
   ExprPtr value;
 };
 struct LearnableKnots {
-  Span span;         ///< `learnable knots(N) init ...`
-  Number count;      ///< N as written
+  Span span;     ///< `learnable knots(N) init ...`
+  Number count;  ///< N as written
   Span count_span;
-  ExprPtr init;      ///< initial value as a function of the schedule's variable
+  ExprPtr init;  ///< initial value as a function of the schedule's variable
 };
 struct ScheduleDecl {
   Identifier name;

@@ -23,8 +23,8 @@ bool check_shapes(Op op, const BuiltinCall& call, Diagnostics& diagnostics) {
   }
   std::string message = problem.message;
   if (call.args.size() > 1) {
-    message = "argument " + std::to_string(problem.operand + 1) + " of `" +
-              std::string(call.name) + "`: " + message;
+    message = "argument " + std::to_string(problem.operand + 1) + " of `" + std::string(call.name) +
+              "`: " + message;
   }
   diagnostics.error(problem.code, call.file, call.arg_spans.at(problem.operand), message,
                     problem.hint);
@@ -72,7 +72,8 @@ ExprRef build_clamp(const BuiltinCall& c, Diagnostics& d) {
   if (!all_scalar(c, d)) {
     return nullptr;
   }
-  return binary(Op::min, binary(Op::max, c.args[0], c.args[1], c.call_span), c.args[2], c.call_span);
+  return binary(Op::min, binary(Op::max, c.args[0], c.args[1], c.call_span), c.args[2],
+                c.call_span);
 }
 
 ExprRef build_select(const BuiltinCall& c, Diagnostics& d) {

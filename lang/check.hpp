@@ -19,7 +19,8 @@ struct CheckOptions {
 };
 
 /// Checks source text; nullopt when there were errors (reported).
-[[nodiscard]] std::optional<Process> check_source(const SourcePtr& file, const CheckOptions& options,
+[[nodiscard]] std::optional<Process> check_source(const SourcePtr& file,
+                                                  const CheckOptions& options,
                                                   Diagnostics& diagnostics);
 /// Loads and checks a `.spde` file.
 [[nodiscard]] std::optional<Process> check_file(const std::string& path,

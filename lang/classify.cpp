@@ -25,7 +25,9 @@ struct Dependence {
 
 constexpr Dependence kFree{};
 
-Top worst(Top a, Top b) { return static_cast<Top>(std::max(static_cast<int>(a), static_cast<int>(b))); }
+Top worst(Top a, Top b) {
+  return static_cast<Top>(std::max(static_cast<int>(a), static_cast<int>(b)));
+}
 
 Dependence nonlinear_of(const Dependence& a) {
   if (a.order < 0) return kFree;
@@ -131,7 +133,9 @@ bool spectral(const ExprRef& e) {
     return false;
   }
   const auto& a = e->args;
-  auto time_only = [](const ExprRef& x) { return x->stage != Stage::field && x->shape == Shape::scalar; };
+  auto time_only = [](const ExprRef& x) {
+    return x->stage != Stage::field && x->shape == Shape::scalar;
+  };
   switch (e->op) {
     case Op::field_u:
       return true;
@@ -215,12 +219,14 @@ void classify(Process& process) {
         std::string(process.boundary.kind == BoundaryKind::periodic ? "FFT" : "DCT-II") +
         " basis with time-only noise: Gaussian marginals in closed form per mode");
     if (process.time.taming) {
-      c.notes.push_back("taming makes the simulated chain nonlinear; the exact objective "
-                        "integrates the untamed linear SDE");
+      c.notes.push_back(
+          "taming makes the simulated chain nonlinear; the exact objective "
+          "integrates the untamed linear SDE");
     }
   } else if (c.drift_spectral && !spectral_boundary) {
-    c.notes.push_back("a dirichlet boundary shifts the mean, so the per-mode closed form "
-                      "(neumann/periodic) does not apply");
+    c.notes.push_back(
+        "a dirichlet boundary shifts the mean, so the per-mode closed form "
+        "(neumann/periodic) does not apply");
   }
   const bool white = process.noise.correlation_length == 0 && !process.noise.filter;
   const bool decoupled_exact =
@@ -230,12 +236,14 @@ void classify(Process& process) {
       c.exact_objectives.emplace_back("decoupled");
       c.notes.push_back("decoupled semantics: X_t = Φ_t(x0) + N(0, Σ̄_t), exact DSM given x0");
     } else {
-      c.notes.push_back("decoupled semantics with multiplicative correlated noise has no "
-                        "per-pixel covariance: its DSM is not exact");
+      c.notes.push_back(
+          "decoupled semantics with multiplicative correlated noise has no "
+          "per-pixel covariance: its DSM is not exact");
     }
   } else {
     c.exact_objectives.emplace_back("local_dsm");
-    c.notes.push_back("sde semantics: local DSM is exact for the simulated chain with h = one step");
+    c.notes.push_back(
+        "sde semantics: local DSM is exact for the simulated chain with h = one step");
   }
   c.exact_objectives.emplace_back("sliced");
 }

@@ -101,8 +101,7 @@ ExprRef time_derivative(const ExprRef& e, Span span, const SourcePtr& file,
     return nullptr;
   }
   if ((e->reads & reads_knots) != 0) {
-    diagnostics.error("E031", file, span,
-                      "ddt of a learnable schedule is not supported",
+    diagnostics.error("E031", file, span, "ddt of a learnable schedule is not supported",
                       "declare the rate itself as the learnable schedule");
     return nullptr;
   }

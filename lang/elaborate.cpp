@@ -20,6 +20,9 @@ template <class... Ts>
 struct overloaded : Ts... {
   using Ts::operator()...;
 };
+// Explicit guide: clang < 17 has no CTAD for aggregates (P1816).
+template <class... Ts>
+overloaded(Ts...) -> overloaded<Ts...>;
 
 constexpr int kMaxKnots = 4096;
 constexpr std::uint8_t kFieldReads = reads_u | reads_u0 | reads_xy | reads_kappa | reads_stencil;
@@ -118,9 +121,9 @@ class Elaborator {
     const auto [it, inserted] = seen_statements_.emplace(kind, &s);
     if (!inserted) {
       const LineColumn first = file_->line_column(it->second->span.begin);
-      diagnostics_.error("E041", file_, s.keyword, "`" + kind + "` is given twice",
-                         "the first is at line " + std::to_string(first.line) +
-                             "; remove one of them");
+      diagnostics_.error(
+          "E041", file_, s.keyword, "`" + kind + "` is given twice",
+          "the first is at line " + std::to_string(first.line) + "; remove one of them");
     }
     return inserted;
   }
@@ -139,8 +142,10 @@ class Elaborator {
     }
     const auto previous = [&]() -> std::optional<Span> {
       if (auto p = params_.find(id.name); p != params_.end()) return p->second.decl->name.span;
-      if (auto s = schedules_.find(id.name); s != schedules_.end()) return s->second.decl->name.span;
-      if (auto f = functions_.find(id.name); f != functions_.end()) return f->second.decl->name.span;
+      if (auto s = schedules_.find(id.name); s != schedules_.end())
+        return s->second.decl->name.span;
+      if (auto f = functions_.find(id.name); f != functions_.end())
+        return f->second.decl->name.span;
       return std::nullopt;
     }();
     if (previous) {
@@ -154,56 +159,54 @@ class Elaborator {
 
   void collect_declarations() {
     for (const ast::Statement& s : module_.statements) {
-      std::visit(
-          overloaded{
-              [&](const ast::ProcessDecl& d) {
-                if (once(s, "process")) {
-                  process_decl_ = &s;
-                  process_.name = d.name.name;
-                }
-              },
-              [&](const ast::ParamDecl& d) {
-                if (declare_name(d.name)) {
-                  params_[d.name.name].decl = &d;
-                  param_order_.push_back(d.name.name);
-                }
-              },
-              [&](const ast::ScheduleDecl& d) {
-                if (declare_name(d.name)) {
-                  schedules_[d.name.name].decl = &d;
-                }
-              },
-              [&](const ast::FunctionDecl& d) {
-                if (declare_name(d.name)) {
-                  functions_[d.name.name].decl = &d;
-                }
-                std::set<std::string> names;
-                for (const ast::Identifier& p : d.params) {
-                  if (!names.insert(p.name).second) {
-                    diagnostics_.error("E011", file_, p.span,
-                                       "parameter `" + p.name + "` is listed twice");
-                  }
-                }
-              },
-              [&](const ast::DriftDecl& d) {
-                if (once(s, "drift")) drift_ = &d;
-              },
-              [&](const ast::DiffusionDecl& d) {
-                if (once(s, "diffusion")) diffusion_ = &d;
-              },
-              [&](const ast::NoiseDecl& d) {
-                if (once(s, "noise")) noise_ = &d;
-              },
-              [&](const ast::BoundaryDecl& d) {
-                if (once(s, "boundary")) boundary_ = &d;
-              },
-              [&](const ast::TimeDecl& d) {
-                if (once(s, "time")) time_ = &d;
-              },
-              [&](const ast::OptionDecl& d) {
-                if (once(s, d.keyword.name)) option(d);
-              }},
-          s.node);
+      std::visit(overloaded{[&](const ast::ProcessDecl& d) {
+                              if (once(s, "process")) {
+                                process_decl_ = &s;
+                                process_.name = d.name.name;
+                              }
+                            },
+                            [&](const ast::ParamDecl& d) {
+                              if (declare_name(d.name)) {
+                                params_[d.name.name].decl = &d;
+                                param_order_.push_back(d.name.name);
+                              }
+                            },
+                            [&](const ast::ScheduleDecl& d) {
+                              if (declare_name(d.name)) {
+                                schedules_[d.name.name].decl = &d;
+                              }
+                            },
+                            [&](const ast::FunctionDecl& d) {
+                              if (declare_name(d.name)) {
+                                functions_[d.name.name].decl = &d;
+                              }
+                              std::set<std::string> names;
+                              for (const ast::Identifier& p : d.params) {
+                                if (!names.insert(p.name).second) {
+                                  diagnostics_.error("E011", file_, p.span,
+                                                     "parameter `" + p.name + "` is listed twice");
+                                }
+                              }
+                            },
+                            [&](const ast::DriftDecl& d) {
+                              if (once(s, "drift")) drift_ = &d;
+                            },
+                            [&](const ast::DiffusionDecl& d) {
+                              if (once(s, "diffusion")) diffusion_ = &d;
+                            },
+                            [&](const ast::NoiseDecl& d) {
+                              if (once(s, "noise")) noise_ = &d;
+                            },
+                            [&](const ast::BoundaryDecl& d) {
+                              if (once(s, "boundary")) boundary_ = &d;
+                            },
+                            [&](const ast::TimeDecl& d) {
+                              if (once(s, "time")) time_ = &d;
+                            },
+                            [&](const ast::OptionDecl& d) {
+                              if (once(s, d.keyword.name)) option(d);
+                            }},
+                 s.node);
     }
   }
 
@@ -214,30 +217,44 @@ class Elaborator {
     bool ok = true;
     if (k == "semantics") {
       allowed = {"sde", "decoupled"};
-      if (v == "sde") process_.semantics = Semantics::sde;
-      else if (v == "decoupled") process_.semantics = Semantics::decoupled;
-      else ok = false;
+      if (v == "sde")
+        process_.semantics = Semantics::sde;
+      else if (v == "decoupled")
+        process_.semantics = Semantics::decoupled;
+      else
+        ok = false;
     } else if (k == "channels") {
       allowed = {"independent", "coupled"};
-      if (v == "independent") process_.channels = Channels::independent;
-      else if (v == "coupled") process_.channels = Channels::coupled;
-      else ok = false;
+      if (v == "independent")
+        process_.channels = Channels::independent;
+      else if (v == "coupled")
+        process_.channels = Channels::coupled;
+      else
+        ok = false;
     } else if (k == "scheme") {
       allowed = {"paper", "face_mean", "face_gradient"};
-      if (v == "paper") process_.scheme = FluxScheme::paper;
-      else if (v == "face_mean") process_.scheme = FluxScheme::face_mean;
-      else if (v == "face_gradient") process_.scheme = FluxScheme::face_gradient;
-      else ok = false;
+      if (v == "paper")
+        process_.scheme = FluxScheme::paper;
+      else if (v == "face_mean")
+        process_.scheme = FluxScheme::face_mean;
+      else if (v == "face_gradient")
+        process_.scheme = FluxScheme::face_gradient;
+      else
+        ok = false;
     } else {
       allowed = {"difference", "central"};
-      if (v == "difference") process_.gradient = GradientForm::difference;
-      else if (v == "central") process_.gradient = GradientForm::central;
-      else ok = false;
+      if (v == "difference")
+        process_.gradient = GradientForm::difference;
+      else if (v == "central")
+        process_.gradient = GradientForm::central;
+      else
+        ok = false;
     }
     if (!ok) {
       std::string list;
       for (std::size_t i = 0; i < allowed.size(); ++i) {
-        list += (i == 0 ? "" : (i + 1 == allowed.size() ? " or " : ", ")) + ("`" + allowed[i] + "`");
+        list +=
+            (i == 0 ? "" : (i + 1 == allowed.size() ? " or " : ", ")) + ("`" + allowed[i] + "`");
       }
       const std::string guess = closest_match(v, allowed);
       diagnostics_.error("E045", file_, d.value.span,
@@ -253,11 +270,12 @@ class Elaborator {
       if (it == params_.end()) {
         std::vector<std::string> names(param_order_.begin(), param_order_.end());
         const std::string guess = closest_match(o.name, names);
-        auto line = std::make_shared<const SourceFile>("<command line>", "--param " + o.name + "=" + o.value);
-        diagnostics_.error("E050", line, {8, static_cast<std::uint32_t>(8 + o.name.size())},
-                           "`" + o.name + "` is not a parameter of this process",
-                           guess.empty() ? "spdec check lists the parameters"
-                                         : "did you mean `" + guess + "`?");
+        auto line = std::make_shared<const SourceFile>("<command line>",
+                                                       "--param " + o.name + "=" + o.value);
+        diagnostics_.error(
+            "E050", line, {8, static_cast<std::uint32_t>(8 + o.name.size())},
+            "`" + o.name + "` is not a parameter of this process",
+            guess.empty() ? "spdec check lists the parameters" : "did you mean `" + guess + "`?");
         continue;
       }
       const std::size_t errors_before = diagnostics_.error_count();
@@ -388,8 +406,8 @@ class Elaborator {
     }
     if (schedules_.count(n) != 0 || functions_.count(n) != 0 || find_builtin(n) != nullptr) {
       const bool schedule = schedules_.count(n) != 0;
-      error("E013", span, "`" + n + "` is a " + (schedule ? "schedule" : "function") +
-                              " and must be called",
+      error("E013", span,
+            "`" + n + "` is a " + (schedule ? "schedule" : "function") + " and must be called",
             schedule ? "write " + n + "(t)" : "write " + n + "(...)");
       return nullptr;
     }
@@ -420,19 +438,32 @@ class Elaborator {
 
   static Op binary_op(ast::BinaryOp op) {
     switch (op) {
-      case ast::BinaryOp::logical_or: return Op::logical_or;
-      case ast::BinaryOp::logical_and: return Op::logical_and;
-      case ast::BinaryOp::eq: return Op::eq;
-      case ast::BinaryOp::ne: return Op::ne;
-      case ast::BinaryOp::lt: return Op::lt;
-      case ast::BinaryOp::le: return Op::le;
-      case ast::BinaryOp::gt: return Op::gt;
-      case ast::BinaryOp::ge: return Op::ge;
-      case ast::BinaryOp::add: return Op::add;
-      case ast::BinaryOp::sub: return Op::sub;
-      case ast::BinaryOp::mul: return Op::mul;
-      case ast::BinaryOp::div: return Op::div;
-      case ast::BinaryOp::pow: return Op::pow;
+      case ast::BinaryOp::logical_or:
+        return Op::logical_or;
+      case ast::BinaryOp::logical_and:
+        return Op::logical_and;
+      case ast::BinaryOp::eq:
+        return Op::eq;
+      case ast::BinaryOp::ne:
+        return Op::ne;
+      case ast::BinaryOp::lt:
+        return Op::lt;
+      case ast::BinaryOp::le:
+        return Op::le;
+      case ast::BinaryOp::gt:
+        return Op::gt;
+      case ast::BinaryOp::ge:
+        return Op::ge;
+      case ast::BinaryOp::add:
+        return Op::add;
+      case ast::BinaryOp::sub:
+        return Op::sub;
+      case ast::BinaryOp::mul:
+        return Op::mul;
+      case ast::BinaryOp::div:
+        return Op::div;
+      case ast::BinaryOp::pow:
+        return Op::pow;
     }
     return Op::add;
   }
@@ -513,7 +544,8 @@ class Elaborator {
     if (args.empty()) {
       return nullptr;
     }
-    BuiltinCall bc{b.name, span, c.callee.span, std::move(args), {}, current_file_ ? current_file_ : file_};
+    BuiltinCall bc{b.name,          span, c.callee.span,
+                   std::move(args), {},   current_file_ ? current_file_ : file_};
     for (const ast::ExprPtr& a : c.args) {
       bc.arg_spans.push_back(a->span);
     }
@@ -550,7 +582,8 @@ class Elaborator {
     // Elaborated once with its variable symbolic, then applied: ddt inside a
     // schedule differentiates with respect to the schedule's own variable.
     if (!s.symbolic) {
-      s.symbolic = inline_body(*s.decl->body, {{s.decl->variable.name, leaf(Op::time, s.decl->variable.span)}});
+      s.symbolic = inline_body(*s.decl->body,
+                               {{s.decl->variable.name, leaf(Op::time, s.decl->variable.span)}});
       if (!s.symbolic) {
         s.learnable = -2;
         return nullptr;
@@ -607,7 +640,8 @@ class Elaborator {
       error(v->shape != Shape::scalar ? "E020" : "E030",
             v->shape != Shape::scalar ? e.span : first_reading(v, v->reads).span,
             what + " must be a constant scalar; this " +
-                (v->shape != Shape::scalar ? std::string("is a vector") : "reads " + what_it_reads(v)));
+                (v->shape != Shape::scalar ? std::string("is a vector")
+                                           : "reads " + what_it_reads(v)));
       return std::nullopt;
     }
     return v->value;
@@ -616,7 +650,7 @@ class Elaborator {
   void settings() {
     if (boundary_ != nullptr) {
       const std::string& kind = boundary_->kind.name;
-      process_.boundary.kind = kind == "periodic"   ? BoundaryKind::periodic
+      process_.boundary.kind = kind == "periodic"    ? BoundaryKind::periodic
                                : kind == "dirichlet" ? BoundaryKind::dirichlet
                                                      : BoundaryKind::neumann;
       if (boundary_->value) {
@@ -713,7 +747,8 @@ class Elaborator {
                   " knots, as a whole number");
         continue;
       }
-      const ExprRef init = elaborate(*d.learnable->init, {{d.variable.name, leaf(Op::time, d.variable.span)}});
+      const ExprRef init =
+          elaborate(*d.learnable->init, {{d.variable.name, leaf(Op::time, d.variable.span)}});
       if (!init) {
         continue;
       }
@@ -723,7 +758,8 @@ class Elaborator {
               init->shape != Shape::scalar ? d.learnable->init->span
                                            : first_reading(init, kFieldReads | reads_knots).span,
               "the initial value of a learnable schedule must be a scalar function of time; "
-              "this reads " + what_it_reads(init));
+              "this reads " +
+                  what_it_reads(init));
         continue;
       }
       Learnable l{name, {}, {}, d.name.span};
@@ -821,14 +857,14 @@ class Elaborator {
                   : first_reading(e, reads_u | reads_u0 | reads_xy | reads_stencil).span,
               "a noise filter is a scalar function of the eigenvalue " + f.variable.name +
                   " and of t; this " +
-                  (e->shape != Shape::scalar ? std::string("is a vector") : "reads " + what_it_reads(e)),
+                  (e->shape != Shape::scalar ? std::string("is a vector")
+                                             : "reads " + what_it_reads(e)),
               "spatially varying noise belongs in `diffusion`");
         e = nullptr;
       }
       process_.noise.filter = e;
       if (e && process_.noise.correlation_length > 0) {
-        error("E046", f.variable.span,
-              "give either a correlation length or a filter, not both",
+        error("E046", f.variable.span, "give either a correlation length or a filter, not both",
               "the exponential kernel is itself a filter; fold it into yours");
       }
     }
@@ -836,12 +872,15 @@ class Elaborator {
 
   void required_statements() {
     auto missing = [&](const std::string& what, const std::string& hint) {
-      diagnostics_.error("E040", file_, {0, 0}, "the process has no `" + what + "` statement", hint);
+      diagnostics_.error("E040", file_, {0, 0}, "the process has no `" + what + "` statement",
+                         hint);
     };
     if (process_decl_ == nullptr) missing("process", "start the file with `process NAME`");
     if (drift_ == nullptr) missing("drift", "add `drift = EXPR` (`drift = 0` for none)");
-    if (diffusion_ == nullptr) missing("diffusion", "add `diffusion = EXPR`, the noise coefficient g2");
-    if (time_ == nullptr) missing("time", "add e.g. `time T = 1, t0 = 1e-3, dt = 1e-3, taming = off`");
+    if (diffusion_ == nullptr)
+      missing("diffusion", "add `diffusion = EXPR`, the noise coefficient g2");
+    if (time_ == nullptr)
+      missing("time", "add e.g. `time T = 1, t0 = 1e-3, dt = 1e-3, taming = off`");
   }
 
   void record_usage(Usage& usage) const {
@@ -854,8 +893,9 @@ class Elaborator {
     for (const auto& [name, entry] : functions_) {
       if (!entry.used) usage.unused.push_back({"function", name, entry.decl->name.span});
     }
-    std::sort(usage.unused.begin(), usage.unused.end(),
-              [](const Usage::Unused& a, const Usage::Unused& b) { return a.span.begin < b.span.begin; });
+    std::sort(
+        usage.unused.begin(), usage.unused.end(),
+        [](const Usage::Unused& a, const Usage::Unused& b) { return a.span.begin < b.span.begin; });
   }
 };
 

@@ -2,8 +2,8 @@
 
 #include <array>
 #include <charconv>
-#include <map>
 #include <cmath>
+#include <map>
 #include <utility>
 
 #include "lang/diagnostics.hpp"
@@ -98,51 +98,96 @@ const char* name(Stage stage) {
 
 const char* name(Op op) {
   switch (op) {
-    case Op::constant: return "constant";
-    case Op::time: return "t";
-    case Op::field_u: return "u";
-    case Op::field_u0: return "u0";
-    case Op::coord_x: return "x";
-    case Op::coord_y: return "y";
-    case Op::kappa: return "kappa";
-    case Op::knots: return "knots";
-    case Op::neg: return "-";
-    case Op::logical_not: return "!";
-    case Op::add: return "+";
-    case Op::sub: return "-";
-    case Op::mul: return "*";
-    case Op::div: return "/";
-    case Op::pow: return "^";
-    case Op::lt: return "<";
-    case Op::le: return "<=";
-    case Op::gt: return ">";
-    case Op::ge: return ">=";
-    case Op::eq: return "==";
-    case Op::ne: return "!=";
-    case Op::logical_and: return "&&";
-    case Op::logical_or: return "||";
-    case Op::select: return "select";
-    case Op::exp: return "exp";
-    case Op::log: return "log";
-    case Op::sqrt: return "sqrt";
-    case Op::abs: return "abs";
-    case Op::sin: return "sin";
-    case Op::cos: return "cos";
-    case Op::tanh: return "tanh";
-    case Op::sigmoid: return "sigmoid";
-    case Op::min: return "min";
-    case Op::max: return "max";
-    case Op::make_vector: return "vec";
-    case Op::norm: return "norm";
-    case Op::norm2: return "norm2";
-    case Op::dot: return "dot";
-    case Op::grad: return "grad";
-    case Op::div_: return "div";
-    case Op::lap: return "lap";
-    case Op::dx: return "dx";
-    case Op::dy: return "dy";
-    case Op::sobel: return "sobel";
-    case Op::shift: return "shift";
+    case Op::constant:
+      return "constant";
+    case Op::time:
+      return "t";
+    case Op::field_u:
+      return "u";
+    case Op::field_u0:
+      return "u0";
+    case Op::coord_x:
+      return "x";
+    case Op::coord_y:
+      return "y";
+    case Op::kappa:
+      return "kappa";
+    case Op::knots:
+      return "knots";
+    case Op::neg:
+      return "-";
+    case Op::logical_not:
+      return "!";
+    case Op::add:
+      return "+";
+    case Op::sub:
+      return "-";
+    case Op::mul:
+      return "*";
+    case Op::div:
+      return "/";
+    case Op::pow:
+      return "^";
+    case Op::lt:
+      return "<";
+    case Op::le:
+      return "<=";
+    case Op::gt:
+      return ">";
+    case Op::ge:
+      return ">=";
+    case Op::eq:
+      return "==";
+    case Op::ne:
+      return "!=";
+    case Op::logical_and:
+      return "&&";
+    case Op::logical_or:
+      return "||";
+    case Op::select:
+      return "select";
+    case Op::exp:
+      return "exp";
+    case Op::log:
+      return "log";
+    case Op::sqrt:
+      return "sqrt";
+    case Op::abs:
+      return "abs";
+    case Op::sin:
+      return "sin";
+    case Op::cos:
+      return "cos";
+    case Op::tanh:
+      return "tanh";
+    case Op::sigmoid:
+      return "sigmoid";
+    case Op::min:
+      return "min";
+    case Op::max:
+      return "max";
+    case Op::make_vector:
+      return "vec";
+    case Op::norm:
+      return "norm";
+    case Op::norm2:
+      return "norm2";
+    case Op::dot:
+      return "dot";
+    case Op::grad:
+      return "grad";
+    case Op::div_:
+      return "div";
+    case Op::lap:
+      return "lap";
+    case Op::dx:
+      return "dx";
+    case Op::dy:
+      return "dy";
+    case Op::sobel:
+      return "sobel";
+    case Op::shift:
+      return "shift";
   }
   return "?";
 }
@@ -153,32 +198,58 @@ bool Expr::is_constant_vector(double v) const {
 
 double apply_scalar(Op op, const double* x) {
   switch (op) {
-    case Op::neg: return -x[0];
-    case Op::logical_not: return x[0] == 0.0 ? 1.0 : 0.0;
-    case Op::add: return x[0] + x[1];
-    case Op::sub: return x[0] - x[1];
-    case Op::mul: return x[0] * x[1];
-    case Op::div: return x[0] / x[1];
-    case Op::pow: return std::pow(x[0], x[1]);
-    case Op::lt: return x[0] < x[1] ? 1.0 : 0.0;
-    case Op::le: return x[0] <= x[1] ? 1.0 : 0.0;
-    case Op::gt: return x[0] > x[1] ? 1.0 : 0.0;
-    case Op::ge: return x[0] >= x[1] ? 1.0 : 0.0;
-    case Op::eq: return x[0] == x[1] ? 1.0 : 0.0;
-    case Op::ne: return x[0] != x[1] ? 1.0 : 0.0;
-    case Op::logical_and: return (x[0] != 0.0 && x[1] != 0.0) ? 1.0 : 0.0;
-    case Op::logical_or: return (x[0] != 0.0 || x[1] != 0.0) ? 1.0 : 0.0;
-    case Op::select: return x[0] != 0.0 ? x[1] : x[2];
-    case Op::exp: return std::exp(x[0]);
-    case Op::log: return std::log(x[0]);
-    case Op::sqrt: return std::sqrt(x[0]);
-    case Op::abs: return std::fabs(x[0]);
-    case Op::sin: return std::sin(x[0]);
-    case Op::cos: return std::cos(x[0]);
-    case Op::tanh: return std::tanh(x[0]);
-    case Op::sigmoid: return 1.0 / (1.0 + std::exp(-x[0]));
-    case Op::min: return std::fmin(x[0], x[1]);
-    case Op::max: return std::fmax(x[0], x[1]);
+    case Op::neg:
+      return -x[0];
+    case Op::logical_not:
+      return x[0] == 0.0 ? 1.0 : 0.0;
+    case Op::add:
+      return x[0] + x[1];
+    case Op::sub:
+      return x[0] - x[1];
+    case Op::mul:
+      return x[0] * x[1];
+    case Op::div:
+      return x[0] / x[1];
+    case Op::pow:
+      return std::pow(x[0], x[1]);
+    case Op::lt:
+      return x[0] < x[1] ? 1.0 : 0.0;
+    case Op::le:
+      return x[0] <= x[1] ? 1.0 : 0.0;
+    case Op::gt:
+      return x[0] > x[1] ? 1.0 : 0.0;
+    case Op::ge:
+      return x[0] >= x[1] ? 1.0 : 0.0;
+    case Op::eq:
+      return x[0] == x[1] ? 1.0 : 0.0;
+    case Op::ne:
+      return x[0] != x[1] ? 1.0 : 0.0;
+    case Op::logical_and:
+      return (x[0] != 0.0 && x[1] != 0.0) ? 1.0 : 0.0;
+    case Op::logical_or:
+      return (x[0] != 0.0 || x[1] != 0.0) ? 1.0 : 0.0;
+    case Op::select:
+      return x[0] != 0.0 ? x[1] : x[2];
+    case Op::exp:
+      return std::exp(x[0]);
+    case Op::log:
+      return std::log(x[0]);
+    case Op::sqrt:
+      return std::sqrt(x[0]);
+    case Op::abs:
+      return std::fabs(x[0]);
+    case Op::sin:
+      return std::sin(x[0]);
+    case Op::cos:
+      return std::cos(x[0]);
+    case Op::tanh:
+      return std::tanh(x[0]);
+    case Op::sigmoid:
+      return 1.0 / (1.0 + std::exp(-x[0]));
+    case Op::min:
+      return std::fmin(x[0], x[1]);
+    case Op::max:
+      return std::fmax(x[0], x[1]);
     default:
       internal_error(std::string("apply_scalar of non-scalar op ") + name(op));
   }
@@ -195,13 +266,24 @@ ExprRef constant(double value, Span span) {
 ExprRef leaf(Op op, Span span) {
   std::uint8_t reads = reads_none;
   switch (op) {
-    case Op::time: reads = reads_t; break;
-    case Op::field_u: reads = reads_u; break;
-    case Op::field_u0: reads = reads_u0; break;
+    case Op::time:
+      reads = reads_t;
+      break;
+    case Op::field_u:
+      reads = reads_u;
+      break;
+    case Op::field_u0:
+      reads = reads_u0;
+      break;
     case Op::coord_x:
-    case Op::coord_y: reads = reads_xy; break;
-    case Op::kappa: reads = reads_kappa; break;
-    default: internal_error(std::string("leaf() of ") + name(op));
+    case Op::coord_y:
+      reads = reads_xy;
+      break;
+    case Op::kappa:
+      reads = reads_kappa;
+      break;
+    default:
+      internal_error(std::string("leaf() of ") + name(op));
   }
   return make(op, Shape::scalar, reads, span, {});
 }
@@ -227,8 +309,9 @@ ShapeProblem shape_problem(Op op, const std::vector<Shape>& s) {
     case Op::add:
     case Op::sub:
       if (s[0] != s[1]) {
-        return {"E022", std::string("cannot ") + (op == Op::add ? "add" : "subtract") + " a " +
-                            name(s[0]) + " and a " + name(s[1]),
+        return {"E022",
+                std::string("cannot ") + (op == Op::add ? "add" : "subtract") + " a " + name(s[0]) +
+                    " and a " + name(s[1]),
                 "both sides must be scalars, or both vectors", s[0] == Shape::scalar ? 1U : 0U};
       }
       return {};
@@ -313,14 +396,14 @@ ExprRef binary(Op op, ExprRef a, ExprRef b, Span span) {
   }
   const Shape shape = result_shape(op, a->shape, b->shape);
   const bool arithmetic = op == Op::add || op == Op::sub || op == Op::mul || op == Op::div;
-  if (arithmetic && shape == Shape::vector &&
-      (is_vector_of_constants(a) || a->is_constant()) &&
+  if (arithmetic && shape == Shape::vector && (is_vector_of_constants(a) || a->is_constant()) &&
       (is_vector_of_constants(b) || b->is_constant())) {
     return fold_vector_binary(op, a, b, span);
   }
   // Identities exact in IEEE arithmetic for every operand value.
   if ((op == Op::add && b->is_constant(0.0)) || (op == Op::sub && b->is_constant(0.0)) ||
-      (op == Op::add && b->is_constant_vector(0.0)) || (op == Op::sub && b->is_constant_vector(0.0)) ||
+      (op == Op::add && b->is_constant_vector(0.0)) ||
+      (op == Op::sub && b->is_constant_vector(0.0)) ||
       ((op == Op::mul || op == Op::div) && b->is_constant(1.0)) ||
       (op == Op::pow && b->is_constant(1.0))) {
     return a;
@@ -337,10 +420,12 @@ ExprRef binary(Op op, ExprRef a, ExprRef b, Span span) {
   }
   // Field values are finite (documented in LANGUAGE.md), so 0·e = 0 and
   // e/±inf = 0 for a field e: this is how λ = inf reaches isotropy.
-  if (op == Op::mul && a->stage == Stage::field && (b->is_constant(0.0) || b->is_constant_vector(0.0))) {
+  if (op == Op::mul && a->stage == Stage::field &&
+      (b->is_constant(0.0) || b->is_constant_vector(0.0))) {
     return zero_like(shape, span);
   }
-  if (op == Op::mul && b->stage == Stage::field && (a->is_constant(0.0) || a->is_constant_vector(0.0))) {
+  if (op == Op::mul && b->stage == Stage::field &&
+      (a->is_constant(0.0) || a->is_constant_vector(0.0))) {
     return zero_like(shape, span);
   }
   if (op == Op::div && a->stage == Stage::field && b->is_constant() && std::isinf(b->value)) {

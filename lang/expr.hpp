@@ -97,10 +97,10 @@ struct Expr {
   Shape shape = Shape::scalar;
   Stage stage = Stage::constant;
   std::uint8_t reads = reads_none;
-  double value = 0;        ///< Op::constant
-  std::int32_t index = 0;  ///< Op::knots (learnable index), Op::shift (di)
-  std::int32_t index2 = 0; ///< Op::shift (dj)
-  Span span;               ///< the source text it came from
+  double value = 0;         ///< Op::constant
+  std::int32_t index = 0;   ///< Op::knots (learnable index), Op::shift (di)
+  std::int32_t index2 = 0;  ///< Op::shift (dj)
+  Span span;                ///< the source text it came from
   std::vector<ExprRef> args;
 
   [[nodiscard]] bool is_constant() const { return op == Op::constant; }

@@ -7,7 +7,6 @@
 #pragma once
 
 #include <cstddef>
-
 #include <tao/pegtl.hpp>
 
 namespace spdec::lang::grammar {
@@ -44,10 +43,9 @@ struct kw_inf : TAO_PEGTL_KEYWORD("inf") {};
 struct kw_pi : TAO_PEGTL_KEYWORD("pi") {};
 
 /// Words that can never name a parameter, schedule or function.
-struct reserved
-    : p::sor<kw_process, kw_param, kw_schedule, kw_drift, kw_diffusion, kw_noise, kw_boundary,
-             kw_time, kw_semantics, kw_channels, kw_scheme, kw_gradient, kw_learnable, kw_knots,
-             kw_init, kw_inf, kw_pi> {};
+struct reserved : p::sor<kw_process, kw_param, kw_schedule, kw_drift, kw_diffusion, kw_noise,
+                         kw_boundary, kw_time, kw_semantics, kw_channels, kw_scheme, kw_gradient,
+                         kw_learnable, kw_knots, kw_init, kw_inf, kw_pi> {};
 
 /// Contextual option words: keywords only in their statement.
 struct kw_correlation_length : TAO_PEGTL_KEYWORD("correlation_length") {};
@@ -152,17 +150,17 @@ template <typename Keyword>
 struct keyword : token<Keyword> {};
 
 struct process_decl : p::seq<keyword<kw_process>, p::must<decl_name>, ws> {};
-struct param_decl : p::seq<keyword<kw_param>, p::must<decl_name>, ws, p::must<equals>, p::must<expr>> {};
+struct param_decl
+    : p::seq<keyword<kw_param>, p::must<decl_name>, ws, p::must<equals>, p::must<expr>> {};
 
 struct knot_count : number_token {};
-struct learnable_spec
-    : p::seq<keyword<kw_learnable>, p::must<keyword<kw_knots>>, p::must<expect_lparen>,
-             p::must<knot_count>, p::must<expect_rparen>, p::must<keyword<kw_init>>, p::must<expr>> {};
+struct learnable_spec : p::seq<keyword<kw_learnable>, p::must<keyword<kw_knots>>,
+                               p::must<expect_lparen>, p::must<knot_count>, p::must<expect_rparen>,
+                               p::must<keyword<kw_init>>, p::must<expr>> {};
 struct schedule_variable : decl_name {};
-struct schedule_decl
-    : p::seq<keyword<kw_schedule>, p::must<decl_name>, ws, p::must<expect_lparen>,
-             p::must<schedule_variable>, ws, p::must<expect_rparen>, p::must<equals>,
-             p::sor<learnable_spec, p::must<expr>>> {};
+struct schedule_decl : p::seq<keyword<kw_schedule>, p::must<decl_name>, ws, p::must<expect_lparen>,
+                              p::must<schedule_variable>, ws, p::must<expect_rparen>,
+                              p::must<equals>, p::sor<learnable_spec, p::must<expr>>> {};
 
 struct function_param : decl_name {};
 struct function_params : p::opt<p::list_must<function_param, p::seq<ws, comma>>, ws> {};
@@ -176,11 +174,11 @@ struct diffusion_decl : p::seq<keyword<kw_diffusion>, p::must<equals>, p::must<e
 
 struct filter_variable : decl_name {};
 struct correlation_item : p::seq<keyword<kw_correlation_length>, p::must<equals>, p::must<expr>> {};
-struct filter_item
-    : p::seq<keyword<kw_filter>, p::must<expect_lparen>, p::must<filter_variable>, ws, p::must<expect_rparen>,
-             p::must<equals>, p::must<expr>> {};
+struct filter_item : p::seq<keyword<kw_filter>, p::must<expect_lparen>, p::must<filter_variable>,
+                            ws, p::must<expect_rparen>, p::must<equals>, p::must<expr>> {};
 struct noise_item : p::sor<correlation_item, filter_item> {};
-struct noise_decl : p::seq<keyword<kw_noise>, p::must<noise_item>, p::star<comma, p::must<noise_item>>> {};
+struct noise_decl
+    : p::seq<keyword<kw_noise>, p::must<noise_item>, p::star<comma, p::must<noise_item>>> {};
 
 struct dirichlet_kind : p::seq<keyword<kw_dirichlet>, p::must<expr>> {};
 struct boundary_kind : p::sor<keyword<kw_neumann>, keyword<kw_periodic>, dirichlet_kind> {};
@@ -190,7 +188,8 @@ struct time_key : p::sor<keyword<kw_t0>, keyword<kw_dt>, keyword<kw_T>, keyword<
 struct taming_off : keyword<kw_off> {};
 struct time_value : p::sor<taming_off, expr> {};
 struct time_item : p::seq<time_key, p::must<equals>, p::must<time_value>> {};
-struct time_decl : p::seq<keyword<kw_time>, p::must<time_item>, p::star<comma, p::must<time_item>>> {};
+struct time_decl
+    : p::seq<keyword<kw_time>, p::must<time_item>, p::star<comma, p::must<time_item>>> {};
 
 struct option_word : p::identifier {};
 struct option_value : token<option_word> {};
@@ -203,10 +202,10 @@ struct channels_decl : p::seq<keyword<kw_channels>, p::must<channels_value>> {};
 struct scheme_decl : p::seq<keyword<kw_scheme>, p::must<scheme_value>> {};
 struct gradient_decl : p::seq<keyword<kw_gradient>, p::must<gradient_value>> {};
 
-struct statement_body
-    : p::sor<process_decl, param_decl, schedule_decl, drift_decl, diffusion_decl, noise_decl,
-             boundary_decl, time_decl, semantics_decl, channels_decl, scheme_decl,
-             gradient_decl, function_decl, p::failure> {};  // failure: so function_decl rewinds
+struct statement_body : p::sor<process_decl, param_decl, schedule_decl, drift_decl, diffusion_decl,
+                               noise_decl, boundary_decl, time_decl, semantics_decl, channels_decl,
+                               scheme_decl, gradient_decl, function_decl, p::failure> {
+};  // failure: so function_decl rewinds
 /// One statement, committed: anything else here is E001.
 struct statement : p::must<statement_body> {};
 

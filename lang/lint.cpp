@@ -113,10 +113,11 @@ void lint(const Process& process, const ast::Module& module, const Usage& usage,
   const Classification& c = process.classification;
 
   if (c.noise == NoiseClass::none && diffusion != nullptr) {
-    diagnostics.warning("W101", file, diffusion->span,
-                        "this process adds no noise, so it cannot serve generation: its reverse "
-                        "process is undefined and no score exists",
-                        "use it to visualise the drift; give `diffusion` a positive value to train");
+    diagnostics.warning(
+        "W101", file, diffusion->span,
+        "this process adds no noise, so it cannot serve generation: its reverse "
+        "process is undefined and no score exists",
+        "use it to visualise the drift; give `diffusion` a positive value to train");
   }
   if (const auto bound = stability_bound(process); bound && drift != nullptr) {
     const double ratio = bound->ratio(process.time.dt);

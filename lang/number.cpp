@@ -35,7 +35,9 @@ bool is_digit_in_base(char c, int base) {
 // Strips a C integer suffix (u, l, ll in any case and order) or a floating
 // suffix (f, l); returns false when what remains after the digits is junk.
 std::string_view strip_suffix(std::string_view body, bool is_float, bool hex) {
-  auto lower = [](char c) { return static_cast<char>(std::tolower(static_cast<unsigned char>(c))); };
+  auto lower = [](char c) {
+    return static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  };
   if (is_float) {
     if (!body.empty() && !hex && (lower(body.back()) == 'f' || lower(body.back()) == 'l')) {
       body.remove_suffix(1);
@@ -130,8 +132,8 @@ NumberLiteral parse_number_literal(std::string_view text) {
                      "write e.g. 0x1.8p3 (= 1.5 * 2^3)");
     }
     double value = 0;
-    const auto [end, ec] =
-        std::from_chars(digits.data(), digits.data() + digits.size(), value, std::chars_format::hex);
+    const auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), value,
+                                           std::chars_format::hex);
     if (ec != std::errc() || end != digits.data() + digits.size()) {
       return failure("`" + std::string(text) + "` is not a valid hexadecimal float");
     }
@@ -151,7 +153,8 @@ NumberLiteral parse_number_literal(std::string_view text) {
   if (ec == std::errc::result_out_of_range) {
     // Underflow to zero is harmless; overflow is not what anyone meant.
     if (digits.find_first_of("eE") != std::string_view::npos &&
-        digits.find("e-") == std::string_view::npos && digits.find("E-") == std::string_view::npos) {
+        digits.find("e-") == std::string_view::npos &&
+        digits.find("E-") == std::string_view::npos) {
       return failure("number is too large for a double", "write `inf` for infinity");
     }
     return finish(0.0);

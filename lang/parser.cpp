@@ -6,11 +6,10 @@
 #include <iterator>
 #include <sstream>
 #include <string_view>
-#include <utility>
-#include <vector>
-
 #include <tao/pegtl/contrib/limit_depth.hpp>
 #include <tao/pegtl/contrib/parse_tree.hpp>
+#include <utility>
+#include <vector>
 
 #include "lang/grammar.hpp"
 #include "lang/grammar_errors.hpp"
@@ -71,8 +70,8 @@ CodedMessage split_message(std::string_view message) {
     return {std::string(message.substr(0, 4)), std::string(message.substr(5))};
   }
   if (message.find("nesting depth") != std::string_view::npos) {
-    return {"E004", "expression nested too deeply (more than " +
-                        std::to_string(g::kMaxNesting) + " levels)"};
+    return {"E004", "expression nested too deeply (more than " + std::to_string(g::kMaxNesting) +
+                        " levels)"};
   }
   return {"E001", std::string(message)};
 }
@@ -134,8 +133,8 @@ std::optional<std::size_t> unclosed_paren(std::string_view text, std::size_t fro
 
 const std::vector<std::string>& statement_keywords() {
   static const std::vector<std::string> keywords = {
-      "process",   "param",    "schedule", "drift",  "diffusion", "noise",
-      "boundary",  "time",     "semantics", "channels", "scheme", "gradient"};
+      "process",  "param", "schedule",  "drift",    "diffusion", "noise",
+      "boundary", "time",  "semantics", "channels", "scheme",    "gradient"};
   return keywords;
 }
 
@@ -143,9 +142,8 @@ const std::vector<std::string>& statement_keywords() {
 Diagnostic syntax_diagnostic(const SourcePtr& file, const p::parse_error& error,
                              std::size_t statement_begin) {
   const std::string_view text = file->text();
-  const std::size_t at = std::min(error.positions().empty() ? statement_begin
-                                                            : error.positions().front().byte,
-                                  text.size());
+  const std::size_t at = std::min(
+      error.positions().empty() ? statement_begin : error.positions().front().byte, text.size());
   auto [code, message] = split_message(error.message());
   Diagnostic d{Severity::error, code, file, token_span_at(text, at), message, {}};
   const char here = at < text.size() ? text[at] : '\0';
@@ -159,18 +157,18 @@ Diagnostic syntax_diagnostic(const SourcePtr& file, const p::parse_error& error,
   if (message.rfind("expected `,` or `)`", 0) == 0 || message == "expected `)`") {
     // Unbalanced when the expression ran into the end of the file or into the
     // next statement (a line start); otherwise something else stands there.
-    const bool at_line_start = at >= text.size() || at == 0 || text[at - 1] == '\n' ||
-                               file->line_column(at).column == 1;
+    const bool at_line_start =
+        at >= text.size() || at == 0 || text[at - 1] == '\n' || file->line_column(at).column == 1;
     const auto open = unclosed_paren(text.substr(0, at), statement_begin);
     if (open && at_line_start) {
       d.code = "E003";
       d.span = {static_cast<std::uint32_t>(*open), static_cast<std::uint32_t>(*open + 1)};
       d.message = "this `(` is never closed";
       const LineColumn expected_at = file->line_column(at);
-      d.hint = at >= text.size() ? std::string("the file ends before its `)`")
-                                 : "a `)` was expected before line " +
-                                       std::to_string(expected_at.line) + ", column " +
-                                       std::to_string(expected_at.column);
+      d.hint = at >= text.size()
+                   ? std::string("the file ends before its `)`")
+                   : "a `)` was expected before line " + std::to_string(expected_at.line) +
+                         ", column " + std::to_string(expected_at.column);
       return d;
     }
   }
@@ -190,8 +188,8 @@ Diagnostic syntax_diagnostic(const SourcePtr& file, const p::parse_error& error,
     if (!guess.empty()) {
       d.hint = "did you mean `" + guess + "`?";
     } else if (!word.empty() && after < text.size() && text[after] == '=') {
-      d.hint = "a constant is written `param " + word + " = VALUE`, a function `" + word +
-               "(t) = EXPR`";
+      d.hint =
+          "a constant is written `param " + word + " = VALUE`, a function `" + word + "(t) = EXPR`";
     }
   } else if (code == "E002" && message.rfind("expected an operand", 0) == 0 && here == '*') {
     d.hint = "powers are written with `^`, e.g. x^2";
@@ -281,7 +279,9 @@ class Builder {
   static std::uint32_t offset_begin(const Node& n) {
     return static_cast<std::uint32_t>(n.m_begin.byte);
   }
-  static std::uint32_t offset_end(const Node& n) { return static_cast<std::uint32_t>(n.m_end.byte); }
+  static std::uint32_t offset_end(const Node& n) {
+    return static_cast<std::uint32_t>(n.m_end.byte);
+  }
   static Span span(const Node& n) { return {offset_begin(n), offset_end(n)}; }
 
   /// End of the last stored token below n: excludes trailing blanks and comments.
@@ -406,7 +406,8 @@ class Builder {
     if (n.is_type<g::boundary_decl>()) {
       const Node& kind = *c.at(0);
       if (kind.is_type<g::dirichlet_kind>()) {
-        return ast::BoundaryDecl{identifier(*kind.children.at(0)), expression(*kind.children.at(1))};
+        return ast::BoundaryDecl{identifier(*kind.children.at(0)),
+                                 expression(*kind.children.at(1))};
       }
       return ast::BoundaryDecl{identifier(kind), nullptr};
     }
@@ -426,7 +427,8 @@ class Builder {
     }
     // semantics / channels / scheme / gradient
     const std::string word = word_at(file_->text(), offset_begin(n));
-    ast::Identifier keyword{word, {offset_begin(n), static_cast<std::uint32_t>(offset_begin(n) + word.size())}};
+    ast::Identifier keyword{
+        word, {offset_begin(n), static_cast<std::uint32_t>(offset_begin(n) + word.size())}};
     return ast::OptionDecl{keyword, identifier(*c.at(0))};
   }
 
@@ -444,8 +446,8 @@ class Builder {
         if (decl.filter) {
           diagnostics_.error("E041", file_, span(key), "`filter` is given twice");
         }
-        decl.filter = ast::NoiseFilter{identifier(*item->children.at(1)),
-                                       expression(*item->children.at(2))};
+        decl.filter =
+            ast::NoiseFilter{identifier(*item->children.at(1)), expression(*item->children.at(2))};
       }
     }
     return decl;
@@ -476,7 +478,8 @@ std::size_t recovery_point(std::string_view text, std::size_t error_at) {
   std::size_t i = text.find('\n', error_at);
   while (i != std::string_view::npos) {
     ++i;
-    if (i < text.size() && (std::isalpha(static_cast<unsigned char>(text[i])) != 0 || text[i] == '_')) {
+    if (i < text.size() &&
+        (std::isalpha(static_cast<unsigned char>(text[i])) != 0 || text[i] == '_')) {
       return i;
     }
     i = text.find('\n', i);
@@ -529,7 +532,8 @@ bool validate_source_text(const SourcePtr& file, Diagnostics& diagnostics) {
 SourcePtr load_source(const std::string& path, Diagnostics& diagnostics) {
   std::ifstream stream(path, std::ios::binary);
   if (!stream) {
-    diagnostics.error("E008", nullptr, {}, "cannot read `" + path + "`: no such file or not readable");
+    diagnostics.error("E008", nullptr, {},
+                      "cannot read `" + path + "`: no such file or not readable");
     return nullptr;
   }
   std::string text;
@@ -573,7 +577,8 @@ std::optional<ast::Module> parse(const SourcePtr& file, Diagnostics& diagnostics
           error.positions().empty() ? statement_begin : error.positions().front().byte;
       const bool next_statement_here =
           at > statement_begin && at < file->text().size() && file->line_column(at).column == 1;
-      offset = next_statement_here ? at : recovery_point(file->text(), std::max(at, statement_begin));
+      offset =
+          next_statement_here ? at : recovery_point(file->text(), std::max(at, statement_begin));
       if (++syntax_errors >= kMaxSyntaxErrors) {
         break;
       }
@@ -604,4 +609,3 @@ ast::ExprPtr parse_expression(const SourcePtr& file, Diagnostics& diagnostics) {
 }
 
 }  // namespace spdec::lang
-

@@ -4,9 +4,12 @@ namespace spdec::lang {
 
 const char* name(BoundaryKind kind) {
   switch (kind) {
-    case BoundaryKind::neumann: return "neumann";
-    case BoundaryKind::periodic: return "periodic";
-    case BoundaryKind::dirichlet: return "dirichlet";
+    case BoundaryKind::neumann:
+      return "neumann";
+    case BoundaryKind::periodic:
+      return "periodic";
+    case BoundaryKind::dirichlet:
+      return "dirichlet";
   }
   return "?";
 }
@@ -19,9 +22,12 @@ const char* name(Channels channels) {
 
 const char* name(FluxScheme scheme) {
   switch (scheme) {
-    case FluxScheme::paper: return "paper";
-    case FluxScheme::face_mean: return "face_mean";
-    case FluxScheme::face_gradient: return "face_gradient";
+    case FluxScheme::paper:
+      return "paper";
+    case FluxScheme::face_mean:
+      return "face_mean";
+    case FluxScheme::face_gradient:
+      return "face_gradient";
   }
   return "?";
 }
@@ -32,19 +38,26 @@ const char* name(GradientForm form) {
 
 const char* name(DriftClass drift_class) {
   switch (drift_class) {
-    case DriftClass::linear: return "linear";
-    case DriftClass::semilinear: return "semilinear";
-    case DriftClass::quasilinear: return "quasilinear";
-    case DriftClass::nonlinear: return "nonlinear";
+    case DriftClass::linear:
+      return "linear";
+    case DriftClass::semilinear:
+      return "semilinear";
+    case DriftClass::quasilinear:
+      return "quasilinear";
+    case DriftClass::nonlinear:
+      return "nonlinear";
   }
   return "?";
 }
 
 const char* name(NoiseClass noise_class) {
   switch (noise_class) {
-    case NoiseClass::none: return "none";
-    case NoiseClass::additive: return "additive";
-    case NoiseClass::multiplicative: return "multiplicative";
+    case NoiseClass::none:
+      return "none";
+    case NoiseClass::additive:
+      return "additive";
+    case NoiseClass::multiplicative:
+      return "multiplicative";
   }
   return "?";
 }

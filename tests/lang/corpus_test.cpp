@@ -2,7 +2,6 @@
 // line:column; every good file and every library process checks cleanly;
 // every fuzzer regression input is handled without an exception.
 #include <catch2/catch.hpp>
-
 #include <regex>
 
 #include "lang/parser.hpp"

@@ -1,13 +1,13 @@
 // Grammar soundness, number literals, positions, recovery and hostile input.
-#include <catch2/catch.hpp>
+#include "lang/parser.hpp"
 
+#include <catch2/catch.hpp>
 #include <chrono>
 #include <cmath>
 #include <tao/pegtl/contrib/analyze.hpp>
 
 #include "lang/grammar.hpp"
 #include "lang/number.hpp"
-#include "lang/parser.hpp"
 #include "tests/lang/test_support.hpp"
 
 using spdec::lang::Diagnostics;
@@ -28,11 +28,10 @@ TEST_CASE("C number literals", "[grammar][number]") {
     double value;
   };
   const Case cases[] = {
-      {"2", 2},         {"2.", 2},          {".5", 0.5},        {"1e-3", 1e-3},
-      {"1.5E+2", 150},  {"0x1F", 31},       {"0X1f", 31},       {"0x1.8p3", 12},
-      {"0x1p-2", 0.25}, {"0b101", 5},       {"017", 15},        {"0", 0},
-      {"1.0f", 1},      {"10UL", 10},       {"10llu", 10},      {"2.5L", 2.5},
-      {"1'000", 1000},  {"0x1.8p3f", 12},   {"1e-400", 0},
+      {"2", 2},      {"2.", 2},       {".5", 0.5},      {"1e-3", 1e-3},   {"1.5E+2", 150},
+      {"0x1F", 31},  {"0X1f", 31},    {"0x1.8p3", 12},  {"0x1p-2", 0.25}, {"0b101", 5},
+      {"017", 15},   {"0", 0},        {"1.0f", 1},      {"10UL", 10},     {"10llu", 10},
+      {"2.5L", 2.5}, {"1'000", 1000}, {"0x1.8p3f", 12}, {"1e-400", 0},
   };
   for (const Case& c : cases) {
     INFO(c.text);
@@ -42,8 +41,8 @@ TEST_CASE("C number literals", "[grammar][number]") {
   }
   CHECK(parse_number_literal("017").octal);
   CHECK_FALSE(parse_number_literal("17").octal);
-  for (const char* bad : {"1e", "0x", "1.2.3", "08", "0b2", "2x", "1e+", "0x1.8", "1''0", "1e999",
-                          "'1", "0xg"}) {
+  for (const char* bad :
+       {"1e", "0x", "1.2.3", "08", "0b2", "2x", "1e+", "0x1.8", "1''0", "1e999", "'1", "0xg"}) {
     INFO(bad);
     const auto literal = parse_number_literal(bad);
     CHECK_FALSE(literal.ok);
@@ -51,17 +50,19 @@ TEST_CASE("C number literals", "[grammar][number]") {
   }
 }
 
-TEST_CASE("syntax errors are positioned and the parser resumes at the next statement", "[grammar]") {
-  const auto r = check_text("process p\nparam a 1\nparam b = (1 + 2\nparam c = 1.2.3\n"
-                            "drift = a + b)\nparam q = a ** 2\n");
+TEST_CASE("syntax errors are positioned and the parser resumes at the next statement",
+          "[grammar]") {
+  const auto r = check_text(
+      "process p\nparam a 1\nparam b = (1 + 2\nparam c = 1.2.3\n"
+      "drift = a + b)\nparam q = a ** 2\n");
   std::vector<std::string> seen;
   for (const auto& d : r.diagnostics.all()) {
     seen.push_back(d.code + "@" + std::to_string(d.start().line) + ":" +
                    std::to_string(d.start().column));
   }
   // Five statements with mistakes, five errors: recovery loses none.
-  CHECK(seen == std::vector<std::string>{"E002@2:9", "E003@3:11", "E005@4:11", "E003@5:14",
-                                         "E002@6:14"});
+  CHECK(seen ==
+        std::vector<std::string>{"E002@2:9", "E003@3:11", "E005@4:11", "E003@5:14", "E002@6:14"});
 }
 
 TEST_CASE("a diagnostic shows the line, a caret under the whole span and a hint", "[diagnostics]") {
@@ -112,8 +113,8 @@ TEST_CASE("hostile input gives diagnostics, never a crash", "[grammar][robustnes
     CHECK(r.first_error()->start().line == 2);
   }
   SECTION("deep nesting stops at the limit, at the parenthesis past it") {
-    const std::string text = "process p\nparam a = " + std::string(100000, '(') + "1" +
-                             std::string(100000, ')') + "\n";
+    const std::string text =
+        "process p\nparam a = " + std::string(100000, '(') + "1" + std::string(100000, ')') + "\n";
     const auto r = check_text(text);
     REQUIRE(r.first_error() != nullptr);
     CHECK(r.first_error()->code == "E004");
@@ -166,8 +167,8 @@ TEST_CASE("hostile input gives diagnostics, never a crash", "[grammar][robustnes
 
 TEST_CASE("the module keeps every comment with its text", "[grammar]") {
   Diagnostics diagnostics;
-  const auto module = parse(source("# head\nprocess p  // trail\nparam a = (1 +  # inner\n 2)\n"),
-                            diagnostics);
+  const auto module =
+      parse(source("# head\nprocess p  // trail\nparam a = (1 +  # inner\n 2)\n"), diagnostics);
   REQUIRE(module.has_value());
   REQUIRE(module->comments.size() == 3);
   CHECK(module->comments[0].text == " head");

@@ -1,6 +1,5 @@
 // Names, shapes, stages, IEEE folding, ddt, classification and warnings.
 #include <catch2/catch.hpp>
-
 #include <cmath>
 #include <map>
 
@@ -64,11 +63,12 @@ TEST_CASE("IEEE folding: lambda1(T) is +inf and x / inf is 0", "[semantics][fold
 }
 
 TEST_CASE("constants fold exactly in double precision", "[semantics][fold]") {
-  const auto p = checked(with_basics("0", "1",
-                                     "param a = 0x1.8p3 + 1e-3 * 1000\nparam b = 2^-1\n"
-                                     "param c = -2^2\nparam d = clamp(5, 0, 1) + select(1 < 2, 10, 20)\n"
-                                     "param e = geometric(0.5, 64, 1)\nparam f = poly(1, 3, 0.5, 2)\n"
-                                     "param g = 0 / 0 != 0 / 0\nparam h = 1 / 0\n"));
+  const auto p =
+      checked(with_basics("0", "1",
+                          "param a = 0x1.8p3 + 1e-3 * 1000\nparam b = 2^-1\n"
+                          "param c = -2^2\nparam d = clamp(5, 0, 1) + select(1 < 2, 10, 20)\n"
+                          "param e = geometric(0.5, 64, 1)\nparam f = poly(1, 3, 0.5, 2)\n"
+                          "param g = 0 / 0 != 0 / 0\nparam h = 1 / 0\n"));
   CHECK(p.find_param("a")->value == 13.0);
   CHECK(p.find_param("b")->value == 0.5);
   CHECK(p.find_param("c")->value == -4.0);
@@ -96,12 +96,19 @@ TEST_CASE("ddt matches a central finite difference of the schedule", "[semantics
     for (double t : {0.13, 0.45, 0.8, 1.6}) {
       const double h = 1e-5;
       const auto q = checked(with_basics("0", "1",
-                                         "schedule s(t) = " + s + "\nschedule d(t) = ddt(s(t))\n"
-                                         "param v = d(" + std::to_string(t) + ")\n"
-                                         "param plus = s(" + std::to_string(t + h) + ")\n"
-                                         "param minus = s(" + std::to_string(t - h) + ")\n"));
+                                         "schedule s(t) = " + s +
+                                             "\nschedule d(t) = ddt(s(t))\n"
+                                             "param v = d(" +
+                                             std::to_string(t) +
+                                             ")\n"
+                                             "param plus = s(" +
+                                             std::to_string(t + h) +
+                                             ")\n"
+                                             "param minus = s(" +
+                                             std::to_string(t - h) + ")\n"));
       const double derivative = q.find_param("v")->value;
-      const double difference = (q.find_param("plus")->value - q.find_param("minus")->value) / (2 * h);
+      const double difference =
+          (q.find_param("plus")->value - q.find_param("minus")->value) / (2 * h);
       // Central differences err by O(h^2 s''') ~ 1e-10 here, rounding by
       // O(eps |s| / h) ~ 1e-11 |s|: 1e-6 relative is far above both.
       CHECK(derivative == Approx(difference).epsilon(1e-6).margin(1e-9));
@@ -118,7 +125,8 @@ TEST_CASE("ddt of a field or a learnable schedule is an error", "[semantics][ddt
 TEST_CASE("shape errors name the offending operand", "[semantics][shape]") {
   CHECK(first_error_code(with_basics("grad(u)", "1")) == "E020");
   CHECK(first_error_code(with_basics("div(u)", "1")) == "E021");
-  CHECK(first_error_code(with_basics("dot(grad(u), grad(u)) * (grad(u) * grad(u))", "1")) == "E022");
+  CHECK(first_error_code(with_basics("dot(grad(u), grad(u)) * (grad(u) * grad(u))", "1")) ==
+        "E022");
   CHECK(first_error_code(with_basics("u + grad(u)", "1")) == "E022");
   CHECK(first_error_code(with_basics("exp(grad(u))", "1")) == "E020");
   CHECK(first_error_code(with_basics("norm(u)", "1")) == "E021");
@@ -163,8 +171,8 @@ TEST_CASE("settings are validated", "[semantics][settings]") {
   CHECK(first_error_code(with_basics("0", "1", "noise filter(k) = u\n")) == "E030");
   CHECK(first_error_code(with_basics("0", "1", "schedule g(t) = learnable knots(1) init 1\n")) ==
         "E044");
-  CHECK(first_error_code(with_basics("0", "g(t)", "schedule g(t) = learnable knots(8) init t - 1\n")) ==
-        "E044");
+  CHECK(first_error_code(
+            with_basics("0", "g(t)", "schedule g(t) = learnable knots(8) init t - 1\n")) == "E044");
   CHECK(first_error_code(with_basics("0", "1", "semantics decouple\n")) == "E045");
 }
 
@@ -223,7 +231,8 @@ TEST_CASE("every library process classifies as its source says", "[semantics][cl
       {"heat", {DriftClass::linear, NoiseClass::additive, false, "exact"}},
       {"fig1_isotropic_drift_anisotropic_noise",
        {DriftClass::linear, NoiseClass::multiplicative, false, "local_dsm"}},
-      {"fig1_anisotropic_drift_no_noise", {DriftClass::quasilinear, NoiseClass::none, false, nullptr}},
+      {"fig1_anisotropic_drift_no_noise",
+       {DriftClass::quasilinear, NoiseClass::none, false, nullptr}},
       {"fig1_anisotropic_drift_anisotropic_noise",
        {DriftClass::quasilinear, NoiseClass::multiplicative, false, "local_dsm"}},
       {"ve", {DriftClass::linear, NoiseClass::additive, false, "exact"}},
@@ -269,10 +278,12 @@ TEST_CASE("the paper's constants fold as in section 5.2", "[semantics][library]"
 }
 
 TEST_CASE("warnings: unstable step, unused definitions, no noise", "[semantics][lint]") {
-  const auto unstable = check_text("process p\ndrift = 500 * lap(u)\ndiffusion = 1\ntime T = 1, dt = 0.01\n");
+  const auto unstable =
+      check_text("process p\ndrift = 500 * lap(u)\ndiffusion = 1\ntime T = 1, dt = 0.01\n");
   REQUIRE(unstable.process.has_value());
   CHECK(unstable.has_warning("W102"));
-  const auto stable = check_text("process p\ndrift = 5 * lap(u)\ndiffusion = 1\ntime T = 1, dt = 0.01\n");
+  const auto stable =
+      check_text("process p\ndrift = 5 * lap(u)\ndiffusion = 1\ntime T = 1, dt = 0.01\n");
   CHECK_FALSE(stable.has_warning("W102"));
   const auto unused = check_text(with_basics("0", "1", "param spare = 3\nf(x) = x\n"));
   CHECK(unused.has_warning("W103"));
@@ -282,8 +293,9 @@ TEST_CASE("warnings: unstable step, unused definitions, no noise", "[semantics][
 }
 
 TEST_CASE("learnable knots interpolate log-linearly", "[semantics][learnable]") {
-  const auto p = checked("process p\nschedule g(t) = learnable knots(5) init geometric(0.01, 1, t)\n"
-                         "drift = 0\ndiffusion = sqrt(g(t))\ntime T = 1, dt = 0.01\n");
+  const auto p = checked(
+      "process p\nschedule g(t) = learnable knots(5) init geometric(0.01, 1, t)\n"
+      "drift = 0\ndiffusion = sqrt(g(t))\ntime T = 1, dt = 0.01\n");
   REQUIRE(p.learnables.size() == 1);
   const auto& l = p.learnables[0];
   CHECK(l.knot_times.size() == 5);

@@ -34,9 +34,7 @@ inline lang::SourcePtr source(std::string text, std::string path = "test.spde") 
 }
 
 /// A minimal valid process around the given extra statements.
-inline std::string process_with(const std::string& body) {
-  return "process p\n" + body + "\n";
-}
+inline std::string process_with(const std::string& body) { return "process p\n" + body + "\n"; }
 
 struct CheckResult {
   std::optional<lang::Process> process;

@@ -1,11 +1,10 @@
 // spdec: check, format, compile and run stochastic-PDE generative models.
+#include <unistd.h>
+
 #include <cstdio>
 #include <cstdlib>
 #include <exception>
 #include <iostream>
-
-#include <unistd.h>
-
 #include <spdec/build_info.hpp>
 
 #include "lang/diagnostics.hpp"
@@ -25,8 +24,9 @@ int main(int argc, char** argv) {
                "spdec"};
   app.set_version_flag("--version", std::string("spdec ") + SPDEC_VERSION);
   app.require_subcommand(1);
-  app.footer("Run `spdec COMMAND --help` for a command's options. The language is described in "
-             "specs/LANGUAGE.md.");
+  app.footer(
+      "Run `spdec COMMAND --help` for a command's options. The language is described in "
+      "specs/LANGUAGE.md.");
   spdec::cli::Outcome outcome;
   spdec::cli::add_check_command(app, outcome);
   spdec::cli::add_fmt_command(app, outcome);
