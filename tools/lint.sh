@@ -12,7 +12,9 @@
 # clang-tidy reads compile_commands.json from a configure-only build folder,
 # build-lint/ (clang as the compiler so every flag is one clang understands,
 # precompiled headers off so each file is checked with its own includes). It is
-# (re)configured here in about a second; nothing is compiled.
+# (re)configured here in about a second; nothing is compiled. With Debian's
+# LibTorch 1.13 a clang configuration has no runtime (its headers need GCC in
+# C++20), so runtime files are listed as not tidied there.
 # Environment: CLANG_FORMAT, CLANG_TIDY (tool names), SPDEC_LINT_BUILD_DIR
 # (default build-lint), SPDEC_CMAKE_ARGS (extra configure arguments).
 set -euo pipefail
@@ -78,7 +80,8 @@ configure=(cmake -S . -B "$lint_dir" -DCMAKE_EXPORT_COMPILE_COMMANDS=ON
 if [[ ! -f "$lint_dir/CMakeCache.txt" ]]; then
   clangxx="$(find_tool clang++-14 clang++ || true)"
   if [[ -n "$clangxx" ]]; then
-    configure+=(-DCMAKE_CXX_COMPILER="$clangxx")
+    # With clang the fuzz targets are configured too, so they are tidied.
+    configure+=(-DCMAKE_CXX_COMPILER="$clangxx" -DSPDEC_FUZZ=ON)
   fi
   if command -v ninja >/dev/null 2>&1; then
     configure+=(-G Ninja)
@@ -88,8 +91,9 @@ if [[ -n "${SPDEC_CMAKE_ARGS:-}" ]]; then
   read -r -a extra <<<"$SPDEC_CMAKE_ARGS"
   configure+=("${extra[@]}")
 fi
-"${configure[@]}" >"$lint_dir.configure.log" 2>&1 || {
-  cat "$lint_dir.configure.log" >&2
+mkdir -p "$lint_dir"
+"${configure[@]}" >"$lint_dir/configure.log" 2>&1 || {
+  cat "$lint_dir/configure.log" >&2
   echo "lint: configuring $lint_dir failed" >&2
   exit 2
 }
