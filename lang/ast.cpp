@@ -1,8 +1,8 @@
 #include "lang/ast.hpp"
 
 #include <array>
+#include <charconv>
 #include <cmath>
-#include <cstdio>
 #include <string>
 
 namespace spdec::lang::ast {
@@ -133,9 +133,9 @@ bool same(const StatementNode& a, const StatementNode& b) {
 }
 
 std::string number_text(double value) {
-  std::array<char, 32> buffer{};
-  std::snprintf(buffer.data(), buffer.size(), "%.17g", value);
-  return buffer.data();
+  std::array<char, 40> buffer{};
+  const auto result = std::to_chars(buffer.data(), buffer.data() + buffer.size(), value);
+  return {buffer.data(), result.ptr};
 }
 
 }  // namespace

@@ -30,7 +30,9 @@ Top worst(Top a, Top b) {
 }
 
 Dependence nonlinear_of(const Dependence& a) {
-  if (a.order < 0) return kFree;
+  if (a.order < 0) {
+    return kFree;
+  }
   return {a.order, false, Top::nonlinear};
 }
 
@@ -50,8 +52,12 @@ int derivative_order(Op op) {
 }
 
 Dependence sum(const Dependence& a, const Dependence& b) {
-  if (a.order < 0) return b;
-  if (b.order < 0) return a;
+  if (a.order < 0) {
+    return b;
+  }
+  if (b.order < 0) {
+    return a;
+  }
   Dependence out;
   out.order = std::max(a.order, b.order);
   out.affine = a.affine && b.affine;
@@ -60,8 +66,12 @@ Dependence sum(const Dependence& a, const Dependence& b) {
 }
 
 Dependence product(const Dependence& a, const Dependence& b) {
-  if (a.order < 0) return b;  // scaling by a coefficient free of u
-  if (b.order < 0) return a;
+  if (a.order < 0) {
+    return b;  // scaling by a coefficient free of u
+  }
+  if (b.order < 0) {
+    return a;
+  }
   Dependence out;
   out.order = std::max(a.order, b.order);
   out.affine = false;
@@ -153,7 +163,9 @@ bool spectral(const ExprRef& e) {
     case Op::div_: {
       // div(c * grad(s)) or div(grad(s)) with s spectral and c time-only.
       const ExprRef& v = a[0];
-      if (v->op == Op::grad) return spectral(v->args[0]);
+      if (v->op == Op::grad) {
+        return spectral(v->args[0]);
+      }
       if (v->op == Op::mul) {
         const ExprRef& c = v->args[0]->shape == Shape::scalar ? v->args[0] : v->args[1];
         const ExprRef& g = v->args[0]->shape == Shape::scalar ? v->args[1] : v->args[0];
@@ -172,7 +184,9 @@ bool is_zero(const ExprRef& e) { return e && e->is_constant(0.0); }
 
 DriftClass classify_drift(const ExprRef& drift) {
   const Dependence d = dependence(drift);
-  if (d.order < 0 || d.affine) return DriftClass::linear;
+  if (d.order < 0 || d.affine) {
+    return DriftClass::linear;
+  }
   switch (d.top) {
     case Top::linear_free:
       return DriftClass::semilinear;
@@ -209,7 +223,7 @@ void classify(Process& process) {
   c.exact_marginals = c.drift_spectral && time_only_noise && spectral_boundary;
 
   if (c.noise == NoiseClass::none) {
-    c.notes.push_back("no noise: the process is deterministic and cannot serve generation");
+    c.notes.emplace_back("no noise: the process is deterministic and cannot serve generation");
     return;
   }
   if (c.exact_marginals) {
@@ -219,12 +233,12 @@ void classify(Process& process) {
         std::string(process.boundary.kind == BoundaryKind::periodic ? "FFT" : "DCT-II") +
         " basis with time-only noise: Gaussian marginals in closed form per mode");
     if (process.time.taming) {
-      c.notes.push_back(
+      c.notes.emplace_back(
           "taming makes the simulated chain nonlinear; the exact objective "
           "integrates the untamed linear SDE");
     }
   } else if (c.drift_spectral && !spectral_boundary) {
-    c.notes.push_back(
+    c.notes.emplace_back(
         "a dirichlet boundary shifts the mean, so the per-mode closed form "
         "(neumann/periodic) does not apply");
   }
@@ -234,15 +248,15 @@ void classify(Process& process) {
   if (process.semantics == Semantics::decoupled) {
     if (decoupled_exact) {
       c.exact_objectives.emplace_back("decoupled");
-      c.notes.push_back("decoupled semantics: X_t = Φ_t(x0) + N(0, Σ̄_t), exact DSM given x0");
+      c.notes.emplace_back("decoupled semantics: X_t = Φ_t(x0) + N(0, Σ̄_t), exact DSM given x0");
     } else {
-      c.notes.push_back(
+      c.notes.emplace_back(
           "decoupled semantics with multiplicative correlated noise has no "
           "per-pixel covariance: its DSM is not exact");
     }
   } else {
     c.exact_objectives.emplace_back("local_dsm");
-    c.notes.push_back(
+    c.notes.emplace_back(
         "sde semantics: local DSM is exact for the simulated chain with h = one step");
   }
   c.exact_objectives.emplace_back("sliced");

@@ -5,6 +5,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <ranges>
 #include <set>
 #include <utility>
 
@@ -46,6 +47,7 @@ struct ScheduleEntry {
   ExprRef symbolic;  ///< the body in terms of t, elaborated on first use
   int learnable = -1;
   bool used = false;
+  bool expanding = false;  ///< its body is being elaborated (recursion guard)
 };
 
 struct FunctionEntry {
@@ -141,11 +143,15 @@ class Elaborator {
       return clash(id.name == "t" ? "the time variable" : "a field");
     }
     const auto previous = [&]() -> std::optional<Span> {
-      if (auto p = params_.find(id.name); p != params_.end()) return p->second.decl->name.span;
-      if (auto s = schedules_.find(id.name); s != schedules_.end())
+      if (auto p = params_.find(id.name); p != params_.end()) {
+        return p->second.decl->name.span;
+      }
+      if (auto s = schedules_.find(id.name); s != schedules_.end()) {
         return s->second.decl->name.span;
-      if (auto f = functions_.find(id.name); f != functions_.end())
+      }
+      if (auto f = functions_.find(id.name); f != functions_.end()) {
         return f->second.decl->name.span;
+      }
       return std::nullopt;
     }();
     if (previous) {
@@ -189,22 +195,34 @@ class Elaborator {
                               }
                             },
                             [&](const ast::DriftDecl& d) {
-                              if (once(s, "drift")) drift_ = &d;
+                              if (once(s, "drift")) {
+                                drift_ = &d;
+                              }
                             },
                             [&](const ast::DiffusionDecl& d) {
-                              if (once(s, "diffusion")) diffusion_ = &d;
+                              if (once(s, "diffusion")) {
+                                diffusion_ = &d;
+                              }
                             },
                             [&](const ast::NoiseDecl& d) {
-                              if (once(s, "noise")) noise_ = &d;
+                              if (once(s, "noise")) {
+                                noise_ = &d;
+                              }
                             },
                             [&](const ast::BoundaryDecl& d) {
-                              if (once(s, "boundary")) boundary_ = &d;
+                              if (once(s, "boundary")) {
+                                boundary_ = &d;
+                              }
                             },
                             [&](const ast::TimeDecl& d) {
-                              if (once(s, "time")) time_ = &d;
+                              if (once(s, "time")) {
+                                time_ = &d;
+                              }
                             },
                             [&](const ast::OptionDecl& d) {
-                              if (once(s, d.keyword.name)) option(d);
+                              if (once(s, d.keyword.name)) {
+                                option(d);
+                              }
                             }},
                  s.node);
     }
@@ -217,38 +235,42 @@ class Elaborator {
     bool ok = true;
     if (k == "semantics") {
       allowed = {"sde", "decoupled"};
-      if (v == "sde")
+      if (v == "sde") {
         process_.semantics = Semantics::sde;
-      else if (v == "decoupled")
+      } else if (v == "decoupled") {
         process_.semantics = Semantics::decoupled;
-      else
+      } else {
         ok = false;
+      }
     } else if (k == "channels") {
       allowed = {"independent", "coupled"};
-      if (v == "independent")
+      if (v == "independent") {
         process_.channels = Channels::independent;
-      else if (v == "coupled")
+      } else if (v == "coupled") {
         process_.channels = Channels::coupled;
-      else
+      } else {
         ok = false;
+      }
     } else if (k == "scheme") {
       allowed = {"paper", "face_mean", "face_gradient"};
-      if (v == "paper")
+      if (v == "paper") {
         process_.scheme = FluxScheme::paper;
-      else if (v == "face_mean")
+      } else if (v == "face_mean") {
         process_.scheme = FluxScheme::face_mean;
-      else if (v == "face_gradient")
+      } else if (v == "face_gradient") {
         process_.scheme = FluxScheme::face_gradient;
-      else
+      } else {
         ok = false;
+      }
     } else {
       allowed = {"difference", "central"};
-      if (v == "difference")
+      if (v == "difference") {
         process_.gradient = GradientForm::difference;
-      else if (v == "central")
+      } else if (v == "central") {
         process_.gradient = GradientForm::central;
-      else
+      } else {
         ok = false;
+      }
     }
     if (!ok) {
       std::string list;
@@ -336,13 +358,27 @@ class Elaborator {
   }
 
   static std::string what_it_reads(const ExprRef& e) {
-    if ((e->reads & reads_u) != 0) return "the state `u`";
-    if ((e->reads & reads_u0) != 0) return "the initial state `u0`";
-    if ((e->reads & reads_xy) != 0) return "the coordinates `x`/`y`";
-    if ((e->reads & reads_kappa) != 0) return "the eigenvalue `kappa`";
-    if ((e->reads & reads_stencil) != 0) return "neighbouring pixels";
-    if ((e->reads & reads_knots) != 0) return "a learnable schedule";
-    if ((e->reads & reads_t) != 0) return "the time `t`";
+    if ((e->reads & reads_u) != 0) {
+      return "the state `u`";
+    }
+    if ((e->reads & reads_u0) != 0) {
+      return "the initial state `u0`";
+    }
+    if ((e->reads & reads_xy) != 0) {
+      return "the coordinates `x`/`y`";
+    }
+    if ((e->reads & reads_kappa) != 0) {
+      return "the eigenvalue `kappa`";
+    }
+    if ((e->reads & reads_stencil) != 0) {
+      return "neighbouring pixels";
+    }
+    if ((e->reads & reads_knots) != 0) {
+      return "a learnable schedule";
+    }
+    if ((e->reads & reads_t) != 0) {
+      return "the time `t`";
+    }
     return "nothing";
   }
 
@@ -381,31 +417,49 @@ class Elaborator {
 
   std::vector<std::string> visible_names(const Scope& scope) const {
     std::vector<std::string> names = {"t", "u", "u0", "x", "y", "inf", "pi"};
-    for (const auto& [n, v] : scope) names.push_back(n);
-    for (const auto& [n, v] : params_) names.push_back(n);
+    for (const auto& [n, v] : scope) {
+      names.push_back(n);
+    }
+    for (const auto& [n, v] : params_) {
+      names.push_back(n);
+    }
     return names;
   }
 
   ExprRef name(const std::string& n, Span span, const Scope& scope) {
-    for (auto it = scope.rbegin(); it != scope.rend(); ++it) {
-      if (it->first == n) {
-        return it->second;
+    for (const auto& it : std::ranges::reverse_view(scope)) {
+      if (it.first == n) {
+        return it.second;
       }
     }
-    if (n == "t") return leaf(Op::time, span);
-    if (n == "u") return leaf(Op::field_u, span);
-    if (n == "u0") return leaf(Op::field_u0, span);
-    if (n == "x") return leaf(Op::coord_x, span);
-    if (n == "y") return leaf(Op::coord_y, span);
-    if (n == "inf") return constant(HUGE_VAL, span);
-    if (n == "pi") return constant(M_PI, span);
+    if (n == "t") {
+      return leaf(Op::time, span);
+    }
+    if (n == "u") {
+      return leaf(Op::field_u, span);
+    }
+    if (n == "u0") {
+      return leaf(Op::field_u0, span);
+    }
+    if (n == "x") {
+      return leaf(Op::coord_x, span);
+    }
+    if (n == "y") {
+      return leaf(Op::coord_y, span);
+    }
+    if (n == "inf") {
+      return constant(HUGE_VAL, span);
+    }
+    if (n == "pi") {
+      return constant(M_PI, span);
+    }
     if (auto p = params_.find(n); p != params_.end()) {
       p->second.used = true;
       const auto v = param_value(n, span);
       return v ? constant(*v, span) : nullptr;
     }
-    if (schedules_.count(n) != 0 || functions_.count(n) != 0 || find_builtin(n) != nullptr) {
-      const bool schedule = schedules_.count(n) != 0;
+    if (schedules_.contains(n) || functions_.contains(n) || find_builtin(n) != nullptr) {
+      const bool schedule = schedules_.contains(n);
       error("E013", span,
             "`" + n + "` is a " + (schedule ? "schedule" : "function") + " and must be called",
             schedule ? "write " + n + "(t)" : "write " + n + "(...)");
@@ -420,7 +474,9 @@ class Elaborator {
 
   ExprRef unary_expr(const ast::Unary& u, Span span, const Scope& scope) {
     ExprRef a = elaborate(*u.operand, scope);
-    if (!a) return nullptr;
+    if (!a) {
+      return nullptr;
+    }
     switch (u.op) {
       case ast::UnaryOp::plus:
         return a;
@@ -471,7 +527,9 @@ class Elaborator {
   ExprRef binary_expr(const ast::Binary& b, Span span, const Scope& scope) {
     ExprRef lhs = elaborate(*b.lhs, scope);
     ExprRef rhs = elaborate(*b.rhs, scope);
-    if (!lhs || !rhs) return nullptr;
+    if (!lhs || !rhs) {
+      return nullptr;
+    }
     const Op op = binary_op(b.op);
     const ShapeProblem problem = shape_problem(op, {lhs->shape, rhs->shape});
     if (!problem.code.empty()) {
@@ -499,15 +557,21 @@ class Elaborator {
     if (const Builtin* b = find_builtin(n)) {
       return builtin_call(*b, c, span, scope);
     }
-    if (params_.count(n) != 0 || is_field_name(n)) {
+    if (params_.contains(n) || is_field_name(n)) {
       error("E012", c.callee.span, "`" + n + "` is a value, not a function",
             "multiplication needs `*`: " + n + " * (...)");
       return nullptr;
     }
     std::vector<std::string> callables;
-    for (const Builtin& b : builtins()) callables.emplace_back(b.name);
-    for (const auto& [name, entry] : schedules_) callables.push_back(name);
-    for (const auto& [name, entry] : functions_) callables.push_back(name);
+    for (const Builtin& b : builtins()) {
+      callables.emplace_back(b.name);
+    }
+    for (const auto& [name, entry] : schedules_) {
+      callables.push_back(name);
+    }
+    for (const auto& [name, entry] : functions_) {
+      callables.push_back(name);
+    }
     const std::string guess = closest_match(n, callables);
     error("E012", c.callee.span, "unknown function `" + n + "`",
           guess.empty() ? "the built-in functions are listed in specs/LANGUAGE.md"
@@ -581,9 +645,17 @@ class Elaborator {
     }
     // Elaborated once with its variable symbolic, then applied: ddt inside a
     // schedule differentiates with respect to the schedule's own variable.
+    if (s.expanding) {  // `schedule a(t) = a(t)`: report once, do not recurse
+      error("E014", c.callee.span, "schedule `" + c.callee.name + "` calls itself",
+            "recursion is not supported: every call is inlined");
+      s.learnable = -2;
+      return nullptr;
+    }
     if (!s.symbolic) {
+      s.expanding = true;
       s.symbolic = inline_body(*s.decl->body,
                                {{s.decl->variable.name, leaf(Op::time, s.decl->variable.span)}});
+      s.expanding = false;
       if (!s.symbolic) {
         s.learnable = -2;
         return nullptr;
@@ -670,7 +742,7 @@ class Elaborator {
     std::map<std::string, std::pair<double, Span>> given;
     bool taming_off = false;
     for (const ast::TimeItem& item : decl.items) {
-      if (given.count(item.key.name) != 0 || (item.key.name == "taming" && taming_off)) {
+      if (given.contains(item.key.name) || (item.key.name == "taming" && taming_off)) {
         error("E041", item.key.span, "`" + item.key.name + "` is given twice");
         continue;
       }
@@ -687,7 +759,9 @@ class Elaborator {
       }
     }
     auto get = [&](const char* key) -> std::optional<std::pair<double, Span>> {
-      if (auto it = given.find(key); it != given.end()) return it->second;
+      if (auto it = given.find(key); it != given.end()) {
+        return it->second;
+      }
       return std::nullopt;
     };
     const auto T = get("T");
@@ -799,7 +873,9 @@ class Elaborator {
       const ExprRef e = elaborate(*d.body, {{d.variable.name, leaf(Op::time, d.variable.span)}});
       entry.used = was_used;
       if (!e) {
-        if (diagnostics_.error_count() > errors_before) entry.learnable = -2;
+        if (diagnostics_.error_count() > errors_before) {
+          entry.learnable = -2;
+        }
         continue;
       }
       if (e->stage == Stage::field || e->shape != Shape::scalar) {
@@ -875,23 +951,35 @@ class Elaborator {
       diagnostics_.error("E040", file_, {0, 0}, "the process has no `" + what + "` statement",
                          hint);
     };
-    if (process_decl_ == nullptr) missing("process", "start the file with `process NAME`");
-    if (drift_ == nullptr) missing("drift", "add `drift = EXPR` (`drift = 0` for none)");
-    if (diffusion_ == nullptr)
+    if (process_decl_ == nullptr) {
+      missing("process", "start the file with `process NAME`");
+    }
+    if (drift_ == nullptr) {
+      missing("drift", "add `drift = EXPR` (`drift = 0` for none)");
+    }
+    if (diffusion_ == nullptr) {
       missing("diffusion", "add `diffusion = EXPR`, the noise coefficient g2");
-    if (time_ == nullptr)
+    }
+    if (time_ == nullptr) {
       missing("time", "add e.g. `time T = 1, t0 = 1e-3, dt = 1e-3, taming = off`");
+    }
   }
 
   void record_usage(Usage& usage) const {
     for (const auto& [name, entry] : params_) {
-      if (!entry.used) usage.unused.push_back({"parameter", name, entry.decl->name.span});
+      if (!entry.used) {
+        usage.unused.push_back({"parameter", name, entry.decl->name.span});
+      }
     }
     for (const auto& [name, entry] : schedules_) {
-      if (!entry.used) usage.unused.push_back({"schedule", name, entry.decl->name.span});
+      if (!entry.used) {
+        usage.unused.push_back({"schedule", name, entry.decl->name.span});
+      }
     }
     for (const auto& [name, entry] : functions_) {
-      if (!entry.used) usage.unused.push_back({"function", name, entry.decl->name.span});
+      if (!entry.used) {
+        usage.unused.push_back({"function", name, entry.decl->name.span});
+      }
     }
     std::sort(
         usage.unused.begin(), usage.unused.end(),

@@ -153,6 +153,6 @@ struct ShapeProblem {
 [[nodiscard]] const Expr& first_reading(const ExprRef& e, std::uint8_t mask);
 
 /// Evaluates a scalar IEEE operation (used by folding and the host evaluator).
-[[nodiscard]] double apply_scalar(Op op, const double* operands);
+[[nodiscard]] double apply_scalar(Op op, const double* x);
 
 }  // namespace spdec::lang

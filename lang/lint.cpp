@@ -2,7 +2,8 @@
 
 #include <algorithm>
 #include <cmath>
-#include <cstdio>
+#include <iomanip>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -15,9 +16,9 @@ namespace {
 constexpr int kStabilitySamples = 1000;  // time points sampled on [t0, T]
 
 std::string format_number(double v) {
-  char buffer[32];
-  std::snprintf(buffer, sizeof buffer, "%.4g", v);
-  return buffer;
+  std::ostringstream out;
+  out << std::setprecision(4) << v;
+  return out.str();
 }
 
 bool has_stencil(const ExprRef& e) { return (e->reads & reads_stencil) != 0; }
@@ -67,9 +68,13 @@ void collect_diffusivities(const ExprRef& e, const ExprRef& scale, std::vector<E
 const ast::Expr* statement_value(const ast::Module& module, bool drift) {
   for (const ast::Statement& s : module.statements) {
     if (drift) {
-      if (const auto* d = std::get_if<ast::DriftDecl>(&s.node)) return d->value.get();
+      if (const auto* d = std::get_if<ast::DriftDecl>(&s.node)) {
+        return d->value.get();
+      }
     } else {
-      if (const auto* d = std::get_if<ast::DiffusionDecl>(&s.node)) return d->value.get();
+      if (const auto* d = std::get_if<ast::DiffusionDecl>(&s.node)) {
+        return d->value.get();
+      }
     }
   }
   return nullptr;

@@ -39,16 +39,13 @@ std::string_view strip_suffix(std::string_view body, bool is_float, bool hex) {
     return static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   };
   if (is_float) {
-    if (!body.empty() && !hex && (lower(body.back()) == 'f' || lower(body.back()) == 'l')) {
+    const char last = body.empty() ? '\0' : lower(body.back());
+    // `f` ends a decimal float; in a hex float it is a digit unless it
+    // follows the p-exponent's digits. `l` is a suffix in both.
+    const auto p = body.find_last_of("pP");
+    const bool f_is_suffix = !hex || (p != std::string_view::npos && p + 1 < body.size() - 1);
+    if (last == 'l' || (last == 'f' && f_is_suffix)) {
       body.remove_suffix(1);
-    } else if (!body.empty() && hex && lower(body.back()) == 'l') {
-      body.remove_suffix(1);
-    } else if (!body.empty() && hex && lower(body.back()) == 'f') {
-      // In a hex float the suffix follows the p-exponent's digits.
-      const auto p = body.find_last_of("pP");
-      if (p != std::string_view::npos && p + 1 < body.size() - 1) {
-        body.remove_suffix(1);
-      }
     }
     return body;
   }

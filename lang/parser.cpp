@@ -237,7 +237,9 @@ class Builder {
   template <typename F>
   static void visit_children(const ast::Expr& e, F&& f) {
     if (const auto* call = std::get_if<ast::Call>(&e.node)) {
-      for (const auto& a : call->args) f(*a);
+      for (const auto& a : call->args) {
+        f(*a);
+      }
     } else if (const auto* u = std::get_if<ast::Unary>(&e.node)) {
       f(*u->operand);
     } else if (const auto* b = std::get_if<ast::Binary>(&e.node)) {
@@ -296,7 +298,7 @@ class Builder {
     return end;
   }
 
-  ast::Identifier identifier(const Node& n) const { return {n.string(), span(n)}; }
+  static ast::Identifier identifier(const Node& n) { return {n.string(), span(n)}; }
 
   ast::Number number(const Node& n) {
     const std::string text = n.string();
@@ -306,7 +308,8 @@ class Builder {
     } else if (literal.octal) {
       diagnostics_.warning("W104", file_, span(n),
                            "`" + text + "` is an octal literal (C rules): it equals " +
-                               std::to_string(static_cast<long long>(literal.value)),
+                               (literal.value < 9e18 ? std::to_string(static_cast<long long>(literal.value))
+                                                     : std::to_string(literal.value)),
                            "drop the leading zero for a decimal number");
     }
     return {text, literal.value};
@@ -323,19 +326,45 @@ class Builder {
   }
 
   static ast::BinaryOp binary_op(const Node& n) {
-    if (n.is_type<g::op_or>()) return ast::BinaryOp::logical_or;
-    if (n.is_type<g::op_and>()) return ast::BinaryOp::logical_and;
-    if (n.is_type<g::op_eq>()) return ast::BinaryOp::eq;
-    if (n.is_type<g::op_ne>()) return ast::BinaryOp::ne;
-    if (n.is_type<g::op_le>()) return ast::BinaryOp::le;
-    if (n.is_type<g::op_ge>()) return ast::BinaryOp::ge;
-    if (n.is_type<g::op_lt>()) return ast::BinaryOp::lt;
-    if (n.is_type<g::op_gt>()) return ast::BinaryOp::gt;
-    if (n.is_type<g::op_add>()) return ast::BinaryOp::add;
-    if (n.is_type<g::op_sub>()) return ast::BinaryOp::sub;
-    if (n.is_type<g::op_mul>()) return ast::BinaryOp::mul;
-    if (n.is_type<g::op_div>()) return ast::BinaryOp::div;
-    if (n.is_type<g::op_pow>()) return ast::BinaryOp::pow;
+    if (n.is_type<g::op_or>()) {
+      return ast::BinaryOp::logical_or;
+    }
+    if (n.is_type<g::op_and>()) {
+      return ast::BinaryOp::logical_and;
+    }
+    if (n.is_type<g::op_eq>()) {
+      return ast::BinaryOp::eq;
+    }
+    if (n.is_type<g::op_ne>()) {
+      return ast::BinaryOp::ne;
+    }
+    if (n.is_type<g::op_le>()) {
+      return ast::BinaryOp::le;
+    }
+    if (n.is_type<g::op_ge>()) {
+      return ast::BinaryOp::ge;
+    }
+    if (n.is_type<g::op_lt>()) {
+      return ast::BinaryOp::lt;
+    }
+    if (n.is_type<g::op_gt>()) {
+      return ast::BinaryOp::gt;
+    }
+    if (n.is_type<g::op_add>()) {
+      return ast::BinaryOp::add;
+    }
+    if (n.is_type<g::op_sub>()) {
+      return ast::BinaryOp::sub;
+    }
+    if (n.is_type<g::op_mul>()) {
+      return ast::BinaryOp::mul;
+    }
+    if (n.is_type<g::op_div>()) {
+      return ast::BinaryOp::div;
+    }
+    if (n.is_type<g::op_pow>()) {
+      return ast::BinaryOp::pow;
+    }
     internal_error("unexpected operator node " + std::string(n.type));
   }
 

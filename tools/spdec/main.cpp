@@ -19,7 +19,9 @@ bool stderr_wants_color() {
 
 }  // namespace spdec::cli
 
-int main(int argc, char** argv) {
+namespace {
+
+int run(int argc, char** argv) {
   CLI::App app{"spdec: score-based generative models whose forward process is a stochastic PDE",
                "spdec"};
   app.set_version_flag("--version", std::string("spdec ") + SPDEC_VERSION);
@@ -35,14 +37,23 @@ int main(int argc, char** argv) {
   } catch (const CLI::ParseError& e) {
     // --help and --version are "errors" with exit code 0; usage errors are
     // the user's mistake: exit 1 like any other rejected input.
-    const int code = app.exit(e);
-    return code == 0 ? 0 : 1;
-  } catch (const spdec::lang::InternalError& e) {
-    std::cerr << "spdec: " << e.what() << "\n";
-    return 1;
-  } catch (const std::exception& e) {
-    std::cerr << "spdec: error: " << e.what() << "\n";
-    return 1;
+    return app.exit(e) == 0 ? 0 : 1;
   }
   return outcome.exit_code;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  // Nothing escapes: an internal error is a bug we report, with exit 1.
+  try {
+    return run(argc, argv);
+  } catch (const spdec::lang::InternalError& e) {
+    std::cerr << "spdec: " << e.what() << "\n";
+  } catch (const std::exception& e) {
+    std::cerr << "spdec: error: " << e.what() << "\n";
+  } catch (...) {
+    std::cerr << "spdec: error: unknown exception\n";
+  }
+  return 1;
 }
