@@ -427,9 +427,11 @@ class Elaborator {
   }
 
   ExprRef name(const std::string& n, Span span, const Scope& scope) {
-    for (const auto& it : std::ranges::reverse_view(scope)) {
-      if (it.first == n) {
-        return it.second;
+    // Innermost binding first. (Not std::ranges::reverse_view: clang 14 with
+    // libstdc++ 12 rejects it, which breaks the clang/libFuzzer build.)
+    for (auto it = scope.rbegin(); it != scope.rend(); ++it) {
+      if (it->first == n) {
+        return it->second;
       }
     }
     if (n == "t") {
