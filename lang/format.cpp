@@ -59,6 +59,9 @@ template <class... Ts>
 struct overloaded : Ts... {
   using Ts::operator()...;
 };
+// Explicit guide: clang < 17 has no CTAD for aggregates (P1816).
+template <class... Ts>
+overloaded(Ts...) -> overloaded<Ts...>;
 
 // --- expressions --------------------------------------------------------------
 
@@ -347,7 +350,7 @@ std::vector<const ast::Comment*> comments_in_order(const ast::Module& module) {
 std::vector<Item> collect_items(const ast::Module& module, const SourceFile& file) {
   std::vector<Item> items;
   items.reserve(module.statements.size() + module.comments.size());
-  std::size_t last_statement = items.size();  // none yet
+  std::size_t last_statement = SIZE_MAX;  // none yet (0 would point at a comment item)
   std::size_t next = 0;
   const auto flush_statements_before = [&](std::uint32_t offset) {
     while (next < module.statements.size() && module.statements[next].span.begin <= offset) {
