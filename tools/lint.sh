@@ -80,12 +80,15 @@ configure=(cmake -S . -B "$lint_dir" -DCMAKE_EXPORT_COMPILE_COMMANDS=ON
 if [[ ! -f "$lint_dir/CMakeCache.txt" ]]; then
   clangxx="$(find_tool clang++-14 clang++ || true)"
   if [[ -n "$clangxx" ]]; then
-    # With clang the fuzz targets are configured too, so they are tidied.
-    configure+=(-DCMAKE_CXX_COMPILER="$clangxx" -DSPDEC_FUZZ=ON)
+    configure+=(-DCMAKE_CXX_COMPILER="$clangxx")
   fi
   if command -v ninja >/dev/null 2>&1; then
     configure+=(-G Ninja)
   fi
+fi
+if [[ -n "${clangxx:-}" ]] || grep -q '^CMAKE_CXX_COMPILER:.*clang' "$lint_dir/CMakeCache.txt" 2>/dev/null; then
+  # With clang the fuzz targets are configured too, so they are tidied.
+  configure+=(-DSPDEC_FUZZ=ON)
 fi
 if [[ -n "${SPDEC_CMAKE_ARGS:-}" ]]; then
   read -r -a extra <<<"$SPDEC_CMAKE_ARGS"
