@@ -205,7 +205,7 @@ enum class Group { none, param, schedule, function, equation, option };
 /// A statement as one line: head + separator + tail. Alignment pads the head.
 struct Line {
   Group group = Group::none;
-  std::string head;  ///< `param size`, `schedule a(t)`, `g(t, x)`, `drift`, `noise`
+  std::string head;       ///< `param size`, `schedule a(t)`, `g(t, x)`, `drift`, `noise`
   std::string separator;  ///< " = ", " " (options) or "" (`process NAME`)
   std::string tail;
 };
@@ -222,8 +222,8 @@ std::string join(const std::vector<std::string>& parts) {
 Line schedule_line(const ast::ScheduleDecl& s) {
   Line line{Group::schedule, "schedule " + s.name.name + "(" + s.variable.name + ")", " = ", ""};
   if (s.learnable) {
-    line.tail = "learnable knots(" + s.learnable->count.text + ") init " +
-                expr_text(s.learnable->init);
+    line.tail =
+        "learnable knots(" + s.learnable->count.text + ") init " + expr_text(s.learnable->init);
   } else {
     line.tail = expr_text(s.body);
   }
@@ -265,30 +265,29 @@ Line time_line(const ast::TimeDecl& t) {
 
 Line statement_line(const ast::StatementNode& node) {
   return std::visit(
-      overloaded{
-          [](const ast::ProcessDecl& d) {
-            return Line{Group::none, "process " + d.name.name, "", ""};
-          },
-          [](const ast::ParamDecl& d) {
-            return Line{Group::param, "param " + d.name.name, " = ", expr_text(d.value)};
-          },
-          [](const ast::ScheduleDecl& d) { return schedule_line(d); },
-          [](const ast::FunctionDecl& d) { return function_line(d); },
-          [](const ast::DriftDecl& d) {
-            return Line{Group::equation, "drift", " = ", expr_text(d.value)};
-          },
-          [](const ast::DiffusionDecl& d) {
-            return Line{Group::equation, "diffusion", " = ", expr_text(d.value)};
-          },
-          [](const ast::NoiseDecl& d) { return noise_line(d); },
-          [](const ast::BoundaryDecl& d) {
-            return Line{Group::option, "boundary", " ",
-                        d.kind.name + (d.value ? " " + expr_text(d.value) : "")};
-          },
-          [](const ast::TimeDecl& d) { return time_line(d); },
-          [](const ast::OptionDecl& d) {
-            return Line{Group::option, d.keyword.name, " ", d.value.name};
-          }},
+      overloaded{[](const ast::ProcessDecl& d) {
+                   return Line{Group::none, "process " + d.name.name, "", ""};
+                 },
+                 [](const ast::ParamDecl& d) {
+                   return Line{Group::param, "param " + d.name.name, " = ", expr_text(d.value)};
+                 },
+                 [](const ast::ScheduleDecl& d) { return schedule_line(d); },
+                 [](const ast::FunctionDecl& d) { return function_line(d); },
+                 [](const ast::DriftDecl& d) {
+                   return Line{Group::equation, "drift", " = ", expr_text(d.value)};
+                 },
+                 [](const ast::DiffusionDecl& d) {
+                   return Line{Group::equation, "diffusion", " = ", expr_text(d.value)};
+                 },
+                 [](const ast::NoiseDecl& d) { return noise_line(d); },
+                 [](const ast::BoundaryDecl& d) {
+                   return Line{Group::option, "boundary", " ",
+                               d.kind.name + (d.value ? " " + expr_text(d.value) : "")};
+                 },
+                 [](const ast::TimeDecl& d) { return time_line(d); },
+                 [](const ast::OptionDecl& d) {
+                   return Line{Group::option, d.keyword.name, " ", d.value.name};
+                 }},
       node);
 }
 
@@ -300,7 +299,7 @@ struct Item {
   const ast::Comment* comment = nullptr;  ///< an own-line comment, or
   const ast::Statement* statement = nullptr;
   Line line;
-  const ast::Comment* trailing = nullptr;    ///< after the statement, same line
+  const ast::Comment* trailing = nullptr;   ///< after the statement, same line
   std::vector<const ast::Comment*> inside;  ///< between the statement's tokens
   std::size_t first_line = 0;
   std::size_t last_line = 0;
@@ -466,8 +465,8 @@ std::string format_expr(const ast::Expr& expr) {
 }
 
 std::string format_comment(std::string_view text) {
-  const bool keep = text.empty() || text.front() == ' ' || text.front() == '\t' ||
-                    text.front() == '#';
+  const bool keep =
+      text.empty() || text.front() == ' ' || text.front() == '\t' || text.front() == '#';
   return (keep ? "#" : "# ") + std::string(text);
 }
 
