@@ -176,7 +176,7 @@ TEST_CASE("settings are validated", "[semantics][settings]") {
   CHECK(first_error_code(with_basics("0", "1", "semantics decouple\n")) == "E045");
 }
 
-TEST_CASE("--param overrides replace values and are checked", "[semantics][overrides]") {
+TEST_CASE("parameter overrides replace values and are checked", "[semantics][overrides]") {
   const std::string text = with_basics("a * lap(u)", "1", "param a = 2\nparam size = 32\n");
   const auto r = check_text(text, {{"size", "2 * 32"}});
   REQUIRE(r.process.has_value());
