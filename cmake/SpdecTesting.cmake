@@ -4,16 +4,13 @@
 #                      [LABELS <label>...]
 #                      [ENVIRONMENT <VAR=value>...]
 #                      [TIMEOUT <seconds>]        # per test case, default 300
-#                      [PROPERTIES <prop> <value>...]  # more CTest properties, single
-#                                                 # values (RUN_SERIAL ON, RESOURCE_LOCK x)
 #                      [NO_SANITIZE])             # e.g. for Torch-based tests
 #
 # Builds one Catch2 (v2) test executable <name> from SOURCES, linked with the
 # shared Catch2 main (tests/catch_main.cpp, compiled once for the whole build)
 # and LIBS; applies spdec_target_warnings and spdec_target_sanitize; and
 # registers every TEST_CASE as its own CTest test named "<name>/<test case>"
-# (listed after each build of the executable by SpdecCatchDiscover.cmake; any
-# test case name works, also one that starts with '-' or holds commas).
+# (catch_discover_tests, run after each build of the executable).
 #
 # Tests run with the working directory ${PROJECT_SOURCE_DIR} and the
 # environment variable SPDEC_SOURCE_DIR=${PROJECT_SOURCE_DIR} (also available at
@@ -23,8 +20,6 @@
 include_guard(GLOBAL)
 include(SpdecWarnings)
 include(SpdecSanitizers)
-
-set(_SPDEC_CATCH_DISCOVER_SCRIPT "${CMAKE_CURRENT_LIST_DIR}/SpdecCatchDiscover.cmake")
 
 # spdec_catch_main_library(): creates the object library spdec_catch_main
 # (tests/catch_main.cpp) once; tests/CMakeLists.txt calls it so its object
@@ -45,7 +40,7 @@ endfunction()
 
 function(spdec_add_catch_test)
   cmake_parse_arguments(PARSE_ARGV 0 ARG "NO_SANITIZE" "NAME;TIMEOUT"
-                        "SOURCES;LIBS;LABELS;ENVIRONMENT;PROPERTIES")
+                        "SOURCES;LIBS;LABELS;ENVIRONMENT")
   if(ARG_UNPARSED_ARGUMENTS)
     message(FATAL_ERROR "spdec_add_catch_test: unknown arguments: ${ARG_UNPARSED_ARGUMENTS}")
   endif()
@@ -70,30 +65,25 @@ function(spdec_add_catch_test)
     endif()
   endif()
   list(APPEND _env ${ARG_ENVIRONMENT})
+  set(_labels ${ARG_LABELS})
 
-  # Tests are listed after each build of the executable (see
-  # SpdecCatchDiscover.cmake) into a CTest file included by this directory's tests.
-  set(_tests_file "${CMAKE_CURRENT_BINARY_DIR}/${ARG_NAME}_tests.cmake")
-  add_custom_command(TARGET ${ARG_NAME} POST_BUILD
-    BYPRODUCTS "${_tests_file}"
-    COMMAND "${CMAKE_COMMAND}"
-            -D "TEST_EXECUTABLE=$<TARGET_FILE:${ARG_NAME}>"
-            -D "TEST_PREFIX=${ARG_NAME}/"
-            -D "TEST_WORKING_DIR=${PROJECT_SOURCE_DIR}"
-            -D "TEST_TIMEOUT=${ARG_TIMEOUT}"
-            -D "TEST_LABELS=${ARG_LABELS}"
-            -D "TEST_ENVIRONMENT=${_env}"
-            -D "TEST_PROPERTIES=${ARG_PROPERTIES}"
-            -D "CTEST_FILE=${_tests_file}"
-            -P "${_SPDEC_CATCH_DISCOVER_SCRIPT}"
-    COMMENT "Listing the tests of ${ARG_NAME}"
-    VERBATIM)
-  set(_include_file "${CMAKE_CURRENT_BINARY_DIR}/${ARG_NAME}_include.cmake")
-  file(WRITE "${_include_file}"
-    "if(EXISTS \"${_tests_file}\")\n"
-    "  include(\"${_tests_file}\")\n"
-    "else()\n"
-    "  add_test(${ARG_NAME}_NOT_BUILT ${ARG_NAME}_NOT_BUILT)\n"
-    "endif()\n")
-  set_property(DIRECTORY APPEND PROPERTY TEST_INCLUDE_FILES "${_include_file}")
+  catch_discover_tests(${ARG_NAME}
+    TEST_PREFIX "${ARG_NAME}/"
+    WORKING_DIRECTORY "${PROJECT_SOURCE_DIR}"
+    TEST_LIST "${ARG_NAME}_TESTS"
+    PROPERTIES TIMEOUT ${ARG_TIMEOUT})
+
+  # catch_discover_tests flattens list-valued PROPERTIES, so LABELS and
+  # ENVIRONMENT (lists) are set by a CTest script of our own, included after
+  # the discovered tests, over the names they were registered under.
+  string(REPLACE "]==]" "" _labels_text "${_labels}")
+  string(REPLACE "]==]" "" _env_text "${_env}")
+  set(_props "${CMAKE_CURRENT_BINARY_DIR}/${ARG_NAME}_properties.cmake")
+  file(WRITE "${_props}"
+    "foreach(_spdec_test IN LISTS ${ARG_NAME}_TESTS)\n"
+    "  set_tests_properties(\"\${_spdec_test}\" PROPERTIES\n"
+    "    LABELS [==[${_labels_text}]==]\n"
+    "    ENVIRONMENT [==[${_env_text}]==])\n"
+    "endforeach()\n")
+  set_property(DIRECTORY APPEND PROPERTY TEST_INCLUDE_FILES "${_props}")
 endfunction()
