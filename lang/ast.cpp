@@ -5,17 +5,11 @@
 #include <cmath>
 #include <string>
 
+#include "lang/overloaded.hpp"
+
 namespace spdec::lang::ast {
 
 namespace {
-
-template <class... Ts>
-struct overloaded : Ts... {
-  using Ts::operator()...;
-};
-// Explicit guide: clang < 17 has no CTAD for aggregates (P1816).
-template <class... Ts>
-overloaded(Ts...) -> overloaded<Ts...>;
 
 bool same_number(double a, double b) { return a == b || (std::isnan(a) && std::isnan(b)); }
 

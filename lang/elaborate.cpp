@@ -11,19 +11,12 @@
 
 #include "lang/builtins.hpp"
 #include "lang/evaluate.hpp"
+#include "lang/overloaded.hpp"
 #include "lang/parser.hpp"
 
 namespace spdec::lang {
 
 namespace {
-
-template <class... Ts>
-struct overloaded : Ts... {
-  using Ts::operator()...;
-};
-// Explicit guide: clang < 17 has no CTAD for aggregates (P1816).
-template <class... Ts>
-overloaded(Ts...) -> overloaded<Ts...>;
 
 constexpr int kMaxKnots = 4096;
 constexpr std::uint8_t kFieldReads = reads_u | reads_u0 | reads_xy | reads_kappa | reads_stencil;

@@ -50,18 +50,11 @@
 #include <vector>
 
 #include "lang/diagnostics.hpp"
+#include "lang/overloaded.hpp"
 
 namespace spdec::lang {
 
 namespace {
-
-template <class... Ts>
-struct overloaded : Ts... {
-  using Ts::operator()...;
-};
-// Explicit guide: clang < 17 has no CTAD for aggregates (P1816).
-template <class... Ts>
-overloaded(Ts...) -> overloaded<Ts...>;
 
 // --- expressions --------------------------------------------------------------
 
