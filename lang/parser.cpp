@@ -306,11 +306,12 @@ class Builder {
     if (!literal.ok) {
       diagnostics_.error("E005", file_, span(n), literal.error, literal.hint);
     } else if (literal.octal) {
-      diagnostics_.warning("W104", file_, span(n),
-                           "`" + text + "` is an octal literal (C rules): it equals " +
-                               (literal.value < 9e18 ? std::to_string(static_cast<long long>(literal.value))
-                                                     : std::to_string(literal.value)),
-                           "drop the leading zero for a decimal number");
+      diagnostics_.warning(
+          "W104", file_, span(n),
+          "`" + text + "` is an octal literal (C rules): it equals " +
+              (literal.value < 9e18 ? std::to_string(static_cast<long long>(literal.value))
+                                    : std::to_string(literal.value)),
+          "drop the leading zero for a decimal number");
     }
     return {text, literal.value};
   }
