@@ -5,6 +5,7 @@
 #include <cmath>
 #include <string>
 
+#include "lang/number.hpp"
 #include "lang/overloaded.hpp"
 
 namespace spdec::lang::ast {
@@ -124,12 +125,6 @@ bool same(const StatementNode& a, const StatementNode& b) {
             return s.keyword.name == o.keyword.name && s.value.name == o.value.name;
           }},
       a);
-}
-
-std::string number_text(double value) {
-  std::array<char, 40> buffer{};
-  const auto result = std::to_chars(buffer.data(), buffer.data() + buffer.size(), value);
-  return {buffer.data(), result.ptr};
 }
 
 }  // namespace

@@ -7,6 +7,7 @@
 #include <utility>
 
 #include "lang/diagnostics.hpp"
+#include "lang/number.hpp"
 
 namespace spdec::lang {
 
@@ -72,12 +73,6 @@ Shape result_shape(Op op, Shape a, Shape b) {
     default:
       return Shape::scalar;
   }
-}
-
-std::string number_text(double value) {
-  std::array<char, 40> buffer{};
-  const auto result = std::to_chars(buffer.data(), buffer.data() + buffer.size(), value);
-  return {buffer.data(), result.ptr};
 }
 
 }  // namespace

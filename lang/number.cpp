@@ -1,6 +1,7 @@
 #include "lang/number.hpp"
 
 #include <algorithm>
+#include <array>
 #include <cctype>
 #include <charconv>
 #include <cmath>
@@ -169,6 +170,12 @@ NumberLiteral parse_number_literal(std::string_view text) {
     return failure("`" + std::string(text) + "` is not a valid number", hint);
   }
   return finish(value);
+}
+
+std::string number_text(double value) {
+  std::array<char, 40> buffer{};
+  const auto result = std::to_chars(buffer.data(), buffer.data() + buffer.size(), value);
+  return {buffer.data(), result.ptr};
 }
 
 }  // namespace spdec::lang

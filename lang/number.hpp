@@ -17,4 +17,7 @@ struct NumberLiteral {
 
 [[nodiscard]] NumberLiteral parse_number_literal(std::string_view text);
 
+/// The shortest text that reads back as exactly `value` (for dumps and messages).
+[[nodiscard]] std::string number_text(double value);
+
 }  // namespace spdec::lang
