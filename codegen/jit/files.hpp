@@ -1,0 +1,55 @@
+// Small POSIX file helpers for the JIT (internal to codegen/jit).
+//
+// Errors are returned, not thrown: the kernel cache treats every failure to
+// read as a miss and every failure to write as "not cached", and the callers
+// decide what to tell the user.
+#pragma once
+
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+
+namespace spdec::jit::detail {
+
+/// strerror(code) as a string (thread-safe).
+[[nodiscard]] std::string errno_text(int code);
+
+/// The whole file, or nullopt when it cannot be opened or read.
+[[nodiscard]] std::optional<std::string> read_file(const std::filesystem::path& path);
+
+/// Writes bytes to a new file with a unique name ".tmp-<pid>-XXXXXX" in dir
+/// (mkstemp, so two writers never share a temporary file) and returns its
+/// path; on failure removes what it made, sets *error and returns nullopt.
+[[nodiscard]] std::optional<std::filesystem::path> write_temp_file(const std::filesystem::path& dir,
+                                                                   std::string_view bytes,
+                                                                   std::string* error);
+
+/// rename(2); on failure sets *error ("rename A -> B: reason") and returns false.
+[[nodiscard]] bool rename_file(const std::filesystem::path& from, const std::filesystem::path& to,
+                               std::string* error);
+
+/// A private directory (mkdtemp) removed with everything in it on destruction.
+class TempDir {
+ public:
+  /// A new directory "<parent>/<prefix>XXXXXX"; nullopt (and *error) on failure.
+  static std::optional<TempDir> create(const std::filesystem::path& parent,
+                                       const std::string& prefix, std::string* error);
+
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  TempDir(TempDir&& other) noexcept;
+  TempDir& operator=(TempDir&& other) noexcept;
+  ~TempDir();
+
+  [[nodiscard]] const std::filesystem::path& path() const { return path_; }
+
+ private:
+  explicit TempDir(std::filesystem::path path) : path_(std::move(path)) {}
+  void remove() noexcept;
+
+  std::filesystem::path path_;
+};
+
+}  // namespace spdec::jit::detail
