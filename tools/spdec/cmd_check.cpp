@@ -5,6 +5,7 @@
 
 #include "lang/check.hpp"
 #include "tools/spdec/commands.hpp"
+#include "tools/spdec/overrides.hpp"
 #include "tools/spdec/process_json.hpp"
 
 namespace spdec::cli {
@@ -17,24 +18,6 @@ struct CheckArgs {
   bool json = false;
   bool no_warnings = false;
 };
-
-/// NAME=VALUE; the value may itself contain `=` (e.g. `a==b` is not useful,
-/// but splitting at the first `=` is what people expect).
-std::vector<lang::ParamOverride> parse_overrides(const std::vector<std::string>& items,
-                                                 lang::Diagnostics& diagnostics) {
-  std::vector<lang::ParamOverride> overrides;
-  for (const std::string& item : items) {
-    const auto eq = item.find('=');
-    if (eq == std::string::npos || eq == 0) {
-      auto line = std::make_shared<const lang::SourceFile>("<command line>", "--param " + item);
-      diagnostics.error("E051", line, {8, static_cast<std::uint32_t>(8 + item.size())},
-                        "expected --param NAME=VALUE", "for example --param size=64");
-      continue;
-    }
-    overrides.push_back({item.substr(0, eq), item.substr(eq + 1)});
-  }
-  return overrides;
-}
 
 int run_check(const CheckArgs& args) {
   lang::Diagnostics diagnostics;

@@ -32,6 +32,9 @@ int run(int argc, char** argv) {
   spdec::cli::Outcome outcome;
   spdec::cli::add_check_command(app, outcome);
   spdec::cli::add_fmt_command(app, outcome);
+#ifdef SPDEC_HAVE_CODEGEN
+  spdec::cli::add_compile_command(app, outcome);
+#endif
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

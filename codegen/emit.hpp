@@ -1,0 +1,44 @@
+// Emitters: IR → C++ (host JIT) and CUDA (NVRTC) source. Both share the
+// per-pixel function emitter (emit_pixel.cpp); the targets differ only in
+// their preamble, qualifiers and loops (emit_cpp.cpp, emit_cuda.cpp).
+//
+// No text of the `.spde` reaches the output: names are fixed, the process
+// name appears only mangled (mangle()), and numbers are printed from their
+// values.
+#pragma once
+
+#include <string>
+
+#include "codegen/program.hpp"
+
+namespace spdec::codegen {
+
+/// How one target spells what the per-pixel code needs.
+struct Dialect {
+  std::string function_qualifier;  ///< e.g. "static inline" or "static __device__ __forceinline__"
+  std::string math_prefix;         ///< "__builtin_" (host, no headers) or "" (CUDA)
+};
+
+/// A function `float <name>(const float* u, const float* u0, const float* P,
+/// long long sample, int C, int H, int W, int c, int x, int y)` computing
+/// `root` at pixel (x, y) of channel c of the sample starting at `sample`.
+/// `interior`: the root is an interior form (at() only above leaves) and the
+/// function is valid only inside the program's reach.
+[[nodiscard]] std::string emit_pixel_function(const StencilProgram& program, NodeId root,
+                                              bool interior, const std::string& name,
+                                              const Dialect& dialect);
+
+/// The process name as an identifier fragment: [A-Za-z0-9_] only.
+[[nodiscard]] std::string mangle(const std::string& name);
+
+/// A float literal for a double value (inf and NaN through SPDEC_INF/SPDEC_NAN).
+[[nodiscard]] std::string float_literal(double value);
+
+/// "// <what>: line L, column C of the process source\n" (numbers only).
+[[nodiscard]] std::string origin_comment(const StencilProgram& program, const char* what,
+                                         lang::Span span);
+
+[[nodiscard]] std::string emit_cpp(const StencilProgram& program);
+[[nodiscard]] std::string emit_cuda(const StencilProgram& program);
+
+}  // namespace spdec::codegen

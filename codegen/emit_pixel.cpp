@@ -1,0 +1,303 @@
+// The per-pixel function emitter shared by the C++ and CUDA targets.
+//
+// It walks the IR from the root and prints one `const float vK = ...;` per
+// distinct (node, position, channel). Positions are where `at` nodes lead:
+//   - interior form: at() sits only on leaves, and a position is just
+//     (x + di, y + dj) — plain indexing the host compiler can vectorise;
+//   - general form: each at() maps its parent position through the ghost
+//     rule (clamp / wrap; Dirichlet keeps the raw index, an `inside` flag and
+//     a clamped index for the memory access, so reads stay in bounds even
+//     where their value is then replaced by the ghost value).
+// channel_sum opens a loop over channels; what is printed inside the loop is
+// forgotten when it closes (a frame of the memo), so nothing leaks out of
+// scope.
+#include <cmath>
+#include <cstdio>
+#include <map>
+#include <sstream>
+#include <tuple>
+#include <vector>
+
+#include "codegen/emit.hpp"
+#include "lang/diagnostics.hpp"
+
+namespace spdec::codegen {
+
+std::string mangle(const std::string& name) {
+  std::string out;
+  for (const char c : name) {
+    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+    out += ok ? c : '_';
+  }
+  return out.empty() ? std::string("_") : out;
+}
+
+std::string float_literal(double value) {
+  if (std::isnan(value)) return "SPDEC_NAN";
+  if (std::isinf(value)) return value > 0 ? "SPDEC_INF" : "(-SPDEC_INF)";
+  std::array<char, 64> buffer{};
+  std::snprintf(buffer.data(), buffer.size(), "%.9g", static_cast<double>(static_cast<float>(value)));
+  std::string text = buffer.data();
+  if (std::isinf(static_cast<float>(value))) return value > 0 ? "SPDEC_INF" : "(-SPDEC_INF)";
+  if (text.find_first_of(".e") == std::string::npos) text += ".0";
+  text += "f";
+  return value < 0 ? "(" + text + ")" : text;
+}
+
+std::string origin_comment(const StencilProgram& program, const char* what, lang::Span span) {
+  if (!program.file) return std::string("// ") + what + "\n";
+  const lang::LineColumn at = program.file->line_column(span.begin);
+  return std::string("// ") + what + ": line " + std::to_string(at.line) + ", column " +
+         std::to_string(at.column) + " of the process source\n";
+}
+
+namespace {
+
+struct Position {
+  std::string x;       ///< column used for addressing (always inside the grid)
+  std::string y;
+  std::string raw_x;   ///< the column before the ghost rule (indicator, chaining)
+  std::string raw_y;
+  std::string inside;  ///< Dirichlet: a bool variable, "" = always inside
+};
+
+class PixelEmitter {
+ public:
+  PixelEmitter(const StencilProgram& program, bool interior, const Dialect& dialect)
+      : program_(program), g_(program.graph), interior_(interior), dialect_(dialect) {
+    positions_.push_back({"x", "y", "x", "y", ""});
+    memo_.emplace_back();
+    position_memo_.emplace_back();
+  }
+
+  std::string body(NodeId root) {
+    const std::string result = value(root, 0, "c");
+    line("return " + result + ";");
+    return out_.str();
+  }
+
+ private:
+  using Key = std::tuple<NodeId, std::size_t, std::string>;
+
+  void line(const std::string& text) { out_ << std::string(indent_ * 2, ' ') << text << "\n"; }
+
+  std::string fresh(const char* prefix) { return prefix + std::to_string(counter_++); }
+
+  std::string value(NodeId id, std::size_t pos, const std::string& chan) {
+    const Node& node = g_[id];
+    if (node.kind == Kind::constant) return float_literal(node.value);
+    if (node.kind == Kind::param) return "P[" + std::to_string(node.a) + "]";
+    const Key key{id, pos, chan};
+    for (auto frame = memo_.rbegin(); frame != memo_.rend(); ++frame) {
+      if (const auto found = frame->find(key); found != frame->end()) return found->second;
+    }
+    const std::string text = compute(node, pos, chan);
+    const std::string name = fresh("v");
+    line("const float " + name + " = " + text + ";");
+    memo_.back().emplace(key, name);
+    return name;
+  }
+
+  std::string compute(const Node& node, std::size_t pos, const std::string& chan) {
+    const Position& p = positions_.at(pos);
+    switch (node.kind) {
+      case Kind::load: {
+        const char* field = node.field == Field::u ? "u" : "u0";
+        return std::string(field) + "[sample + ((long long)" + chan + " * H + " + p.y + ") * W + " +
+               p.x + "]";
+      }
+      case Kind::coord_x:
+        return "(float)" + p.x;
+      case Kind::coord_y:
+        return "(float)" + p.y;
+      case Kind::indicator:
+        return "((" + p.raw_x + " == x && " + p.raw_y + " == y) ? 1.0f : 0.0f)";
+      case Kind::at: {
+        const std::size_t moved = position(pos, node.a, node.b);
+        const std::string inner = value(node.args[0], moved, chan);
+        const std::string& inside = positions_.at(moved).inside;
+        return inside.empty() ? inner : "(" + inside + " ? " + inner + " : " + float_literal(node.value) + ")";
+      }
+      case Kind::channel_sum:
+        return channel_sum(node, pos);
+      case Kind::apply:
+        return apply(node, pos, chan);
+      case Kind::constant:
+      case Kind::param:
+        break;
+    }
+    lang::internal_error("codegen: unexpected node in the pixel emitter");
+  }
+
+  std::string channel_sum(const Node& node, std::size_t pos) {
+    const std::string sum = fresh("s");
+    const std::string channel = fresh("c");
+    line("float " + sum + " = 0.0f;");
+    line("for (int " + channel + " = 0; " + channel + " < C; ++" + channel + ") {");
+    ++indent_;
+    memo_.emplace_back();
+    position_memo_.emplace_back();
+    const std::string term = value(node.args[0], pos, channel);
+    line(sum + " += " + term + ";");
+    memo_.pop_back();
+    position_memo_.pop_back();
+    --indent_;
+    line("}");
+    return sum;
+  }
+
+  /// The position reached from `parent` by at(·, di, dj).
+  std::size_t position(std::size_t parent, std::int32_t di, std::int32_t dj) {
+    const auto key = std::tuple{parent, di, dj};
+    for (auto frame = position_memo_.rbegin(); frame != position_memo_.rend(); ++frame) {
+      if (const auto found = frame->find(key); found != frame->end()) return found->second;
+    }
+    const Position from = positions_.at(parent);
+    Position to;
+    if (interior_) {
+      // Interior form: at() only on leaves, offsets from the pixel itself.
+      to.x = to.raw_x = offset_text(from.x, di);
+      to.y = to.raw_y = offset_text(from.y, dj);
+    } else {
+      switch (program_.boundary) {
+        case lang::BoundaryKind::neumann:
+          to.x = to.raw_x = declare_int("spdec_clamp(" + offset_text(from.x, di) + ", W)");
+          to.y = to.raw_y = declare_int("spdec_clamp(" + offset_text(from.y, dj) + ", H)");
+          break;
+        case lang::BoundaryKind::periodic:
+          to.x = to.raw_x = declare_int("spdec_wrap(" + offset_text(from.x, di) + ", W)");
+          to.y = to.raw_y = declare_int("spdec_wrap(" + offset_text(from.y, dj) + ", H)");
+          break;
+        case lang::BoundaryKind::dirichlet: {
+          to.raw_x = declare_int(offset_text(from.raw_x, di));
+          to.raw_y = declare_int(offset_text(from.raw_y, dj));
+          to.x = declare_int("spdec_clamp(" + to.raw_x + ", W)");
+          to.y = declare_int("spdec_clamp(" + to.raw_y + ", H)");
+          to.inside = fresh("in");
+          std::string test = to.raw_x + " >= 0 && " + to.raw_x + " < W && " + to.raw_y +
+                             " >= 0 && " + to.raw_y + " < H";
+          if (!from.inside.empty()) test = from.inside + " && " + test;
+          line("const bool " + to.inside + " = " + test + ";");
+          break;
+        }
+      }
+    }
+    positions_.push_back(to);
+    position_memo_.back().emplace(key, positions_.size() - 1);
+    return positions_.size() - 1;
+  }
+
+  static std::string offset_text(const std::string& base, std::int32_t d) {
+    if (d == 0) return base;
+    return "(" + base + (d > 0 ? " + " : " - ") + std::to_string(std::abs(d)) + ")";
+  }
+
+  std::string declare_int(const std::string& text) {
+    const std::string name = fresh("i");
+    line("const int " + name + " = " + text + ";");
+    return name;
+  }
+
+  std::string fn(const char* name) const { return dialect_.math_prefix + name; }
+
+  std::string apply(const Node& node, std::size_t pos, const std::string& chan) {
+    using lang::Op;
+    std::array<std::string, 3> a;
+    for (std::size_t i = 0; i < node.arity; ++i) a.at(i) = value(node.args.at(i), pos, chan);
+    const auto binary = [&](const char* op) { return "(" + a[0] + " " + op + " " + a[1] + ")"; };
+    const auto compare = [&](const char* op) {
+      return "((" + a[0] + " " + op + " " + a[1] + ") ? 1.0f : 0.0f)";
+    };
+    const auto call = [&](const char* f) {
+      std::string text = fn(f) + "(" + a[0];
+      for (std::size_t i = 1; i < node.arity; ++i) text += ", " + a.at(i);
+      return text + ")";
+    };
+    switch (node.op) {
+      case Op::neg:
+        return "(-" + a[0] + ")";
+      case Op::add:
+        return binary("+");
+      case Op::sub:
+        return binary("-");
+      case Op::mul:
+        return binary("*");
+      case Op::div:
+        return binary("/");
+      case Op::lt:
+        return compare("<");
+      case Op::le:
+        return compare("<=");
+      case Op::gt:
+        return compare(">");
+      case Op::ge:
+        return compare(">=");
+      case Op::eq:
+        return compare("==");
+      case Op::ne:
+        return compare("!=");
+      case Op::logical_and:
+        return "((" + a[0] + " != 0.0f && " + a[1] + " != 0.0f) ? 1.0f : 0.0f)";
+      case Op::logical_or:
+        return "((" + a[0] + " != 0.0f || " + a[1] + " != 0.0f) ? 1.0f : 0.0f)";
+      case Op::logical_not:
+        return "((" + a[0] + " == 0.0f) ? 1.0f : 0.0f)";
+      case Op::select:
+        return "((" + a[0] + " != 0.0f) ? " + a[1] + " : " + a[2] + ")";
+      case Op::pow:
+        if (g_[node.args[1]].is_constant(2.0)) return "(" + a[0] + " * " + a[0] + ")";
+        return call("powf");
+      case Op::exp:
+        return call("expf");
+      case Op::log:
+        return call("logf");
+      case Op::sqrt:
+        return call("sqrtf");
+      case Op::abs:
+        return call("fabsf");
+      case Op::sin:
+        return call("sinf");
+      case Op::cos:
+        return call("cosf");
+      case Op::tanh:
+        return call("tanhf");
+      case Op::sigmoid:
+        return "(1.0f / (1.0f + " + fn("expf") + "(-" + a[0] + ")))";
+      case Op::min:
+        return call("fminf");
+      case Op::max:
+        return call("fmaxf");
+      default:
+        lang::internal_error(std::string("codegen: cannot emit ") + lang::name(node.op));
+    }
+  }
+
+  const StencilProgram& program_;
+  const Graph& g_;
+  bool interior_;
+  const Dialect& dialect_;
+  std::ostringstream out_;
+  int indent_ = 1;
+  int counter_ = 0;
+  std::vector<Position> positions_;
+  std::vector<std::map<Key, std::string>> memo_;
+  std::vector<std::map<std::tuple<std::size_t, std::int32_t, std::int32_t>, std::size_t>>
+      position_memo_;
+};
+
+}  // namespace
+
+std::string emit_pixel_function(const StencilProgram& program, NodeId root, bool interior,
+                                const std::string& name, const Dialect& dialect) {
+  PixelEmitter emitter(program, interior, dialect);
+  const std::string body = emitter.body(root);
+  std::string text = dialect.function_qualifier + " float " + name +
+                     "(const float* SPDEC_RESTRICT u, const float* SPDEC_RESTRICT u0, "
+                     "const float* SPDEC_RESTRICT P, long long sample, int C, int H, int W, "
+                     "int c, int x, int y) {\n";
+  text += "  (void)u; (void)u0; (void)P; (void)sample; (void)C; (void)H; (void)W; (void)c;\n";
+  text += "  (void)x; (void)y;\n";
+  return text + body + "}\n";
+}
+
+}  // namespace spdec::codegen

@@ -1,0 +1,365 @@
+// Pass: lowering a checked process to the stencil IR (the discretisation of
+// LANGUAGE.md §12–15 and DESIGN §4).
+//
+// Every expression is lowered at a *placement*: a node o (an offset from the
+// kernel's pixel, possibly a ghost node outside the grid) or a face between
+// the nodes o and o + e_axis. At the pixel itself the placement is node (0,0);
+// other placements arise only where the face-conductance schemes evaluate k
+// elsewhere. Leaves at node o read at(leaf, o), whose ghost rule gives the
+// ghost values; the operand of a stencil is "computed on the grid and
+// extended", at(operand, q).
+#include <cmath>
+#include <map>
+#include <tuple>
+
+#include "codegen/passes.hpp"
+#include "lang/diagnostics.hpp"
+#include "lang/expr.hpp"
+
+namespace spdec::codegen {
+namespace {
+
+using lang::ExprRef;
+using lang::Op;
+
+struct Offset {
+  std::int32_t x = 0;
+  std::int32_t y = 0;
+  [[nodiscard]] Offset operator+(Offset o) const { return {x + o.x, y + o.y}; }
+  [[nodiscard]] Offset operator-(Offset o) const { return {x - o.x, y - o.y}; }
+};
+
+constexpr std::array<Offset, 2> kAxes{Offset{1, 0}, Offset{0, 1}};
+
+/// A node, or (axis ≥ 0) the face between node and node + kAxes[axis].
+struct Placement {
+  Offset node;
+  std::int32_t face_axis = -1;
+  [[nodiscard]] bool is_face() const { return face_axis >= 0; }
+  [[nodiscard]] auto key() const { return std::tuple{node.x, node.y, face_axis}; }
+};
+
+Placement at_node(Offset o) { return Placement{o, -1}; }
+
+/// A lowered value: a scalar (y == kNoNode) or a vector (x, y).
+struct Value {
+  NodeId x = kNoNode;
+  NodeId y = kNoNode;
+  [[nodiscard]] bool is_vector() const { return y != kNoNode; }
+};
+
+class Lowering {
+ public:
+  Lowering(const lang::Process& process, StencilProgram& program)
+      : process_(process), program_(program), g_(program.graph) {}
+
+  NodeId scalar(const ExprRef& e, Placement p) {
+    const Value v = lower(e, p);
+    if (v.is_vector()) lang::internal_error("codegen: a vector where a scalar was checked");
+    return v.x;
+  }
+
+ private:
+  Value lower(const ExprRef& e, Placement p) {
+    const auto key = std::tuple{e.get(), p.key()};
+    if (const auto found = memo_.find(key); found != memo_.end()) return found->second;
+    const Value v = lower_uncached(e, p);
+    memo_.emplace(key, v);
+    return v;
+  }
+
+  Value lower_uncached(const ExprRef& e, Placement p) {
+    if (e->stage == lang::Stage::constant && e->shape == lang::Shape::scalar) {
+      return {g_.constant(e->value)};
+    }
+    if (e->stage == lang::Stage::time && e->shape == lang::Shape::scalar) {
+      return {param_for(e)};
+    }
+    switch (e->op) {
+      case Op::field_u:
+        return {leaf_at(g_.load(Field::u), p)};
+      case Op::field_u0:
+        return {leaf_at(g_.load(Field::u0), p)};
+      case Op::coord_x:
+        return {leaf_at(g_.coord_x(), p)};
+      case Op::coord_y:
+        return {leaf_at(g_.coord_y(), p)};
+      case Op::neg: {
+        const Value a = lower(e->args[0], p);
+        return {g_.neg(a.x), a.is_vector() ? g_.neg(a.y) : kNoNode};
+      }
+      case Op::add:
+      case Op::sub:
+      case Op::mul:
+      case Op::div:
+        return arithmetic(e->op, lower(e->args[0], p), lower(e->args[1], p));
+      case Op::select: {
+        const NodeId c = scalar(e->args[0], p);
+        const Value a = lower(e->args[1], p);
+        const Value b = lower(e->args[2], p);
+        return {g_.apply(Op::select, c, a.x, b.x),
+                a.is_vector() ? g_.apply(Op::select, c, a.y, b.y) : kNoNode};
+      }
+      case Op::make_vector:
+        return {scalar(e->args[0], p), scalar(e->args[1], p)};
+      case Op::norm2:
+        return {reduce(e, norm2(lower(e->args[0], p)))};
+      case Op::norm:
+        return {g_.apply(Op::sqrt, reduce(e, norm2(lower(e->args[0], p))))};
+      case Op::dot: {
+        const Value a = lower(e->args[0], p);
+        const Value b = lower(e->args[1], p);
+        return {reduce(e, g_.add(g_.mul(a.x, b.x), g_.mul(a.y, b.y)))};
+      }
+      case Op::grad:
+        return gradient(e->args[0], p);
+      case Op::dx:
+        return {gradient(e->args[0], p).x};
+      case Op::dy:
+        return {gradient(e->args[0], p).y};
+      case Op::lap:
+      case Op::div_:
+      case Op::sobel:
+      case Op::shift:
+        return node_stencil(e, p);
+      case Op::kappa:
+        lang::internal_error("codegen: kappa outside a noise filter");
+      default:
+        break;
+    }
+    // The remaining scalar operations map one to one.
+    std::array<NodeId, 3> args{kNoNode, kNoNode, kNoNode};
+    for (std::size_t i = 0; i < e->args.size() && i < 3; ++i) {
+      args.at(i) = scalar(e->args[i], p);
+    }
+    return {g_.apply(e->op, args[0], args[1], args[2])};
+  }
+
+  Value arithmetic(Op op, Value a, Value b) {
+    if (!a.is_vector() && !b.is_vector()) return {g_.apply(op, a.x, b.x)};
+    if (a.is_vector() && b.is_vector()) return {g_.apply(op, a.x, b.x), g_.apply(op, a.y, b.y)};
+    if (a.is_vector()) return {g_.apply(op, a.x, b.x), g_.apply(op, a.y, b.x)};
+    return {g_.apply(op, a.x, b.x), g_.apply(op, a.x, b.y)};  // scalar * vector
+  }
+
+  NodeId norm2(Value v) { return g_.add(g_.mul(v.x, v.x), g_.mul(v.y, v.y)); }
+
+  /// With `channels coupled`, reductions of vectors derived from u or u0 sum
+  /// over all channels (LANGUAGE.md §15).
+  NodeId reduce(const ExprRef& e, NodeId per_channel) {
+    const bool reads_fields = (e->reads & (lang::reads_u | lang::reads_u0)) != 0;
+    return program_.coupled_channels && reads_fields ? g_.channel_sum(per_channel) : per_channel;
+  }
+
+  NodeId param_for(const ExprRef& e) {
+    for (std::size_t i = 0; i < program_.params.size(); ++i) {
+      if (lang::equal(program_.params[i].expr, e)) return g_.param(static_cast<std::int32_t>(i));
+    }
+    program_.params.push_back(HostParam{e, lang::to_string(e)});
+    return g_.param(static_cast<std::int32_t>(program_.params.size() - 1));
+  }
+
+  /// A leaf at a placement: at the node, or the mean of a face's two nodes.
+  NodeId leaf_at(NodeId leaf, Placement p) {
+    if (!p.is_face()) return at(leaf, p.node.x, p.node.y);
+    const Offset other = p.node + kAxes.at(static_cast<std::size_t>(p.face_axis));
+    return mean(at(leaf, p.node.x, p.node.y), at(leaf, other.x, other.y));
+  }
+
+  /// at() with the boundary's Dirichlet ghost value.
+  NodeId at(NodeId e, Offset q) { return g_.at(e, q.x, q.y, program_.boundary_value); }
+  NodeId at(NodeId e, std::int32_t di, std::int32_t dj) { return at(e, Offset{di, dj}); }
+
+  NodeId mean(NodeId a, NodeId b) { return g_.mul(g_.constant(0.5), g_.add(a, b)); }
+
+  /// The operand of a stencil, computed on the grid and extended by the
+  /// ghost rule, read at node q.
+  NodeId operand_at(const ExprRef& f, Offset q) {
+    const NodeId on_grid = scalar(f, at_node({0, 0}));
+    return at(on_grid, q);
+  }
+
+  Value operand_vector_at(const ExprRef& f, Offset q) {
+    const Value on_grid = lower(f, at_node({0, 0}));
+    return {at(on_grid.x, q), at(on_grid.y, q)};
+  }
+
+  /// The node-gradient scale of `gradient difference | central` (§13.2).
+  NodeId gradient_scale() {
+    return g_.constant(process_.gradient == lang::GradientForm::central ? 0.5 : 1.0);
+  }
+
+  NodeId node_difference(const ExprRef& f, Offset o, Offset axis) {
+    return g_.mul(gradient_scale(), g_.sub(operand_at(f, o + axis), operand_at(f, o - axis)));
+  }
+
+  Value gradient(const ExprRef& f, Placement p) {
+    if (!p.is_face()) {
+      return {node_difference(f, p.node, kAxes[0]), node_difference(f, p.node, kAxes[1])};
+    }
+    // Face gradient (§13.4, face_gradient): the normal component is the face
+    // difference scaled like the node gradient (x2 for `difference`), the
+    // tangential one the mean of the two nodes' node differences.
+    const auto axis = static_cast<std::size_t>(p.face_axis);
+    const Offset other = p.node + kAxes.at(axis);
+    const NodeId scale = g_.mul(g_.constant(2.0), gradient_scale());
+    const NodeId normal = g_.mul(scale, g_.sub(operand_at(f, other), operand_at(f, p.node)));
+    const Offset tangent = kAxes.at(1 - axis);
+    const NodeId tangential =
+        mean(node_difference(f, p.node, tangent), node_difference(f, other, tangent));
+    return axis == 0 ? Value{normal, tangential} : Value{tangential, normal};
+  }
+
+  /// lap, div, sobel, shift: defined at nodes; at a face, the mean of its two.
+  Value node_stencil(const ExprRef& e, Placement p) {
+    if (p.is_face()) {
+      const Offset other = p.node + kAxes.at(static_cast<std::size_t>(p.face_axis));
+      const Value a = node_stencil(e, at_node(p.node));
+      const Value b = node_stencil(e, at_node(other));
+      return {mean(a.x, b.x), a.is_vector() ? mean(a.y, b.y) : kNoNode};
+    }
+    const Offset o = p.node;
+    const ExprRef& f = e->args[0];
+    switch (e->op) {
+      case Op::lap: {
+        NodeId sum = g_.mul(g_.constant(-4.0), operand_at(f, o));
+        for (const Offset axis : kAxes) {
+          sum = g_.add(sum, g_.add(operand_at(f, o + axis), operand_at(f, o - axis)));
+        }
+        return {sum};
+      }
+      case Op::shift:
+        return {operand_at(f, o + Offset{e->index, e->index2})};
+      case Op::sobel:
+        return sobel(f, o);
+      case Op::div_:
+        return {divergence(f, o)};
+      default:
+        lang::internal_error(std::string("codegen: not a node stencil: ") + lang::name(e->op));
+    }
+  }
+
+  Value sobel(const ExprRef& f, Offset o) {
+    const auto s = [&](std::int32_t di, std::int32_t dj) { return operand_at(f, o + Offset{di, dj}); };
+    const auto column = [&](std::int32_t di) {
+      return g_.add(g_.add(s(di, -1), g_.mul(g_.constant(2.0), s(di, 0))), s(di, 1));
+    };
+    const auto row = [&](std::int32_t dj) {
+      return g_.add(g_.add(s(-1, dj), g_.mul(g_.constant(2.0), s(0, dj))), s(1, dj));
+    };
+    return {g_.sub(column(1), column(-1)), g_.sub(row(1), row(-1))};
+  }
+
+  /// div(v): flux form when v = k * grad(e) (or grad(e), or k * grad(e) / c),
+  /// else the normalised central difference of v's components.
+  NodeId divergence(const ExprRef& v, Offset o) {
+    ExprRef k;
+    ExprRef e;
+    if (match_flux(v, k, e)) return flux(k, e, o);
+    const Value x_plus = operand_vector_at(v, o + kAxes[0]);
+    const Value x_minus = operand_vector_at(v, o - kAxes[0]);
+    const Value y_plus = operand_vector_at(v, o + kAxes[1]);
+    const Value y_minus = operand_vector_at(v, o - kAxes[1]);
+    const NodeId sum = g_.add(g_.sub(x_plus.x, x_minus.x), g_.sub(y_plus.y, y_minus.y));
+    return g_.mul(g_.constant(0.5), sum);
+  }
+
+  /// Recognises k * grad(e), grad(e) * k, grad(e) and (any of them) / c.
+  /// k == nullptr means k = 1.
+  static bool match_flux(const ExprRef& v, ExprRef& k, ExprRef& e) {
+    if (v->op == Op::grad) {
+      k = nullptr;
+      e = v->args[0];
+      return true;
+    }
+    if (v->op == Op::mul && v->args[1]->op == Op::grad && v->args[0]->shape == lang::Shape::scalar) {
+      k = v->args[0];
+      e = v->args[1]->args[0];
+      return true;
+    }
+    if (v->op == Op::mul && v->args[0]->op == Op::grad && v->args[1]->shape == lang::Shape::scalar) {
+      k = v->args[1];
+      e = v->args[0]->args[0];
+      return true;
+    }
+    if (v->op == Op::div && match_flux(v->args[0], k, e)) {
+      const ExprRef one = lang::constant(1.0);
+      const ExprRef inverse = lang::binary(Op::div, one, v->args[1], v->span);
+      k = k ? lang::binary(Op::mul, k, inverse, v->span) : inverse;
+      return true;
+    }
+    return false;
+  }
+
+  NodeId conductance(const ExprRef& k, Placement p) { return k ? scalar(k, p) : g_.constant(1.0); }
+
+  /// Σ_d k₊ (e[o+e_d] − e[o]) − k₋ (e[o] − e[o−e_d]) with the scheme's k±.
+  NodeId flux(const ExprRef& k, const ExprRef& e, Offset o) {
+    NodeId sum = g_.constant(0.0);
+    const NodeId centre = operand_at(e, o);
+    for (std::size_t axis = 0; axis < kAxes.size(); ++axis) {
+      const Offset plus = o + kAxes.at(axis);
+      const Offset minus = o - kAxes.at(axis);
+      NodeId k_plus = kNoNode;
+      NodeId k_minus = kNoNode;
+      switch (process_.scheme) {
+        case lang::FluxScheme::paper:
+          k_plus = conductance(k, at_node(plus));
+          k_minus = conductance(k, at_node(minus));
+          break;
+        case lang::FluxScheme::face_mean:
+          k_plus = mean(conductance(k, at_node(o)), conductance(k, at_node(plus)));
+          k_minus = mean(conductance(k, at_node(o)), conductance(k, at_node(minus)));
+          break;
+        case lang::FluxScheme::face_gradient:
+          k_plus = conductance(k, Placement{o, static_cast<std::int32_t>(axis)});
+          k_minus = conductance(k, Placement{minus, static_cast<std::int32_t>(axis)});
+          break;
+      }
+      const NodeId out = g_.mul(k_plus, g_.sub(operand_at(e, plus), centre));
+      const NodeId in = g_.mul(k_minus, g_.sub(centre, operand_at(e, minus)));
+      sum = g_.add(sum, g_.sub(out, in));
+    }
+    return sum;
+  }
+
+  const lang::Process& process_;
+  StencilProgram& program_;
+  Graph& g_;
+  std::map<std::tuple<const lang::Expr*, std::tuple<std::int32_t, std::int32_t, std::int32_t>>,
+           Value>
+      memo_;
+};
+
+bool is_white_noise(const lang::Process& process) {
+  return process.noise.correlation_length == 0 && !process.noise.filter;
+}
+
+}  // namespace
+
+StencilProgram lower(const lang::Process& process) {
+  StencilProgram program;
+  program.process_name = process.name;
+  program.file = process.file;
+  if (process.drift) program.drift_span = process.drift->span;
+  if (process.diffusion) program.diffusion_span = process.diffusion->span;
+  program.boundary = process.boundary.kind;
+  program.boundary_value = process.boundary.value;
+  program.coupled_channels = process.channels == lang::Channels::coupled;
+  program.reads_u0 = ((process.drift ? process.drift->reads : 0) |
+                      (process.diffusion ? process.diffusion->reads : 0)) &
+                     lang::reads_u0;
+  program.noise_identity = is_white_noise(process);
+  program.dt = process.time.dt;
+  program.taming = process.time.taming;
+
+  Lowering lowering(process, program);
+  const Placement pixel = at_node({0, 0});
+  program.drift.general =
+      process.drift ? lowering.scalar(process.drift, pixel) : program.graph.constant(0.0);
+  program.diffusion.general = process.diffusion ? lowering.scalar(process.diffusion, pixel)
+                                                : program.graph.constant(0.0);
+  return program;
+}
+
+}  // namespace spdec::codegen
