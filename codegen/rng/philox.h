@@ -52,7 +52,7 @@
 //   ln(u):  u = 2^k m, m in [sqrt(2)/2, sqrt(2)), f = m - 1, s = f / (2 + f),
 //           ln(u) = k ln2_hi + (f - f^2/2 + s (f^2/2 + R(s^2)) + k ln2_lo)
 //           (fdlibm's logf kernel and coefficients Lg1..Lg4);
-//           <= 0.75 ulp over every float in [2^-33, 1].
+//           <= 0.76 ulp over every float in [2^-33, 1].
 //   sin, cos of (pi/2) f: f P(f^2) and 1 + f^2 Q(f^2), minimax polynomials
 //           (relative error < 4e-9 before rounding), then rotated by q
 //           quarter turns; <= 0.99 ulp over all 2^32 values of rb.
@@ -127,6 +127,10 @@
 #if defined(__FAST_MATH__)
 #error \
     "spdec philox.h: the host side must not be compiled with -ffast-math/-Ofast (the noise would no longer match the GPU bit for bit)"
+#endif
+#if defined(__FLT_EVAL_METHOD__) && __FLT_EVAL_METHOD__ != 0
+#error \
+    "spdec philox.h: float arithmetic must be evaluated in float (FLT_EVAL_METHOD 0; e.g. SSE, not the x87: -mfpmath=sse)"
 #endif
 static_assert(sizeof(unsigned int) == 4, "spdec philox.h needs a 32-bit unsigned int");
 static_assert(sizeof(unsigned long long) == 8, "spdec philox.h needs a 64-bit unsigned long long");
