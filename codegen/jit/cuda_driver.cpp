@@ -219,7 +219,7 @@ CudaFunction CudaModule::function(const std::string& name) const {
 
 void CudaModule::launch(CudaFunction function, Dim3 grid, Dim3 block, unsigned shared_bytes,
                         void* stream, void** args) const {
-  const Context current = current_context();
+  Context current = current_context();
   if (current == nullptr) {
     check(driver().ctx_set_current(context_), "cuCtxSetCurrent");
   } else if (current != context_) {

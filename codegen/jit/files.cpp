@@ -68,7 +68,7 @@ std::string errno_text(int code) {
 }
 
 std::optional<std::string> read_file(const std::filesystem::path& path) {
-  const Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  const Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));  // NOLINT(*-vararg): POSIX open
   if (fd.get() < 0) {
     return std::nullopt;
   }

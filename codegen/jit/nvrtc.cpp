@@ -1,9 +1,13 @@
 #include "codegen/jit/nvrtc.hpp"
 
+#include <dlfcn.h>
+
 #include <algorithm>
 #include <chrono>
+#include <filesystem>
 #include <memory>
 #include <spdec/build_info.hpp>
+#include <system_error>
 #include <utility>
 
 #include "codegen/jit/hash.hpp"
@@ -99,6 +103,21 @@ std::string nvrtc_version() {
   return std::to_string(major) + "." + std::to_string(minor);
 }
 
+// The version plus the library file and its size: a patch release of NVRTC
+// (same major.minor) is a different file.
+std::string nvrtc_identity() {
+  std::string identity = "nvrtc " + nvrtc_version();
+  Dl_info library{};
+  if (::dladdr(reinterpret_cast<void*>(&nvrtcVersion), &library) != 0 &&  // NOLINT: dladdr's use
+      library.dli_fname != nullptr) {
+    std::error_code ec;
+    const auto size = std::filesystem::file_size(library.dli_fname, ec);
+    identity += std::string(" (") + library.dli_fname +
+                (ec ? std::string() : ", " + std::to_string(size) + " bytes") + ")";
+  }
+  return identity;
+}
+
 std::vector<int> nvrtc_archs() {
   int count = 0;
   check(nvrtcGetNumSupportedArchs(&count), "nvrtcGetNumSupportedArchs");
@@ -135,6 +154,7 @@ std::string run_nvrtc(const std::string& source, const std::string& arch,
 }
 
 std::string nvrtc_version() { not_built(); }
+std::string nvrtc_identity() { not_built(); }
 std::vector<int> nvrtc_archs() { not_built(); }
 std::string run_nvrtc(const std::string& /*source*/, const std::string& /*arch*/,
                       const std::vector<std::string>& /*options*/, const std::string& /*stem*/) {
@@ -176,17 +196,22 @@ NvrtcCompiler::NvrtcCompiler(NvrtcOptions options)
     : options_(std::move(options)),
       cache_(options_.cache != nullptr ? options_.cache : &KernelCache::global()) {}
 
-std::string NvrtcCompiler::version() const {
+std::string NvrtcCompiler::version() {
   static const std::string version = nvrtc_version();
   return version;
 }
 
-std::vector<int> NvrtcCompiler::supported_archs() const {
+std::string NvrtcCompiler::identity() {
+  static const std::string identity = nvrtc_identity();
+  return identity;
+}
+
+std::vector<int> NvrtcCompiler::supported_archs() {
   static const std::vector<int> archs = nvrtc_archs();
   return archs;
 }
 
-std::string NvrtcCompiler::arch_for_device(int capability) const {
+std::string NvrtcCompiler::arch_for_device(int capability) {
   return choose_arch(capability, supported_archs());
 }
 
@@ -208,7 +233,7 @@ CacheKey NvrtcCompiler::key(const std::string& source, const std::string& arch,
   for (const std::string& option : options(arch)) {
     flags += (flags.empty() ? "" : " ") + option;
   }
-  return CacheKey{name, content_hash(source), "cuda", arch, "nvrtc " + version(), flags};
+  return CacheKey{name, content_hash(source), "cuda", arch, identity(), flags};
 }
 
 std::string NvrtcCompiler::compile(const std::string& source, const std::string& arch,

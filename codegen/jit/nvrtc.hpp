@@ -4,8 +4,8 @@
 // Options: --std=c++17 -default-device --gpu-architecture=<arch>; fast math
 // is off unless asked for (kernels must match the CPU to 1e-5), and the CUDA
 // headers are on the include path only when asked for (generated code is
-// self-contained). The cache key holds a hash of the source, the arch, the
-// NVRTC version and these options.
+// self-contained). The cache key holds a hash of the source, the arch,
+// identity() (NVRTC's version and library file) and these options.
 //
 // Pick the arch for a device with arch_for_device(compute capability): a
 // cubin when NVRTC knows the device's major architecture, else PTX for the
@@ -51,11 +51,13 @@ class NvrtcCompiler {
   explicit NvrtcCompiler(NvrtcOptions options = {});
 
   /// NVRTC's version, "13.0".
-  [[nodiscard]] std::string version() const;
+  [[nodiscard]] static std::string version();
+  /// The version, the library's path and its size (the toolchain in cache keys).
+  [[nodiscard]] static std::string identity();
   /// The architectures NVRTC can compile for, ascending (e.g. 75, 80, ..., 120).
-  [[nodiscard]] std::vector<int> supported_archs() const;
+  [[nodiscard]] static std::vector<int> supported_archs();
   /// choose_arch(capability, supported_archs()).
-  [[nodiscard]] std::string arch_for_device(int capability) const;
+  [[nodiscard]] static std::string arch_for_device(int capability);
 
   /// Compiles (or finds in the cache) source for arch ("sm_90": cubin bytes;
   /// "compute_90": PTX text). name: readable kernel name for file names.

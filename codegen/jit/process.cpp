@@ -11,8 +11,6 @@
 #include "codegen/jit/error.hpp"
 #include "codegen/jit/files.hpp"
 
-extern char** environ;  // NOLINT(readability-redundant-declaration): POSIX, declared by no header
-
 namespace spdec::jit::detail {
 namespace {
 

@@ -190,6 +190,7 @@ TEST_CASE("byte entries: concurrent writers and readers never see a partial entr
   const std::string payload(200000, 'x');
   std::atomic<int> bad{0};
   std::vector<std::thread> threads;
+  threads.reserve(4);
   for (int t = 0; t < 4; ++t) {
     threads.emplace_back([&, t] {
       jit::KernelCache cache(dir.path());  // one cache object per thread, like separate processes

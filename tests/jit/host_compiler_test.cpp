@@ -213,6 +213,7 @@ TEST_CASE("host JIT: two processes compiling the same kernel at once both succee
   std::array<int, 2> gate{};
   REQUIRE(::pipe(gate.data()) == 0);
   std::vector<pid_t> children;
+  children.reserve(2);
   for (int i = 0; i < 2; ++i) {
     children.push_back(fork_child(gate, [&] {
       jit::KernelCache cache(dir.path());
@@ -240,6 +241,7 @@ TEST_CASE("host JIT: two threads with their own caches compile one kernel at onc
   std::array<float, 2> results{};
   std::array<std::string, 2> errors;
   std::vector<std::thread> threads;
+  threads.reserve(2);
   for (std::size_t i = 0; i < 2; ++i) {
     threads.emplace_back([&, i] {
       try {
@@ -254,7 +256,8 @@ TEST_CASE("host JIT: two threads with their own caches compile one kernel at onc
   for (auto& thread : threads) {
     thread.join();
   }
-  CHECK(errors == std::array<std::string, 2>{});
+  CHECK(errors[0].empty());
+  CHECK(errors[1].empty());
   CHECK(results == std::array<float, 2>{14.0F, 14.0F});
   jit::KernelCache cache(dir.path());
   CHECK(cache.find_shared_object(jit::HostCompiler(with_cache(cache)).key(source, "threads")));
@@ -286,7 +289,7 @@ TEST_CASE("host JIT: a compile error carries the compiler's message and the sour
 }
 
 TEST_CASE("numbered_source puts line numbers before each line", "[jit][host]") {
-  CHECK(jit::numbered_source("") == "");
+  CHECK(jit::numbered_source("").empty());
   CHECK(jit::numbered_source("a\nb") == "   1 | a\n   2 | b\n");
   CHECK(jit::numbered_source("a\n\nc\n") == "   1 | a\n   2 | \n   3 | c\n");
   std::string many;

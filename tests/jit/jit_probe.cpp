@@ -10,8 +10,8 @@
 // calls it; --call names a `float (float)` function to call with 1.0.
 // Without --cache-dir the cache is the default one ($SPDEC_CACHE_DIR, ...).
 // Exit status: 0 on success, 1 on a JIT error, 2 on bad arguments.
-#include <cstdio>
 #include <exception>
+#include <iostream>
 #include <memory>
 #include <optional>
 #include <string>
@@ -61,7 +61,7 @@ int run(const Arguments& args) {
   if (!args.source_file.empty()) {
     const auto text = spdec::jit::detail::read_file(args.source_file);
     if (!text) {
-      std::fprintf(stderr, "jit_probe: cannot read %s\n", args.source_file.c_str());
+      std::cerr << "jit_probe: cannot read " << args.source_file << "\n";
       return 2;
     }
     source = *text;
@@ -76,9 +76,9 @@ int run(const Arguments& args) {
   spdec::jit::CompileResult info;
   const auto library = compiler.compile(source, args.name, &info);
   const float value = library->function<float(float)>(args.call)(1.0F);
-  std::printf("hit=%d memory=%d seconds=%.6f value=%g key=%s path=%s\n", info.cache_hit ? 1 : 0,
-              info.memory_hit ? 1 : 0, info.seconds, static_cast<double>(value), info.key.c_str(),
-              info.artifact_path.c_str());
+  std::cout << "hit=" << (info.cache_hit ? 1 : 0) << " memory=" << (info.memory_hit ? 1 : 0)
+            << " seconds=" << std::fixed << info.seconds << std::defaultfloat << " value=" << value
+            << " key=" << info.key << " path=" << info.artifact_path << "\n";
   return 0;
 }
 
@@ -88,15 +88,14 @@ int main(int argc, char** argv) {
   const std::vector<std::string> args(argv + 1, argv + argc);
   const std::optional<Arguments> parsed = parse(args);
   if (!parsed) {
-    std::fprintf(stderr,
-                 "usage: jit_probe [--cache-dir DIR] [--source FILE] [--call SYMBOL] "
-                 "[--name NAME]\n");
+    std::cerr << "usage: jit_probe [--cache-dir DIR] [--source FILE] [--call SYMBOL] "
+                 "[--name NAME]\n";
     return 2;
   }
   try {
     return run(*parsed);
   } catch (const std::exception& error) {
-    std::fprintf(stderr, "jit_probe: %s\n", error.what());
+    std::cerr << "jit_probe: " << error.what() << "\n";
     return 1;
   }
 }
