@@ -105,7 +105,7 @@ struct StreamValues {
   std::vector<std::uint32_t> bits;
   std::vector<float> z4, z1, zsum;
   explicit StreamValues(std::uint32_t nblocks)
-      : bits(4 * nblocks), z4(4 * nblocks), z1(4 * nblocks), zsum(4 * nblocks) {}
+      : bits(4ULL * nblocks), z4(4ULL * nblocks), z1(4ULL * nblocks), zsum(4ULL * nblocks) {}
 };
 
 struct MathValues {
@@ -125,8 +125,8 @@ constexpr std::uint32_t log_stride(std::uint32_t count) { return kLogSpan / coun
 StreamValues host_stream(std::uint32_t nblocks) {
   StreamValues v(nblocks);
   for (std::uint32_t b = 0; b < nblocks; ++b) {
-    spdec_rng_bits4(kSeed, kSample, kStep, b, &v.bits[4 * b]);
-    spdec_gaussian4(kSeed, kSample, kStep, b, &v.z4[4 * b]);
+    spdec_rng_bits4(kSeed, kSample, kStep, b, &v.bits[4ULL * b]);
+    spdec_gaussian4(kSeed, kSample, kStep, b, &v.z4[4ULL * b]);
     for (std::uint32_t j = 0; j < 4; ++j) {
       const std::uint64_t n = 4ULL * b + j;
       v.z1[n] = spdec_gaussian(kSeed, kSample, kStep, n);
@@ -165,13 +165,14 @@ std::size_t count_mismatches(const std::vector<T>& a, const std::vector<T>& b, s
   return count;
 }
 
-#define SPDEC_CHECK_SAME(got, want)                              \
-  do {                                                           \
-    std::size_t first_ = 0;                                      \
-    const std::size_t n_ = count_mismatches(got, want, &first_); \
-    INFO(#got " vs " #want ": first mismatch at " << first_);    \
-    CHECK(n_ == 0U);                                             \
-  } while (false)
+// CHECKs that two arrays are equal bit for bit, naming the first difference.
+template <typename T>
+void check_same(const char* what, const std::vector<T>& got, const std::vector<T>& want) {
+  std::size_t first = 0;
+  const std::size_t mismatches = count_mismatches(got, want, &first);
+  INFO(what << ": " << mismatches << " of " << got.size() << " differ, the first at " << first);
+  CHECK(mismatches == 0U);
+}
 
 std::string read_file(const std::filesystem::path& path) {
   std::ifstream in(path);
@@ -188,6 +189,8 @@ class TempDir {
   }
   TempDir(const TempDir&) = delete;
   TempDir& operator=(const TempDir&) = delete;
+  TempDir(TempDir&&) = delete;
+  TempDir& operator=(TempDir&&) = delete;
   ~TempDir() {
     std::error_code ec;
     if (!path_.empty()) std::filesystem::remove_all(path_, ec);
@@ -242,7 +245,7 @@ TEST_CASE("the embedded source compiles alone with the host JIT's flags and agre
       "-std=c++17 -O3 -fopenmp -fPIC -shared -nostdinc -nostdinc++ -Wall -Wextra -Wpedantic "
       "-Werror -ffp-contract=fast";
 #if defined(__x86_64__) || defined(__i386__)
-  const bool fma_cpu = __builtin_cpu_supports("fma") != 0;
+  const bool fma_cpu = static_cast<bool>(__builtin_cpu_supports("fma"));
   if (fma_cpu) flags += " -mfma";
 #else
   const bool fma_cpu = false;
@@ -263,7 +266,9 @@ TEST_CASE("the embedded source compiles alone with the host JIT's flags and agre
   using StreamFn = void (*)(unsigned long long, unsigned long long, unsigned long long,
                             unsigned int, unsigned int*, float*, float*, float*);
   using MathFn = void (*)(unsigned int, unsigned int, unsigned int, float*, float*, float*);
+  // NOLINTNEXTLINE(cppcoreguidelines-pro-type-reinterpret-cast): dlsym's documented use
   auto* stream_fn = reinterpret_cast<StreamFn>(dlsym(handle, "spdec_rng_probe_stream"));
+  // NOLINTNEXTLINE(cppcoreguidelines-pro-type-reinterpret-cast): dlsym's documented use
   auto* math_fn = reinterpret_cast<MathFn>(dlsym(handle, "spdec_rng_probe_math"));
   REQUIRE(stream_fn != nullptr);
   REQUIRE(math_fn != nullptr);
@@ -274,10 +279,10 @@ TEST_CASE("the embedded source compiles alone with the host JIT's flags and agre
             got.zsum.data());
   const StreamValues want = host_stream(nblocks);
   INFO("shared object built " << (fma_cpu ? "with" : "without") << " -mfma");
-  SPDEC_CHECK_SAME(got.bits, want.bits);
-  SPDEC_CHECK_SAME(got.z4, want.z4);
-  SPDEC_CHECK_SAME(got.z1, want.z1);
-  SPDEC_CHECK_SAME(got.zsum, want.zsum);
+  check_same("got.bits", got.bits, want.bits);
+  check_same("got.z4", got.z4, want.z4);
+  check_same("got.z1", got.z1, want.z1);
+  check_same("got.zsum", got.zsum, want.zsum);
 
   // ln over every 66th float from 2^-33 to 1, sin/cos over 2^22 angles.
   const std::uint32_t count = 1U << 22;
@@ -285,9 +290,9 @@ TEST_CASE("the embedded source compiles alone with the host JIT's flags and agre
   math_fn(kLogFirst, log_stride(count), count, mgot.logs.data(), mgot.sins.data(),
           mgot.coss.data());
   const MathValues mwant = host_math(count);
-  SPDEC_CHECK_SAME(mgot.logs, mwant.logs);
-  SPDEC_CHECK_SAME(mgot.sins, mwant.sins);
-  SPDEC_CHECK_SAME(mgot.coss, mwant.coss);
+  check_same("mgot.logs", mgot.logs, mwant.logs);
+  check_same("mgot.sins", mgot.sins, mwant.sins);
+  check_same("mgot.coss", mgot.coss, mwant.coss);
   dlclose(handle);
 }
 
@@ -412,6 +417,7 @@ struct Driver {
 
   template <typename F>
   bool load(F& fn, const char* name) {
+    // NOLINTNEXTLINE(cppcoreguidelines-pro-type-reinterpret-cast): dlsym's documented use
     fn = reinterpret_cast<F>(dlsym(lib, name));
     return fn != nullptr;
   }
@@ -440,6 +446,8 @@ struct DeviceBuffer {
   }
   DeviceBuffer(const DeviceBuffer&) = delete;
   DeviceBuffer& operator=(const DeviceBuffer&) = delete;
+  DeviceBuffer(DeviceBuffer&&) = delete;
+  DeviceBuffer& operator=(DeviceBuffer&&) = delete;
   ~DeviceBuffer() {
     if (ptr != 0) driver->mem_free(ptr);
   }
@@ -467,7 +475,8 @@ TEST_CASE("on a GPU the stream is bit-identical to the host", "[rng][cuda]") {
   }
   CUdevice dev = 0;
   REQUIRE(driver.device_get(&dev, 0) == CUDA_SUCCESS);
-  int major = 0, minor = 0;
+  int major = 0;
+  int minor = 0;
   REQUIRE(driver.device_get_attribute(&major, CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MAJOR, dev) ==
           CUDA_SUCCESS);
   REQUIRE(driver.device_get_attribute(&minor, CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MINOR, dev) ==
@@ -489,16 +498,21 @@ TEST_CASE("on a GPU the stream is bit-identical to the host", "[rng][cuda]") {
     return;
   }
   REQUIRE(load == CUDA_SUCCESS);
-  CUfunction stream_fn = nullptr, math_fn = nullptr;
+  CUfunction stream_fn = nullptr;
+  CUfunction math_fn = nullptr;
   REQUIRE(driver.module_get_function(&stream_fn, module, "spdec_rng_probe_stream") == CUDA_SUCCESS);
   REQUIRE(driver.module_get_function(&math_fn, module, "spdec_rng_probe_math") == CUDA_SUCCESS);
 
   {
     std::uint32_t nblocks = 1U << 20;
     const std::size_t values = 4ULL * nblocks;
-    DeviceBuffer bits(driver, values * 4), z4(driver, values * 4), z1(driver, values * 4),
-        zsum(driver, values * 4);
-    unsigned long long seed = kSeed, sample = kSample, step = kStep;
+    DeviceBuffer bits(driver, values * 4);
+    DeviceBuffer z4(driver, values * 4);
+    DeviceBuffer z1(driver, values * 4);
+    DeviceBuffer zsum(driver, values * 4);
+    unsigned long long seed = kSeed;
+    unsigned long long sample = kSample;
+    unsigned long long step = kStep;
     void* args[] = {&seed, &sample, &step, &nblocks, &bits.ptr, &z4.ptr, &z1.ptr, &zsum.ptr};
     REQUIRE(driver.launch(stream_fn, (nblocks + 255) / 256, 1, 1, 256, 1, 1, 0, nullptr, args,
                           nullptr) == CUDA_SUCCESS);
@@ -508,15 +522,18 @@ TEST_CASE("on a GPU the stream is bit-identical to the host", "[rng][cuda]") {
     const auto got_z4 = z4.download<float>();
     const auto got_z1 = z1.download<float>();
     const auto got_zsum = zsum.download<float>();
-    SPDEC_CHECK_SAME(got_bits, want.bits);
-    SPDEC_CHECK_SAME(got_z4, want.z4);
-    SPDEC_CHECK_SAME(got_z1, want.z1);
-    SPDEC_CHECK_SAME(got_zsum, want.zsum);
+    check_same("got_bits", got_bits, want.bits);
+    check_same("got_z4", got_z4, want.z4);
+    check_same("got_z1", got_z1, want.z1);
+    check_same("got_zsum", got_zsum, want.zsum);
   }
   {
     std::uint32_t count = 1U << 24;
-    std::uint32_t first = kLogFirst, stride = log_stride(count);
-    DeviceBuffer logs(driver, count * 4ULL), sins(driver, count * 4ULL), coss(driver, count * 4ULL);
+    std::uint32_t first = kLogFirst;
+    std::uint32_t stride = log_stride(count);
+    DeviceBuffer logs(driver, count * 4ULL);
+    DeviceBuffer sins(driver, count * 4ULL);
+    DeviceBuffer coss(driver, count * 4ULL);
     void* args[] = {&first, &stride, &count, &logs.ptr, &sins.ptr, &coss.ptr};
     REQUIRE(driver.launch(math_fn, (count + 255) / 256, 1, 1, 256, 1, 1, 0, nullptr, args,
                           nullptr) == CUDA_SUCCESS);
@@ -525,9 +542,9 @@ TEST_CASE("on a GPU the stream is bit-identical to the host", "[rng][cuda]") {
     const auto got_logs = logs.download<float>();
     const auto got_sins = sins.download<float>();
     const auto got_coss = coss.download<float>();
-    SPDEC_CHECK_SAME(got_logs, want.logs);
-    SPDEC_CHECK_SAME(got_sins, want.sins);
-    SPDEC_CHECK_SAME(got_coss, want.coss);
+    check_same("got_logs", got_logs, want.logs);
+    check_same("got_sins", got_sins, want.sins);
+    check_same("got_coss", got_coss, want.coss);
   }
   driver.module_unload(module);
   driver.primary_ctx_release(dev);

@@ -12,7 +12,6 @@
 
 namespace {
 
-using spdec::rng_test::bits_float;
 using spdec::rng_test::float_bits;
 
 using Bits = std::array<std::uint32_t, 4>;
@@ -118,7 +117,10 @@ TEST_CASE("spdec_gaussian(n) is element n % 4 of spdec_gaussian4(n / 4)", "[rng]
   // (z0, z1) come from (r0, r1), (z2, z3) from (r2, r3).
   const Bits r = bits4(seed, sample, step, 9);
   const auto z = gaussian4(seed, sample, step, 9);
-  float a = 0.0F, b = 0.0F, c = 0.0F, d = 0.0F;
+  float a = 0.0F;
+  float b = 0.0F;
+  float c = 0.0F;
+  float d = 0.0F;
   spdec_rng_box_muller(r[0], r[1], &a, &b);
   spdec_rng_box_muller(r[2], r[3], &c, &d);
   CHECK(float_bits(z[0]) == float_bits(a));
@@ -131,7 +133,7 @@ TEST_CASE("a sample's noise does not depend on its batch", "[rng][stream]") {
   // A state [N, C, H, W] = [6, 3, 5, 7]: sample k's values are those of
   // (seed, k, step) whether it is drawn in a batch of 6 starting at 0, alone,
   // or in a batch starting at k.
-  const std::uint64_t values = 3 * 5 * 7;
+  const std::uint64_t values = 3ULL * 5 * 7;
   const std::uint64_t seed = 1234;
   const std::uint64_t step = 17;
   const std::vector<float> batch = batch_noise(seed, 0, 6, step, values);
@@ -207,7 +209,8 @@ TEST_CASE("the uniform is positive and at most 1, the Gaussians are bounded", "[
   }
   // The largest radius: u = 2^-33, sqrt(66 ln 2) = 6.7637...
   const double max_radius = std::sqrt(66.0 * std::log(2.0));
-  float z0 = 0.0F, z1 = 0.0F;
+  float z0 = 0.0F;
+  float z1 = 0.0F;
   spdec_rng_box_muller(0U, 0U, &z0, &z1);
   CHECK(static_cast<double>(z0) == Approx(max_radius).epsilon(1e-6));
   CHECK(z1 == 0.0F);
@@ -231,11 +234,15 @@ TEST_CASE("moments of 10^6 Gaussians", "[rng][stream]") {
   // deterministic anyway); a wrong scale, offset or shape (e.g. a uniform's
   // kurtosis of 1.8, or a variance off by 1%) is caught.
   const auto run = [](const char* what, const std::vector<float>& z) {
-    const double n = static_cast<double>(z.size());
-    double s1 = 0, s2 = 0, s3 = 0, s4 = 0, lag = 0;
+    const auto n = static_cast<double>(z.size());
+    double s1 = 0;
+    double s2 = 0;
+    double s3 = 0;
+    double s4 = 0;
+    double lag = 0;
     std::uint64_t tail3 = 0;
     for (std::size_t i = 0; i < z.size(); ++i) {
-      const double v = static_cast<double>(z[i]);
+      const auto v = static_cast<double>(z[i]);
       s1 += v;
       s2 += v * v;
       s3 += v * v * v;
@@ -263,7 +270,7 @@ TEST_CASE("moments of 10^6 Gaussians", "[rng][stream]") {
 
   const std::uint32_t blocks = 1U << 18;
   std::vector<float> z;
-  z.reserve(4 * blocks);
+  z.reserve(4ULL * blocks);
   for (std::uint32_t b = 0; b < blocks; ++b) {
     const auto g = gaussian4(2024, 0, 0, b);
     z.insert(z.end(), g.begin(), g.end());
