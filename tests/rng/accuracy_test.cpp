@@ -13,6 +13,10 @@
 #include "codegen/rng/philox.h"
 #include "tests/rng/rng_reference.hpp"
 
+#if defined(__SSE__)
+#include <xmmintrin.h>
+#endif
+
 namespace {
 
 using spdec::rng_test::bits_float;
@@ -171,6 +175,47 @@ TEST_CASE("the Gaussians agree with a double-precision Box-Muller of the same bi
   WARN("Gaussians vs double Box-Muller over 2^20 values: largest |z - ref| / max(1, |ref|) = "
        << worst_rel << ", largest error " << worst_ulp << " ulp");
 }
+
+#if defined(__SSE__)
+TEST_CASE("flushing subnormals to zero changes nothing", "[rng][accuracy]") {
+  // NVRTC's --use_fast_math implies --ftz=true (subnormal inputs and results
+  // of float instructions become zero). The stream is immune because none of
+  // its intermediates is ever subnormal; the same flush on the host (MXCSR
+  // FTZ and DAZ) must therefore leave every value unchanged.
+  const std::uint32_t blocks = 1U << 16;
+  const std::uint32_t count = 1U << 21;
+  const std::uint32_t first = float_bits(0x1p-33F);
+  const std::uint32_t stride = (float_bits(1.0F) - first) / count;
+  const auto run = [&] {
+    std::vector<float> out;
+    out.reserve(4ULL * blocks + 3ULL * count);
+    for (std::uint32_t b = 0; b < blocks; ++b) {
+      std::array<float, 4> z{};
+      spdec_gaussian4(99, b, 5, b, z.data());
+      out.insert(out.end(), z.begin(), z.end());
+    }
+    for (std::uint32_t i = 0; i < count; ++i) {
+      out.push_back(spdec_rng_log(bits_float(first + i * stride)));
+      float s = 0.0F;
+      float c = 0.0F;
+      spdec_rng_sincos_turns(i * 2053U, &s, &c);  // 2053 * 2^21 ~ 2^32: the whole circle
+      out.push_back(s);
+      out.push_back(c);
+    }
+    return out;
+  };
+  const std::vector<float> normal = run();
+  const unsigned int csr = _mm_getcsr();
+  _mm_setcsr(csr | 0x8040U);  // FTZ | DAZ
+  const std::vector<float> flushed = run();
+  _mm_setcsr(csr);
+  std::size_t differ = 0;
+  for (std::size_t i = 0; i < normal.size(); ++i) {
+    differ += float_bits(normal[i]) != float_bits(flushed[i]) ? 1 : 0;
+  }
+  CHECK(differ == 0U);
+}
+#endif
 
 TEST_CASE("host throughput of the Gaussian stream (informational)", "[rng][bench]") {
   // Single-threaded, this build's flags (no -march). Printed, never asserted.
