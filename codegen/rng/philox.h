@@ -79,10 +79,11 @@
 // reassociation on the host (-ffast-math, -Ofast, -fassociative-math): the
 // header refuses to compile under -ffast-math (__FAST_MATH__).
 //
-// Cost on the host (one thread, 2-core AMD EPYC VM): about 80 M Gaussians/s
-// with -mfma or -march=native; about 30 M/s without (x86-64 default, the fma
-// emulated); Philox alone about 400 M uint32/s. Compile the generated C++
-// with -march=native (or at least -mfma) where it runs.
+// Cost on the host, one thread (a shared 2-core AMD EPYC VM, so ranges): with
+// -mfma or -march=native 45-80 M Gaussians/s (a glibc logf/sincosf Box-Muller
+// does 30-80 M/s there); without (the x86-64 default, the fma emulated inline)
+// 18-30 M/s; Philox alone 200-500 M uint32/s. Compile generated C++ with
+// -march=native (or at least -mfma) where it runs.
 // ---------------------------------------------------------------------------
 //
 // Functions (all SPDEC_RNG_FN: `static inline` on the host,
