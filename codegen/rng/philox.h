@@ -103,6 +103,10 @@
 //                        unsigned long long step, unsigned long long n);
 // Kernels should call spdec_gaussian4 once per group of four values (n = 4*block
 // .. 4*block+3) rather than spdec_gaussian four times.
+// Helpers (also usable): spdec_rng_fma (a correctly rounded fmaf),
+// spdec_rng_float_bits / spdec_rng_bits_float (bit casts), spdec_rng_mulhilo.
+// All names start with spdec_ / SPDEC_RNG_; the arithmetic macros are
+// #undef'd at the end.
 //
 // Types: only unsigned int (32 bits), int, unsigned long long (64 bits) and
 // float; NVRTC has no <cstdint>. The host checks the sizes with static_assert.
