@@ -1,6 +1,7 @@
 #include "codegen/jit/host_compiler.hpp"
 
 #include <dlfcn.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -59,6 +60,23 @@ std::string ask_identity(const std::string& compiler) {
   return compiler + " (" + (ec ? compiler : resolved.string()) + "): " + first_line(version.output);
 }
 
+// Names the compiler's executable as it is now: its resolved path, device,
+// inode, size and modification time. Installing another compiler (or
+// another version) under the same name changes it. Empty when it cannot be
+// found.
+std::string file_signature(const std::string& path) {
+  std::error_code ec;
+  const std::filesystem::path resolved = std::filesystem::canonical(path, ec);
+  struct stat info {};
+  if (ec || ::stat(resolved.c_str(), &info) != 0) {
+    return {};
+  }
+  return resolved.string() + " dev=" + std::to_string(info.st_dev) +
+         " ino=" + std::to_string(info.st_ino) + " size=" + std::to_string(info.st_size) +
+         " mtime=" + std::to_string(info.st_mtim.tv_sec) + "." +
+         std::to_string(info.st_mtim.tv_nsec);
+}
+
 double seconds_since(std::chrono::steady_clock::time_point start) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 }
@@ -69,6 +87,18 @@ void write_source(const std::filesystem::path& path, const std::string& source) 
   out.close();
   if (!out) {
     throw JitError("cannot write the kernel source to " + path.string());
+  }
+}
+
+// Kernels use OpenMP, so loading the first one pulls in the OpenMP runtime.
+// Its worker threads keep running the runtime's code after a parallel region
+// (they spin, then sleep), so it must never be unloaded with the last kernel
+// that needed it: mark whichever runtime is loaded RTLD_NODELETE. The kernels
+// themselves can still be unloaded.
+void pin_openmp_runtime() {
+  for (const char* runtime : {"libgomp.so.1", "libomp.so.5", "libomp.so", "libiomp5.so"}) {
+    // RTLD_NOLOAD: only if already loaded; the reference taken is never dropped.
+    (void)::dlopen(runtime, RTLD_NOW | RTLD_NOLOAD | RTLD_NODELETE);
   }
 }
 
@@ -83,6 +113,7 @@ std::shared_ptr<SharedLibrary> SharedLibrary::open(const std::filesystem::path& 
     throw JitError("cannot load " + path.string() + ": " +
                    (why != nullptr ? why : "dlopen failed"));
   }
+  pin_openmp_runtime();
   return std::shared_ptr<SharedLibrary>(new SharedLibrary(handle, path));
 }
 
@@ -117,9 +148,25 @@ const std::string& HostCompiler::identity() const {
   const std::lock_guard lock(mutex);
   auto it = known.find(compiler_);
   if (it == known.end()) {
-    it = known.emplace(compiler_, ask_identity(compiler_)).first;
+    it = known.emplace(compiler_, cached_identity()).first;
   }
   return it->second;  // map nodes are stable and never erased
+}
+
+std::string HostCompiler::cached_identity() const {
+  // Running `clang++ --version` alone takes ~50 ms, as long as a whole cache
+  // hit should. Its answer is cached too, keyed by the compiler file itself.
+  const std::string signature = file_signature(compiler_);
+  if (signature.empty()) {
+    return ask_identity(compiler_);  // it will not run either; let that say why
+  }
+  const CacheKey key{"compiler", signature, "identity", "", "", ""};
+  if (std::optional<std::string> identity = cache_->load(key)) {
+    return *identity;
+  }
+  std::string identity = ask_identity(compiler_);
+  cache_->store(key, identity);
+  return identity;
 }
 
 CacheKey HostCompiler::key(const std::string& source, const std::string& name) const {

@@ -10,7 +10,7 @@
 //
 // Every compile goes through the KernelCache (cache.hpp documents the
 // protocol): the key holds a hash of the source text, the compiler's
-// identity (path and `--version`, asked once per process) and the flags. A
+// identity (path and `--version`, see identity()) and the flags. A
 // HostCompiler also remembers what it loaded, so compiling the same source
 // again returns the same SharedLibrary without touching the disk; those
 // libraries stay loaded as long as the HostCompiler or a caller holds them.
@@ -38,7 +38,9 @@
 namespace spdec::jit {
 
 /// A dlopen'ed shared object (RTLD_NOW | RTLD_LOCAL), closed on destruction:
-/// keep it alive as long as any symbol taken from it is used.
+/// keep it alive as long as any symbol taken from it is used. The OpenMP
+/// runtime a kernel brings in stays loaded for good (its idle worker threads
+/// still run its code).
 class SharedLibrary {
  public:
   /// Throws JitError with dlerror()'s message when the file cannot be loaded.
@@ -98,8 +100,10 @@ class HostCompiler {
   /// The cache key compile() uses for this source and name.
   [[nodiscard]] CacheKey key(const std::string& source, const std::string& name) const;
 
-  /// "<path> (<resolved path>): <first line of --version>"; the compiler is
-  /// run once per process and path. Throws JitError when it cannot be run.
+  /// "<path> (<resolved path>): <first line of --version>". The compiler is
+  /// asked at most once per process and path, and the answer is cached on
+  /// disk, keyed by the compiler file's resolved path, inode, size and
+  /// modification time. Throws JitError when the compiler cannot be run.
   [[nodiscard]] const std::string& identity() const;
 
   [[nodiscard]] const std::string& compiler() const { return compiler_; }
@@ -108,6 +112,8 @@ class HostCompiler {
   [[nodiscard]] KernelCache& cache() const { return *cache_; }
 
  private:
+  [[nodiscard]] std::string cached_identity() const;
+
   struct Loaded {
     std::shared_ptr<SharedLibrary> library;
     std::string artifact;  // the cache file, or empty when it was built outside the cache

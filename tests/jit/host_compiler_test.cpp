@@ -6,10 +6,13 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
 #include <catch2/catch.hpp>
+#include <chrono>
 #include <exception>
 #include <fstream>
+#include <memory>
 #include <string>
 #include <thread>
 #include <vector>
@@ -105,7 +108,7 @@ TEST_CASE("host JIT: compile extern C float f(float) and call it", "[jit][host]"
   const auto names = jit::test::file_names(dir.path());
   CHECK(jit::test::count_ending(names, ".so") == 1);
   CHECK(jit::test::count_ending(names, ".sum") == 1);
-  CHECK(names.size() == 2);  // no temporary files left
+  CHECK(jit::test::count_temporaries(names) == 0);
 }
 
 TEST_CASE("host JIT: a miss, then a hit in a fresh process in milliseconds", "[jit][host]") {
@@ -232,7 +235,7 @@ TEST_CASE("host JIT: two processes compiling the same kernel at once both succee
   CHECK(cache.find_shared_object(compiler.key(source, "race")).has_value());
   const auto names = jit::test::file_names(dir.path());
   CHECK(jit::test::count_ending(names, ".so") == 1);  // identical builds, one file
-  CHECK(names.size() == 2);                           // and no temporary files
+  CHECK(jit::test::count_temporaries(names) == 0);
 }
 
 TEST_CASE("host JIT: two threads with their own caches compile one kernel at once", "[jit][host]") {
@@ -263,6 +266,80 @@ TEST_CASE("host JIT: two threads with their own caches compile one kernel at onc
   CHECK(cache.find_shared_object(jit::HostCompiler(with_cache(cache)).key(source, "threads")));
 }
 
+TEST_CASE("host JIT: unloading an OpenMP kernel leaves the OpenMP runtime loaded", "[jit][host]") {
+  // libgomp's worker threads spin in libgomp's code after a parallel region;
+  // if closing the kernel that pulled libgomp in unmapped it, they would
+  // crash. Run in a child so a crash is a failed exit status, not a dead test.
+  const auto dir = scratch_dir();
+  const std::string source =
+      "extern \"C\" float f(float x) {\n"
+      "  float sum = 0.0f;\n"
+      "  #pragma omp parallel for reduction(+ : sum) num_threads(4)\n"
+      "  for (int i = 0; i < 4000; ++i) sum += x;\n"
+      "  return sum;\n"
+      "}\n";
+  std::array<int, 2> gate{};
+  REQUIRE(::pipe(gate.data()) == 0);
+  const pid_t child = fork_child(gate, [&] {
+    jit::KernelCache cache(dir.path());
+    auto compiler = std::make_unique<jit::HostCompiler>(with_cache(cache));
+    auto library = compiler->compile(source, "openmp");
+    const bool right = library->function<float(float)>("f")(1.0F) == 4000.0F;
+    library.reset();
+    compiler.reset();  // the last reference: dlclose
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    return right;
+  });
+  ::close(gate[0]);
+  ::close(gate[1]);
+  CHECK(wait_child(child) == 0);
+}
+
+TEST_CASE("host JIT: the compiler's --version is asked once, then read from the cache",
+          "[jit][host]") {
+  const auto dir = scratch_dir();
+  const std::filesystem::path cache_dir = dir.path() / "cache";
+  const std::filesystem::path log = dir.path() / "version.log";
+  const std::filesystem::path wrapper = dir.path() / "cxx";
+  std::string real_compiler;
+  {
+    jit::KernelCache cache(cache_dir);
+    real_compiler = jit::HostCompiler(with_cache(cache)).compiler();
+  }
+  // A compiler wrapper that notes every --version call.
+  jit::test::write_text(wrapper, "#!/bin/sh\nif [ \"$1\" = --version ]; then echo >> '" +
+                                     log.string() + "'; fi\nexec '" + real_compiler + "' \"$@\"\n");
+  std::filesystem::permissions(wrapper, std::filesystem::perms::owner_all);
+  // Each compile in a fresh process: the identity is memoised per process.
+  const auto compile_in_child = [&] {
+    std::array<int, 2> gate{};
+    REQUIRE(::pipe(gate.data()) == 0);
+    const pid_t child = fork_child(gate, [&] {
+      jit::KernelCache cache(cache_dir);
+      jit::HostCompilerOptions options = with_cache(cache);
+      options.compiler = wrapper.string();
+      return jit::HostCompiler(options)
+                 .compile(kernel_source(13), "wrapped")
+                 ->function<float(float)>("f")(1.0F) == 15.0F;
+    });
+    ::close(gate[0]);
+    ::close(gate[1]);
+    CHECK(wait_child(child) == 0);
+  };
+  const auto version_calls = [&] {
+    const std::string text = jit::test::read_text(log);
+    return std::count(text.begin(), text.end(), '\n');
+  };
+  compile_in_child();
+  CHECK(version_calls() == 1);
+  compile_in_child();
+  CHECK(version_calls() == 1);
+  // Another compiler file under the same name is asked again.
+  jit::test::write_text(wrapper, jit::test::read_text(wrapper) + "# changed\n");
+  compile_in_child();
+  CHECK(version_calls() == 2);
+}
+
 TEST_CASE("host JIT: a compile error carries the compiler's message and the source",
           "[jit][host]") {
   const auto dir = scratch_dir();
@@ -281,7 +358,10 @@ TEST_CASE("host JIT: a compile error carries the compiler's message and the sour
     CHECK(error.source() == source);
   }
   // Nothing is cached for a failed compile, and nothing is left behind.
-  CHECK(jit::test::file_names(dir.path()).empty());
+  const auto names = jit::test::file_names(dir.path());
+  CHECK(jit::test::count_ending(names, ".so") == 0);
+  CHECK(jit::test::count_ending(names, ".sum") == 0);
+  CHECK(jit::test::count_temporaries(names) == 0);
 
   jit::HostCompilerOptions options = with_cache(cache);
   options.compiler = (dir.path() / "no-such-compiler").string();

@@ -100,4 +100,10 @@ inline std::size_t count_ending(const std::vector<std::string>& names, const std
   }));
 }
 
+/// How many names are temporary files or directories (".tmp-<pid>-...").
+inline std::size_t count_temporaries(const std::vector<std::string>& names) {
+  return static_cast<std::size_t>(std::count_if(
+      names.begin(), names.end(), [](const auto& n) { return n.rfind(".tmp-", 0) == 0; }));
+}
+
 }  // namespace spdec::jit::test
