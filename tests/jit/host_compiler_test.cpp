@@ -368,6 +368,28 @@ TEST_CASE("host JIT: a compile error carries the compiler's message and the sour
   CHECK_THROWS_AS(jit::HostCompiler(options).compile(source, "x"), jit::JitError);
 }
 
+TEST_CASE("host JIT: portable flags by default; -march=native only keyed by the CPU",
+          "[jit][host]") {
+  const auto dir = scratch_dir();
+  jit::KernelCache cache(dir.path());
+  const jit::HostCompiler portable(with_cache(cache));
+  const auto& flags = portable.flags();
+  CHECK(flags == std::vector<std::string>{"-O3", "-fopenmp", "-fPIC", "-shared", "-std=c++17"});
+  CHECK(portable.key("x", "k").arch.empty());
+
+  jit::HostCompilerOptions options = with_cache(cache);
+  options.native = true;
+  options.extra_flags = {"-DSPDEC_TEST=1"};
+  const jit::HostCompiler native(options);
+  CHECK(native.flags().back() == "-march=native");
+  CHECK(std::find(native.flags().begin(), native.flags().end(), "-DSPDEC_TEST=1") !=
+        native.flags().end());
+  const jit::CacheKey key = native.key("x", "k");
+  CHECK(key.arch.rfind("native:", 0) == 0);
+  CHECK(key.flags.find("-march=native") != std::string::npos);
+  CHECK(key.digest() != portable.key("x", "k").digest());
+}
+
 TEST_CASE("numbered_source puts line numbers before each line", "[jit][host]") {
   CHECK(jit::numbered_source("").empty());
   CHECK(jit::numbered_source("a\nb") == "   1 | a\n   2 | b\n");
