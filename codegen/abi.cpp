@@ -17,8 +17,7 @@ std::string replace_all(std::string text, const std::string& from, const std::st
 std::string render() {
   // NOLINTNEXTLINE(cppcoreguidelines-macro-usage)
 #define SPDEC_RENDER_FIELD(type, name, comment) "  " #type " " #name ";  // " comment "\n"
-  std::string text =
-      "struct spdec_args {\n" SPDEC_KERNEL_ARGS_FIELDS(SPDEC_RENDER_FIELD) "};\n";
+  std::string text = "struct spdec_args {\n" SPDEC_KERNEL_ARGS_FIELDS(SPDEC_RENDER_FIELD) "};\n";
 #undef SPDEC_RENDER_FIELD
   // Generated code includes no headers: spell the fixed-width types out
   // (LP64 on the host, NVPTX64 on the device: the same sizes).

@@ -23,7 +23,7 @@ namespace spdec::codegen {
 
 // X(type, name, comment): the fields of spdec_args, in order.
 // NOLINTNEXTLINE(cppcoreguidelines-macro-usage): one list, two renderings
-#define SPDEC_KERNEL_ARGS_FIELDS(X)                                                            \
+#define SPDEC_KERNEL_ARGS_FIELDS(X)                                                          \
   X(float*, out, "[N,C,H,W] result: b, g2, div Sigma, the new state or the velocity")        \
   X(float*, out2, "[N,C,H,W] flow: accumulated variance (+= dt g2^2 per step), or null")     \
   X(const float*, u, "[N,C,H,W] state")                                                      \
@@ -39,7 +39,7 @@ namespace spdec::codegen {
   X(std::int32_t, C, "channels")                                                             \
   X(std::int32_t, H, "rows")                                                                 \
   X(std::int32_t, W, "columns")                                                              \
-  X(std::int32_t, steps, "flow_steps: number of steps")                                     \
+  X(std::int32_t, steps, "flow_steps: number of steps")                                      \
   X(float, dt, "step (> 0)")                                                                 \
   X(float, sqrt_dt, "sqrt(dt)")                                                              \
   X(std::int32_t, pad, "(alignment)")                                                        \

@@ -31,14 +31,28 @@ std::string location(const StencilProgram& program, const char* what, lang::Span
   throw GeneratedCodeError(out.str());
 }
 
-std::string default_cuda_arch(const jit::NvrtcCompiler& nvrtc) {
-  if (jit::cuda_driver_available()) return nvrtc.arch_for_device(jit::device_compute_capability());
-  const std::vector<int> archs = nvrtc.supported_archs();
-  if (archs.empty()) throw jit::JitError("NVRTC lists no supported architecture");
-  return "compute_" + std::to_string(archs.front());
+std::string default_cuda_arch() {
+  if (jit::cuda_driver_available()) {
+    return jit::NvrtcCompiler::arch_for_device(jit::device_compute_capability());
+  }
+  return ptx_arch();
+}
+
+/// errno and FP traps are never observed by generated code; without them the
+/// compiler vectorises sqrt and if-converts selects. Results do not change.
+jit::HostCompilerOptions host_options() {
+  jit::HostCompilerOptions options;
+  options.extra_flags = {"-fno-math-errno", "-fno-trapping-math"};
+  return options;
 }
 
 }  // namespace
+
+std::string ptx_arch() {
+  const std::vector<int> archs = jit::NvrtcCompiler::supported_archs();
+  if (archs.empty()) throw jit::JitError("NVRTC lists no supported architecture");
+  return "compute_" + std::to_string(archs.front());
+}
 
 CompiledModule compile_program(const StencilProgram& program, Target target,
                                const CompileOptions& options) {
@@ -48,11 +62,11 @@ CompiledModule compile_program(const StencilProgram& program, Target target,
   const std::string kernel_name = mangle(program.process_name);
   try {
     if (target == Target::cpu) {
-      static jit::HostCompiler host;  // one per process: it memoises what it loaded
+      static jit::HostCompiler host(host_options());  // one per process: it memoises what it loaded
       module.library = host.compile(module.source, kernel_name, &module.info);
     } else {
       static jit::NvrtcCompiler nvrtc;
-      module.arch = options.cuda_arch.empty() ? default_cuda_arch(nvrtc) : options.cuda_arch;
+      module.arch = options.cuda_arch.empty() ? default_cuda_arch() : options.cuda_arch;
       module.image = nvrtc.compile(module.source, module.arch, kernel_name, &module.info);
     }
   } catch (const jit::CompileError& error) {
@@ -69,7 +83,8 @@ bool target_available(Target target, std::string* why) {
       return true;
     }
     if (!jit::nvrtc_built()) {
-      if (why) *why = "this spdec was built without the CUDA backend (no NVRTC found at configure time)";
+      if (why)
+        *why = "this spdec was built without the CUDA backend (no NVRTC found at configure time)";
       return false;
     }
     return true;

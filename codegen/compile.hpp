@@ -37,6 +37,10 @@ class GeneratedCodeError : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
+/// "compute_XY" for the oldest architecture NVRTC supports: PTX any newer
+/// driver JIT-compiles (what --emit ptx and GPU-less machines produce).
+[[nodiscard]] std::string ptx_arch();
+
 /// Emits and compiles (or loads from the cache). Throws GeneratedCodeError
 /// (see above) or jit::JitError (no compiler, no NVRTC, I/O).
 [[nodiscard]] CompiledModule compile_program(const StencilProgram& program, Target target,

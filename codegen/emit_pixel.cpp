@@ -36,7 +36,8 @@ std::string float_literal(double value) {
   if (std::isnan(value)) return "SPDEC_NAN";
   if (std::isinf(value)) return value > 0 ? "SPDEC_INF" : "(-SPDEC_INF)";
   std::array<char, 64> buffer{};
-  std::snprintf(buffer.data(), buffer.size(), "%.9g", static_cast<double>(static_cast<float>(value)));
+  std::snprintf(buffer.data(), buffer.size(), "%.9g",
+                static_cast<double>(static_cast<float>(value)));
   std::string text = buffer.data();
   if (std::isinf(static_cast<float>(value))) return value > 0 ? "SPDEC_INF" : "(-SPDEC_INF)";
   if (text.find_first_of(".e") == std::string::npos) text += ".0";
@@ -54,9 +55,9 @@ std::string origin_comment(const StencilProgram& program, const char* what, lang
 namespace {
 
 struct Position {
-  std::string x;       ///< column used for addressing (always inside the grid)
+  std::string x;  ///< column used for addressing (always inside the grid)
   std::string y;
-  std::string raw_x;   ///< the column before the ghost rule (indicator, chaining)
+  std::string raw_x;  ///< the column before the ghost rule (indicator, chaining)
   std::string raw_y;
   std::string inside;  ///< Dirichlet: a bool variable, "" = always inside
 };
@@ -116,7 +117,9 @@ class PixelEmitter {
         const std::size_t moved = position(pos, node.a, node.b);
         const std::string inner = value(node.args[0], moved, chan);
         const std::string& inside = positions_.at(moved).inside;
-        return inside.empty() ? inner : "(" + inside + " ? " + inner + " : " + float_literal(node.value) + ")";
+        return inside.empty()
+                   ? inner
+                   : "(" + inside + " ? " + inner + " : " + float_literal(node.value) + ")";
       }
       case Kind::channel_sum:
         return channel_sum(node, pos);

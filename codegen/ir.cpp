@@ -38,8 +38,8 @@ const char* name(Field field) { return field == Field::u ? "u" : "u0"; }
 bool Node::operator==(const Node& other) const {
   // Constants compare by bit pattern so that -0.0 and 0.0 (and NaNs) stay distinct.
   return kind == other.kind && op == other.op && field == other.field && a == other.a &&
-         b == other.b && std::bit_cast<std::uint64_t>(value) ==
-                             std::bit_cast<std::uint64_t>(other.value) &&
+         b == other.b &&
+         std::bit_cast<std::uint64_t>(value) == std::bit_cast<std::uint64_t>(other.value) &&
          arity == other.arity && args == other.args;
 }
 

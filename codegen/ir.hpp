@@ -61,7 +61,7 @@ enum Depends : std::uint8_t {
   depends_coords = 1U << 2U,
   depends_param = 1U << 3U,
   depends_indicator = 1U << 4U,
-  depends_stencil = 1U << 5U,  ///< contains an `at`
+  depends_stencil = 1U << 5U,   ///< contains an `at`
   depends_channels = 1U << 6U,  ///< contains a channel_sum
 };
 
@@ -109,7 +109,9 @@ class Graph {
   [[nodiscard]] NodeId div(NodeId a, NodeId b) { return apply(lang::Op::div, a, b); }
   [[nodiscard]] NodeId neg(NodeId a) { return apply(lang::Op::neg, a); }
 
-  [[nodiscard]] const Node& operator[](NodeId id) const { return nodes_.at(static_cast<std::size_t>(id)); }
+  [[nodiscard]] const Node& operator[](NodeId id) const {
+    return nodes_.at(static_cast<std::size_t>(id));
+  }
   [[nodiscard]] std::size_t size() const { return nodes_.size(); }
 
   /// The same node with new arguments (re-simplified).

@@ -43,10 +43,10 @@ enum class KernelKind : std::uint8_t {
   ode_step,
 };
 
-inline constexpr KernelKind kAllKernels[] = {
-    KernelKind::drift,        KernelKind::diffusion,  KernelKind::div_sigma,
-    KernelKind::noise,        KernelKind::forward_step, KernelKind::flow_steps,
-    KernelKind::reverse_step, KernelKind::ode_step};
+inline constexpr KernelKind kAllKernels[] = {KernelKind::drift,        KernelKind::diffusion,
+                                             KernelKind::div_sigma,    KernelKind::noise,
+                                             KernelKind::forward_step, KernelKind::flow_steps,
+                                             KernelKind::reverse_step, KernelKind::ode_step};
 
 [[nodiscard]] const char* name(KernelKind kind);
 /// The CPU entry point: "spdec_" + name.

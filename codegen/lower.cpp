@@ -240,7 +240,9 @@ class Lowering {
   }
 
   Value sobel(const ExprRef& f, Offset o) {
-    const auto s = [&](std::int32_t di, std::int32_t dj) { return operand_at(f, o + Offset{di, dj}); };
+    const auto s = [&](std::int32_t di, std::int32_t dj) {
+      return operand_at(f, o + Offset{di, dj});
+    };
     const auto column = [&](std::int32_t di) {
       return g_.add(g_.add(s(di, -1), g_.mul(g_.constant(2.0), s(di, 0))), s(di, 1));
     };
@@ -272,12 +274,14 @@ class Lowering {
       e = v->args[0];
       return true;
     }
-    if (v->op == Op::mul && v->args[1]->op == Op::grad && v->args[0]->shape == lang::Shape::scalar) {
+    if (v->op == Op::mul && v->args[1]->op == Op::grad &&
+        v->args[0]->shape == lang::Shape::scalar) {
       k = v->args[0];
       e = v->args[1]->args[0];
       return true;
     }
-    if (v->op == Op::mul && v->args[0]->op == Op::grad && v->args[1]->shape == lang::Shape::scalar) {
+    if (v->op == Op::mul && v->args[0]->op == Op::grad &&
+        v->args[1]->shape == lang::Shape::scalar) {
       k = v->args[1];
       e = v->args[0]->args[0];
       return true;
@@ -357,8 +361,8 @@ StencilProgram lower(const lang::Process& process) {
   const Placement pixel = at_node({0, 0});
   program.drift.general =
       process.drift ? lowering.scalar(process.drift, pixel) : program.graph.constant(0.0);
-  program.diffusion.general = process.diffusion ? lowering.scalar(process.diffusion, pixel)
-                                                : program.graph.constant(0.0);
+  program.diffusion.general =
+      process.diffusion ? lowering.scalar(process.diffusion, pixel) : program.graph.constant(0.0);
   return program;
 }
 

@@ -77,9 +77,9 @@ std::string print(const StencilProgram& program) {
     out << " " << lang::number_text(program.boundary_value);
   }
   out << ", channels " << (program.coupled_channels ? "coupled" : "independent") << ", noise "
-      << (program.noise_identity ? "white" : "spectral") << ", dt "
-      << lang::number_text(program.dt) << ", taming "
-      << (program.taming ? lang::number_text(*program.taming) : std::string("off")) << "\n";
+      << (program.noise_identity ? "white" : "spectral") << ", dt " << lang::number_text(program.dt)
+      << ", taming " << (program.taming ? lang::number_text(*program.taming) : std::string("off"))
+      << "\n";
   out << "interior reach (" << program.reach_x << ", " << program.reach_y << ")\n";
   out << "params:\n";
   for (std::size_t i = 0; i < program.params.size(); ++i) {

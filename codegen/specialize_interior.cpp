@@ -20,7 +20,7 @@ namespace spdec::codegen {
 namespace {
 
 struct Position {
-  std::int32_t x = 0;        ///< total offset from the pixel
+  std::int32_t x = 0;  ///< total offset from the pixel
   std::int32_t y = 0;
   std::int32_t reach_x = 0;  ///< Σ|dx| along the chain so far
   std::int32_t reach_y = 0;

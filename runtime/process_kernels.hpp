@@ -10,13 +10,13 @@
 // the kernels in float.
 #pragma once
 
+#include <ATen/ATen.h>
+
 #include <cstdint>
 #include <memory>
 #include <optional>
 #include <string>
 #include <vector>
-
-#include <ATen/ATen.h>
 
 #include "codegen/program.hpp"
 
@@ -63,23 +63,21 @@ class ProcessKernels {
   [[nodiscard]] virtual at::Tensor noise(at::IntArrayRef shape, const NoiseSource& source,
                                          const at::Device& device) = 0;
   /// One tamed Euler–Maruyama step from t to t + dt.
-  [[nodiscard]] virtual at::Tensor forward_step(const at::Tensor& u, const at::Tensor& u0,
-                                                double t, double dt,
-                                                const NoiseSource& noise) = 0;
+  [[nodiscard]] virtual at::Tensor forward_step(const at::Tensor& u, const at::Tensor& u0, double t,
+                                                double dt, const NoiseSource& noise) = 0;
   /// `steps` noise-free steps from t (step k at t + k dt). When `variance` is
   /// given (a [N, C, H, W] tensor), adds Σ_k dt g(t_k, u_k)² to it.
   [[nodiscard]] virtual at::Tensor flow_steps(const at::Tensor& u, const at::Tensor& u0, double t,
                                               double dt, std::int64_t steps,
                                               at::Tensor* variance = nullptr) = 0;
   /// One reverse-SDE step from t to t − dt. score_term: s when Q = I, else Q(g s).
-  [[nodiscard]] virtual at::Tensor reverse_step(const at::Tensor& u, const at::Tensor& u0,
-                                                double t, double dt, const at::Tensor& score_term,
+  [[nodiscard]] virtual at::Tensor reverse_step(const at::Tensor& u, const at::Tensor& u0, double t,
+                                                double dt, const at::Tensor& score_term,
                                                 const at::Tensor& qdiag,
                                                 const NoiseSource& noise) = 0;
   /// The probability-flow velocity (forward time) at t.
-  [[nodiscard]] virtual at::Tensor ode_velocity(const at::Tensor& u, const at::Tensor& u0,
-                                                double t, double dt,
-                                                const at::Tensor& score_term,
+  [[nodiscard]] virtual at::Tensor ode_velocity(const at::Tensor& u, const at::Tensor& u0, double t,
+                                                double dt, const at::Tensor& score_term,
                                                 const at::Tensor& qdiag) = 0;
 };
 

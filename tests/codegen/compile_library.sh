@@ -8,7 +8,8 @@ cache="$(mktemp -d)"
 trap 'rm -rf "$cache"' EXIT
 export SPDEC_CACHE_DIR="$cache"
 targets=cpu
-if "$spdec" compile "$root/library/heat.spde" --emit ptx -o "$cache/ptx" >/dev/null 2>&1; then
+printf 'process probe\ndrift = lap(u)\ndiffusion = 1\ntime T = 1, dt = 0.1\n' >"$cache/probe.spde"
+if "$spdec" compile "$cache/probe.spde" --emit ptx -o "$cache/ptx" >/dev/null 2>&1; then
   targets=all
 else
   echo "note: CUDA target unavailable here; compiling for the CPU only"

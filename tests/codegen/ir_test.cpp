@@ -1,7 +1,8 @@
 // The IR's graph: hash-consing, folding, simplification, hashing, printing.
+#include "codegen/ir.hpp"
+
 #include <catch2/catch.hpp>
 
-#include "codegen/ir.hpp"
 #include "codegen/passes.hpp"
 #include "tests/codegen/support.hpp"
 
@@ -60,9 +61,9 @@ TEST_CASE("the verifier accepts every lowered library process and rejects broken
 }
 
 TEST_CASE("print names every param and root", "[ir]") {
-  const auto program =
-      spdec::test::program_of("process p\nschedule a(t) = 1 + t\ndrift = a(t) * lap(u)\n"
-                              "diffusion = 1\ntime T = 1, dt = 0.01\n");
+  const auto program = spdec::test::program_of(
+      "process p\nschedule a(t) = 1 + t\ndrift = a(t) * lap(u)\n"
+      "diffusion = 1\ntime T = 1, dt = 0.01\n");
   const std::string text = print(program);
   CHECK_THAT(text, Catch::Contains("p0 = (1 + t)"));
   CHECK_THAT(text, Catch::Contains("drift (interior):"));

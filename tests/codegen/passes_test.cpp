@@ -1,9 +1,10 @@
 // The passes: lowering's discretisation choices visible in the IR, the
 // derivative of g2 and its interior proof, the interior reach, the pipeline.
+#include "codegen/passes.hpp"
+
 #include <catch2/catch.hpp>
 
 #include "codegen/emit.hpp"
-#include "codegen/passes.hpp"
 #include "codegen/pipeline.hpp"
 #include "tests/codegen/support.hpp"
 
@@ -13,7 +14,9 @@ using spdec::test::spec;
 
 namespace {
 
-std::uint64_t drift_hash(const StencilProgram& p) { return structural_hash(p.graph, p.drift.general); }
+std::uint64_t drift_hash(const StencilProgram& p) {
+  return structural_hash(p.graph, p.drift.general);
+}
 
 bool contains_kind(const StencilProgram& p, NodeId root, Kind kind) {
   for (const NodeId id : topological_order(p.graph, {root})) {
@@ -33,7 +36,8 @@ TEST_CASE("div(grad(u)) in flux form is one IR under every scheme, k = 1 folded"
   CHECK(flux != drift_hash(program_of(spec("lap(u)"))));
   for (const char* scheme : {"paper", "face_mean", "face_gradient"}) {
     INFO(scheme);
-    CHECK(drift_hash(program_of(spec("div(grad(u))", "1", std::string("scheme ") + scheme))) == flux);
+    CHECK(drift_hash(program_of(spec("div(grad(u))", "1", std::string("scheme ") + scheme))) ==
+          flux);
     CHECK(drift_hash(program_of(spec("div(1 * grad(u))", "1", std::string("scheme ") + scheme))) ==
           flux);
   }
@@ -103,10 +107,13 @@ TEST_CASE("Dirichlet ghosts carry the boundary value, derivatives a zero ghost",
 TEST_CASE("the pipeline runs its passes in order, dumps and times them", "[pipeline]") {
   std::vector<std::string> seen;
   PipelineOptions options;
-  options.after_pass = [&](std::string_view pass, const StencilProgram&) { seen.emplace_back(pass); };
+  options.after_pass = [&](std::string_view pass, const StencilProgram&) {
+    seen.emplace_back(pass);
+  };
   std::vector<PassTiming> timings;
   (void)build_program(spdec::test::checked(spec("lap(u)")), options, &timings);
-  CHECK(seen == std::vector<std::string>{"lower", "differentiate", "specialize_interior", "verify"});
+  CHECK(seen ==
+        std::vector<std::string>{"lower", "differentiate", "specialize_interior", "verify"});
   REQUIRE(timings.size() == 4);
   for (const auto& t : timings) CHECK(t.seconds >= 0);
 }

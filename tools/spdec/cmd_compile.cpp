@@ -95,8 +95,8 @@ int run_compile(const CompileArgs& args) {
     deliver(args, stem, args.emit == "cpp" ? ".cpp" : ".cu", codegen::emit(program, target));
     return 0;
   }
-  const auto targets = args.emit == "ptx" ? std::vector{codegen::Target::cuda}
-                                           : targets_of(args.target);
+  const auto targets =
+      args.emit == "ptx" ? std::vector{codegen::Target::cuda} : targets_of(args.target);
   for (const codegen::Target target : targets) {
     std::string why;
     if (!codegen::target_available(target, &why)) {
@@ -105,8 +105,9 @@ int run_compile(const CompileArgs& args) {
       return 1;
     }
     codegen::CompileOptions compile_options;
-    if (args.emit == "ptx") compile_options.cuda_arch = "compute_75";
-    const codegen::CompiledModule module = codegen::compile_program(program, target, compile_options);
+    if (args.emit == "ptx") compile_options.cuda_arch = codegen::ptx_arch();
+    const codegen::CompiledModule module =
+        codegen::compile_program(program, target, compile_options);
     std::cout << describe_compile(target, module) << "\n";
     if (args.emit == "ptx") deliver(args, stem, ".ptx", module.image);
   }
