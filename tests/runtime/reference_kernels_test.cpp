@@ -451,3 +451,58 @@ TEST_CASE("reference: every library process runs through every kernel") {
     check_state(k.ode_velocity(u, u0, t, dt, score, qdiag));
   }
 }
+
+TEST_CASE("reference: the kernels on CUDA give the CPU's values") {
+  spdec::test::torch_setup();
+  if (!at::hasCUDA()) {
+    WARN("no CUDA device: nothing to compare");
+    return;
+  }
+  const at::Device cuda(at::kCUDA, 0);
+  const std::vector<std::string> sources{
+      read_library("fig1_anisotropic_drift_anisotropic_noise.spde"),
+      read_library("edge_preserving.spde"),
+      "process test\n"
+      "drift = lap(lap(u)) + shift(u, -3, 2) + div(u * grad(u))\n"
+      "diffusion = 1 / sqrt(1 + norm2(grad(u))) + 0.1 * u^2\n"
+      "channels coupled\nboundary dirichlet 0.5\n"
+      "time T = 1, dt = 0.01, taming = 1\n",
+  };
+  for (const std::string& text : sources) {
+    const auto r = spdec::test::reference_of(spdec::test::check_process(text));
+    INFO(r.process->name);
+    auto& k = *r.kernels;
+    const at::Tensor u = at::rand({2, 3, 9, 8}, f32());
+    const at::Tensor u0 = at::rand({2, 3, 9, 8}, f32());
+    const at::Tensor score = at::randn({2, 3, 9, 8}, f32());
+    const at::Tensor q = at::rand({9, 8}, f32()) + 0.5;
+    const double t = 0.5 * r.process->time.T;
+    const double dt = r.process->time.dt;
+    NoiseSource source;
+    source.seed = 5;
+    source.step = 3;
+    const auto close = [](const at::Tensor& on_cuda, const at::Tensor& on_cpu) {
+      CHECK(on_cuda.device().is_cuda());
+      // Different libm (CUDA's expf/sqrtf/powf within 2 ulp) and summation
+      // orders: 1e-5 relative to the largest value.
+      CHECK(max_abs_diff(on_cuda.cpu(), on_cpu) <= 1e-5 * std::max(1.0, max_abs(on_cpu)));
+    };
+    close(k.drift(u.to(cuda), u0.to(cuda), t), k.drift(u, u0, t));
+    close(k.diffusion(u.to(cuda), u0.to(cuda), t), k.diffusion(u, u0, t));
+    close(k.div_sigma(u.to(cuda), u0.to(cuda), t, q.to(cuda)), k.div_sigma(u, u0, t, q));
+    // The noise is the same stream, bit for bit.
+    CHECK(max_abs_diff(k.noise(u.sizes(), source, cuda).cpu(),
+                       k.noise(u.sizes(), source, at::kCPU)) == 0);
+    close(k.forward_step(u.to(cuda), u0.to(cuda), t, dt, source),
+          k.forward_step(u, u0, t, dt, source));
+    close(k.reverse_step(u.to(cuda), u0.to(cuda), t, dt, score.to(cuda), q.to(cuda), source),
+          k.reverse_step(u, u0, t, dt, score, q, source));
+    close(k.ode_velocity(u.to(cuda), u0.to(cuda), t, dt, score.to(cuda), q.to(cuda)),
+          k.ode_velocity(u, u0, t, dt, score, q));
+    at::Tensor variance_cuda = at::zeros({2, 3, 9, 8}, f32().device(cuda));
+    at::Tensor variance_cpu = at::zeros({2, 3, 9, 8}, f32());
+    close(k.flow_steps(u.to(cuda), u0.to(cuda), t, dt, 3, &variance_cuda),
+          k.flow_steps(u, u0, t, dt, 3, &variance_cpu));
+    close(variance_cuda, variance_cpu);
+  }
+}
