@@ -63,6 +63,11 @@ void check_state(const at::Tensor& u) {
   }
 }
 
+const at::Tensor& checked(const at::Tensor& u) {
+  check_state(u);
+  return u;
+}
+
 /// Evaluates nodes of one program on one state, memoising every node (the
 /// tensors of shared subexpressions are computed once).
 class Evaluator {
@@ -71,11 +76,10 @@ class Evaluator {
             const std::vector<double>& params)
       : program_(program),
         graph_(program.graph),
-        u_(u),
+        u_(checked(u)),
         options_(u.options()),
         height_(u.size(2)),
         width_(u.size(3)) {
-    check_state(u);
     if (u0.defined()) {
       if (u0.dim() != 4 || u0.size(2) != height_ || u0.size(3) != width_) {
         throw std::invalid_argument("reference kernels: u0 must be [N, C, H, W] like u");

@@ -506,3 +506,21 @@ TEST_CASE("reference: the kernels on CUDA give the CPU's values") {
     close(variance_cuda, variance_cpu);
   }
 }
+
+TEST_CASE("reference: bad inputs throw std::invalid_argument") {
+  spdec::test::torch_setup();
+  const auto r = reference_from("drift = u0 - u\ndiffusion = 1 + u^2");
+  auto& k = *r.kernels;
+  const at::Tensor u = at::zeros({1, 1, 3, 4}, f32());
+  CHECK_THROWS_AS(k.drift(at::zeros({3, 4}, f32()), u, 0.5), std::invalid_argument);
+  CHECK_THROWS_AS(k.drift(at::zeros({1, 1, 3, 4}, at::TensorOptions().dtype(at::kLong)), u, 0.5),
+                  std::invalid_argument);
+  CHECK_THROWS_AS(k.drift(u, {}, 0.5), std::invalid_argument);  // u0 is read
+  CHECK_THROWS_AS(k.drift(u, at::zeros({1, 1, 4, 3}, f32()), 0.5), std::invalid_argument);
+  CHECK_THROWS_AS(k.div_sigma(u, u, 0.5, at::ones({4, 3}, f32())), std::invalid_argument);
+  CHECK_THROWS_AS(k.ode_velocity(u, u, 0.5, 0.01, at::zeros({1, 1, 3, 3}, f32()), {}),
+                  std::invalid_argument);
+  CHECK_THROWS_AS(k.noise({2, 3}, NoiseSource{}, at::kCPU), std::invalid_argument);
+  at::Tensor wrong = at::zeros({1, 1, 3, 3}, f32());
+  CHECK_THROWS_AS(k.flow_steps(u, u, 0.5, 0.01, 2, &wrong), std::invalid_argument);
+}
