@@ -194,10 +194,10 @@ at::Tensor NoiseOperator::spectral_power(const at::Tensor& sqrt_eigenvalues, QPo
   return at::where(zero, at::zeros_like(a), at::pow(safe, e));
 }
 
-at::Tensor NoiseOperator::multiplier(QPower power, double t, const at::Tensor& like) const {
+at::Tensor NoiseOperator::multiplier(QPower power, double t, const KnotValues* knots,
+                                     const at::Tensor& like) const {
   if (time_dependent_) {
-    return spectral_power(compute_sqrt_eigenvalues(t, nullptr), power)
-        .to(like.device(), like.scalar_type());
+    return spectral_power(sqrt_eigenvalues(t, knots), power).to(like.device(), like.scalar_type());
   }
   const CacheKey key{static_cast<int>(power), static_cast<int>(like.scalar_type()),
                      static_cast<int>(like.device().type()),
@@ -211,10 +211,12 @@ at::Tensor NoiseOperator::multiplier(QPower power, double t, const at::Tensor& l
   return it->second;
 }
 
-at::Tensor NoiseOperator::apply_power(const at::Tensor& x, QPower power, double t) const {
+at::Tensor NoiseOperator::apply_power(const at::Tensor& x, QPower power, double t,
+                                      const KnotValues* knots) const {
   basis_.check_image(x, "NoiseOperator::apply");
+  check_knots(knots, learnables_);
   if (is_identity()) return x;
-  return basis_.multiply(x, multiplier(power, t, x));
+  return basis_.multiply(x, multiplier(power, t, knots, x));
 }
 
 at::Tensor NoiseOperator::apply_with(const at::Tensor& x, QPower power,

@@ -76,10 +76,11 @@ class NoiseOperator {
   /// diag(Q) per pixel, [H, W] double on the CPU: Σ_k q_k Φ_{p,k}².
   [[nodiscard]] at::Tensor diagonal(double t = 0, const KnotValues* knots = nullptr) const;
 
-  /// Q^p x for x [..., H, W] (real floating point, any device), at time t
-  /// with the learnables' init values. Differentiable in x. For a white
-  /// operator this returns x itself (no copy).
-  [[nodiscard]] at::Tensor apply_power(const at::Tensor& x, QPower power, double t = 0) const;
+  /// Q^p x for x [..., H, W] (real floating point, any device), at time t,
+  /// with `knots` for the learnable schedules (null: their init values).
+  /// Differentiable in x. For a white operator this returns x itself (no copy).
+  [[nodiscard]] at::Tensor apply_power(const at::Tensor& x, QPower power, double t = 0,
+                                       const KnotValues* knots = nullptr) const;
   [[nodiscard]] at::Tensor apply(const at::Tensor& x, double t = 0) const {
     return apply_power(x, QPower::one, t);
   }
@@ -110,7 +111,8 @@ class NoiseOperator {
   /// √q in double at time t (any kind).
   [[nodiscard]] at::Tensor compute_sqrt_eigenvalues(double t, const KnotValues* knots) const;
   /// q^p on x's device and dtype: cached for time-independent operators.
-  [[nodiscard]] at::Tensor multiplier(QPower power, double t, const at::Tensor& like) const;
+  [[nodiscard]] at::Tensor multiplier(QPower power, double t, const KnotValues* knots,
+                                      const at::Tensor& like) const;
 
   Kind kind_;
   SpectralBasis basis_;

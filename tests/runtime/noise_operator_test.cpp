@@ -329,6 +329,10 @@ TEST_CASE("two_subspace.spde: sqrt g(t) on the 13 low modes of a 32x32 grid") {
         1e-12 * op.eigenvalues(t).max().item<double>());
   CHECK(max_abs_diff(op.apply_with(x, QPower::one, op.sqrt_eigenvalues(t)), op.apply(x, t)) <
         1e-12 * op.eigenvalues(t).max().item<double>());
+  // ... and with the knot table.
+  const at::Tensor qk = op.eigenvalues(t, &knots);
+  CHECK(max_abs_diff(op.apply_power(x, QPower::one, t, &knots), op.basis().multiply(x, qk)) <
+        1e-12 * qk.max().item<double>());
   // Per-sample times: row n is sqrt_eigenvalues(times[n]).
   const std::vector<double> times = {0.1, 0.7, 0.4};
   const at::Tensor rows = op.sqrt_eigenvalues(times, &knots);
