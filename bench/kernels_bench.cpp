@@ -24,6 +24,7 @@
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "codegen/pipeline.hpp"
@@ -105,6 +106,8 @@ int main(int argc, char** argv) {
     if (arg == "--json" && i + 1 < argc) json_path = argv[++i];
   }
   const double budget = quick ? 0.3 : 2.0;
+  // LibTorch on every core, like the generated code's OpenMP.
+  at::set_num_threads(static_cast<int>(std::thread::hardware_concurrency()));
 
   spdec::lang::Diagnostics diagnostics;
   auto checked = spdec::lang::check_file(

@@ -9,6 +9,7 @@
 // the CPU, float in LibTorch: ~1e-7 relative), compounded through a few
 // dozen operations: far below 1e-5.
 #include <ATen/ATen.h>
+#include <torch/csrc/autograd/autograd.h>
 
 #include <catch2/catch.hpp>
 #include <filesystem>
@@ -18,6 +19,7 @@
 #include <string>
 
 #include "codegen/pipeline.hpp"
+#include "runtime/noise_operator.hpp"
 #include "runtime/process_kernels.hpp"
 #include "tests/runtime/test_support.hpp"
 
@@ -157,6 +159,53 @@ TEST_CASE("compiled CPU kernels equal the reference on stencil corner cases", "[
           compare_all_kernels(spdec::test::check_process(text), text);
         }
       }
+    }
+  }
+}
+
+TEST_CASE("compiled div Sigma is the diagonal of the autograd Jacobian of diag(Sigma)",
+          "[differential][div_sigma]") {
+  // diag(Σ)ᵢ = gᵢ(u)² Qᵢᵢ, so ∂diag(Σ)ᵢ/∂uᵢ, taken here from the full
+  // Jacobian (one backward pass per pixel on a 6 x 5 grid), is what
+  // div_sigma computes from the symbolic derivative of the discretised g.
+  // White noise (Q = I) and ℓ > 0 (Qᵢᵢ from the spectral operator, not 1
+  // near a Neumann border).
+  spdec::test::torch_setup(11);
+  for (const char* noise : {"correlation_length = 0", "correlation_length = 2"}) {
+    for (const char* boundary : {"neumann", "periodic", "dirichlet 0.1"}) {
+      std::string text = "process ds\ndrift = lap(u)\n";
+      text += "diffusion = 1 / sqrt(1 + norm2(grad(u))) + 0.1 * u^2 + 0.05 * shift(u, 1, 0)\n";
+      text += std::string("noise ") + noise + "\nboundary " + boundary;
+      text += "\ntime T = 1, dt = 0.01\n";
+      INFO(text);
+      const auto checked = spdec::test::check_process(text);
+      auto process = std::make_shared<const spdec::lang::Process>(checked);
+      auto program = std::make_shared<const spdec::codegen::StencilProgram>(
+          spdec::codegen::build_program(*process));
+      const auto compiled = spdec::runtime::make_compiled_kernels(process, program, at::kCPU);
+      const auto reference = spdec::runtime::make_reference_kernels(process, program);
+      const std::int64_t H = 6, W = 5;
+      const spdec::runtime::NoiseOperator q(*process, H, W);
+      const at::Tensor qdiag = q.diagonal().to(at::kFloat).contiguous();
+      const at::Tensor u = test_state(1, 1, H, W);
+      const double t = 0.4;
+
+      at::Tensor v = u.clone().set_requires_grad(true);
+      const at::Tensor g = reference->diffusion(v, at::Tensor(), t);
+      const at::Tensor diag_sigma = (at::broadcast_to(g, v.sizes()) *
+                                     at::broadcast_to(g, v.sizes()) * qdiag.view({1, 1, H, W}))
+                                        .flatten();
+      std::vector<float> jacobian_diagonal(static_cast<std::size_t>(H * W));
+      for (std::int64_t i = 0; i < H * W; ++i) {
+        const at::Tensor row =
+            torch::autograd::grad({diag_sigma[i]}, {v}, {}, /*retain_graph=*/true)[0];
+        jacobian_diagonal[static_cast<std::size_t>(i)] = row.flatten()[i].item<float>();
+      }
+      const at::Tensor expected =
+          at::tensor(jacobian_diagonal, spdec::test::f32()).view({1, 1, H, W});
+      const bool white = std::string(noise).find("= 0") != std::string::npos;
+      check_close(compiled->div_sigma(u, at::Tensor(), t, white ? at::Tensor() : qdiag), expected,
+                  "div_sigma vs autograd");
     }
   }
 }
