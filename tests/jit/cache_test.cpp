@@ -215,16 +215,7 @@ TEST_CASE("byte entries: concurrent writers and readers never see a partial entr
 
 TEST_CASE("an unwritable cache directory warns once and keeps entries in memory", "[jit][cache]") {
   const auto dir = scratch_dir();
-  std::filesystem::path unwritable = dir.path() / "ro";
-  if (::geteuid() == 0) {
-    // root writes anywhere; a directory below a regular file fails for root too.
-    jit::test::write_text(dir.path() / "file", "");
-    unwritable = dir.path() / "file" / "sub";
-  } else {
-    std::filesystem::create_directory(unwritable);
-    std::filesystem::permissions(
-        unwritable, std::filesystem::perms::owner_read | std::filesystem::perms::owner_exec);
-  }
+  const std::filesystem::path unwritable = jit::test::unwritable_directory(dir.path());
   Warnings warnings;
   jit::KernelCache cache(unwritable, warnings.sink());
   CHECK_FALSE(cache.writable());

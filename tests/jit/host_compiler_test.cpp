@@ -186,16 +186,7 @@ TEST_CASE("host JIT: a missing part of an entry is a miss", "[jit][host]") {
 
 TEST_CASE("host JIT: an unwritable cache directory warns once and still works", "[jit][host]") {
   const auto dir = scratch_dir();
-  std::filesystem::path unwritable = dir.path() / "ro";
-  if (::geteuid() == 0) {
-    // root ignores permissions; a directory below a regular file fails for root too.
-    jit::test::write_text(dir.path() / "file", "");
-    unwritable = dir.path() / "file" / "sub";
-  } else {
-    std::filesystem::create_directory(unwritable);
-    std::filesystem::permissions(
-        unwritable, std::filesystem::perms::owner_read | std::filesystem::perms::owner_exec);
-  }
+  const std::filesystem::path unwritable = jit::test::unwritable_directory(dir.path());
   std::vector<std::string> warnings;
   jit::KernelCache cache(unwritable, [&](const std::string& m) { warnings.push_back(m); });
   jit::HostCompiler compiler(with_cache(cache));

@@ -2,6 +2,8 @@
 // jit_probe (a fresh process) to see what the cache holds.
 #pragma once
 
+#include <unistd.h>
+
 #include <algorithm>
 #include <catch2/catch.hpp>
 #include <cstdlib>
@@ -32,6 +34,21 @@ inline void write_text(const std::filesystem::path& path, const std::string& tex
   std::ofstream out(path, std::ios::binary | std::ios::trunc);
   out << text;
   REQUIRE(out.good());
+}
+
+/// A directory under `base` this process cannot write to. root ignores
+/// permissions, so for root it is a path below a regular file (which fails
+/// for everyone); otherwise a directory with mode 0500.
+inline std::filesystem::path unwritable_directory(const std::filesystem::path& base) {
+  if (::geteuid() == 0) {
+    write_text(base / "file", "");
+    return base / "file" / "sub";
+  }
+  const std::filesystem::path dir = base / "ro";
+  std::filesystem::create_directory(dir);
+  std::filesystem::permissions(
+      dir, std::filesystem::perms::owner_read | std::filesystem::perms::owner_exec);
+  return dir;
 }
 
 inline std::string read_text(const std::filesystem::path& path) {
