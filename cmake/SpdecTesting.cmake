@@ -15,8 +15,9 @@
 # Tests run with the working directory ${PROJECT_SOURCE_DIR} and the
 # environment variable SPDEC_SOURCE_DIR=${PROJECT_SOURCE_DIR} (also available at
 # compile time as the macro SPDEC_SOURCE_DIR), so corpora are found as
-# "tests/lang/corpus/..." whatever the build directory is. LABELS select
-# tests with ctest -L <label>.
+# "tests/lang/corpus/..." whatever the build directory is, and with
+# SPDEC_CACHE_DIR=<build>/kernel-cache, so JIT-compiled kernels stay in the
+# build tree. LABELS select tests with ctest -L <label>.
 include_guard(GLOBAL)
 include(SpdecWarnings)
 include(SpdecSanitizers)
@@ -57,7 +58,10 @@ function(spdec_add_catch_test)
   target_compile_definitions(${ARG_NAME} PRIVATE SPDEC_SOURCE_DIR="${PROJECT_SOURCE_DIR}")
   set_target_properties(${ARG_NAME} PROPERTIES RUNTIME_OUTPUT_DIRECTORY "${PROJECT_BINARY_DIR}/tests")
   spdec_target_warnings(${ARG_NAME})
-  set(_env "SPDEC_SOURCE_DIR=${PROJECT_SOURCE_DIR}" "SPDEC_BINARY_DIR=${PROJECT_BINARY_DIR}")
+  # Kernels the tests JIT-compile go to a cache inside the build tree, never
+  # into the user's ~/.cache/spdec.
+  set(_env "SPDEC_SOURCE_DIR=${PROJECT_SOURCE_DIR}" "SPDEC_BINARY_DIR=${PROJECT_BINARY_DIR}"
+           "SPDEC_CACHE_DIR=${PROJECT_BINARY_DIR}/kernel-cache")
   if(NOT ARG_NO_SANITIZE)
     spdec_target_sanitize(${ARG_NAME})
     if(SPDEC_EFFECTIVE_SANITIZE)
