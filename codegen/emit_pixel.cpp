@@ -11,9 +11,10 @@
 // channel_sum opens a loop over channels; what is printed inside the loop is
 // forgotten when it closes (a frame of the memo), so nothing leaks out of
 // scope.
+#include <charconv>
 #include <cmath>
-#include <cstdio>
 #include <map>
+#include <ranges>
 #include <sstream>
 #include <tuple>
 #include <vector>
@@ -35,11 +36,13 @@ std::string mangle(const std::string& name) {
 std::string float_literal(double value) {
   if (std::isnan(value)) return "SPDEC_NAN";
   if (std::isinf(value)) return value > 0 ? "SPDEC_INF" : "(-SPDEC_INF)";
+  const auto rounded = static_cast<float>(value);
+  if (std::isinf(rounded)) return value > 0 ? "SPDEC_INF" : "(-SPDEC_INF)";
+  // 9 significant digits round-trip every float.
   std::array<char, 64> buffer{};
-  std::snprintf(buffer.data(), buffer.size(), "%.9g",
-                static_cast<double>(static_cast<float>(value)));
-  std::string text = buffer.data();
-  if (std::isinf(static_cast<float>(value))) return value > 0 ? "SPDEC_INF" : "(-SPDEC_INF)";
+  const auto written = std::to_chars(buffer.data(), buffer.data() + buffer.size(),
+                                     static_cast<double>(rounded), std::chars_format::general, 9);
+  std::string text(buffer.data(), written.ptr);
   if (text.find_first_of(".e") == std::string::npos) text += ".0";
   text += "f";
   return value < 0 ? "(" + text + ")" : text;
@@ -80,7 +83,9 @@ class PixelEmitter {
  private:
   using Key = std::tuple<NodeId, std::size_t, std::string>;
 
-  void line(const std::string& text) { out_ << std::string(indent_ * 2, ' ') << text << "\n"; }
+  void line(const std::string& text) {
+    out_ << std::string(static_cast<std::size_t>(indent_) * 2, ' ') << text << "\n";
+  }
 
   std::string fresh(const char* prefix) { return prefix + std::to_string(counter_++); }
 
@@ -89,11 +94,11 @@ class PixelEmitter {
     if (node.kind == Kind::constant) return float_literal(node.value);
     if (node.kind == Kind::param) return "P[" + std::to_string(node.a) + "]";
     const Key key{id, pos, chan};
-    for (auto frame = memo_.rbegin(); frame != memo_.rend(); ++frame) {
-      if (const auto found = frame->find(key); found != frame->end()) return found->second;
+    for (const auto& frame : std::views::reverse(memo_)) {
+      if (const auto found = frame.find(key); found != frame.end()) return found->second;
     }
     const std::string text = compute(node, pos, chan);
-    const std::string name = fresh("v");
+    std::string name = fresh("v");
     line("const float " + name + " = " + text + ";");
     memo_.back().emplace(key, name);
     return name;
@@ -133,7 +138,7 @@ class PixelEmitter {
   }
 
   std::string channel_sum(const Node& node, std::size_t pos) {
-    const std::string sum = fresh("s");
+    std::string sum = fresh("s");
     const std::string channel = fresh("c");
     line("float " + sum + " = 0.0f;");
     line("for (int " + channel + " = 0; " + channel + " < C; ++" + channel + ") {");
@@ -152,8 +157,8 @@ class PixelEmitter {
   /// The position reached from `parent` by at(·, di, dj).
   std::size_t position(std::size_t parent, std::int32_t di, std::int32_t dj) {
     const auto key = std::tuple{parent, di, dj};
-    for (auto frame = position_memo_.rbegin(); frame != position_memo_.rend(); ++frame) {
-      if (const auto found = frame->find(key); found != frame->end()) return found->second;
+    for (const auto& frame : std::views::reverse(position_memo_)) {
+      if (const auto found = frame.find(key); found != frame.end()) return found->second;
     }
     const Position from = positions_.at(parent);
     Position to;
@@ -196,7 +201,7 @@ class PixelEmitter {
   }
 
   std::string declare_int(const std::string& text) {
-    const std::string name = fresh("i");
+    std::string name = fresh("i");
     line("const int " + name + " = " + text + ";");
     return name;
   }

@@ -350,9 +350,9 @@ StencilProgram lower(const lang::Process& process) {
   program.boundary = process.boundary.kind;
   program.boundary_value = process.boundary.value;
   program.coupled_channels = process.channels == lang::Channels::coupled;
-  program.reads_u0 = ((process.drift ? process.drift->reads : 0) |
-                      (process.diffusion ? process.diffusion->reads : 0)) &
-                     lang::reads_u0;
+  const unsigned reads = (process.drift ? process.drift->reads : 0U) |
+                         (process.diffusion ? process.diffusion->reads : 0U);
+  program.reads_u0 = (reads & lang::reads_u0) != 0;
   program.noise_identity = is_white_noise(process);
   program.dt = process.time.dt;
   program.taming = process.time.taming;

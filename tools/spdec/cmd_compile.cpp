@@ -6,6 +6,7 @@
 // cache hit and how long it took. --emit prints (or with -o writes) the IR or
 // a generated source instead of (cpp, cuda) or besides (ptx) compiling.
 #include <chrono>
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
@@ -55,7 +56,7 @@ void deliver(const CompileArgs& args, const std::string& stem, const std::string
 std::string describe_compile(codegen::Target target, const codegen::CompiledModule& module) {
   std::string line = std::string(codegen::name(target)) + ": ";
   line += module.info.cache_hit ? "cache hit" : "compiled (cache miss)";
-  line += ", " + std::to_string(static_cast<long long>(module.info.seconds * 1000.0 + 0.5)) + " ms";
+  line += ", " + std::to_string(std::lround(module.info.seconds * 1000.0)) + " ms";
   if (target == codegen::Target::cuda) line += ", " + module.arch;
   if (!module.info.artifact_path.empty()) line += "\n  " + module.info.artifact_path;
   return line;
