@@ -85,6 +85,11 @@ if(NOT SPDEC_WITH_TORCH STREQUAL "OFF")
     add_library(spdec::torch ALIAS spdec_torch)
     target_link_libraries(spdec_torch INTERFACE ${TORCH_LIBRARIES})
     target_compile_definitions(spdec_torch INTERFACE SPDEC_WITH_TORCH=1)
+    # A CUDA build of LibTorch (pip's torch on the GPU machine) ships c10_cuda:
+    # the compiled CUDA kernels then launch on its current stream.
+    if(TORCH_CUDA_LIBRARIES)
+      target_compile_definitions(spdec_torch INTERFACE SPDEC_TORCH_CUDA=1)
+    endif()
     separate_arguments(_spdec_torch_flags UNIX_COMMAND "${TORCH_CXX_FLAGS}")
     target_compile_options(spdec_torch INTERFACE ${_spdec_torch_flags})
     foreach(_lib IN LISTS TORCH_LIBRARIES)

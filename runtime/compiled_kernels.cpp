@@ -2,8 +2,9 @@
 // from the host JIT (one call each), CUDA entry points from NVRTC launched
 // on LibTorch's current stream following codegen::cuda_plan.
 #include <ATen/ATen.h>
-#include <c10/core/impl/DeviceGuardImplInterface.h>
-#include <torch/version.h>
+#if defined(SPDEC_TORCH_CUDA)
+#include <c10/cuda/CUDAStream.h>
+#endif
 
 #include <memory>
 #include <stdexcept>
@@ -291,14 +292,13 @@ class CompiledKernels final : public ProcessKernels {
     }
   }
 
-  /// LibTorch's current CUDA stream as a CUstream.
-  void* current_stream() const {
-#if defined(TORCH_VERSION_MAJOR) && TORCH_VERSION_MAJOR >= 2
-    const c10::Stream stream =
-        c10::impl::getDeviceGuardImpl(c10::DeviceType::CUDA)->getStream(device_);
-    return stream.native_handle();
+  /// LibTorch's current CUDA stream as a CUstream (the runtime API's
+  /// cudaStream_t is the same handle).
+  [[nodiscard]] void* current_stream() const {
+#if defined(SPDEC_TORCH_CUDA)
+    return static_cast<void*>(c10::cuda::getCurrentCUDAStream(device_.index()).stream());
 #else
-    return nullptr;  // LibTorch 1.x (CPU builds here): the legacy default stream
+    return nullptr;  // a LibTorch without CUDA cannot have made a stream: the default one
 #endif
   }
 
