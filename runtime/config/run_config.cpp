@@ -1,0 +1,1151 @@
+#include "runtime/config/run_config.hpp"
+
+#include <toml++/toml.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <array>
+#include <charconv>
+#include <cmath>
+#include <cstdlib>
+#include <fstream>
+#include <functional>
+#include <limits>
+#include <set>
+#include <sstream>
+#include <system_error>
+
+#include "lang/check.hpp"
+#include "lang/classify.hpp"
+#include "spdec/build_info.hpp"
+
+namespace spdec::config {
+namespace {
+
+namespace fs = std::filesystem;
+using lang::Diagnostics;
+using lang::SourceFile;
+using lang::SourcePtr;
+using lang::Span;
+
+// --- Error codes (documented in specs/RUN_CONFIG.md) --------------------------------
+constexpr const char* kSyntax = "C001";        // not TOML
+constexpr const char* kUnknownKey = "C002";    // a key the schema does not have
+constexpr const char* kWrongType = "C003";     // a value of the wrong type
+constexpr const char* kBadValue = "C004";      // out of range, not one of the choices
+constexpr const char* kBadOverride = "C005";   // not section.key=value
+constexpr const char* kNoProcess = "C006";     // process.file missing or not found
+constexpr const char* kUnknownParam = "C007";  // process.params names no param
+constexpr const char* kUnreadable = "C008";    // the TOML file cannot be read
+constexpr const char* kInconsistent = "C009";  // two keys disagree
+
+const std::map<std::string, std::vector<std::string>>& choices() {
+  static const std::map<std::string, std::vector<std::string>> table{
+      {"run.device", {"auto", "cpu", "cuda"}},
+      {"process.semantics", {"declared", "sde", "decoupled"}},
+      {"process.backend", {"auto", "compiled", "reference"}},
+      {"data.dataset", {"fashion_mnist", "idx", "cifar10", "folder"}},
+      {"data.split", {"train", "test"}},
+      {"data.range", {"[-1,1]", "[0,1]"}},
+      {"model.embedding", {"fourier", "sinusoidal"}},
+      {"train.objective", {"auto", "exact", "decoupled", "local_dsm", "sliced", "flow_matching"}},
+      {"train.time_sampling", {"uniform", "log_uniform"}},
+      {"train.projections", {"rademacher", "gaussian"}},
+      {"train.prior", {"auto", "closed_form", "gaussian_fit", "simulate"}},
+      {"sample.sampler", {"pc", "ode", "ancestral"}},
+      {"sample.integrator", {"euler", "heun"}},
+      {"eval.split", {"train", "test"}},
+  };
+  return table;
+}
+
+/// "did you mean": Levenshtein, a little more tolerant than the language's
+/// (a swapped pair of letters, `trian`, is two edits).
+std::string suggest(std::string_view word, const std::vector<std::string>& candidates) {
+  const std::size_t limit = word.size() <= 3 ? 1 : std::max<std::size_t>(2, word.size() / 3);
+  std::string best;
+  std::size_t best_distance = limit + 1;
+  for (const std::string& candidate : candidates) {
+    const std::size_t distance = lang::edit_distance(word, candidate);
+    if (distance < best_distance) {
+      best = candidate;
+      best_distance = distance;
+    }
+  }
+  return best;
+}
+
+std::string join_quoted(const std::vector<std::string>& words, const char* quote = "\"") {
+  std::string out;
+  for (std::size_t i = 0; i < words.size(); ++i) {
+    out += (i == 0 ? "" : i + 1 == words.size() ? " or " : ", ");
+    out += quote + words[i] + quote;
+  }
+  return out;
+}
+
+std::string type_name(const toml::node& node) {
+  switch (node.type()) {
+    case toml::node_type::string:
+      return "a string";
+    case toml::node_type::integer:
+      return "an integer";
+    case toml::node_type::floating_point:
+      return "a floating-point number";
+    case toml::node_type::boolean:
+      return "a boolean";
+    case toml::node_type::array:
+      return "an array";
+    case toml::node_type::table:
+      return "a table";
+    case toml::node_type::date:
+      return "a date";
+    case toml::node_type::time:
+      return "a time";
+    case toml::node_type::date_time:
+      return "a date-time";
+    case toml::node_type::none:
+      break;
+  }
+  return "nothing";
+}
+
+std::string format_double(double value) {
+  if (std::isnan(value)) return "nan";
+  if (std::isinf(value)) return value < 0 ? "-inf" : "inf";
+  std::array<char, 64> buffer{};
+  const auto result = std::to_chars(buffer.data(), buffer.data() + buffer.size(), value);
+  std::string text(buffer.data(), result.ptr);
+  if (text.find_first_of(".eE") == std::string::npos) text += ".0";
+  return text;
+}
+
+/// A number as a person reads it in a message.
+std::string readable(double value) {
+  std::ostringstream out;
+  out.precision(15);
+  out << value;
+  return out.str();
+}
+
+std::string toml_string(std::string_view text) {
+  std::string out = "\"";
+  for (const char c : text) {
+    const auto byte = static_cast<unsigned char>(c);
+    switch (c) {
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
+      default:
+        if (byte < 0x20 || byte == 0x7f) {
+          std::array<char, 8> hex{};
+          const auto r = std::to_chars(hex.data(), hex.data() + hex.size(), byte, 16);
+          out += "\\u" + std::string(4 - static_cast<std::size_t>(r.ptr - hex.data()), '0') +
+                 std::string(hex.data(), r.ptr);
+        } else {
+          out += c;
+        }
+    }
+  }
+  return out + "\"";
+}
+
+/// The first directory that holds the library of built-in processes.
+std::vector<fs::path> default_library_dirs() {
+  std::vector<fs::path> dirs;
+  if (const char* env = std::getenv("SPDEC_LIBRARY_DIR"); env != nullptr && *env != '\0') {
+    dirs.emplace_back(env);
+  }
+  dirs.emplace_back(fs::path(SPDEC_SOURCE_DIR_AT_BUILD) / "library");
+  return dirs;
+}
+
+fs::path absolute_normal(const fs::path& path, const fs::path& base) {
+  const fs::path joined = path.is_absolute() ? path : base / path;
+  return fs::absolute(joined).lexically_normal();
+}
+
+// --- The layered reader ---------------------------------------------------------------
+
+/// One source of values: the file, then each override in order (later wins).
+struct Layer {
+  toml::table root;
+  SourcePtr source;
+  fs::path base_dir;  ///< relative paths resolve here
+  bool is_override = false;
+  std::string raw_value;  ///< an override's text after `=`, for string keys
+  std::string key;        ///< an override's dotted key
+};
+
+struct Found {
+  const toml::node* node = nullptr;
+  const Layer* layer = nullptr;
+  explicit operator bool() const { return node != nullptr; }
+};
+
+class Reader {
+ public:
+  Reader(std::vector<Layer>& layers, Diagnostics& diagnostics)
+      : layers_(layers), diagnostics_(diagnostics) {}
+
+  /// The value at a dotted path, from the last layer that has it; registers
+  /// the path as known.
+  Found find(const std::string& path) {
+    known_.insert(path);
+    Found found;
+    for (const Layer& layer : layers_) {
+      if (const toml::node* node = layer.root.at_path(path).node(); node != nullptr) {
+        found = {node, &layer};
+      }
+    }
+    return found;
+  }
+
+  Span span_of(const Layer& layer, const toml::source_region& region) const {
+    const SourceFile& file = *layer.source;
+    auto offset = [&](const toml::source_position& pos) -> std::size_t {
+      if (pos.line == 0 || pos.line > file.line_count()) return file.text().size();
+      const std::size_t start = file.line_start(pos.line);
+      const std::size_t length = file.line_text(pos.line).size();
+      return start + std::min<std::size_t>(pos.column == 0 ? 0 : pos.column - 1, length);
+    };
+    const std::size_t begin = offset(region.begin);
+    std::size_t end = region.end.line == region.begin.line ? offset(region.end) : begin;
+    const std::size_t line_end =
+        region.begin.line >= 1 && region.begin.line <= file.line_count()
+            ? file.line_start(region.begin.line) + file.line_text(region.begin.line).size()
+            : file.text().size();
+    end = std::min(std::max(end, begin + 1), std::max(line_end, begin + 1));
+    end = std::min(end, std::max(file.text().size(), begin));
+    return {static_cast<std::uint32_t>(begin), static_cast<std::uint32_t>(std::max(begin, end))};
+  }
+
+  void error_at(const Found& at, const char* code, std::string message, std::string hint = {}) {
+    diagnostics_.error(code, at.layer->source, span_of(*at.layer, at.node->source()),
+                       std::move(message), std::move(hint));
+  }
+
+  void error_at_key(const Layer& layer, const toml::key& key, const char* code, std::string message,
+                    std::string hint = {}) {
+    Span span = span_of(layer, key.source());
+    // A bare key: the caret under all of it.
+    const std::string_view name = key.str();
+    if (layer.source->text().compare(span.begin, name.size(), name) == 0) {
+      span.end = span.begin + static_cast<std::uint32_t>(name.size());
+    }
+    diagnostics_.error(code, layer.source, span, std::move(message), std::move(hint));
+  }
+
+  /// An error about the file as a whole (a required key that is missing).
+  void error_in_file(const char* code, std::string message, std::string hint = {}) {
+    const Layer& file = layers_.front();
+    diagnostics_.error(code, file.source, {0, file.source->text().empty() ? 0U : 1U},
+                       std::move(message), std::move(hint));
+  }
+
+  void type_error(const Found& at, const std::string& path, const char* wanted) {
+    error_at(at, kWrongType, "`" + path + "` must be " + wanted + ", got " + type_name(*at.node));
+  }
+
+  // --- Typed getters: leave `out` as it is when the key is absent or wrong ----------
+  Found get(const std::string& path, bool& out) {
+    const Found f = find(path);
+    if (!f) return f;
+    if (const auto v = f.node->value_exact<bool>()) {
+      out = *v;
+    } else {
+      type_error(f, path, "a boolean (true or false)");
+    }
+    return f;
+  }
+
+  Found get(const std::string& path, std::int64_t& out, std::int64_t min, const char* range_text) {
+    const Found f = find(path);
+    if (!f) return f;
+    if (const auto v = f.node->value_exact<std::int64_t>()) {
+      if (*v < min) {
+        error_at(f, kBadValue,
+                 "`" + path + "` must be " + range_text + ", got " + std::to_string(*v));
+      } else {
+        out = *v;
+      }
+    } else {
+      type_error(f, path, "an integer");
+    }
+    return f;
+  }
+
+  template <typename Int>
+  Found get_int(const std::string& path, Int& out, std::int64_t min, const char* range_text) {
+    std::int64_t wide = static_cast<std::int64_t>(out);
+    const Found f = get(path, wide, min, range_text);
+    if (f && wide > static_cast<std::int64_t>(std::numeric_limits<int>::max()) &&
+        sizeof(Int) < sizeof(std::int64_t)) {
+      error_at(f, kBadValue, "`" + path + "` is too large, got " + std::to_string(wide));
+      return f;
+    }
+    out = static_cast<Int>(wide);
+    return f;
+  }
+
+  /// A number (integer or float) with a lower bound, inclusive or not.
+  Found get(const std::string& path, double& out, double min, bool min_inclusive,
+            const char* range_text, double max = std::numeric_limits<double>::infinity(),
+            bool max_inclusive = true) {
+    const Found f = find(path);
+    if (!f) return f;
+    std::optional<double> value;
+    if (const auto i = f.node->value_exact<std::int64_t>()) value = static_cast<double>(*i);
+    if (const auto d = f.node->value_exact<double>()) value = *d;
+    if (!value) {
+      type_error(f, path, "a number");
+      return f;
+    }
+    const bool below = min_inclusive ? *value < min : *value <= min;
+    const bool above = max_inclusive ? *value > max : *value >= max;
+    if (std::isnan(*value) || below || above) {
+      error_at(f, kBadValue, "`" + path + "` must be " + range_text + ", got " + readable(*value));
+    } else {
+      out = *value;
+    }
+    return f;
+  }
+
+  Found get(const std::string& path, std::string& out) {
+    const Found f = find(path);
+    if (!f) return f;
+    if (const auto v = f.node->value_exact<std::string>()) {
+      out = *v;
+    } else if (f.layer->is_override && f.layer->key == path) {
+      // `run.name=123` on a command line means the text, whatever TOML makes of it.
+      out = f.layer->raw_value;
+    } else {
+      type_error(f, path, "a string");
+    }
+    return f;
+  }
+
+  Found get_choice(const std::string& path, std::string& out) {
+    std::string value = out;
+    const Found f = get(path, value);
+    if (!f) return f;
+    const std::vector<std::string>& valid = choices().at(path);
+    if (std::find(valid.begin(), valid.end(), value) == valid.end()) {
+      const std::string close = suggest(value, valid);
+      error_at(f, kBadValue,
+               "`" + path + "` must be one of " + join_quoted(valid) + ", got \"" + value + "\"",
+               close.empty() ? std::string{} : "did you mean \"" + close + "\"?");
+    } else {
+      out = value;
+    }
+    return f;
+  }
+
+  /// An array of T; `element` reads one element (returns false on a wrong one).
+  template <typename T>
+  Found get_array(const std::string& path, std::vector<T>& out, const char* wanted,
+                  const std::function<std::optional<T>(const toml::node&)>& element) {
+    const Found f = find(path);
+    if (!f) return f;
+    const toml::array* array = f.node->as_array();
+    if (array == nullptr) {
+      type_error(f, path, wanted);
+      return f;
+    }
+    std::vector<T> values;
+    for (const toml::node& item : *array) {
+      const auto v = element(item);
+      if (!v) {
+        error_at({&item, f.layer}, kWrongType,
+                 "`" + path + "` must be " + wanted + ", this element is " + type_name(item));
+        return f;
+      }
+      values.push_back(*v);
+    }
+    out = std::move(values);
+    return f;
+  }
+
+  /// Marks a table whose keys are free (process.params).
+  void open_table(const std::string& path) { open_.insert(path); }
+
+  /// Reports every key of every layer that no getter asked for.
+  void report_unknown() {
+    for (const Layer& layer : layers_) walk(layer, layer.root, "");
+  }
+
+ private:
+  [[nodiscard]] bool is_section(const std::string& path) const {
+    const std::string prefix = path + ".";
+    const auto it = known_.lower_bound(prefix);
+    return it != known_.end() && it->compare(0, prefix.size(), prefix) == 0;
+  }
+
+  [[nodiscard]] std::vector<std::string> children(const std::string& parent) const {
+    std::set<std::string> names;
+    const std::string prefix = parent.empty() ? "" : parent + ".";
+    for (const std::string& path : known_) {
+      if (path.compare(0, prefix.size(), prefix) != 0) continue;
+      const std::string rest = path.substr(prefix.size());
+      names.insert(rest.substr(0, rest.find('.')));
+    }
+    return {names.begin(), names.end()};
+  }
+
+  void walk(const Layer& layer, const toml::table& table, const std::string& parent) {
+    for (const auto& [key, node] : table) {
+      const std::string name(key.str());
+      const std::string path = parent.empty() ? name : parent + "." + name;
+      if (open_.count(parent) != 0) continue;  // checked by whoever opened it
+      if (known_.count(path) != 0) continue;   // a getter read (and checked) it
+      if (is_section(path)) {
+        if (const toml::table* sub = node.as_table()) {
+          walk(layer, *sub, path);
+        } else {
+          error_at({&node, &layer}, kWrongType,
+                   "`" + path + "` must be a table, got " + type_name(node),
+                   "write its keys as `[" + path + "]` or `" + path + ".KEY = VALUE`");
+        }
+        continue;
+      }
+      const std::vector<std::string> siblings = children(parent);
+      const std::string close = suggest(name, siblings);
+      const char* what = parent.empty() ? "section" : "key";
+      std::string hint;
+      if (!close.empty()) {
+        hint = "did you mean `" + (parent.empty() ? close : parent + "." + close) + "`?";
+      } else {
+        hint = std::string("valid ") + (parent.empty() ? "sections" : "keys in [" + parent + "]") +
+               ": " + join_quoted(siblings, "");
+      }
+      error_at_key(layer, key, kUnknownKey, std::string("unknown ") + what + " `" + path + "`",
+                   hint);
+    }
+  }
+
+  std::vector<Layer>& layers_;
+  Diagnostics& diagnostics_;
+  std::set<std::string> known_;
+  std::set<std::string> open_;
+};
+
+// --- Parsing text into layers ------------------------------------------------------------
+
+void report_parse_error(const toml::parse_error& error, const SourcePtr& source,
+                        Diagnostics* diagnostics);
+
+std::optional<toml::table> parse_toml(const std::string& text, const SourcePtr& source,
+                                      const std::string& region_path, Diagnostics* diagnostics) {
+#if TOML_EXCEPTIONS
+  try {
+    return toml::parse(text, region_path);
+  } catch (const toml::parse_error& error) {
+    report_parse_error(error, source, diagnostics);
+  }
+#else
+  toml::parse_result result = toml::parse(text, region_path);
+  if (result) return std::move(result).table();
+  report_parse_error(result.error(), source, diagnostics);
+#endif
+  return std::nullopt;
+}
+
+void report_parse_error(const toml::parse_error& error, const SourcePtr& source,
+                        Diagnostics* diagnostics) {
+  if (diagnostics != nullptr) {
+    const auto& begin = error.source().begin;
+    std::size_t offset = 0;
+    if (begin.line >= 1 && begin.line <= source->line_count()) {
+      offset = source->line_start(begin.line) +
+               std::min<std::size_t>(begin.column == 0 ? 0 : begin.column - 1,
+                                     source->line_text(begin.line).size());
+    } else {
+      offset = source->text().size();
+    }
+    const auto at = static_cast<std::uint32_t>(offset);
+    diagnostics->error(kSyntax, source, {at, at + 1}, std::string(error.description()));
+  }
+}
+
+bool valid_dotted_key(std::string_view key) {
+  if (key.empty() || key.front() == '.' || key.back() == '.') return false;
+  char previous = '\0';
+  for (const char c : key) {
+    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                    c == '_' || c == '-' || c == '.';
+    if (!ok || (c == '.' && previous == '.')) return false;
+    previous = c;
+  }
+  return true;
+}
+
+std::string trim(std::string_view text) {
+  const auto first = text.find_first_not_of(" \t");
+  if (first == std::string_view::npos) return {};
+  const auto last = text.find_last_not_of(" \t");
+  return std::string(text.substr(first, last - first + 1));
+}
+
+/// `section.key=value`: a TOML line itself, or, when the value is not TOML,
+/// the value as a string (`sample.sampler=ode`, `run.dir=/tmp/x`).
+std::optional<Layer> parse_override(const std::string& item, std::size_t index,
+                                    Diagnostics& diagnostics) {
+  auto source = std::make_shared<const SourceFile>("<command line>", item);
+  const auto eq = item.find('=');
+  const std::string key = trim(std::string_view(item).substr(0, std::min(eq, item.size())));
+  if (eq == std::string::npos || !valid_dotted_key(key) || key.find('.') == std::string::npos) {
+    diagnostics.error(kBadOverride, source, {0, static_cast<std::uint32_t>(item.size())},
+                      "expected an override `section.key=value`",
+                      "for example train.steps=100, run.dir=/tmp/run or process.params.size=32");
+    return std::nullopt;
+  }
+  const std::string region = "<override " + std::to_string(index) + ">";
+  const std::string raw = trim(std::string_view(item).substr(eq + 1));
+  std::optional<toml::table> table = parse_toml(item, source, region, nullptr);
+  if (!table) {
+    // Not a TOML value: take the text as a string (a literal string when it can be).
+    const bool literal = raw.find_first_of("'\n\r") == std::string::npos;
+    const std::string quoted = literal ? "'" + raw + "'" : toml_string(raw);
+    table = parse_toml(key + "=" + quoted, source, region, &diagnostics);
+    if (!table) return std::nullopt;
+  }
+  Layer layer{std::move(*table), source, fs::current_path(), true, raw, key};
+  return layer;
+}
+
+// --- Resolving ----------------------------------------------------------------------------
+
+fs::path base_of(const Found& found, const fs::path& fallback) {
+  return found ? found.layer->base_dir : fallback;
+}
+
+std::string default_data_path(const std::string& dataset) {
+  if (dataset == "fashion_mnist") return "/usr/share/datasets/fashion-mnist";
+  return {};
+}
+
+void read_config(Reader& r, RunConfig& c, const fs::path& toml_dir, const std::string& stem) {
+  // [run]
+  c.run.name = stem;
+  r.get("run.name", c.run.name);
+  const Found run_dir = r.get("run.dir", c.run.dir);
+  r.get_choice("run.device", c.run.device);
+  r.get_int("run.threads", c.run.threads, 0, "0 (all) or more");
+  if (c.run.dir.empty()) {
+    c.run.dir = absolute_normal(fs::path("runs") / c.run.name, fs::current_path()).string();
+  } else {
+    c.run.dir = absolute_normal(c.run.dir, base_of(run_dir, toml_dir)).string();
+  }
+
+  // [process]: file resolved later (it searches the library).
+  r.get("process.file", c.process.file);
+  r.open_table("process.params");
+  r.find("process.params");
+  r.get_choice("process.semantics", c.process.semantics);
+  r.get_choice("process.backend", c.process.backend);
+
+  // [data]
+  r.get_choice("data.dataset", c.data.dataset);
+  const Found data_path = r.get("data.path", c.data.path);
+  if (c.data.path.empty()) c.data.path = default_data_path(c.data.dataset);
+  if (!c.data.path.empty()) {
+    c.data.path = absolute_normal(c.data.path, base_of(data_path, toml_dir)).string();
+  }
+  r.get_choice("data.split", c.data.split);
+  r.get_int("data.channels", c.data.channels, 0, "0 (as stored) or more");
+  r.get_int("data.size", c.data.size, 1, "positive");
+  r.get_choice("data.range", c.data.range);
+  r.get("data.flip", c.data.flip);
+  r.get("data.n", c.data.n, 0, "0 (all) or more");
+
+  // [forward]
+  r.get_int("forward.images", c.forward.images, 1, "positive");
+  {
+    const Found times = r.find("forward.times");
+    if (times && times.node->is_array()) {
+      r.get_array<double>("forward.times", c.forward.time_list, "an array of numbers",
+                          [](const toml::node& n) -> std::optional<double> {
+                            if (const auto i = n.value_exact<std::int64_t>()) {
+                              return static_cast<double>(*i);
+                            }
+                            return n.value_exact<double>();
+                          });
+      for (const double t : c.forward.time_list) {
+        if (!(t >= 0)) {
+          r.error_at(times, kBadValue, "`forward.times` must hold times >= 0");
+          break;
+        }
+      }
+      if (c.forward.time_list.empty()) {
+        r.error_at(times, kBadValue, "`forward.times` must not be empty",
+                   "give a count (times = 8) or a list of times");
+      }
+    } else if (times) {
+      if (times.node->is_integer()) {
+        r.get_int("forward.times", c.forward.times, 2, "at least 2 (or an array of times)");
+      } else {
+        r.type_error(times, "forward.times", "an integer count or an array of times");
+      }
+    }
+  }
+  {
+    std::int64_t seed = 0;
+    r.get("forward.seed", seed, 0, "0 or more");
+    c.forward.seed = static_cast<std::uint64_t>(seed);
+  }
+  {
+    const Found input =
+        r.get_array<std::string>("forward.input", c.forward.input, "an array of file names",
+                                 [](const toml::node& n) { return n.value_exact<std::string>(); });
+    for (std::string& file : c.forward.input) {
+      file = absolute_normal(file, base_of(input, toml_dir)).string();
+    }
+  }
+  r.get("forward.png", c.forward.png);
+  r.get("forward.npy", c.forward.npy);
+  r.get("forward.json", c.forward.json);
+
+  // [model]
+  auto positive_int = [](const toml::node& n) -> std::optional<int> {
+    const auto v = n.value_exact<std::int64_t>();
+    if (!v || *v <= 0 || *v > std::numeric_limits<int>::max()) return std::nullopt;
+    return static_cast<int>(*v);
+  };
+  r.get_int("model.base_channels", c.model.base_channels, 1, "positive");
+  {
+    const Found f = r.get_array<int>("model.channel_mult", c.model.channel_mult,
+                                     "an array of positive integers", positive_int);
+    if (f && c.model.channel_mult.empty()) {
+      r.error_at(f, kBadValue, "`model.channel_mult` must not be empty", "for example [1, 2, 2]");
+    }
+  }
+  r.get_int("model.num_res_blocks", c.model.num_res_blocks, 1, "positive");
+  r.get_array<int>("model.attention_resolutions", c.model.attention_resolutions,
+                   "an array of positive integers", positive_int);
+  r.get("model.dropout", c.model.dropout, 0, true, "in [0, 1)", 1, false);
+  r.get_choice("model.embedding", c.model.embedding);
+  r.get("model.fourier_scale", c.model.fourier_scale, 0, false, "positive");
+  r.get("model.class_conditional", c.model.class_conditional);
+  r.get_int("model.num_classes", c.model.num_classes, 1, "positive");
+  r.get("model.label_dropout", c.model.label_dropout, 0, true, "in [0, 1)", 1, false);
+
+  // [train]
+  r.get_choice("train.objective", c.train.objective);
+  r.get("train.steps", c.train.steps, 1, "positive");
+  r.get_int("train.batch_size", c.train.batch_size, 1, "positive");
+  r.get("train.lr", c.train.lr, 0, false, "positive");
+  r.get("train.warmup", c.train.warmup, 0, "0 (none) or more");
+  r.get("train.grad_clip", c.train.grad_clip, 0, true, "0 (off) or more");
+  r.get("train.ema", c.train.ema, 0, true, "in [0, 1)", 1, false);
+  {
+    std::int64_t seed = 0;
+    r.get("train.seed", seed, 0, "0 or more");
+    c.train.seed = static_cast<std::uint64_t>(seed);
+  }
+  r.get("train.checkpoint_every", c.train.checkpoint_every, 1, "positive");
+  r.get("train.sample_every", c.train.sample_every, 0, "0 (never) or more");
+  r.get("train.log_every", c.train.log_every, 1, "positive");
+  r.get_choice("train.time_sampling", c.train.time_sampling);
+  r.get_choice("train.projections", c.train.projections);
+  r.get_choice("train.prior", c.train.prior);
+  r.get("train.prior_fit_images", c.train.prior_fit_images, 1, "positive");
+  r.get("train.mixed_precision", c.train.mixed_precision);
+
+  // [sample]
+  r.get_choice("sample.sampler", c.sample.sampler);
+  r.get_choice("sample.integrator", c.sample.integrator);
+  r.get_int("sample.steps", c.sample.steps, 1, "positive");
+  r.get_int("sample.corrector_steps", c.sample.corrector_steps, 0, "0 (no corrector) or more");
+  r.get("sample.snr", c.sample.snr, 0, true, "0 or more");
+  r.get("sample.denoise", c.sample.denoise);
+  r.get_int("sample.n", c.sample.n, 1, "positive");
+  r.get_int("sample.batch_size", c.sample.batch_size, 1, "positive");
+  {
+    std::int64_t seed = 0;
+    r.get("sample.seed", seed, 0, "0 or more");
+    c.sample.seed = static_cast<std::uint64_t>(seed);
+  }
+  {
+    int label = -1;
+    if (r.get_int("sample.label", label, 0, "0 or more (a class index)") && label >= 0) {
+      c.sample.label = label;
+    }
+  }
+  r.get("sample.guidance", c.sample.guidance, 0, true, "0 (none) or more");
+  r.get("sample.ema", c.sample.ema);
+  {
+    const Found f = r.get("sample.checkpoint", c.sample.checkpoint);
+    if (!c.sample.checkpoint.empty()) {
+      c.sample.checkpoint = absolute_normal(c.sample.checkpoint, base_of(f, toml_dir)).string();
+    }
+  }
+
+  // [eval]
+  r.get_int("eval.n", c.eval.n, 1, "positive");
+  r.get_int("eval.batch_size", c.eval.batch_size, 1, "positive");
+  {
+    const Found f = r.get("eval.feature_extractor", c.eval.feature_extractor);
+    if (!c.eval.feature_extractor.empty()) {
+      c.eval.feature_extractor =
+          absolute_normal(c.eval.feature_extractor, base_of(f, toml_dir)).string();
+    }
+  }
+  {
+    static const std::vector<std::string> metrics{"fid", "kid", "is", "precision_recall"};
+    const Found f =
+        r.get_array<std::string>("eval.metrics", c.eval.metrics, "an array of metric names",
+                                 [](const toml::node& n) { return n.value_exact<std::string>(); });
+    for (const std::string& m : c.eval.metrics) {
+      if (std::find(metrics.begin(), metrics.end(), m) == metrics.end()) {
+        const std::string close = suggest(m, metrics);
+        r.error_at(f, kBadValue,
+                   "`eval.metrics` may hold " + join_quoted(metrics) + ", got \"" + m + "\"",
+                   close.empty() ? std::string{} : "did you mean \"" + close + "\"?");
+        break;
+      }
+    }
+  }
+  r.get_choice("eval.split", c.eval.split);
+  {
+    std::int64_t seed = 0;
+    r.get("eval.seed", seed, 0, "0 or more");
+    c.eval.seed = static_cast<std::uint64_t>(seed);
+  }
+
+  // Cross-key consistency.
+  if (c.sample.label && !c.model.class_conditional) {
+    r.error_at(r.find("sample.label"), kInconsistent,
+               "`sample.label` needs a class-conditional model",
+               "set model.class_conditional = true, or remove sample.label");
+  }
+  if (c.sample.guidance > 0 && !c.model.class_conditional) {
+    r.error_at(r.find("sample.guidance"), kInconsistent,
+               "`sample.guidance` needs a class-conditional model",
+               "set model.class_conditional = true, or sample.guidance = 0");
+  }
+}
+
+/// process.params: name -> number, each remembered with where it was written.
+struct ParamSite {
+  const toml::node* node = nullptr;
+  const toml::key* key = nullptr;
+  const Layer* layer = nullptr;
+};
+
+std::map<std::string, ParamSite> read_params(const std::vector<Layer>& layers, Reader& r,
+                                             std::map<std::string, double>& out) {
+  std::map<std::string, ParamSite> sites;
+  for (const Layer& layer : layers) {
+    const toml::node* params = layer.root.at_path("process.params").node();
+    if (params == nullptr) continue;
+    const toml::table* table = params->as_table();
+    if (table == nullptr) {
+      r.type_error({params, &layer}, "process.params", "a table of name = number");
+      continue;
+    }
+    for (const auto& [key, node] : *table) {
+      const std::string name(key.str());
+      std::optional<double> value;
+      if (const auto i = node.value_exact<std::int64_t>()) value = static_cast<double>(*i);
+      if (const auto d = node.value_exact<double>()) value = *d;
+      if (!value) {
+        r.type_error({&node, &layer}, "process.params." + name, "a number");
+        continue;
+      }
+      if (!std::isfinite(*value)) {
+        r.error_at({&node, &layer}, kBadValue,
+                   "`process.params." + name + "` must be finite, got " + readable(*value));
+        continue;
+      }
+      out[name] = *value;
+      sites[name] = {&node, &key, &layer};
+    }
+  }
+  return sites;
+}
+
+std::optional<fs::path> find_process_file(const std::string& file, const fs::path& base,
+                                          const std::vector<fs::path>& library_dirs) {
+  const fs::path path(file);
+  std::error_code ec;
+  if (path.is_absolute()) {
+    if (fs::is_regular_file(path, ec)) return path.lexically_normal();
+    return std::nullopt;
+  }
+  if (fs::is_regular_file(base / path, ec)) return absolute_normal(path, base);
+  for (const fs::path& dir : library_dirs) {
+    if (fs::is_regular_file(dir / path, ec)) return absolute_normal(path, dir);
+    // `library/heat.spde` written relative to the repository, found from the library too.
+    if (path.begin() != path.end() && *path.begin() == "library" &&
+        fs::is_regular_file(dir / path.lexically_relative("library"), ec)) {
+      return absolute_normal(path.lexically_relative("library"), dir);
+    }
+  }
+  return std::nullopt;
+}
+
+std::string param_text(double value) {
+  // An expression in the language: shortest round-trip digits.
+  std::array<char, 64> buffer{};
+  const auto result = std::to_chars(buffer.data(), buffer.data() + buffer.size(), value);
+  return {buffer.data(), result.ptr};
+}
+
+void resolve_process(std::vector<Layer>& layers, Reader& r, RunConfig& c,
+                     const LoadOptions& options, Diagnostics& diagnostics) {
+  const std::map<std::string, ParamSite> sites = read_params(layers, r, c.process.params);
+  const Found file = r.find("process.file");
+  if (c.process.file.empty()) {
+    if (!file) {
+      r.error_in_file(kNoProcess, "the run names no process: `process.file` is required",
+                      "add [process] with file = \"perona_malik.spde\" (a path relative to "
+                      "this file, or a name in library/)");
+    }
+    return;
+  }
+  const fs::path base = base_of(file, layers.front().base_dir);
+  const std::vector<fs::path> library =
+      options.library_dirs.empty() ? default_library_dirs() : options.library_dirs;
+  const std::optional<fs::path> found = find_process_file(c.process.file, base, library);
+  if (!found) {
+    if (!options.check_process) {
+      c.process.file = absolute_normal(c.process.file, base).string();
+      return;
+    }
+    std::string searched = base.string();
+    for (const fs::path& dir : library) searched += ", " + dir.string();
+    r.error_at(file, kNoProcess, "process file \"" + c.process.file + "\" not found",
+               "searched " + searched);
+    return;
+  }
+  c.process.file = found->string();
+  if (!options.check_process) return;
+
+  // The process's declared params: names checked here, where the TOML says them.
+  Diagnostics plain;
+  lang::CheckOptions check_options;
+  check_options.warnings = false;
+  const std::optional<lang::Process> process =
+      lang::check_file(c.process.file, check_options, plain);
+  if (!process) {
+    for (const lang::Diagnostic& d : plain.all()) diagnostics.report(d);
+    return;
+  }
+  std::vector<std::string> declared;
+  for (const lang::Param& p : process->params) declared.push_back(p.name);
+  bool names_ok = true;
+  for (const auto& [name, site] : sites) {
+    if (process->find_param(name) != nullptr) continue;
+    names_ok = false;
+    const std::string close = suggest(name, declared);
+    r.error_at_key(*site.layer, *site.key, kUnknownParam,
+                   "process `" + process->name + "` has no param `" + name + "`",
+                   close.empty() ? "its params: " + join_quoted(declared, "")
+                                 : "did you mean `" + close + "`?");
+  }
+  if (!names_ok) return;
+
+  // `size` is the image side: it follows data.size unless the run sets both alike.
+  if (process->find_param("size") != nullptr) {
+    const auto it = c.process.params.find("size");
+    if (it == c.process.params.end()) {
+      c.process.params["size"] = c.data.size;
+    } else if (it->second != c.data.size) {
+      const ParamSite& site = sites.at("size");
+      r.error_at({site.node, site.layer}, kInconsistent,
+                 "`process.params.size` = " + readable(it->second) +
+                     " disagrees with `data.size` = " + std::to_string(c.data.size),
+                 "the process's `size` is the image side; process.params.size defaults to "
+                 "data.size, so set data.size alone");
+      return;
+    }
+  }
+  Diagnostics checked;
+  if (!check_process(c, checked)) {
+    for (const lang::Diagnostic& d : checked.all()) diagnostics.report(d);
+  }
+}
+
+std::optional<RunConfig> parse_layers(std::vector<Layer>& layers, const std::string& stem,
+                                      const LoadOptions& options, Diagnostics& diagnostics) {
+  const std::size_t errors_before = diagnostics.error_count();
+  Reader reader(layers, diagnostics);
+  RunConfig config;
+  config.source_path = layers.front().source->path();
+  read_config(reader, config, layers.front().base_dir, stem);
+  resolve_process(layers, reader, config, options, diagnostics);
+  reader.report_unknown();
+  if (diagnostics.error_count() != errors_before) return std::nullopt;
+  return config;
+}
+
+// --- Writing ------------------------------------------------------------------------------
+
+class Writer {
+ public:
+  void section(const char* name) {
+    if (!out_.str().empty()) out_ << "\n";
+    out_ << "[" << name << "]\n";
+  }
+  void key(const char* name, const std::string& value) { line(name, toml_string(value)); }
+  void key(const char* name, const char* value) { line(name, toml_string(value)); }
+  void key(const char* name, bool value) { line(name, value ? "true" : "false"); }
+  void key(const char* name, double value) { line(name, format_double(value)); }
+  void key(const char* name, std::int64_t value) { line(name, std::to_string(value)); }
+  void key(const char* name, int value) { line(name, std::to_string(value)); }
+  void key(const char* name, std::uint64_t value) { line(name, std::to_string(value)); }
+  template <typename T>
+  void key(const char* name, const std::vector<T>& values) {
+    std::string text = "[";
+    for (std::size_t i = 0; i < values.size(); ++i) {
+      if (i != 0) text += ", ";
+      if constexpr (std::is_same_v<T, std::string>) {
+        text += toml_string(values[i]);
+      } else if constexpr (std::is_same_v<T, double>) {
+        text += format_double(values[i]);
+      } else {
+        text += std::to_string(values[i]);
+      }
+    }
+    line(name, text + "]");
+  }
+  void raw(const std::string& text) { out_ << text; }
+  [[nodiscard]] std::string str() const { return out_.str(); }
+
+ private:
+  void line(const char* name, const std::string& value) { out_ << name << " = " << value << "\n"; }
+  std::ostringstream out_;
+};
+
+}  // namespace
+
+// --- Public API ---------------------------------------------------------------------------
+
+std::optional<RunConfig> parse_run_config(const std::string& text, const std::string& display_path,
+                                          const fs::path& base_dir,
+                                          const std::vector<std::string>& overrides,
+                                          Diagnostics& diagnostics, const LoadOptions& options) {
+  auto source = std::make_shared<const SourceFile>(display_path, text);
+  std::vector<Layer> layers;
+  std::optional<toml::table> root = parse_toml(text, source, display_path, &diagnostics);
+  bool ok = root.has_value();
+  layers.push_back(Layer{root ? std::move(*root) : toml::table{},
+                         source,
+                         absolute_normal(base_dir, fs::current_path()),
+                         false,
+                         {},
+                         {}});
+  for (std::size_t i = 0; i < overrides.size(); ++i) {
+    std::optional<Layer> layer = parse_override(overrides[i], i + 1, diagnostics);
+    if (layer) {
+      layers.push_back(std::move(*layer));
+    } else {
+      ok = false;
+    }
+  }
+  if (!ok) return std::nullopt;
+  return parse_layers(layers, fs::path(display_path).stem().string(), options, diagnostics);
+}
+
+std::optional<RunConfig> load_run_config(const std::string& path,
+                                         const std::vector<std::string>& overrides,
+                                         Diagnostics& diagnostics, const LoadOptions& options) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    diagnostics.error(kUnreadable, nullptr, {}, "cannot read run config \"" + path + "\"",
+                      "check the path; runs ship in specs/");
+    return std::nullopt;
+  }
+  std::ostringstream text;
+  text << in.rdbuf();
+  if (text.str().size() > lang::kMaxSourceBytes) {
+    diagnostics.error(kUnreadable, nullptr, {}, "run config \"" + path + "\" is too large");
+    return std::nullopt;
+  }
+  const fs::path dir = fs::path(path).parent_path();
+  return parse_run_config(text.str(), path, dir.empty() ? fs::path(".") : dir, overrides,
+                          diagnostics, options);
+}
+
+RunConfig load_run_config_or_throw(const std::string& path,
+                                   const std::vector<std::string>& overrides,
+                                   const LoadOptions& options) {
+  Diagnostics diagnostics;
+  std::optional<RunConfig> config = load_run_config(path, overrides, diagnostics, options);
+  if (!config) throw ConfigError(lang::render_all(diagnostics));
+  return std::move(*config);
+}
+
+std::optional<lang::Process> check_process(const RunConfig& config, Diagnostics& diagnostics) {
+  lang::CheckOptions options;
+  options.warnings = false;
+  for (const auto& [name, value] : config.process.params) {
+    options.overrides.push_back({name, param_text(value)});
+  }
+  std::optional<lang::Process> process =
+      lang::check_file(config.process.file, options, diagnostics);
+  if (process && config.process.semantics != "declared") {
+    const lang::Semantics wanted =
+        config.process.semantics == "sde" ? lang::Semantics::sde : lang::Semantics::decoupled;
+    if (process->semantics != wanted) {
+      process->semantics = wanted;
+      process->classification = {};
+      lang::classify(*process);
+    }
+  }
+  return process;
+}
+
+std::string resolved_toml(const RunConfig& c) {
+  Writer w;
+  w.raw("# Resolved run configuration, written by spdec: every key explicit, paths absolute.\n");
+  if (!c.source_path.empty()) w.raw("# From " + c.source_path + ".\n");
+  w.raw("# Schema: specs/RUN_CONFIG.md\n\n");
+  w.section("run");
+  w.key("name", c.run.name);
+  w.key("dir", c.run.dir);
+  w.key("device", c.run.device);
+  w.key("threads", c.run.threads);
+
+  w.section("process");
+  w.key("file", c.process.file);
+  w.key("semantics", c.process.semantics);
+  w.key("backend", c.process.backend);
+  w.raw("params = {");
+  bool first = true;
+  for (const auto& [name, value] : c.process.params) {
+    w.raw(std::string(first ? " " : ", ") + name + " = " + format_double(value));
+    first = false;
+  }
+  w.raw(first ? "}\n" : " }\n");
+
+  w.section("data");
+  w.key("dataset", c.data.dataset);
+  w.key("path", c.data.path);
+  w.key("split", c.data.split);
+  w.key("channels", c.data.channels);
+  w.key("size", c.data.size);
+  w.key("range", c.data.range);
+  w.key("flip", c.data.flip);
+  w.key("n", c.data.n);
+
+  w.section("forward");
+  w.key("images", c.forward.images);
+  if (c.forward.time_list.empty()) {
+    w.key("times", c.forward.times);
+  } else {
+    w.key("times", c.forward.time_list);
+  }
+  w.key("seed", c.forward.seed);
+  w.key("input", c.forward.input);
+  w.key("png", c.forward.png);
+  w.key("npy", c.forward.npy);
+  w.key("json", c.forward.json);
+
+  w.section("model");
+  w.key("base_channels", c.model.base_channels);
+  w.key("channel_mult", c.model.channel_mult);
+  w.key("num_res_blocks", c.model.num_res_blocks);
+  w.key("attention_resolutions", c.model.attention_resolutions);
+  w.key("dropout", c.model.dropout);
+  w.key("embedding", c.model.embedding);
+  w.key("fourier_scale", c.model.fourier_scale);
+  w.key("class_conditional", c.model.class_conditional);
+  w.key("num_classes", c.model.num_classes);
+  w.key("label_dropout", c.model.label_dropout);
+
+  w.section("train");
+  w.key("objective", c.train.objective);
+  w.key("steps", c.train.steps);
+  w.key("batch_size", c.train.batch_size);
+  w.key("lr", c.train.lr);
+  w.key("warmup", c.train.warmup);
+  w.key("grad_clip", c.train.grad_clip);
+  w.key("ema", c.train.ema);
+  w.key("seed", c.train.seed);
+  w.key("checkpoint_every", c.train.checkpoint_every);
+  w.key("sample_every", c.train.sample_every);
+  w.key("log_every", c.train.log_every);
+  w.key("time_sampling", c.train.time_sampling);
+  w.key("projections", c.train.projections);
+  w.key("prior", c.train.prior);
+  w.key("prior_fit_images", c.train.prior_fit_images);
+  w.key("mixed_precision", c.train.mixed_precision);
+
+  w.section("sample");
+  w.key("sampler", c.sample.sampler);
+  w.key("integrator", c.sample.integrator);
+  w.key("steps", c.sample.steps);
+  w.key("corrector_steps", c.sample.corrector_steps);
+  w.key("snr", c.sample.snr);
+  w.key("denoise", c.sample.denoise);
+  w.key("n", c.sample.n);
+  w.key("batch_size", c.sample.batch_size);
+  w.key("seed", c.sample.seed);
+  if (c.sample.label) w.key("label", *c.sample.label);
+  w.key("guidance", c.sample.guidance);
+  w.key("ema", c.sample.ema);
+  w.key("checkpoint", c.sample.checkpoint);
+
+  w.section("eval");
+  w.key("n", c.eval.n);
+  w.key("batch_size", c.eval.batch_size);
+  w.key("feature_extractor", c.eval.feature_extractor);
+  w.key("metrics", c.eval.metrics);
+  w.key("split", c.eval.split);
+  w.key("seed", c.eval.seed);
+  return w.str();
+}
+
+fs::path run_path(const RunConfig& config, const std::string& name) {
+  const fs::path path(name);
+  return path.is_absolute() ? path : fs::path(config.run.dir) / path;
+}
+
+fs::path save_resolved(const RunConfig& config) {
+  const fs::path dir(config.run.dir);
+  std::error_code ec;
+  fs::create_directories(dir, ec);
+  if (ec) {
+    throw ConfigError("cannot create run directory " + dir.string() + ": " + ec.message());
+  }
+  const fs::path target = dir / "config.toml";
+  const fs::path temp = dir / ("config.toml.tmp." + std::to_string(::getpid()));
+  {
+    std::ofstream out(temp, std::ios::binary | std::ios::trunc);
+    out << resolved_toml(config);
+    out.flush();
+    if (!out) {
+      fs::remove(temp, ec);
+      throw ConfigError("cannot write " + temp.string());
+    }
+  }
+  fs::rename(temp, target, ec);
+  if (ec) {
+    std::error_code ignored;
+    fs::remove(temp, ignored);
+    throw ConfigError("cannot rename " + temp.string() + " to " + target.string() + ": " +
+                      ec.message());
+  }
+  return target;
+}
+
+const std::vector<std::string>& valid_values(const std::string& key) {
+  static const std::vector<std::string> none;
+  const auto it = choices().find(key);
+  return it == choices().end() ? none : it->second;
+}
+
+}  // namespace spdec::config

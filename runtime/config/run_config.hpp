@@ -1,0 +1,213 @@
+// Run configurations: the `.toml` file that names a `.spde` process and says
+// what to do with it (data, model, training, sampling, evaluation) and where
+// every output goes (`run.dir`). The schema — every key, its type, default and
+// meaning — is specs/RUN_CONFIG.md; DESIGN §1 is the user's view.
+//
+// Loading is strict and speaks to people: an unknown key, a wrong type or a
+// value out of range is a Diagnostic (file:line:col, the source line, a caret,
+// a "did you mean" hint), rendered exactly like `.spde` errors. Command-line
+// overrides `section.key=value` are TOML values validated like the file
+// (`train.lr=2e-4`, `data.flip=false`, `sample.sampler=ode` as a string).
+//
+// No LibTorch here: library spdec_config builds and tests alone.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <map>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "lang/diagnostics.hpp"
+#include "lang/process.hpp"
+
+namespace spdec::config {
+
+/// [run]: identity and the run directory, where every output goes.
+struct RunSection {
+  std::string name;  ///< default: the TOML file's stem
+  std::string dir;   ///< default: runs/<name> under the working directory; absolute once loaded
+  std::string device = "auto";  ///< auto | cpu | cuda
+  int threads = 0;              ///< CPU threads; 0 = all
+  friend bool operator==(const RunSection&, const RunSection&) = default;
+};
+
+/// [process]: the `.spde` file and what the run changes in it.
+struct ProcessSection {
+  std::string file;                      ///< required; absolute once loaded
+  std::map<std::string, double> params;  ///< param overrides, name -> value
+  std::string semantics = "declared";    ///< declared | sde | decoupled
+  std::string backend = "auto";          ///< auto | compiled | reference
+  friend bool operator==(const ProcessSection&, const ProcessSection&) = default;
+};
+
+/// [data]: the training (and reference) images.
+struct DataSection {
+  std::string dataset = "fashion_mnist";  ///< fashion_mnist | idx | cifar10 | folder
+  std::string path;                       ///< default per dataset; absolute once loaded
+  std::string split = "train";            ///< train | test
+  int channels = 0;                       ///< 0 = as stored (1 for Fashion-MNIST, 3 for CIFAR-10)
+  int size = 32;                          ///< image side after resize/pad
+  std::string range = "[-1,1]";           ///< [-1,1] | [0,1]
+  bool flip = false;                      ///< random horizontal flips
+  std::int64_t n = 0;                     ///< use the first n images; 0 = all
+  friend bool operator==(const DataSection&, const DataSection&) = default;
+};
+
+/// [forward]: `spdec run forward`, strips of the forward process.
+struct ForwardSection {
+  int images = 8;                 ///< rows: the first data images (or `input`)
+  int times = 8;                  ///< columns, evenly spaced on [t0, T] (when time_list is empty)
+  std::vector<double> time_list;  ///< TOML `times = [..]`: explicit times instead
+  std::uint64_t seed = 0;
+  std::vector<std::string> input;  ///< image files instead of data; absolute once loaded
+  std::string png = "forward.png";
+  std::string npy = "forward.npy";
+  std::string json = "forward.json";
+  friend bool operator==(const ForwardSection&, const ForwardSection&) = default;
+};
+
+/// [model]: the U-Net (NCSN++/DDPM++ family).
+struct ModelSection {
+  int base_channels = 64;
+  std::vector<int> channel_mult{1, 2, 2};
+  int num_res_blocks = 2;
+  std::vector<int> attention_resolutions{16};
+  double dropout = 0.1;
+  std::string embedding = "fourier";  ///< fourier | sinusoidal
+  double fourier_scale = 16.0;
+  bool class_conditional = false;
+  int num_classes = 10;
+  double label_dropout = 0.1;  ///< null-label rate, for classifier-free guidance
+  friend bool operator==(const ModelSection&, const ModelSection&) = default;
+};
+
+/// [train]
+struct TrainSection {
+  std::string objective =
+      "auto";  ///< auto | exact | decoupled | local_dsm | sliced | flow_matching
+  std::int64_t steps = 100000;
+  int batch_size = 64;
+  double lr = 2e-4;
+  std::int64_t warmup = 5000;
+  double grad_clip = 1.0;  ///< 0 = off
+  double ema = 0.9999;
+  std::uint64_t seed = 0;
+  std::int64_t checkpoint_every = 5000;
+  std::int64_t sample_every = 5000;  ///< 0 = never
+  std::int64_t log_every = 100;
+  std::string time_sampling = "uniform";   ///< uniform | log_uniform
+  std::string projections = "rademacher";  ///< sliced: rademacher | gaussian
+  std::string prior = "auto";              ///< auto | closed_form | gaussian_fit | simulate
+  std::int64_t prior_fit_images = 1000;
+  bool mixed_precision = true;  ///< bf16 autocast on CUDA; ignored on CPU
+  friend bool operator==(const TrainSection&, const TrainSection&) = default;
+};
+
+/// [sample]: `spdec run sample`.
+struct SampleSection {
+  std::string sampler = "pc";       ///< pc | ode | ancestral
+  std::string integrator = "heun";  ///< ode: euler | heun
+  int steps = 1000;
+  int corrector_steps = 1;
+  double snr = 0.16;
+  bool denoise = true;  ///< final Tweedie step at t0
+  int n = 64;
+  int batch_size = 64;
+  std::uint64_t seed = 0;
+  std::optional<int> label;  ///< class-conditional models; absent = random labels
+  double guidance = 0.0;     ///< classifier-free guidance weight; 0 = none
+  bool ema = true;           ///< EMA weights
+  std::string checkpoint;    ///< default: the run directory's latest; absolute once loaded
+  friend bool operator==(const SampleSection&, const SampleSection&) = default;
+};
+
+/// [eval]: `spdec run eval`.
+struct EvalSection {
+  int n = 10000;
+  int batch_size = 256;
+  std::string feature_extractor;  ///< a TorchScript file; absolute once loaded; empty = none
+  std::vector<std::string> metrics{"fid", "kid", "is"};
+  std::string split = "test";
+  std::uint64_t seed = 0;
+  friend bool operator==(const EvalSection&, const EvalSection&) = default;
+};
+
+struct RunConfig {
+  RunSection run;
+  ProcessSection process;
+  DataSection data;
+  ForwardSection forward;
+  ModelSection model;
+  TrainSection train;
+  SampleSection sample;
+  EvalSection eval;
+
+  std::string source_path;  ///< the TOML file it came from (not part of equality)
+
+  friend bool operator==(const RunConfig& a, const RunConfig& b) {
+    return a.run == b.run && a.process == b.process && a.data == b.data && a.forward == b.forward &&
+           a.model == b.model && a.train == b.train && a.sample == b.sample && a.eval == b.eval;
+  }
+};
+
+struct LoadOptions {
+  /// Also check the `.spde` (parameter names, override values). Off only for
+  /// tests that use a process file that does not exist.
+  bool check_process = true;
+  /// Directories searched for `process.file` after the TOML file's own:
+  /// default $SPDEC_LIBRARY_DIR, then the source tree's library/.
+  std::vector<std::filesystem::path> library_dirs;
+};
+
+/// Loads, validates and resolves a run: defaults filled in, `overrides`
+/// (`section.key=value`) applied over the file, paths made absolute, the
+/// process file found and its params checked. nullopt when anything was
+/// wrong (all of it reported into `diagnostics`).
+[[nodiscard]] std::optional<RunConfig> load_run_config(const std::string& path,
+                                                       const std::vector<std::string>& overrides,
+                                                       lang::Diagnostics& diagnostics,
+                                                       const LoadOptions& options = {});
+
+/// As load_run_config, from text; relative paths resolve against `base_dir`.
+[[nodiscard]] std::optional<RunConfig> parse_run_config(const std::string& text,
+                                                        const std::string& display_path,
+                                                        const std::filesystem::path& base_dir,
+                                                        const std::vector<std::string>& overrides,
+                                                        lang::Diagnostics& diagnostics,
+                                                        const LoadOptions& options = {});
+
+/// A rejected configuration, its diagnostics rendered.
+class ConfigError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+/// load_run_config that throws ConfigError with the rendered diagnostics.
+[[nodiscard]] RunConfig load_run_config_or_throw(const std::string& path,
+                                                 const std::vector<std::string>& overrides = {},
+                                                 const LoadOptions& options = {});
+
+/// Checks the run's process: the `.spde` with `process.params` applied and
+/// `process.semantics` when it is not `declared` (then reclassified).
+[[nodiscard]] std::optional<lang::Process> check_process(const RunConfig& config,
+                                                         lang::Diagnostics& diagnostics);
+
+/// The fully resolved config as TOML text: every key, in schema order.
+/// Loading it again gives an equal RunConfig.
+[[nodiscard]] std::string resolved_toml(const RunConfig& config);
+
+/// Writes resolved_toml to <run.dir>/config.toml atomically (temp + rename),
+/// creating the directory. Returns the file's path; throws ConfigError on an
+/// I/O failure.
+std::filesystem::path save_resolved(const RunConfig& config);
+
+/// The path inside the run directory for an output name (absolute names kept).
+[[nodiscard]] std::filesystem::path run_path(const RunConfig& config, const std::string& name);
+
+/// The valid values of the enumerated keys (for help texts and tests).
+[[nodiscard]] const std::vector<std::string>& valid_values(const std::string& key);
+
+}  // namespace spdec::config

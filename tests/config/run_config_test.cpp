@@ -1,0 +1,385 @@
+// Run configurations: defaults, precedence, overrides, every error kind with
+// its location, resolved round trips, path resolution, the shipped specs.
+#include "runtime/config/run_config.hpp"
+
+#include <algorithm>
+#include <catch2/catch.hpp>
+#include <filesystem>
+#include <fstream>
+#include <string>
+#include <vector>
+
+#include "lang/diagnostics.hpp"
+
+namespace fs = std::filesystem;
+using spdec::config::LoadOptions;
+using spdec::config::RunConfig;
+
+namespace {
+
+fs::path source_dir() { return SPDEC_SOURCE_DIR; }
+
+struct Loaded {
+  std::optional<RunConfig> config;
+  spdec::lang::Diagnostics diagnostics;
+  [[nodiscard]] std::string rendered() const { return spdec::lang::render_all(diagnostics); }
+  /// The first diagnostic, for exact checks.
+  [[nodiscard]] const spdec::lang::Diagnostic& first() const {
+    REQUIRE_FALSE(diagnostics.all().empty());
+    return diagnostics.all().front();
+  }
+};
+
+/// Parses `text` as if it were specs/run.toml (so `process.file` finds the library).
+Loaded load(const std::string& text, const std::vector<std::string>& overrides = {},
+            const LoadOptions& options = {}) {
+  Loaded loaded;
+  loaded.config = spdec::config::parse_run_config(text, "run.toml", source_dir() / "specs",
+                                                  overrides, loaded.diagnostics, options);
+  return loaded;
+}
+
+const std::string kHeat = "[process]\nfile = \"heat.spde\"\n";
+
+/// A fresh empty directory under the system's temporary directory.
+fs::path temp_dir(const std::string& name) {
+  const fs::path dir = fs::temp_directory_path() / ("spdec_config_test_" + name);
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  return dir;
+}
+
+void check_error(const Loaded& loaded, const std::string& code, std::size_t line,
+                 std::size_t column, const std::string& message, const std::string& hint = {}) {
+  INFO(loaded.rendered());
+  REQUIRE_FALSE(loaded.config);
+  const auto& d = loaded.first();
+  CHECK(d.code == code);
+  CHECK(d.start().line == line);
+  CHECK(d.start().column == column);
+  CHECK(d.message == message);
+  if (!hint.empty()) CHECK(d.hint == hint);
+}
+
+}  // namespace
+
+TEST_CASE("defaults fill every key the file leaves out", "[config]") {
+  const Loaded loaded = load(kHeat);
+  INFO(loaded.rendered());
+  REQUIRE(loaded.config);
+  const RunConfig& c = *loaded.config;
+  CHECK(c.run.name == "run");
+  CHECK(c.run.dir == (fs::current_path() / "runs" / "run").lexically_normal().string());
+  CHECK(c.process.file == (source_dir() / "library" / "heat.spde").lexically_normal().string());
+  CHECK(c.process.semantics == "declared");
+  CHECK(c.process.backend == "auto");
+  // heat.spde declares `size`: it follows data.size.
+  CHECK(c.process.params == std::map<std::string, double>{{"size", 32.0}});
+  CHECK(c.data.dataset == "fashion_mnist");
+  CHECK(c.data.path == "/usr/share/datasets/fashion-mnist");
+  CHECK(c.data.size == 32);
+  CHECK(c.data.range == "[-1,1]");
+  CHECK(c.train.objective == "auto");
+  CHECK(c.train.steps == 100000);
+  CHECK(c.train.lr == 2e-4);
+  CHECK(c.train.warmup == 5000);
+  CHECK(c.train.grad_clip == 1.0);
+  CHECK(c.train.ema == 0.9999);
+  CHECK(c.sample.sampler == "pc");
+  CHECK(c.sample.snr == 0.16);
+  CHECK_FALSE(c.sample.label);
+  CHECK(c.model.channel_mult == std::vector<int>{1, 2, 2});
+  CHECK(c.eval.metrics == std::vector<std::string>{"fid", "kid", "is"});
+}
+
+TEST_CASE("command-line overrides win over the file, the file over defaults", "[config]") {
+  const std::string text = kHeat +
+                           "[train]\nsteps = 500\nbatch_size = 16\n"
+                           "[data]\nsize = 16\n";
+  const Loaded loaded = load(text, {"train.steps=100", "train.steps=200", "run.dir=/tmp/x"});
+  INFO(loaded.rendered());
+  REQUIRE(loaded.config);
+  CHECK(loaded.config->train.steps == 200);      // the last override
+  CHECK(loaded.config->train.batch_size == 16);  // the file
+  CHECK(loaded.config->train.lr == 2e-4);        // the default
+  CHECK(loaded.config->run.dir == "/tmp/x");
+  CHECK(loaded.config->process.params.at("size") == 16.0);  // follows data.size
+}
+
+TEST_CASE("overrides are TOML values, or strings when they are not TOML", "[config]") {
+  const Loaded loaded = load(
+      "[process]\nfile = \"perona_malik.spde\"\n",
+      {"train.lr=2e-4", "train.grad_clip=0", "data.flip=false", "data.flip = true",
+       "sample.sampler=\"ode\"", "sample.integrator=euler", "run.dir=relative/dir", "run.name=123",
+       "process.params.lambda_min=0.05", "process.params.k=1", "forward.times=[0, 0.5, 2]",
+       "model.channel_mult=[1,2]", "eval.feature_extractor=/opt/inception.pt"});
+  INFO(loaded.rendered());
+  REQUIRE(loaded.config);
+  const RunConfig& c = *loaded.config;
+  CHECK(c.train.lr == 2e-4);
+  CHECK(c.train.grad_clip == 0.0);
+  CHECK(c.data.flip);
+  CHECK(c.sample.sampler == "ode");
+  CHECK(c.sample.integrator == "euler");
+  CHECK(c.run.dir == (fs::current_path() / "relative/dir").lexically_normal().string());
+  CHECK(c.run.name == "123");
+  CHECK(c.process.params.at("lambda_min") == 0.05);
+  CHECK(c.process.params.at("k") == 1.0);
+  CHECK(c.process.params.at("size") == 32.0);
+  CHECK(c.forward.time_list == std::vector<double>{0, 0.5, 2});
+  CHECK(c.model.channel_mult == std::vector<int>{1, 2});
+  CHECK(c.eval.feature_extractor == "/opt/inception.pt");
+}
+
+TEST_CASE("unknown sections and keys name their place and the likely key", "[config]") {
+  SECTION("a misspelt section") {
+    check_error(load(kHeat + "[trian]\nsteps = 5\n"), "C002", 3, 2, "unknown section `trian`",
+                "did you mean `train`?");
+  }
+  SECTION("a misspelt key") {
+    check_error(load(kHeat + "[train]\nsteps = 5\n  stpes = 5\n"), "C002", 5, 3,
+                "unknown key `train.stpes`", "did you mean `train.steps`?");
+  }
+  SECTION("a dotted key at the top level") {
+    check_error(load("trian.steps = 5\n" + kHeat), "C002", 1, 1, "unknown section `trian`",
+                "did you mean `train`?");
+  }
+  SECTION("a key nothing resembles lists the section's keys") {
+    const Loaded loaded = load(kHeat + "[eval]\nzzzzzzzz = 1\n");
+    check_error(loaded, "C002", 4, 1, "unknown key `eval.zzzzzzzz`");
+    CHECK(loaded.first().hint.find("valid keys in [eval]: batch_size") != std::string::npos);
+  }
+  SECTION("an override's typo points into the command line") {
+    const Loaded loaded = load(kHeat, {"trian.steps=100"});
+    check_error(loaded, "C002", 1, 1, "unknown section `trian`", "did you mean `train`?");
+    CHECK(loaded.first().file->path() == "<command line>");
+    CHECK(loaded.rendered().find("<command line>:1:1: error[C002]") != std::string::npos);
+  }
+  SECTION("an override of an unknown key in a known section") {
+    check_error(load(kHeat, {"sample.stesp=3"}), "C002", 1, 8, "unknown key `sample.stesp`",
+                "did you mean `sample.steps`?");
+  }
+  SECTION("every unknown key is reported, not only the first") {
+    const Loaded loaded = load(kHeat + "[train]\nstpes = 1\nlrr = 1\n");
+    CHECK(loaded.diagnostics.error_count() == 2);
+  }
+}
+
+TEST_CASE("the rendering is the language's: location, source line, caret, hint", "[config]") {
+  const Loaded loaded = load(kHeat + "[train]\nstpes = 5\n");
+  const std::string text = loaded.rendered();
+  INFO(text);
+  CHECK(text.find("run.toml:4:1: error[C002]: unknown key `train.stpes`") != std::string::npos);
+  CHECK(text.find("stpes = 5") != std::string::npos);
+  CHECK(text.find("| ^~~~~") != std::string::npos);
+  CHECK(text.find("did you mean `train.steps`?") != std::string::npos);
+}
+
+TEST_CASE("wrong types say what was expected and what was given", "[config]") {
+  SECTION("a string for an integer") {
+    check_error(load(kHeat + "[train]\nsteps = \"many\"\n"), "C003", 4, 9,
+                "`train.steps` must be an integer, got a string");
+  }
+  SECTION("a float for an integer") {
+    check_error(load(kHeat + "[train]\nsteps = 1.5\n"), "C003", 4, 9,
+                "`train.steps` must be an integer, got a floating-point number");
+  }
+  SECTION("an integer for a boolean") {
+    check_error(load(kHeat + "[data]\nflip = 1\n"), "C003", 4, 8,
+                "`data.flip` must be a boolean (true or false), got an integer");
+  }
+  SECTION("an override that is not an integer") {
+    check_error(load(kHeat, {"train.steps=lots"}), "C003", 1, 13,
+                "`train.steps` must be an integer, got a string");
+  }
+  SECTION("a section that is a value") {
+    check_error(load("train = 5\n" + kHeat), "C003", 1, 9,
+                "`train` must be a table, got an integer");
+  }
+  SECTION("an array element of the wrong type") {
+    check_error(load(kHeat + "[model]\nchannel_mult = [1, \"2\"]\n"), "C003", 4, 20,
+                "`model.channel_mult` must be an array of positive integers, this element is a "
+                "string");
+  }
+  SECTION("a param that is not a number") {
+    check_error(load(kHeat + "[process.params]\nT = \"two\"\n"), "C003", 4, 5,
+                "`process.params.T` must be a number, got a string");
+  }
+}
+
+TEST_CASE("values out of range or not among the choices", "[config]") {
+  SECTION("steps <= 0") {
+    check_error(load(kHeat + "[train]\nsteps = 0\n"), "C004", 4, 9,
+                "`train.steps` must be positive, got 0");
+  }
+  SECTION("lr <= 0") {
+    check_error(load(kHeat + "[train]\nlr = -1e-4\n"), "C004", 4, 6,
+                "`train.lr` must be positive, got -0.0001");
+    check_error(load(kHeat, {"train.lr=0"}), "C004", 1, 10, "`train.lr` must be positive, got 0");
+  }
+  SECTION("snr < 0") {
+    check_error(load(kHeat + "[sample]\nsnr = -0.1\n"), "C004", 4, 7,
+                "`sample.snr` must be 0 or more, got -0.1");
+  }
+  SECTION("ema outside [0, 1)") {
+    check_error(load(kHeat + "[train]\nema = 1\n"), "C004", 4, 7,
+                "`train.ema` must be in [0, 1), got 1");
+  }
+  SECTION("an unknown sampler lists the valid ones") {
+    check_error(load(kHeat + "[sample]\nsampler = \"pcc\"\n"), "C004", 4, 11,
+                "`sample.sampler` must be one of \"pc\", \"ode\" or \"ancestral\", got \"pcc\"",
+                "did you mean \"pc\"?");
+  }
+  SECTION("an unknown objective lists the valid ones") {
+    const Loaded loaded = load(kHeat, {"train.objective=sliced_sm"});
+    check_error(loaded, "C004", 1, 17,
+                "`train.objective` must be one of \"auto\", \"exact\", \"decoupled\", "
+                "\"local_dsm\", \"sliced\" or \"flow_matching\", got \"sliced_sm\"");
+  }
+  SECTION("a label without a class-conditional model") {
+    check_error(load(kHeat + "[sample]\nlabel = 3\n"), "C009", 4, 9,
+                "`sample.label` needs a class-conditional model");
+  }
+}
+
+TEST_CASE("process errors: missing, not found, unknown params, size disagreement", "[config]") {
+  SECTION("no process at all") {
+    check_error(load("[train]\nsteps = 1\n"), "C006", 1, 1,
+                "the run names no process: `process.file` is required");
+  }
+  SECTION("a file that is nowhere") {
+    check_error(load("[process]\nfile = \"nope.spde\"\n"), "C006", 2, 8,
+                "process file \"nope.spde\" not found");
+  }
+  SECTION("a param the process does not declare") {
+    check_error(load("[process]\nfile = \"perona_malik.spde\"\nparams = { lambda_mn = 0.1 }\n"),
+                "C007", 3, 12, "process `perona_malik` has no param `lambda_mn`",
+                "did you mean `lambda_min`?");
+  }
+  SECTION("the same from the command line") {
+    check_error(load(kHeat, {"process.params.sise=16"}), "C007", 1, 16,
+                "process `heat` has no param `sise`", "did you mean `size`?");
+  }
+  SECTION("process size and data size disagree") {
+    check_error(load(kHeat + "[process.params]\nsize = 28\n"), "C009", 4, 8,
+                "`process.params.size` = 28 disagrees with `data.size` = 32");
+  }
+  SECTION("a param value the process rejects is reported by the language") {
+    const Loaded loaded = load(kHeat, {"process.params.T=-1"});
+    INFO(loaded.rendered());
+    CHECK_FALSE(loaded.config);
+  }
+}
+
+TEST_CASE("syntax errors and malformed overrides", "[config]") {
+  SECTION("not TOML") {
+    const Loaded loaded = load(kHeat + "[train\n");
+    INFO(loaded.rendered());
+    REQUIRE_FALSE(loaded.config);
+    CHECK(loaded.first().code == "C001");
+    CHECK(loaded.first().start().line == 3);
+  }
+  SECTION("no `=`") {
+    check_error(load(kHeat, {"train.steps"}), "C005", 1, 1,
+                "expected an override `section.key=value`");
+  }
+  SECTION("no section") {
+    check_error(load(kHeat, {"steps=5"}), "C005", 1, 1, "expected an override `section.key=value`");
+  }
+  SECTION("a missing file") {
+    spdec::lang::Diagnostics diagnostics;
+    CHECK_FALSE(spdec::config::load_run_config("/nonexistent/run.toml", {}, diagnostics));
+    CHECK(diagnostics.all().front().code == "C008");
+    CHECK_THROWS_AS(spdec::config::load_run_config_or_throw("/nonexistent/run.toml"),
+                    spdec::config::ConfigError);
+  }
+}
+
+TEST_CASE("the resolved config round-trips through config.toml", "[config]") {
+  const fs::path dir = temp_dir("roundtrip");
+  const Loaded loaded = load(
+      "[process]\nfile = \"perona_malik.spde\"\nsemantics = \"sde\"\n"
+      "[model]\nclass_conditional = true\nattention_resolutions = []\n",
+      {"run.dir=" + (dir / "run").string(), "train.lr=3.3e-5", "sample.label=7",
+       "sample.guidance=1.5", "forward.times=[0.001, 0.25, 2]", "forward.input=['a.png']",
+       "process.params.lambda_min=0.1", "data.path=\"quoted \\\"path\\\"\""});
+  INFO(loaded.rendered());
+  REQUIRE(loaded.config);
+  const fs::path saved = spdec::config::save_resolved(*loaded.config);
+  CHECK(saved == dir / "run" / "config.toml");
+  CHECK(fs::is_regular_file(saved));
+  // No temporary left beside it.
+  std::size_t files = 0;
+  for ([[maybe_unused]] const auto& entry : fs::directory_iterator(dir / "run")) ++files;
+  CHECK(files == 1);
+
+  spdec::lang::Diagnostics diagnostics;
+  const auto again = spdec::config::load_run_config(saved.string(), {}, diagnostics);
+  INFO(spdec::lang::render_all(diagnostics));
+  REQUIRE(again);
+  CHECK(*again == *loaded.config);
+  CHECK(again->sample.label == 7);
+  CHECK(again->process.params.at("lambda_min") == 0.1);
+  CHECK(spdec::config::resolved_toml(*again).find("[train]") != std::string::npos);
+  fs::remove_all(dir);
+}
+
+TEST_CASE("process.file resolves next to the TOML file, then in library/", "[config]") {
+  const fs::path dir = temp_dir("paths");
+  fs::copy_file(source_dir() / "library" / "heat.spde", dir / "mine.spde");
+  {
+    std::ofstream out(dir / "run.toml");
+    out << "[process]\nfile = \"mine.spde\"\n[data]\ndataset = \"folder\"\npath = \"images\"\n";
+  }
+  spdec::lang::Diagnostics diagnostics;
+  auto config = spdec::config::load_run_config((dir / "run.toml").string(), {}, diagnostics);
+  INFO(spdec::lang::render_all(diagnostics));
+  REQUIRE(config);
+  CHECK(config->process.file == (dir / "mine.spde").string());
+  CHECK(config->data.path == (dir / "images").string());
+  CHECK(config->run.name == "run");
+
+  // A library name, and a repository-relative library/ path, from anywhere.
+  config = spdec::config::load_run_config((dir / "run.toml").string(), {"process.file=ve.spde"},
+                                          diagnostics);
+  REQUIRE(config);
+  CHECK(config->process.file == (source_dir() / "library" / "ve.spde").lexically_normal().string());
+  config = spdec::config::load_run_config((dir / "run.toml").string(),
+                                          {"process.file=library/heat.spde"}, diagnostics);
+  REQUIRE(config);
+  CHECK(config->process.file ==
+        (source_dir() / "library" / "heat.spde").lexically_normal().string());
+  fs::remove_all(dir);
+}
+
+TEST_CASE("semantics override reclassifies the process", "[config]") {
+  const Loaded loaded = load("[process]\nfile = \"perona_malik.spde\"\nsemantics = \"sde\"\n");
+  REQUIRE(loaded.config);
+  spdec::lang::Diagnostics diagnostics;
+  const auto process = spdec::config::check_process(*loaded.config, diagnostics);
+  REQUIRE(process);
+  CHECK(process->semantics == spdec::lang::Semantics::sde);
+  const auto declared = load("[process]\nfile = \"perona_malik.spde\"\n");
+  REQUIRE(declared.config);
+  const auto original = spdec::config::check_process(*declared.config, diagnostics);
+  REQUIRE(original);
+  CHECK(original->semantics == spdec::lang::Semantics::decoupled);
+  CHECK(process->classification.exact_objectives != original->classification.exact_objectives);
+}
+
+TEST_CASE("every shipped run in specs/ loads without errors", "[config]") {
+  std::vector<fs::path> specs;
+  for (const auto& entry : fs::directory_iterator(source_dir() / "specs")) {
+    if (entry.path().extension() == ".toml") specs.push_back(entry.path());
+  }
+  std::sort(specs.begin(), specs.end());
+  REQUIRE(specs.size() >= 3);
+  for (const fs::path& spec : specs) {
+    INFO(spec.string());
+    spdec::lang::Diagnostics diagnostics;
+    const auto config = spdec::config::load_run_config(spec.string(), {}, diagnostics);
+    INFO(spdec::lang::render_all(diagnostics));
+    CHECK(config);
+    CHECK(diagnostics.all().empty());
+  }
+}
