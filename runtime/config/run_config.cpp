@@ -84,6 +84,15 @@ std::string join_quoted(const std::vector<std::string>& words, const char* quote
   return out;
 }
 
+/// parent.name, or name at the top level.
+std::string dotted(const std::string& parent, const std::string& name) {
+  if (parent.empty()) return name;
+  std::string path = parent;
+  path += '.';
+  path += name;
+  return path;
+}
+
 std::string type_name(const toml::node& node) {
   switch (node.type()) {
     case toml::node_type::string:
@@ -213,7 +222,7 @@ class Reader {
     return found;
   }
 
-  Span span_of(const Layer& layer, const toml::source_region& region) const {
+  static Span span_of(const Layer& layer, const toml::source_region& region) {
     const SourceFile& file = *layer.source;
     auto offset = [&](const toml::source_position& pos) -> std::size_t {
       if (pos.line == 0 || pos.line > file.line_count()) return file.text().size();
@@ -289,7 +298,7 @@ class Reader {
 
   template <typename Int>
   Found get_int(const std::string& path, Int& out, std::int64_t min, const char* range_text) {
-    std::int64_t wide = static_cast<std::int64_t>(out);
+    auto wide = static_cast<std::int64_t>(out);
     const Found f = get(path, wide, min, range_text);
     if (f && wide > static_cast<std::int64_t>(std::numeric_limits<int>::max()) &&
         sizeof(Int) < sizeof(std::int64_t)) {
@@ -315,7 +324,9 @@ class Reader {
     }
     const bool below = min_inclusive ? *value < min : *value <= min;
     const bool above = max_inclusive ? *value > max : *value >= max;
-    if (std::isnan(*value) || below || above) {
+    if (!std::isfinite(*value)) {
+      error_at(f, kBadValue, "`" + path + "` must be a finite number, got " + readable(*value));
+    } else if (below || above) {
       error_at(f, kBadValue, "`" + path + "` must be " + range_text + ", got " + readable(*value));
     } else {
       out = *value;
@@ -407,16 +418,16 @@ class Reader {
   void walk(const Layer& layer, const toml::table& table, const std::string& parent) {
     for (const auto& [key, node] : table) {
       const std::string name(key.str());
-      const std::string path = parent.empty() ? name : parent + "." + name;
-      if (open_.count(parent) != 0) continue;  // checked by whoever opened it
-      if (known_.count(path) != 0) continue;   // a getter read (and checked) it
+      const std::string path = dotted(parent, name);
+      if (open_.contains(parent)) continue;  // checked by whoever opened it
+      if (known_.contains(path)) continue;   // a getter read (and checked) it
       if (is_section(path)) {
         if (const toml::table* sub = node.as_table()) {
           walk(layer, *sub, path);
         } else {
           error_at({&node, &layer}, kWrongType,
                    "`" + path + "` must be a table, got " + type_name(node),
-                   "write its keys as `[" + path + "]` or `" + path + ".KEY = VALUE`");
+                   "write its keys as `[" + path + "]` or `" + dotted(path, "KEY = VALUE`"));
         }
         continue;
       }
@@ -425,7 +436,7 @@ class Reader {
       const char* what = parent.empty() ? "section" : "key";
       std::string hint;
       if (!close.empty()) {
-        hint = "did you mean `" + (parent.empty() ? close : parent + "." + close) + "`?";
+        hint = "did you mean `" + dotted(parent, close) + "`?";
       } else {
         hint = std::string("valid ") + (parent.empty() ? "sections" : "keys in [" + parent + "]") +
                ": " + join_quoted(siblings, "");
@@ -1121,7 +1132,7 @@ fs::path save_resolved(const RunConfig& config) {
   if (ec) {
     throw ConfigError("cannot create run directory " + dir.string() + ": " + ec.message());
   }
-  const fs::path target = dir / "config.toml";
+  fs::path target = dir / "config.toml";
   const fs::path temp = dir / ("config.toml.tmp." + std::to_string(::getpid()));
   {
     std::ofstream out(temp, std::ios::binary | std::ios::trunc);

@@ -43,7 +43,7 @@ const std::string kHeat = "[process]\nfile = \"heat.spde\"\n";
 
 /// A fresh empty directory under the system's temporary directory.
 fs::path temp_dir(const std::string& name) {
-  const fs::path dir = fs::temp_directory_path() / ("spdec_config_test_" + name);
+  fs::path dir = fs::temp_directory_path() / ("spdec_config_test_" + name);
   fs::remove_all(dir);
   fs::create_directories(dir);
   return dir;
@@ -217,6 +217,10 @@ TEST_CASE("values out of range or not among the choices", "[config]") {
                 "`train.lr` must be positive, got -0.0001");
     check_error(load(kHeat, {"train.lr=0"}), "C004", 1, 10, "`train.lr` must be positive, got 0");
   }
+  SECTION("not finite") {
+    check_error(load(kHeat + "[train]\ngrad_clip = inf\n"), "C004", 4, 13,
+                "`train.grad_clip` must be a finite number, got inf");
+  }
   SECTION("snr < 0") {
     check_error(load(kHeat + "[sample]\nsnr = -0.1\n"), "C004", 4, 7,
                 "`sample.snr` must be 0 or more, got -0.1");
@@ -227,7 +231,7 @@ TEST_CASE("values out of range or not among the choices", "[config]") {
   }
   SECTION("an unknown sampler lists the valid ones") {
     check_error(load(kHeat + "[sample]\nsampler = \"pcc\"\n"), "C004", 4, 11,
-                "`sample.sampler` must be one of \"pc\", \"ode\" or \"ancestral\", got \"pcc\"",
+                R"(`sample.sampler` must be one of "pc", "ode" or "ancestral", got "pcc")",
                 "did you mean \"pc\"?");
   }
   SECTION("an unknown objective lists the valid ones") {
@@ -302,7 +306,7 @@ TEST_CASE("the resolved config round-trips through config.toml", "[config]") {
       "[model]\nclass_conditional = true\nattention_resolutions = []\n",
       {"run.dir=" + (dir / "run").string(), "train.lr=3.3e-5", "sample.label=7",
        "sample.guidance=1.5", "forward.times=[0.001, 0.25, 2]", "forward.input=['a.png']",
-       "process.params.lambda_min=0.1", "data.path=\"quoted \\\"path\\\"\""});
+       "process.params.lambda_min=0.1", R"(data.path="quoted \"path\"")"});
   INFO(loaded.rendered());
   REQUIRE(loaded.config);
   const fs::path saved = spdec::config::save_resolved(*loaded.config);
