@@ -886,19 +886,43 @@ void resolve_process(std::vector<Layer>& layers, Reader& r, RunConfig& c,
   Diagnostics checked;
   if (!check_process(c, checked)) {
     for (const lang::Diagnostic& d : checked.all()) diagnostics.report(d);
+    // Say where the values the process rejects came from.
+    for (const auto& [name, site] : sites) {
+      lang::Diagnostic note;
+      note.severity = lang::Severity::note;
+      note.file = site.layer->source;
+      note.span = Reader::span_of(*site.layer, site.node->source());
+      note.message = "with `process.params." + name + "` = " + readable(c.process.params.at(name));
+      diagnostics.report(std::move(note));
+    }
   }
 }
 
 std::optional<RunConfig> parse_layers(std::vector<Layer>& layers, const std::string& stem,
                                       const LoadOptions& options, Diagnostics& diagnostics) {
-  const std::size_t errors_before = diagnostics.error_count();
-  Reader reader(layers, diagnostics);
+  Diagnostics found;
+  Reader reader(layers, found);
   RunConfig config;
   config.source_path = layers.front().source->path();
   read_config(reader, config, layers.front().base_dir, stem);
-  resolve_process(layers, reader, config, options, diagnostics);
+  resolve_process(layers, reader, config, options, found);
   reader.report_unknown();
-  if (diagnostics.error_count() != errors_before) return std::nullopt;
+  // In reading order: the file top to bottom, then each override.
+  // The language's diagnostics about the .spde come after, and the notes
+  // that say which params they were checked with last.
+  auto rank = [&](const lang::Diagnostic& d) {
+    if (d.severity == lang::Severity::note) return std::pair{layers.size() + 1, Span{}.begin};
+    std::size_t layer = layers.size();
+    for (std::size_t i = 0; i < layers.size(); ++i) {
+      if (d.file == layers[i].source) layer = i;
+    }
+    return std::pair{layer, d.span.begin};
+  };
+  std::vector<lang::Diagnostic> sorted = found.all();
+  std::stable_sort(sorted.begin(), sorted.end(),
+                   [&](const auto& a, const auto& b) { return rank(a) < rank(b); });
+  for (lang::Diagnostic& d : sorted) diagnostics.report(std::move(d));
+  if (found.has_errors()) return std::nullopt;
   return config;
 }
 
@@ -1023,7 +1047,7 @@ std::string resolved_toml(const RunConfig& c) {
   Writer w;
   w.raw("# Resolved run configuration, written by spdec: every key explicit, paths absolute.\n");
   if (!c.source_path.empty()) w.raw("# From " + c.source_path + ".\n");
-  w.raw("# Schema: specs/RUN_CONFIG.md\n\n");
+  w.raw("# Schema: specs/RUN_CONFIG.md\n");
   w.section("run");
   w.key("name", c.run.name);
   w.key("dir", c.run.dir);

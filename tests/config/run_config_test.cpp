@@ -160,8 +160,16 @@ TEST_CASE("unknown sections and keys name their place and the likely key", "[con
                 "did you mean `sample.steps`?");
   }
   SECTION("every unknown key is reported, not only the first") {
-    const Loaded loaded = load(kHeat + "[train]\nstpes = 1\nlrr = 1\n");
-    CHECK(loaded.diagnostics.error_count() == 2);
+    const Loaded loaded =
+        load(kHeat + "[train]\nstpes = 1\nlr = \"x\"\nlrr = 1\n", {"sample.n=0", "x.y=1"});
+    REQUIRE(loaded.diagnostics.error_count() == 5);
+    // In reading order: the file top to bottom, then the overrides.
+    const auto& all = loaded.diagnostics.all();
+    CHECK(all[0].message == "unknown key `train.stpes`");
+    CHECK(all[1].message == "`train.lr` must be a number, got a string");
+    CHECK(all[2].message == "unknown key `train.lrr`");
+    CHECK(all[3].message == "`sample.n` must be positive, got 0");
+    CHECK(all[4].message == "unknown section `x`");
   }
 }
 
@@ -272,6 +280,8 @@ TEST_CASE("process errors: missing, not found, unknown params, size disagreement
     const Loaded loaded = load(kHeat, {"process.params.T=-1"});
     INFO(loaded.rendered());
     CHECK_FALSE(loaded.config);
+    CHECK(loaded.first().code.starts_with("E"));  // the language's own
+    CHECK(loaded.rendered().find("note: with `process.params.T` = -1") != std::string::npos);
   }
 }
 
