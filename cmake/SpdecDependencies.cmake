@@ -13,6 +13,7 @@
 #   spdec::stb                     stb headers: #include <stb_image.h>; define
 #                                  STB_IMAGE_IMPLEMENTATION etc. in ONE .cpp
 #   spdec::random123               Random123 headers: #include <Random123/philox.h>
+#   ZLIB::ZLIB                     zlib (CMake's FindZLIB; Debian zlib1g-dev): gzip'd IDX
 # Variables: SPDEC_RANDOM123_INCLUDE_DIR, SPDEC_STB_INCLUDE_DIR (also written
 # to build_info.hpp: the JIT compiles generated code against Random123).
 include_guard(GLOBAL)
@@ -81,6 +82,11 @@ find_path(SPDEC_RANDOM123_INCLUDE_DIR Random123/philox.h HINTS "${SPDEC_DEPS_DIR
 if(SPDEC_RANDOM123_INCLUDE_DIR)
   _spdec_header_only_target(spdec::random123 "${SPDEC_RANDOM123_INCLUDE_DIR}")
 endif()
+
+# --- zlib (the runtime reads gzip-compressed IDX files) ------------------------
+# Found here, at the top level, so that ZLIB::ZLIB is visible to every target
+# that links spdec_runtime.
+find_package(ZLIB QUIET)
 
 # --- Catch2 (tests) -------------------------------------------------------------
 if(BUILD_TESTING)

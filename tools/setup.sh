@@ -18,7 +18,7 @@ build_dir="${SPDEC_BUILD_DIR:-build}"
 packages=(
   build-essential cmake ninja-build ccache
   libtorch-dev tao-pegtl-dev libtomlplusplus-dev catch2 libcli11-dev libfmt-dev
-  nlohmann-json3-dev libstb-dev librandom123-dev dataset-fashion-mnist
+  nlohmann-json3-dev libstb-dev librandom123-dev zlib1g-dev dataset-fashion-mnist
   clang-14 libclang-rt-14-dev clang-format clang-tidy
 )
 
