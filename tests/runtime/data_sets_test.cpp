@@ -1,6 +1,7 @@
 // Data sets (issue 4): IDX (plain and gzip), Fashion-MNIST when installed,
 // CIFAR-10 binary batches, image folders, the transforms and the prefetching
 // loader. Every bad input must give a DataError whose message names the file.
+#include <stb_image_write.h>
 #include <unistd.h>
 #include <zlib.h>
 
@@ -310,6 +311,24 @@ TEST_CASE("data: image folders (PNG, JPEG), channels, sizes, bad files", "[runti
     const std::string png = read_bytes(dir / "b.png");
     write_bytes(dir / "b.png", png.substr(0, png.size() / 2));
     require_data_error([&] { load_dataset(spec); }, dir / "b.png", "not a readable image");
+  }
+  SECTION("a JPEG beside the PNGs") {
+    // stb_image_write's implementation is compiled into spdec_runtime (image_grid.cpp).
+    std::vector<std::uint8_t> flat(6 * 8 * 3);
+    for (std::size_t i = 0; i < flat.size(); i += 3) {
+      flat[i] = 200;
+      flat[i + 1] = 100;
+      flat[i + 2] = 50;
+    }
+    REQUIRE(stbi_write_jpg((dir / "c.jpg").c_str(), 8, 6, 3, flat.data(), 95) != 0);
+    spec.channels = 3;
+    data = load_dataset(spec);
+    REQUIRE(data.images.sizes() == at::IntArrayRef({3, 3, 6, 8}));
+    // A flat colour survives JPEG to within a few levels.
+    const at::Tensor expected = at::tensor({200, 100, 50}, at::TensorOptions().dtype(at::kInt))
+                                    .reshape({3, 1, 1})
+                                    .expand({3, 6, 8});
+    CHECK(spdec::test::max_abs_diff(data.images[2], expected) <= 3.0);
   }
   SECTION("a missing folder") {
     spec.path = dir / "nowhere";
