@@ -547,7 +547,7 @@ std::string default_data_path(const std::string& dataset) {
   return {};
 }
 
-void read_config(Reader& r, RunConfig& c, const fs::path& toml_dir, const std::string& stem) {
+void read_run(Reader& r, RunConfig& c, const fs::path& toml_dir, const std::string& stem) {
   // [run]
   c.run.name = stem;
   r.get("run.name", c.run.name);
@@ -559,18 +559,27 @@ void read_config(Reader& r, RunConfig& c, const fs::path& toml_dir, const std::s
   } else {
     c.run.dir = absolute_normal(c.run.dir, base_of(run_dir, toml_dir)).string();
   }
+}
 
+void read_process_keys(Reader& r, RunConfig& c) {
   // [process]: file resolved later (it searches the library).
   r.get("process.file", c.process.file);
   r.open_table("process.params");
   r.find("process.params");
   r.get_choice("process.semantics", c.process.semantics);
   r.get_choice("process.backend", c.process.backend);
+}
 
+void read_data(Reader& r, RunConfig& c, const fs::path& toml_dir) {
   // [data]
   r.get_choice("data.dataset", c.data.dataset);
   const Found data_path = r.get("data.path", c.data.path);
   if (c.data.path.empty()) c.data.path = default_data_path(c.data.dataset);
+  if (c.data.path.empty()) {
+    const Found dataset = r.find("data.dataset");
+    r.error_at(dataset, kBadValue, "`data.path` is required for dataset \"" + c.data.dataset + "\"",
+               "the folder (or file) that holds the data, relative to this file");
+  }
   if (!c.data.path.empty()) {
     c.data.path = absolute_normal(c.data.path, base_of(data_path, toml_dir)).string();
   }
@@ -580,7 +589,9 @@ void read_config(Reader& r, RunConfig& c, const fs::path& toml_dir, const std::s
   r.get_choice("data.range", c.data.range);
   r.get("data.flip", c.data.flip);
   r.get("data.n", c.data.n, 0, "0 (all) or more");
+}
 
+void read_forward(Reader& r, RunConfig& c, const fs::path& toml_dir) {
   // [forward]
   r.get_int("forward.images", c.forward.images, 1, "positive");
   {
@@ -627,7 +638,9 @@ void read_config(Reader& r, RunConfig& c, const fs::path& toml_dir, const std::s
   r.get("forward.png", c.forward.png);
   r.get("forward.npy", c.forward.npy);
   r.get("forward.json", c.forward.json);
+}
 
+void read_model(Reader& r, RunConfig& c) {
   // [model]
   auto positive_int = [](const toml::node& n) -> std::optional<int> {
     const auto v = n.value_exact<std::int64_t>();
@@ -651,7 +664,9 @@ void read_config(Reader& r, RunConfig& c, const fs::path& toml_dir, const std::s
   r.get("model.class_conditional", c.model.class_conditional);
   r.get_int("model.num_classes", c.model.num_classes, 1, "positive");
   r.get("model.label_dropout", c.model.label_dropout, 0, true, "in [0, 1)", 1, false);
+}
 
+void read_train(Reader& r, RunConfig& c) {
   // [train]
   r.get_choice("train.objective", c.train.objective);
   r.get("train.steps", c.train.steps, 1, "positive");
@@ -673,7 +688,9 @@ void read_config(Reader& r, RunConfig& c, const fs::path& toml_dir, const std::s
   r.get_choice("train.prior", c.train.prior);
   r.get("train.prior_fit_images", c.train.prior_fit_images, 1, "positive");
   r.get("train.mixed_precision", c.train.mixed_precision);
+}
 
+void read_sample(Reader& r, RunConfig& c, const fs::path& toml_dir) {
   // [sample]
   r.get_choice("sample.sampler", c.sample.sampler);
   r.get_choice("sample.integrator", c.sample.integrator);
@@ -702,7 +719,9 @@ void read_config(Reader& r, RunConfig& c, const fs::path& toml_dir, const std::s
       c.sample.checkpoint = absolute_normal(c.sample.checkpoint, base_of(f, toml_dir)).string();
     }
   }
+}
 
+void read_eval(Reader& r, RunConfig& c, const fs::path& toml_dir) {
   // [eval]
   r.get_int("eval.n", c.eval.n, 1, "positive");
   r.get_int("eval.batch_size", c.eval.batch_size, 1, "positive");
@@ -734,7 +753,9 @@ void read_config(Reader& r, RunConfig& c, const fs::path& toml_dir, const std::s
     r.get("eval.seed", seed, 0, "0 or more");
     c.eval.seed = static_cast<std::uint64_t>(seed);
   }
+}
 
+void check_consistency(Reader& r, const RunConfig& c) {
   // Cross-key consistency.
   if (c.sample.label && !c.model.class_conditional) {
     r.error_at(r.find("sample.label"), kInconsistent,
@@ -746,6 +767,19 @@ void read_config(Reader& r, RunConfig& c, const fs::path& toml_dir, const std::s
                "`sample.guidance` needs a class-conditional model",
                "set model.class_conditional = true, or sample.guidance = 0");
   }
+}
+
+/// Every key of the schema: reading a key is what makes it known.
+void read_config(Reader& r, RunConfig& c, const fs::path& toml_dir, const std::string& stem) {
+  read_run(r, c, toml_dir, stem);
+  read_process_keys(r, c);
+  read_data(r, c, toml_dir);
+  read_forward(r, c, toml_dir);
+  read_model(r, c);
+  read_train(r, c);
+  read_sample(r, c, toml_dir);
+  read_eval(r, c, toml_dir);
+  check_consistency(r, c);
 }
 
 /// process.params: name -> number, each remembered with where it was written.

@@ -248,6 +248,10 @@ TEST_CASE("values out of range or not among the choices", "[config]") {
                 "`train.objective` must be one of \"auto\", \"exact\", \"decoupled\", "
                 "\"local_dsm\", \"sliced\" or \"flow_matching\", got \"sliced_sm\"");
   }
+  SECTION("a dataset other than Fashion-MNIST needs a path") {
+    check_error(load(kHeat + "[data]\ndataset = \"cifar10\"\n"), "C004", 4, 11,
+                "`data.path` is required for dataset \"cifar10\"");
+  }
   SECTION("a label without a class-conditional model") {
     check_error(load(kHeat + "[sample]\nlabel = 3\n"), "C009", 4, 9,
                 "`sample.label` needs a class-conditional model");
@@ -393,7 +397,23 @@ TEST_CASE("every shipped run in specs/ loads without errors", "[config]") {
     spdec::lang::Diagnostics diagnostics;
     const auto config = spdec::config::load_run_config(spec.string(), {}, diagnostics);
     INFO(spdec::lang::render_all(diagnostics));
-    CHECK(config);
+    REQUIRE(config);
     CHECK(diagnostics.all().empty());
+    // Its resolved form is the same run.
+    const auto again = spdec::config::parse_run_config(spdec::config::resolved_toml(*config),
+                                                       "config.toml", "/", {}, diagnostics);
+    INFO(spdec::lang::render_all(diagnostics));
+    REQUIRE(again);
+    CHECK(*again == *config);
   }
+}
+
+TEST_CASE("outputs land in the run directory; choices are listed", "[config]") {
+  const Loaded loaded = load(kHeat, {"run.dir=/tmp/spdec_run"});
+  REQUIRE(loaded.config);
+  CHECK(spdec::config::run_path(*loaded.config, "forward.png") == "/tmp/spdec_run/forward.png");
+  CHECK(spdec::config::run_path(*loaded.config, "/abs/x.png") == "/abs/x.png");
+  CHECK(spdec::config::valid_values("sample.sampler") ==
+        std::vector<std::string>{"pc", "ode", "ancestral"});
+  CHECK(spdec::config::valid_values("train.steps").empty());
 }
