@@ -13,6 +13,7 @@ struct Outcome {
 void add_check_command(CLI::App& app, Outcome& outcome);
 void add_fmt_command(CLI::App& app, Outcome& outcome);
 void add_compile_command(CLI::App& app, Outcome& outcome);
+void add_run_command(CLI::App& app, Outcome& outcome);
 
 /// Whether to colour diagnostics on stderr (a terminal, and NO_COLOR unset).
 [[nodiscard]] bool stderr_wants_color();

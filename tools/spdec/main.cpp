@@ -35,6 +35,7 @@ int run(int argc, char** argv) {
 #ifdef SPDEC_HAVE_CODEGEN
   spdec::cli::add_compile_command(app, outcome);
 #endif
+  spdec::cli::add_run_command(app, outcome);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
