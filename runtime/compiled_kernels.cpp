@@ -177,13 +177,15 @@ class CompiledKernels final : public ProcessKernels {
   /// [steps, P] float params on the device, row k at t + k dt (in double).
   at::Tensor params_table(double t, double dt, std::int64_t steps) const {
     const auto count = static_cast<std::int64_t>(program_->params.size());
-    at::Tensor table = at::empty({steps, std::max<std::int64_t>(count, 1)}, at::kDouble);
+    // One column at least, so a process without params still gets a pointer.
+    const std::int64_t stride = std::max<std::int64_t>(count, 1);
+    at::Tensor table = at::zeros({steps, stride}, at::kDouble);
     auto* values = table.data_ptr<double>();
     for (std::int64_t k = 0; k < steps; ++k) {
       const auto row =
           host_params(*process_, *program_, t + static_cast<double>(k) * dt, options_.knots);
       for (std::int64_t i = 0; i < count; ++i)
-        values[k * std::max<std::int64_t>(count, 1) + i] = row[static_cast<std::size_t>(i)];
+        values[k * stride + i] = row[static_cast<std::size_t>(i)];
     }
     return table.to(at::TensorOptions().dtype(at::kFloat).device(device_)).contiguous();
   }

@@ -6,13 +6,13 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
-#include <fstream>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <stdexcept>
 
 #include "codegen/pipeline.hpp"
 #include "lang/lint.hpp"
+#include "runtime/atomic_write.hpp"
 #include "runtime/dataset.hpp"
 #include "runtime/forward_simulation.hpp"
 #include "runtime/image_folder.hpp"
@@ -124,16 +124,6 @@ nlohmann::json report(const config::RunConfig& config, const lang::Process& proc
           {"warnings", warnings_for(process, result.stats)}};
 }
 
-void write_json(const std::filesystem::path& file, const nlohmann::json& json) {
-  const std::filesystem::path temp = file.string() + ".tmp";
-  {
-    std::ofstream out(temp);
-    out << json.dump(2) << "\n";
-    if (!out) throw std::runtime_error("cannot write " + temp.string());
-  }
-  std::filesystem::rename(temp, file);
-}
-
 }  // namespace
 
 ForwardRunFiles run_forward(const config::RunConfig& config, const lang::Process& process,
@@ -169,7 +159,7 @@ ForwardRunFiles run_forward(const config::RunConfig& config, const lang::Process
   for (const double t : options.times) grid.col_labels.push_back(time_label(t));
   save_image_grid(files.png, states.transpose(0, 1).flatten(0, 1).contiguous(), grid);
   const nlohmann::json json = report(config, process, kernels->backend(), result);
-  write_json(files.json, json);
+  write_file_atomically(files.json, json.dump(2) + "\n");
   for (const auto& warning : json["warnings"])
     log << "warning: " << warning.get<std::string>() << "\n";
   log << "wrote " << files.png.string() << ", " << files.npy.string() << ", " << files.json.string()
