@@ -19,6 +19,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
 #include <functional>
 #include <memory>
@@ -118,7 +119,8 @@ int main(int argc, char** argv) {
 
   spdec::lang::Diagnostics diagnostics;
   auto checked = spdec::lang::check_file(
-      std::string(SPDEC_SOURCE_DIR) + "/library/perona_malik.spde", {}, diagnostics);
+      (std::filesystem::path(SPDEC_SOURCE_DIR) / "library" / "perona_malik.spde").string(), {},
+      diagnostics);
   if (!checked) {
     std::fprintf(stderr, "%s", spdec::lang::render_all(diagnostics, {false}).c_str());
     return 1;

@@ -3,6 +3,7 @@
 #include "codegen/passes.hpp"
 
 #include <catch2/catch.hpp>
+#include <filesystem>
 
 #include "codegen/emit.hpp"
 #include "codegen/pipeline.hpp"
@@ -53,8 +54,8 @@ TEST_CASE("the interior reach is the longest chain of offsets", "[lower]") {
   CHECK(reach("lap(lap(u))") == std::pair{2, 2});
   CHECK(reach("shift(u, 3, -2)") == std::pair{3, 2});
   CHECK(reach("div(1 / (1 + norm2(grad(u))) * grad(u))") == std::pair{2, 2});  // paper scheme
-  const auto pm = spdec::codegen::build_program(
-      spdec::test::checked_file(std::string(SPDEC_SOURCE_DIR) + "/library/perona_malik.spde"));
+  const auto pm = spdec::codegen::build_program(spdec::test::checked_file(
+      (std::filesystem::path(SPDEC_SOURCE_DIR) / "library" / "perona_malik.spde").string()));
   CHECK(pm.reach_x == 2);
   CHECK(pm.reach_y == 2);
 }

@@ -28,11 +28,11 @@ std::filesystem::path temp_run_dir(const std::string& name) {
 spdec::runtime::ForwardRunFiles run(const std::string& spec, const std::string& backend,
                                     const std::filesystem::path& dir) {
   spdec::lang::Diagnostics diagnostics;
-  const auto config =
-      spdec::config::load_run_config(std::string(SPDEC_SOURCE_DIR) + "/specs/" + spec,
-                                     {"run.dir=\"" + dir.string() + "\"", "forward.images=2",
-                                      "forward.times=3", "process.backend=\"" + backend + "\""},
-                                     diagnostics);
+  const auto config = spdec::config::load_run_config(
+      (std::filesystem::path(SPDEC_SOURCE_DIR) / "specs" / spec).string(),
+      {"run.dir=\"" + dir.string() + "\"", "forward.images=2", "forward.times=3",
+       "process.backend=\"" + backend + "\""},
+      diagnostics);
   INFO(spdec::lang::render_all(diagnostics, {false}));
   REQUIRE(config.has_value());
   const auto process = spdec::config::check_process(*config, diagnostics);

@@ -16,6 +16,7 @@
 #include <catch2/catch.hpp>
 #include <cmath>
 #include <cstdint>
+#include <filesystem>
 #include <fstream>
 #include <functional>
 #include <sstream>
@@ -36,7 +37,7 @@ using spdec::test::max_abs_diff;
 using spdec::test::reference_from;
 
 std::string read_library(const std::string& name) {
-  std::ifstream in(std::string(SPDEC_SOURCE_DIR) + "/library/" + name);
+  std::ifstream in(std::filesystem::path(SPDEC_SOURCE_DIR) / "library" / name);
   REQUIRE(in.good());
   std::stringstream text;
   text << in.rdbuf();

@@ -6,6 +6,7 @@
 
 #include <catch2/catch.hpp>
 #include <cstdint>
+#include <filesystem>
 #include <memory>
 #include <optional>
 #include <string>
@@ -46,8 +47,8 @@ inline lang::Process check_process(const std::string& text) {
 /// A checked process from a file under the source tree (e.g. "library/ve.spde").
 inline lang::Process check_library_file(const std::string& relative) {
   lang::Diagnostics diagnostics;
-  std::optional<lang::Process> process =
-      lang::check_file(std::string(SPDEC_SOURCE_DIR) + "/" + relative, {}, diagnostics);
+  std::optional<lang::Process> process = lang::check_file(
+      (std::filesystem::path(SPDEC_SOURCE_DIR) / relative).string(), {}, diagnostics);
   INFO(lang::render_all(diagnostics));
   REQUIRE(process.has_value());
   return *process;
