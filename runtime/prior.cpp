@@ -57,7 +57,17 @@ at::Tensor GaussianPrior::sample(std::int64_t n, std::uint64_t seed) const {
   at::Generator generator = at::make_generator<at::CPUGeneratorImpl>(seed);
   const at::Tensor xi = at::randn({n, channels(), basis_.height(), basis_.width()}, generator,
                                   at::TensorOptions().dtype(at::kDouble));
-  return mean_.unsqueeze(0) + basis_.multiply(xi, variance_.sqrt());
+  return transform_white(xi);
+}
+
+at::Tensor GaussianPrior::transform_white(const at::Tensor& xi) const {
+  basis_.check_image(xi, "GaussianPrior::transform_white");
+  if (xi.dim() != 4 || xi.size(1) != channels()) {
+    throw std::invalid_argument("GaussianPrior::transform_white: xi must be [N, " +
+                                std::to_string(channels()) + ", H, W]");
+  }
+  const at::Tensor x = xi.to(at::kDouble);
+  return mean_.to(x.device()).unsqueeze(0) + basis_.multiply(x, variance_.sqrt());
 }
 
 at::Tensor GaussianPrior::log_prob(const at::Tensor& x) const {

@@ -54,6 +54,9 @@ class GaussianPrior {
   /// n samples [n, C, H, W] double CPU: mean + Φ diag(√v) Φᵀ ξ, ξ white from
   /// a CPU generator seeded by `seed` (the same (n, seed), the same batch).
   [[nodiscard]] at::Tensor sample(std::int64_t n, std::uint64_t seed) const;
+  /// mean + Φ diag(√v) Φᵀ ξ for white ξ [N, C, H, W] (any device), double:
+  /// the sampler's start from per-sample Philox noise.
+  [[nodiscard]] at::Tensor transform_white(const at::Tensor& xi) const;
   /// log density of x [N, C, H, W] (any real float dtype), [N] double:
   /// −½ Σ_k (|c_k|²/v_k + log 2πv_k), c = Φᵀ(x − mean). Needs v > 0 everywhere.
   [[nodiscard]] at::Tensor log_prob(const at::Tensor& x) const;

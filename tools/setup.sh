@@ -20,6 +20,10 @@ packages=(
   libtorch-dev tao-pegtl-dev libtomlplusplus-dev catch2 libcli11-dev libfmt-dev
   nlohmann-json3-dev libstb-dev librandom123-dev zlib1g-dev dataset-fashion-mnist
   clang-14 libclang-rt-14-dev clang-format clang-tidy
+  # OpenBLAS (OpenMP build, like LibTorch's threads) replaces the reference
+  # BLAS that libtorch-dev pulls in, through Debian's alternatives: every
+  # matrix product LibTorch makes (convolutions, the DCT) gets ~2-10x faster.
+  libopenblas0-openmp
 )
 
 if [[ "${SPDEC_SKIP_APT:-0}" != 1 ]]; then

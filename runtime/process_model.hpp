@@ -1,0 +1,129 @@
+// A process bound to its kernels on an H × W grid: the one interface that
+// training objectives and samplers see, whatever the semantics (DESIGN §6).
+//
+//                 marginal of X_t | x₀                 reverse dynamics
+//   linear        exact, per mode (linear_process.hpp)  kernels' reverse_step /
+//                                                       ode_step; exact ancestral
+//   decoupled     Φ_t(x₀) + N(0, Σ̄_t), Φ by flow_steps   Tweedie drift: b at
+//                                                       x̂ = x + Σ̄ s, never at x
+//   sde           the tamed EM chain with noise;        kernels' reverse_step /
+//                 Gaussian only over its last step       ode_step (eq. 20)
+//
+// Which one a process gets: `semantics decoupled` → decoupled; otherwise
+// exact marginals (check's classification) → linear; otherwise sde.
+//
+// Noise: every draw is the Philox stream of (seed, sample id, step) through
+// ProcessKernels::noise, made correlated by Q^{1/2}; so a sample's noise does
+// not depend on the batch it is in.
+#pragma once
+
+#include <ATen/ATen.h>
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+
+#include "lang/process.hpp"
+#include "runtime/covariance.hpp"
+#include "runtime/noise_operator.hpp"
+#include "runtime/process_kernels.hpp"
+
+namespace spdec::runtime {
+
+class LinearProcess;
+
+/// A draw X_t = mean + L ε at per-sample times, with what an objective needs.
+struct Perturbed {
+  at::Tensor xt;    ///< [N, C, H, W]
+  at::Tensor mean;  ///< linear, decoupled: E[X_t | x₀]; sde: the last step's mean
+  at::Tensor eps;   ///< the white ε of the Gaussian part
+  /// Covariance of the Gaussian part, with L: of X_t | x₀ (linear,
+  /// decoupled), of X_t | X_{t−h} over the chain's last step h (sde).
+  std::optional<Covariance> covariance;
+};
+
+enum class ModelKind { linear, decoupled, sde };
+[[nodiscard]] const char* name(ModelKind kind);
+
+class ProcessModel {
+ public:
+  ProcessModel(std::shared_ptr<const lang::Process> process,
+               std::unique_ptr<ProcessKernels> kernels, std::int64_t height, std::int64_t width);
+  ProcessModel(const ProcessModel&) = delete;
+  ProcessModel& operator=(const ProcessModel&) = delete;
+  ProcessModel(ProcessModel&&) = delete;
+  ProcessModel& operator=(ProcessModel&&) = delete;
+  virtual ~ProcessModel() = default;
+
+  [[nodiscard]] virtual ModelKind kind() const = 0;
+  [[nodiscard]] const lang::Process& process() const { return *process_; }
+  [[nodiscard]] ProcessKernels& kernels() { return *kernels_; }
+  [[nodiscard]] const NoiseOperator& noise() const { return noise_; }
+  [[nodiscard]] std::int64_t height() const { return noise_.height(); }
+  [[nodiscard]] std::int64_t width() const { return noise_.width(); }
+  [[nodiscard]] double end_time() const { return process_->time.T; }
+  [[nodiscard]] double start_time() const { return process_->time.t0; }
+  /// The linear process when kind() == linear, else null.
+  [[nodiscard]] virtual const LinearProcess* linear() const { return nullptr; }
+
+  /// X_t for data x₀ [N, C, H, W] at per-sample times t (N of them, in
+  /// [0, T]); noise.step is ignored (each model numbers its own draws).
+  [[nodiscard]] virtual Perturbed perturb(const at::Tensor& x0, std::span<const double> t,
+                                          const NoiseSource& noise) = 0;
+
+  /// Σ_t of X_t | x₀ for states like x at t. x0_hat: the denoised estimate,
+  /// for processes whose Σ depends on x₀ (reads u0). For sde semantics the
+  /// chain has no Gaussian marginal: the small-t value t g(t, x)² Q (exact
+  /// after one EM step), a scale for preconditioning and denoising only.
+  [[nodiscard]] virtual Covariance covariance(double t, const at::Tensor& x,
+                                              const at::Tensor& x0_hat) = 0;
+  /// Tweedie's estimate E[x₀ | X_t = x] from the score at t (linear: exact;
+  /// decoupled: x + Σ̄ s = E[Φ_t(x₀) | x], ≈ x₀ at small t; sde: one EM
+  /// step inverted).
+  [[nodiscard]] virtual at::Tensor denoise(const at::Tensor& x, double t,
+                                           const at::Tensor& score) = 0;
+  /// One reverse-SDE Euler–Maruyama step from t down to s < t.
+  [[nodiscard]] virtual at::Tensor reverse_step(const at::Tensor& x, double t, double s,
+                                                const at::Tensor& score,
+                                                const NoiseSource& noise) = 0;
+  /// The probability-flow velocity dx/dt (forward time) at t.
+  [[nodiscard]] virtual at::Tensor velocity(const at::Tensor& x, double t,
+                                            const at::Tensor& score) = 0;
+  /// Exact ancestral steps x_s ~ p(x_s | x_t, x̂₀) (linear processes only).
+  [[nodiscard]] virtual bool has_ancestral() const { return false; }
+  [[nodiscard]] virtual at::Tensor ancestral_step(const at::Tensor& x, double t, double s,
+                                                  const at::Tensor& score,
+                                                  const NoiseSource& noise);
+
+  /// ζ = Q^{1/2}ξ for the Philox draw `noise`, like x ([N, C, H, W]).
+  [[nodiscard]] at::Tensor correlated_noise(const at::Tensor& like, const NoiseSource& noise,
+                                            double t);
+  /// The white ξ of the draw `noise`.
+  [[nodiscard]] at::Tensor white_noise(const at::Tensor& like, const NoiseSource& noise);
+
+ protected:
+  /// u0 for the kernels: x0_hat when the process reads u0, else undefined.
+  [[nodiscard]] at::Tensor kernel_u0(const at::Tensor& x0_hat) const;
+  /// diag(Q) at t as float [H, W] on x's device (undefined for white Q).
+  [[nodiscard]] at::Tensor noise_diagonal(double t, const at::Tensor& like) const;
+  /// What reverse_step / ode_step take for Σ s: s (white), else Q(g s).
+  [[nodiscard]] at::Tensor score_term(const at::Tensor& x, const at::Tensor& u0, double t,
+                                      const at::Tensor& score);
+  /// b / (1 + Δt ‖b‖^γ) with the process's Δt: the velocity of the tamed
+  /// chain (b itself when the process is not tamed).
+  [[nodiscard]] at::Tensor tamed_drift(const at::Tensor& x, const at::Tensor& u0, double t);
+
+  std::shared_ptr<const lang::Process> process_;
+  std::unique_ptr<ProcessKernels> kernels_;
+  NoiseOperator noise_;
+};
+
+/// The model for a checked process (see the table above). The kernels are
+/// the process's (make_kernels); `knots` are learned knot values (copied).
+[[nodiscard]] std::unique_ptr<ProcessModel> make_process_model(
+    std::shared_ptr<const lang::Process> process, std::unique_ptr<ProcessKernels> kernels,
+    std::int64_t height, std::int64_t width, const KnotValues* knots = nullptr);
+
+}  // namespace spdec::runtime
