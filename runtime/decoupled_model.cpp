@@ -38,10 +38,6 @@ class DecoupledModel final : public ProcessModel {
           "`: decoupled semantics with multiplicative noise has no Gaussian marginal given x0 "
           "(the variance depends on the path); use semantics sde, or noise that does not read u");
     }
-    if (this->process().classification.noise == lang::NoiseClass::none) {
-      throw std::invalid_argument("process `" + this->process().name +
-                                  "` adds no noise: it cannot serve generation");
-    }
   }
 
   [[nodiscard]] ModelKind kind() const override { return ModelKind::decoupled; }

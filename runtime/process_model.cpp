@@ -24,6 +24,10 @@ ProcessModel::ProcessModel(std::shared_ptr<const lang::Process> process,
                            std::int64_t width)
     : process_(std::move(process)), kernels_(std::move(kernels)), noise_(*process_, height, width) {
   if (!kernels_) throw std::invalid_argument("process model: no kernels");
+  if (process_->classification.noise == lang::NoiseClass::none) {
+    throw std::invalid_argument("process `" + process_->name +
+                                "` adds no noise: it cannot serve generation");
+  }
 }
 
 at::Tensor ProcessModel::ancestral_step(const at::Tensor& /*x*/, double /*t*/, double /*s*/,

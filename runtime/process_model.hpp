@@ -49,6 +49,8 @@ enum class ModelKind { linear, decoupled, sde };
 
 class ProcessModel {
  public:
+  /// Throws std::invalid_argument when the process adds no noise (nothing
+  /// to reverse).
   ProcessModel(std::shared_ptr<const lang::Process> process,
                std::unique_ptr<ProcessKernels> kernels, std::int64_t height, std::int64_t width);
   ProcessModel(const ProcessModel&) = delete;

@@ -22,12 +22,7 @@ class SdeModel final : public ProcessModel {
  public:
   SdeModel(std::shared_ptr<const lang::Process> process, std::unique_ptr<ProcessKernels> kernels,
            std::int64_t height, std::int64_t width)
-      : ProcessModel(std::move(process), std::move(kernels), height, width) {
-    if (this->process().classification.noise == lang::NoiseClass::none) {
-      throw std::invalid_argument("process `" + this->process().name +
-                                  "` adds no noise: it cannot serve generation");
-    }
-  }
+      : ProcessModel(std::move(process), std::move(kernels), height, width) {}
 
   [[nodiscard]] ModelKind kind() const override { return ModelKind::sde; }
 

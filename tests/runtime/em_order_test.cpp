@@ -14,27 +14,6 @@
 #include "runtime/process_kernels.hpp"
 #include "test_support.hpp"
 
-namespace {
-
-double loglog_slope(const std::vector<double>& x, const std::vector<double>& y) {
-  const auto n = static_cast<double>(x.size());
-  double mx = 0;
-  double my = 0;
-  for (std::size_t i = 0; i < x.size(); ++i) {
-    mx += std::log(x[i]) / n;
-    my += std::log(y[i]) / n;
-  }
-  double sxy = 0;
-  double sxx = 0;
-  for (std::size_t i = 0; i < x.size(); ++i) {
-    sxy += (std::log(x[i]) - mx) * (std::log(y[i]) - my);
-    sxx += (std::log(x[i]) - mx) * (std::log(x[i]) - mx);
-  }
-  return sxy / sxx;
-}
-
-}  // namespace
-
 TEST_CASE("Euler-Maruyama: strong order 1/2 and weak order 1 for multiplicative noise",
           "[runtime][forward]") {
   // dU = μ U dt + σ U dW per pixel (white noise: pixels are independent
@@ -94,8 +73,8 @@ TEST_CASE("Euler-Maruyama: strong order 1/2 and weak order 1 for multiplicative 
                << ", standard error " << standard_error);
     CHECK(std::abs(error.mean().item<double>() - exact_bias) < 4 * standard_error);
   }
-  const double s_strong = loglog_slope(dts, strong);
-  const double s_weak = loglog_slope(dts, weak);
+  const double s_strong = spdec::test::loglog_slope(dts, strong);
+  const double s_weak = spdec::test::loglog_slope(dts, weak);
   INFO("strong errors " << strong[0] << " … " << strong.back() << ", slope " << s_strong);
   INFO("weak errors " << weak[0] << " … " << weak.back() << ", slope " << s_weak);
   CHECK(s_strong > 0.4);

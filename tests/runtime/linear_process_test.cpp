@@ -43,24 +43,6 @@ double max_rel_diff(const at::Tensor& a, const at::Tensor& b) {
   return ((a - b).abs() / b.abs().clamp_min(1e-300)).max().item<double>();
 }
 
-/// Least-squares slope of log(err) against log(dt).
-double loglog_slope(const std::vector<double>& dt, const std::vector<double>& err) {
-  double mx = 0;
-  double my = 0;
-  const auto n = static_cast<double>(dt.size());
-  for (std::size_t i = 0; i < dt.size(); ++i) {
-    mx += std::log(dt[i]) / n;
-    my += std::log(err[i]) / n;
-  }
-  double sxy = 0;
-  double sxx = 0;
-  for (std::size_t i = 0; i < dt.size(); ++i) {
-    sxy += (std::log(dt[i]) - mx) * (std::log(err[i]) - my);
-    sxx += (std::log(dt[i]) - mx) * (std::log(dt[i]) - mx);
-  }
-  return sxy / sxx;
-}
-
 }  // namespace
 
 TEST_CASE("linear process: VE and VP against their closed forms", "[runtime][linear]") {
@@ -407,9 +389,9 @@ TEST_CASE("linear process: Euler-Maruyama strong and weak order 1 for additive n
     weak_mean.push_back((m_hat - mean_exact).abs().max().item<double>());
     weak_var.push_back((v_hat - var_exact).abs().max().item<double>());
   }
-  const double s_strong = loglog_slope(dts, strong);
-  const double s_mean = loglog_slope(dts, weak_mean);
-  const double s_var = loglog_slope(dts, weak_var);
+  const double s_strong = spdec::test::loglog_slope(dts, strong);
+  const double s_mean = spdec::test::loglog_slope(dts, weak_mean);
+  const double s_var = spdec::test::loglog_slope(dts, weak_var);
   for (std::size_t i = 0; i < dts.size(); ++i) {
     WARN("dt " << dts[i] << " strong " << strong[i] << " weak mean " << weak_mean[i] << " weak var "
                << weak_var[i]);

@@ -5,11 +5,13 @@
 #include <ATen/Parallel.h>
 
 #include <catch2/catch.hpp>
+#include <cmath>
 #include <cstdint>
 #include <filesystem>
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "lang/check.hpp"
 #include "lang/diagnostics.hpp"
@@ -77,6 +79,24 @@ template <typename Op>
 at::Tensor dense_matrix(std::int64_t h, std::int64_t w, Op&& op) {
   const at::Tensor basis = at::eye(h * w, f64()).reshape({h * w, 1, h, w});
   return op(basis).reshape({h * w, h * w});
+}
+
+/// The least-squares slope of log(err) against log(dt): a convergence order.
+inline double loglog_slope(const std::vector<double>& dt, const std::vector<double>& err) {
+  double mx = 0;
+  double my = 0;
+  const auto n = static_cast<double>(dt.size());
+  for (std::size_t i = 0; i < dt.size(); ++i) {
+    mx += std::log(dt[i]) / n;
+    my += std::log(err[i]) / n;
+  }
+  double sxy = 0;
+  double sxx = 0;
+  for (std::size_t i = 0; i < dt.size(); ++i) {
+    sxy += (std::log(dt[i]) - mx) * (std::log(err[i]) - my);
+    sxx += (std::log(dt[i]) - mx) * (std::log(dt[i]) - mx);
+  }
+  return sxy / sxx;
 }
 
 }  // namespace spdec::test
