@@ -60,8 +60,12 @@ function(spdec_add_catch_test)
   spdec_target_warnings(${ARG_NAME})
   # Kernels the tests JIT-compile go to a cache inside the build tree, never
   # into the user's ~/.cache/spdec.
+  # OMP_WAIT_POLICY=PASSIVE: CTest runs two test processes on two cores, each
+  # with OpenMP threads (LibTorch, OpenBLAS, the generated kernels); threads
+  # that spin while waiting steal the cores the working ones need, which
+  # slowed the sampler oracles ten-fold under load.
   set(_env "SPDEC_SOURCE_DIR=${PROJECT_SOURCE_DIR}" "SPDEC_BINARY_DIR=${PROJECT_BINARY_DIR}"
-           "SPDEC_CACHE_DIR=${PROJECT_BINARY_DIR}/kernel-cache")
+           "SPDEC_CACHE_DIR=${PROJECT_BINARY_DIR}/kernel-cache" "OMP_WAIT_POLICY=PASSIVE")
   if(NOT ARG_NO_SANITIZE)
     spdec_target_sanitize(${ARG_NAME})
     if(SPDEC_EFFECTIVE_SANITIZE)

@@ -38,6 +38,10 @@ using spdec::runtime::SamplerOptions;
 
 constexpr std::int64_t kSide = 8;
 
+/// One thread: the oracles are the longest tests, and CTest runs two at once
+/// on CI's two cores; more threads than cores only adds waiting.
+void setup() { spdec::test::torch_setup(20240917, 1); }
+
 /// A library process on 8×8 (its `size` param set to 8 where it has one),
 /// bound to the compiled CPU kernels.
 std::unique_ptr<spdec::runtime::ProcessModel> model_of(const std::string& file) {
@@ -106,7 +110,7 @@ GaussianData gaussian_data(const spdec::runtime::SpectralBasis& basis) {
 }
 
 void check_gaussian(const char* file) {
-  spdec::test::torch_setup();
+  setup();
   auto model = model_of(file);
   const auto* linear = model->linear();
   REQUIRE(linear != nullptr);
@@ -171,7 +175,7 @@ at::Tensor three_images() {
 }
 
 void check_mixture(const char* file) {
-  spdec::test::torch_setup();
+  setup();
   auto model = model_of(file);
   const at::Tensor images = three_images();
   const std::vector<double> weights = {0.5, 0.3, 0.2};

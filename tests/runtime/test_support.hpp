@@ -22,8 +22,8 @@ namespace spdec::test {
 
 /// Two intra-op threads (CTest may run several test processes at once) and a
 /// fixed seed; call first in every test case that uses LibTorch.
-inline void torch_setup(std::uint64_t seed = 20240917) {
-  at::set_num_threads(2);
+inline void torch_setup(std::uint64_t seed = 20240917, int threads = 2) {
+  at::set_num_threads(threads);
   at::manual_seed(seed);
 }
 
