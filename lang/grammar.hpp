@@ -15,7 +15,7 @@ namespace p = tao::pegtl;
 
 /// Expression nesting (parentheses, calls, unary operators) is limited so a
 /// hostile input cannot exhaust the stack: deeper input gets E004.
-inline constexpr std::size_t kMaxNesting = 256;
+inline constexpr std::size_t kMaxNesting = 64;
 
 // --- whitespace and comments ------------------------------------------------
 struct line_comment : p::seq<p::sor<p::one<'#'>, p::two<'/'>>, p::until<p::eolf>> {};
