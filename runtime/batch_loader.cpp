@@ -3,24 +3,9 @@
 #include <stdexcept>
 #include <utility>
 
+#include "runtime/splitmix.hpp"
+
 namespace spdec::runtime {
-namespace {
-
-std::uint64_t splitmix64(std::uint64_t& state) {
-  std::uint64_t z = (state += 0x9e3779b97f4a7c15ULL);
-  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-  return z ^ (z >> 31);
-}
-
-std::uint64_t mix(std::uint64_t seed, std::uint64_t a, std::uint64_t b) {
-  std::uint64_t state = seed;
-  state ^= splitmix64(state) + a;
-  state ^= splitmix64(state) + b;
-  return splitmix64(state);
-}
-
-}  // namespace
 
 std::vector<std::int64_t> BatchLoader::epoch_order(std::int64_t n, std::uint64_t seed,
                                                    std::int64_t epoch, bool shuffle) {
@@ -46,6 +31,7 @@ BatchLoader::BatchLoader(Dataset data, LoaderOptions options)
                                 " images with drop_last: no batch at all");
   }
   if (options_.prefetch < 1) options_.prefetch = 1;
+  if (options_.start_batch < 0) throw std::invalid_argument("batch loader: start_batch < 0");
   worker_ = std::thread([this] { work(); });
 }
 
@@ -88,10 +74,13 @@ Batch BatchLoader::make_batch(const std::vector<std::int64_t>& order, std::int64
 
 void BatchLoader::work() {
   try {
-    for (std::int64_t epoch = 0;; ++epoch) {
+    const std::int64_t per_epoch = batches_per_epoch();
+    for (std::int64_t epoch = options_.start_batch / per_epoch;; ++epoch) {
       const std::vector<std::int64_t> order =
           epoch_order(data_.size(), options_.seed, epoch, options_.shuffle);
-      for (std::int64_t b = 0; b < batches_per_epoch(); ++b) {
+      const std::int64_t first =
+          epoch == options_.start_batch / per_epoch ? options_.start_batch % per_epoch : 0;
+      for (std::int64_t b = first; b < per_epoch; ++b) {
         Batch batch = make_batch(order, epoch, b);
         std::unique_lock<std::mutex> lock(mutex_);
         space_.wait(lock, [this] {

@@ -25,6 +25,9 @@ struct LoaderOptions {
   bool shuffle = true;
   bool drop_last = false;
   std::int64_t prefetch = 2;  ///< batches prepared ahead (>= 1)
+  /// The first batch to produce, counted over epochs (epoch = start_batch /
+  /// batches_per_epoch): a resumed run continues the same sequence.
+  std::int64_t start_batch = 0;
 };
 
 struct Batch {

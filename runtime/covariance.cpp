@@ -65,6 +65,15 @@ at::Tensor Covariance::apply(const at::Tensor& x) const {
 
 at::Tensor Covariance::apply_sqrt(const at::Tensor& x) const { return scale(modes(x, 0.5), false); }
 
+at::Tensor Covariance::apply_sqrt_transpose(const at::Tensor& x) const {
+  return modes(scale(x, false), 0.5);
+}
+
+double Covariance::average_variance() const {
+  const double v = variance_.mean().item<double>();
+  return scale_.defined() ? v * scale_.to(at::kDouble).square().mean().item<double>() : v;
+}
+
 at::Tensor Covariance::apply_inverse(const at::Tensor& x) const {
   return scale(modes(scale(x, true), -1.0), true);
 }

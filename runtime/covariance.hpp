@@ -43,6 +43,11 @@ class Covariance {
   [[nodiscard]] at::Tensor apply(const at::Tensor& x) const;
   /// L x: a draw of N(0, Σ) from white x.
   [[nodiscard]] at::Tensor apply_sqrt(const at::Tensor& x) const;
+  /// Lᵀ x (Lᵀ = Φ diag(√v) Φᵀ D: Φ diag(√v) Φᵀ is symmetric).
+  [[nodiscard]] at::Tensor apply_sqrt_transpose(const at::Tensor& x) const;
+  /// tr Σ / D-size, approximated as mean(v) · mean(D²) (exact when v or D is
+  /// constant): the scale of the variance, for loss weights.
+  [[nodiscard]] double average_variance() const;
   /// Σ⁺ x.
   [[nodiscard]] at::Tensor apply_inverse(const at::Tensor& x) const;
   /// L⁺ x: the white ε of x = L ε.

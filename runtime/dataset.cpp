@@ -36,6 +36,10 @@ at::Tensor to_bytes(const at::Tensor& values, ValueRange range) {
   return (x.clamp(0.0, 1.0) * 255.0).round().to(at::kByte);
 }
 
+at::Tensor clamp_to_range(const at::Tensor& values, ValueRange range) {
+  return values.clamp(range == ValueRange::minus_one_one ? -1.0 : 0.0, 1.0);
+}
+
 at::Tensor Dataset::to_float() const { return runtime::to_float(images, range); }
 at::Tensor Dataset::to_float(ValueRange r) const { return runtime::to_float(images, r); }
 

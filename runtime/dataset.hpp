@@ -64,6 +64,9 @@ struct Dataset {
 /// uint8 (or any integer type, 0..255) → float32 in `range`.
 at::Tensor to_float(const at::Tensor& bytes, ValueRange range = ValueRange::minus_one_one);
 
+/// Float images clamped to `range` (samples written as data).
+at::Tensor clamp_to_range(const at::Tensor& values, ValueRange range);
+
 /// float in `range` → uint8 (clamped, rounded): the inverse of to_float.
 at::Tensor to_bytes(const at::Tensor& values, ValueRange range = ValueRange::minus_one_one);
 

@@ -20,6 +20,7 @@
 #include "runtime/noise_operator.hpp"
 #include "runtime/npy.hpp"
 #include "runtime/process_kernels.hpp"
+#include "runtime/run_setup.hpp"
 
 namespace spdec::runtime {
 namespace {
@@ -27,14 +28,6 @@ namespace {
 /// x₀ leaves this much of its variance explained at T before we call the
 /// process information-preserving (a generative prior needs ≈ 0).
 constexpr double kExplainedAtTWarning = 0.05;
-
-at::Device choose_device(const std::string& device) {
-  if (device == "cuda" || (device == "auto" && at::hasCUDA())) {
-    if (!at::hasCUDA()) throw std::runtime_error("run.device = \"cuda\" but LibTorch sees no GPU");
-    return at::kCUDA;
-  }
-  return at::kCPU;
-}
 
 /// The first `images` data images (or the `forward.input` files) as float32.
 at::Tensor initial_images(const config::RunConfig& config) {
@@ -52,14 +45,8 @@ at::Tensor initial_images(const config::RunConfig& config) {
     bytes = stack_images(images, files);
     if (config.data.size > 0) bytes = resize_or_pad(bytes, config.data.size, config.data.size);
   } else {
-    DatasetSpec spec;
-    spec.kind = config.data.dataset;
-    spec.path = config.data.path;
-    spec.split = config.data.split;
-    spec.channels = config.data.channels;
-    spec.size = config.data.size;
-    spec.range = range;
-    spec.limit = config.data.n > 0 ? std::min(config.data.n, wanted) : wanted;
+    DatasetSpec spec = dataset_spec(config.data, wanted);
+    spec.flip = false;  // the strip shows the data as stored
     bytes = load_dataset(spec).images;
   }
   return to_float(bytes, range).contiguous();
@@ -128,7 +115,7 @@ nlohmann::json report(const config::RunConfig& config, const lang::Process& proc
 
 ForwardRunFiles run_forward(const config::RunConfig& config, const lang::Process& process,
                             std::ostream& log) {
-  if (config.run.threads > 0) at::set_num_threads(config.run.threads);
+  apply_thread_count(config);
   const at::Device device = choose_device(config.run.device);
   auto shared_process = std::make_shared<const lang::Process>(process);
   auto program = std::make_shared<const codegen::StencilProgram>(codegen::build_program(process));

@@ -42,10 +42,12 @@ at::Tensor read_image(const std::filesystem::path& file, int channels) {
     throw DataError(file, std::string("not a readable image (PNG/JPEG): ") +
                               (reason != nullptr ? reason : "unknown reason"));
   }
-  // stb gives H × W × C interleaved; the runtime wants C × H × W.
+  // stb gives H × W × C interleaved; the runtime wants C × H × W. clone, not
+  // contiguous(): with one channel the permuted view already counts as
+  // contiguous, and contiguous() would hand back stb's buffer, freed on return.
   return at::from_blob(pixels.get(), {h, w, channels}, at::TensorOptions().dtype(at::kByte))
       .permute({2, 0, 1})
-      .contiguous();
+      .clone(at::MemoryFormat::Contiguous);
 }
 
 std::vector<at::Tensor> read_image_folder(const std::filesystem::path& dir, int channels) {

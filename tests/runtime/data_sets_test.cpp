@@ -292,6 +292,17 @@ TEST_CASE("data: image folders (PNG, JPEG), channels, sizes, bad files", "[runti
   spec.channels = 1;
   data = load_dataset(spec);
   CHECK(data.images.sizes() == at::IntArrayRef({2, 1, 6, 8}));
+  CHECK(data.images[0].eq(77).all().item<bool>());
+
+  // A one-channel read owns its pixels: stb's buffer is freed on return, and
+  // the next read reuses it (a view of it would now show the second image).
+  const at::Tensor ramp = at::arange(48, at::TensorOptions().dtype(at::kByte)).reshape({1, 6, 8});
+  write_png(dir / "ramp.png", ramp);
+  const at::Tensor first = read_image(dir / "ramp.png", 1);
+  const at::Tensor second = read_image(dir / "a.png", 1);
+  CHECK(spdec::test::max_abs_diff(first, ramp) == 0.0);
+  CHECK(second.eq(77).all().item<bool>());
+  fs::remove(dir / "ramp.png");
 
   SECTION("differing sizes: an error without a size, resized with one") {
     write_png(dir / "d.png", at::full({3, 10, 10}, 9, at::TensorOptions().dtype(at::kByte)));

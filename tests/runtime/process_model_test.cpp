@@ -15,6 +15,7 @@
 
 #include "analytic_score.hpp"
 #include "codegen/pipeline.hpp"
+#include "library_model.hpp"
 #include "runtime/covariance.hpp"
 #include "runtime/linear_process.hpp"
 #include "runtime/sampler.hpp"
@@ -26,14 +27,7 @@ namespace {
 using spdec::runtime::Covariance;
 using spdec::runtime::SpectralBasis;
 
-std::unique_ptr<spdec::runtime::ProcessModel> model_of(const std::string& file, std::int64_t side) {
-  auto process = std::make_shared<const spdec::lang::Process>(
-      spdec::test::check_library_file("library/" + file));
-  auto program = std::make_shared<const spdec::codegen::StencilProgram>(
-      spdec::codegen::build_program(*process));
-  return spdec::runtime::make_process_model(
-      process, spdec::runtime::make_compiled_kernels(process, program, at::kCPU), side, side);
-}
+using spdec::test::library_model;
 
 /// The matrix of a linear operator on [1, 1, h, w] images (columns = images of unit vectors).
 template <class Op>
@@ -105,7 +99,7 @@ TEST_CASE("time grid: from T to exactly t0, decreasing", "[runtime][sampler]") {
 
 TEST_CASE("sampler: a sample does not depend on the batch it is drawn in", "[runtime][sampler]") {
   spdec::test::torch_setup();
-  auto model = model_of("ve.spde", 8);
+  auto model = library_model("ve.spde", 8);
   const auto& basis = model->linear()->basis();
   spdec::test::GaussianDataScore score(*model->linear(), at::zeros({1, 8, 8}, spdec::test::f64()),
                                        at::full({8, 8}, 0.1, spdec::test::f64()));
@@ -132,7 +126,7 @@ TEST_CASE("sampler: a sample does not depend on the batch it is drawn in", "[run
 TEST_CASE("decoupled perturb: the flow, the accumulated variance, per-sample times",
           "[runtime][model]") {
   spdec::test::torch_setup();
-  auto model = model_of("perona_malik.spde", 8);
+  auto model = library_model("perona_malik.spde", 8);
   REQUIRE(model->kind() == spdec::runtime::ModelKind::decoupled);
   const double dt = model->process().time.dt;
   const at::Tensor x0 = images(3, 8);
@@ -177,7 +171,7 @@ TEST_CASE("decoupled perturb: the flow, the accumulated variance, per-sample tim
 
 TEST_CASE("sde perturb: the chain with its last step as a Gaussian", "[runtime][model]") {
   spdec::test::torch_setup();
-  auto model = model_of("perona_malik_sde.spde", 8);
+  auto model = library_model("perona_malik_sde.spde", 8);
   REQUIRE(model->kind() == spdec::runtime::ModelKind::sde);
   const double dt = model->process().time.dt;
   const at::Tensor x0 = images(2, 8);

@@ -11,6 +11,8 @@
 #include "lang/diagnostics.hpp"
 #include "runtime/config/run_config.hpp"
 #include "runtime/forward_run.hpp"
+#include "runtime/sample_run.hpp"
+#include "runtime/train_run.hpp"
 
 namespace {
 
@@ -19,6 +21,7 @@ struct JobArgs {
   std::vector<std::string> overrides;
   std::vector<std::string> inputs;
   std::string backend;
+  std::string checkpoint;
 };
 
 /// The run config with the command line's overrides; nullopt after printing
@@ -47,6 +50,42 @@ int run_forward(const JobArgs& args) {
   return 0;
 }
 
+int run_train(const JobArgs& args) {
+  std::optional<spdec::lang::Process> process;
+  const auto config = load(args, process);
+  if (!config) return 1;
+  try {
+    const auto summary = spdec::runtime::run_train(*config, *process, std::cout);
+    // 130: stopped by a signal (the checkpoint is written; run again to resume).
+    return summary.interrupted && summary.steps < config->train.steps ? 130 : 0;
+  } catch (const spdec::runtime::TrainingDiverged& e) {
+    std::cerr << "spdec run train: error: " << e.what() << "\n";
+    return 1;
+  }
+}
+
+int run_sample(const JobArgs& args) {
+  std::optional<spdec::lang::Process> process;
+  JobArgs with_checkpoint = args;
+  if (!args.checkpoint.empty()) {
+    with_checkpoint.overrides.push_back("sample.checkpoint=\"" + args.checkpoint + "\"");
+  }
+  const auto config = load(with_checkpoint, process);
+  if (!config) return 1;
+  (void)spdec::runtime::run_sample(*config, *process, std::cout);
+  return 0;
+}
+
+/// The options every job takes.
+CLI::App* add_job(CLI::App& app, const std::string& name, const std::string& help, JobArgs& args) {
+  CLI::App* job = app.add_subcommand(name, help);
+  job->add_option("config", args.config, "the run's .toml file")->required();
+  job->add_option("overrides", args.overrides, "section.key=value overrides");
+  job->add_option("--backend", args.backend, "compiled | reference | auto")
+      ->check(CLI::IsMember({"auto", "compiled", "reference"}));
+  return job;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -54,14 +93,22 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   int exit_code = 0;
   auto args = std::make_shared<JobArgs>();
-  CLI::App* forward = app.add_subcommand(
-      "forward", "Simulate the process on a few images: forward.png, forward.npy, forward.json");
-  forward->add_option("config", args->config, "the run's .toml file")->required();
-  forward->add_option("overrides", args->overrides, "section.key=value overrides");
+  CLI::App* forward = add_job(
+      app, "forward",
+      "Simulate the process on a few images: forward.png, forward.npy, forward.json", *args);
   forward->add_option("--input", args->inputs, "image files to use instead of the data set");
-  forward->add_option("--backend", args->backend, "compiled | reference | auto")
-      ->check(CLI::IsMember({"auto", "compiled", "reference"}));
   forward->callback([args, &exit_code] { exit_code = run_forward(*args); });
+  CLI::App* train = add_job(app, "train",
+                            "Train a score network for the run's process (resumes a run "
+                            "directory that holds a checkpoint): checkpoint.pt, "
+                            "train_log.jsonl, samples/",
+                            *args);
+  train->callback([args, &exit_code] { exit_code = run_train(*args); });
+  CLI::App* sample =
+      add_job(app, "sample", "Draw images from a trained run: samples.png, samples.npy", *args);
+  sample->add_option("--checkpoint", args->checkpoint,
+                     "a checkpoint file (default: the run directory's checkpoint.pt)");
+  sample->callback([args, &exit_code] { exit_code = run_sample(*args); });
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -1,0 +1,157 @@
+#include "runtime/generate.hpp"
+
+#include <ATen/core/grad_mode.h>
+
+#include <algorithm>
+#include <stdexcept>
+#include <utility>
+#include <vector>
+
+#include "runtime/flow_sampler.hpp"
+#include "runtime/network_score.hpp"
+#include "runtime/sampler.hpp"
+#include "runtime/splitmix.hpp"
+
+namespace spdec::runtime {
+namespace {
+
+Predictor predictor_of(const GenerateRequest& request, const ProcessModel& model) {
+  if (request.sampler == "pc") return Predictor::reverse_sde;
+  if (request.sampler == "ode") {
+    if (request.integrator == "euler") return Predictor::ode_euler;
+    if (request.integrator == "heun") return Predictor::ode_heun;
+    throw std::invalid_argument("sample.integrator: unknown value \"" + request.integrator +
+                                "\" (euler | heun)");
+  }
+  if (request.sampler == "ancestral") {
+    if (!model.has_ancestral()) {
+      throw std::invalid_argument("sample.sampler = \"ancestral\" needs a linear process; '" +
+                                  model.process().name + "' is " + name(model.kind()) +
+                                  ": use \"pc\" or \"ode\"");
+    }
+    return Predictor::ancestral;
+  }
+  throw std::invalid_argument("sample.sampler: unknown value \"" + request.sampler +
+                              "\" (pc | ode | ancestral)");
+}
+
+/// Restores a module's train/eval mode when it goes out of scope.
+class EvalMode {
+ public:
+  explicit EvalMode(UNet net) : net_(std::move(net)), was_training_(net_->is_training()) {
+    net_->eval();
+  }
+  EvalMode(const EvalMode&) = delete;
+  EvalMode& operator=(const EvalMode&) = delete;
+  EvalMode(EvalMode&&) = delete;
+  EvalMode& operator=(EvalMode&&) = delete;
+  ~EvalMode() { net_->train(was_training_); }
+
+ private:
+  UNet net_;
+  bool was_training_;
+};
+
+at::Tensor generate_batch(ProcessModel& model, UNet& net, ObjectiveKind objective,
+                          const std::optional<GaussianPrior>& prior, const GenerateRequest& request,
+                          std::int64_t first, std::int64_t n, std::int64_t done,
+                          std::int64_t total) {
+  const at::Device device = net->parameters().front().device();
+  const at::Tensor ids = at::arange(first, first + n, at::TensorOptions().dtype(at::kLong));
+  const at::Tensor labels = sample_labels(request, net->options().num_classes, first, n, device);
+  const auto progress = [&](std::int64_t step, std::int64_t) {
+    if (request.progress) request.progress(done + step, total);
+  };
+  const std::int64_t channels = net->options().in_channels;
+  if (objective == ObjectiveKind::flow_matching) {
+    NoiseSource noise;
+    noise.seed = request.seed;
+    noise.step = kPriorStep;
+    noise.sample_ids = ids.to(device);
+    const at::Tensor like = at::empty({n, channels, model.height(), model.width()},
+                                      at::TensorOptions().dtype(at::kFloat).device(device));
+    const at::Tensor z = model.white_noise(like, noise);
+    FlowSamplerOptions options;
+    options.steps = request.steps;
+    options.heun = request.integrator != "euler";
+    options.progress = progress;
+    const Network velocity = [&net, &labels, &request](const at::Tensor& x, const at::Tensor& t) {
+      return guided_output(net, x, t, labels, request.guidance);
+    };
+    return sample_flow(velocity, z, options);
+  }
+  if (!prior) throw std::invalid_argument("generate: no prior at T (the checkpoint has none)");
+  SamplerOptions options;
+  options.predictor = predictor_of(request, model);
+  options.steps = request.steps;
+  options.corrector_steps =
+      options.predictor == Predictor::reverse_sde ? request.corrector_steps : 0;
+  options.snr = request.snr;
+  options.denoise = request.denoise;
+  options.seed = request.seed;
+  options.sample_ids = ids;
+  options.progress = progress;
+  const at::Tensor x_T = draw_prior(model, *prior, n, request.seed, ids, device);
+  NetworkScore score(net, model);
+  score.set_labels(labels, request.guidance);
+  return sample(model, score, x_T, options);
+}
+
+}  // namespace
+
+GenerateRequest generate_request(const config::SampleSection& sample) {
+  GenerateRequest request;
+  request.n = sample.n;
+  request.batch_size = sample.batch_size;
+  request.seed = sample.seed;
+  request.sampler = sample.sampler;
+  request.integrator = sample.integrator;
+  request.steps = sample.steps;
+  request.corrector_steps = sample.corrector_steps;
+  request.snr = sample.snr;
+  request.denoise = sample.denoise;
+  if (sample.label) request.label = *sample.label;
+  request.guidance = sample.guidance;
+  return request;
+}
+
+at::Tensor sample_labels(const GenerateRequest& request, std::int64_t num_classes,
+                         std::int64_t first, std::int64_t n, const at::Device& device) {
+  if (num_classes <= 0) return {};
+  if (request.label && (*request.label < 0 || *request.label >= num_classes)) {
+    throw std::invalid_argument("sample.label = " + std::to_string(*request.label) +
+                                " is not a class of this model (0.." +
+                                std::to_string(num_classes - 1) + ")");
+  }
+  std::vector<std::int64_t> labels(static_cast<std::size_t>(n));
+  for (std::int64_t i = 0; i < n; ++i) {
+    const auto id = static_cast<std::uint64_t>(first + i);
+    labels[static_cast<std::size_t>(i)] =
+        request.label ? *request.label
+                      : static_cast<std::int64_t>(mix(request.seed, id, 0x1abe1ULL) %
+                                                  static_cast<std::uint64_t>(num_classes));
+  }
+  return at::tensor(labels, at::TensorOptions().dtype(at::kLong)).to(device);
+}
+
+at::Tensor generate(ProcessModel& model, UNet net, ObjectiveKind objective,
+                    const std::optional<GaussianPrior>& prior, const GenerateRequest& request) {
+  if (request.n < 1 || request.batch_size < 1) {
+    throw std::invalid_argument("generate: sample.n and sample.batch_size must be >= 1");
+  }
+  const EvalMode eval(net);
+  const at::NoGradGuard no_grad;
+  const std::int64_t batches = (request.n + request.batch_size - 1) / request.batch_size;
+  const std::int64_t per_batch = request.steps;  // predictor steps (progress units)
+  std::vector<at::Tensor> out;
+  for (std::int64_t b = 0; b < batches; ++b) {
+    const std::int64_t first = b * request.batch_size;
+    const std::int64_t n = std::min(request.batch_size, request.n - first);
+    out.push_back(generate_batch(model, net, objective, prior, request, first, n, b * per_batch,
+                                 batches * per_batch)
+                      .to(at::kCPU, at::kFloat));
+  }
+  return at::cat(out, 0);
+}
+
+}  // namespace spdec::runtime

@@ -1,0 +1,288 @@
+// Learning tests (issue 5): the training loop, its checkpoints and the
+// sample job on tiny data — four 8×8 images, a 16-channel U-Net, the CPU,
+// seconds. What is checked: the loss falls; the trained network's score
+// approaches the analytic score of the four-image mixture; a resumed run
+// continues bit for bit; a non-finite loss stops the run and keeps the last
+// good checkpoint; a checkpoint of another process is refused.
+#include <ATen/ATen.h>
+#include <unistd.h>
+
+#include <catch2/catch.hpp>
+#include <cmath>
+#include <cstdint>
+#include <filesystem>
+#include <fstream>
+#include <limits>
+#include <nlohmann/json.hpp>
+#include <sstream>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "analytic_score.hpp"
+#include "lang/diagnostics.hpp"
+#include "runtime/checkpoint.hpp"
+#include "runtime/image_grid.hpp"
+#include "runtime/network_score.hpp"
+#include "runtime/npy.hpp"
+#include "runtime/run_setup.hpp"
+#include "runtime/sample_run.hpp"
+#include "runtime/train_run.hpp"
+#include "test_support.hpp"
+
+namespace fs = std::filesystem;
+
+namespace {
+
+constexpr std::int64_t kSide = 8;
+constexpr std::int64_t kImages = 4;
+
+fs::path temp_dir(const std::string& name) {
+  const fs::path dir =
+      fs::temp_directory_path() / ("spdec-train-test-" + std::to_string(::getpid()) + "-" + name);
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  return dir;
+}
+
+/// Four distinct 8×8 grey images (bars and a square) as PNG files.
+fs::path write_images(const fs::path& root) {
+  const fs::path dir = root / "data";
+  fs::create_directories(dir);
+  for (std::int64_t k = 0; k < kImages; ++k) {
+    at::Tensor image = at::full({1, kSide, kSide}, 30, at::TensorOptions().dtype(at::kByte));
+    if (k == 0) image.narrow(2, 2, 3).fill_(220);
+    if (k == 1) image.narrow(1, 2, 3).fill_(220);
+    if (k == 2) image.narrow(1, 1, 6).narrow(2, 1, 6).fill_(200);
+    if (k == 3) image.fill_(160);
+    spdec::runtime::write_png(dir / ("image" + std::to_string(k) + ".png"), image);
+  }
+  return dir;
+}
+
+struct Run {
+  spdec::config::RunConfig config;
+  spdec::lang::Process process;
+};
+
+Run make_run(const fs::path& root, const std::string& spde, const std::vector<std::string>& extra) {
+  const std::string text = "[run]\nname = \"t\"\ndir = \"" + (root / "run").string() +
+                           "\"\nthreads = 2\n"
+                           "[process]\nfile = \"" +
+                           spde +
+                           "\"\n"
+                           "[data]\ndataset = \"folder\"\npath = \"" +
+                           write_images(root).string() +
+                           "\"\nchannels = 1\nsize = 8\n"
+                           "[model]\nbase_channels = 16\nchannel_mult = [1, 2]\n"
+                           "num_res_blocks = 1\nattention_resolutions = []\ndropout = 0.1\n"
+                           "[train]\nsteps = 12\nbatch_size = 8\nlr = 2e-3\nwarmup = 5\n"
+                           "checkpoint_every = 4\nsample_every = 0\nlog_every = 1\n"
+                           "prior_fit_images = 4\nema = 0.99\n"
+                           "[sample]\nsteps = 20\nn = 4\nbatch_size = 4\n";
+  spdec::lang::Diagnostics diagnostics;
+  auto config = spdec::config::parse_run_config(text, "train-test.toml", root, extra, diagnostics);
+  INFO(spdec::lang::render_all(diagnostics));
+  REQUIRE(config.has_value());
+  auto process = spdec::config::check_process(*config, diagnostics);
+  INFO(spdec::lang::render_all(diagnostics));
+  REQUIRE(process.has_value());
+  return {*config, *process};
+}
+
+std::vector<double> logged_losses(const fs::path& run_dir) {
+  std::ifstream in(run_dir / "train_log.jsonl");
+  std::vector<double> losses;
+  std::string line;
+  while (std::getline(in, line)) losses.push_back(nlohmann::json::parse(line)["loss"]);
+  return losses;
+}
+
+double mean_of(const std::vector<double>& v, std::size_t begin, std::size_t end) {
+  double sum = 0;
+  for (std::size_t i = begin; i < end; ++i) sum += v[i];
+  return sum / static_cast<double>(end - begin);
+}
+
+/// The network of a run's checkpoint (EMA weights).
+spdec::runtime::UNet trained_network(const Run& run) {
+  spdec::runtime::UNet net(spdec::runtime::unet_options(run.config.model, 1, kSide));
+  (void)spdec::runtime::load_checkpoint(spdec::runtime::checkpoint_path(run.config), "",
+                                        {nullptr, net.get(), nullptr}, nullptr, nullptr);
+  net->eval();
+  return net;
+}
+
+std::ostringstream quiet;
+
+}  // namespace
+
+TEST_CASE("train: the loss falls and sampling writes images (VE, exact objective)", "[train]") {
+  spdec::test::torch_setup();
+  const fs::path root = temp_dir("falls");
+  Run run = make_run(root, "ve.spde", {"train.steps=150", "train.checkpoint_every=50"});
+  const auto summary = spdec::runtime::run_train(run.config, run.process, quiet);
+  CHECK(summary.objective == "exact");
+  CHECK(summary.steps == 150);
+  const std::vector<double> losses = logged_losses(run.config.run.dir);
+  REQUIRE(losses.size() == 150);
+  // ε-prediction starts at E‖ε‖²/D = 1 (the zero-initialised output layer);
+  // with four images ε is nearly determined by x_t at every t, so the loss
+  // must fall far below that. The mean over 25 steps has a sampling spread
+  // of a few per cent: a factor 2 is far outside it.
+  const double first = mean_of(losses, 0, 25);
+  const double last = mean_of(losses, 125, 150);
+  INFO("mean loss, steps 1-25: " << first << ", steps 126-150: " << last);
+  CHECK(first > 0.7);
+  CHECK(last < 0.5 * first);
+
+  const auto files = spdec::runtime::run_sample(run.config, run.process, quiet);
+  const at::Tensor samples = spdec::runtime::read_npy(files.npy);
+  CHECK(samples.sizes() == at::IntArrayRef({4, 1, kSide, kSide}));
+  CHECK(samples.min().item<double>() >= -1.0);
+  CHECK(samples.max().item<double>() <= 1.0);
+  CHECK(fs::file_size(files.png) > 0);
+  fs::remove_all(root);
+}
+
+// The trained ε-network against the closed-form score of the four-image
+// mixture (tests/runtime/analytic_score.hpp), in the norm the objective
+// weights it by: e = E‖Cᵀ(s_net − s)‖² / E‖Cᵀ s‖² over 64 draws of X_t at
+// t = 0.3, 0.5, 0.7, 0.9 (VE σ_t ≈ 0.13, 0.71, 3.9, 21). An untrained network
+// (ε̂ = 0) has e = 1. Measured after 600 steps (batch 32, 13 s): 0.17, 0.083,
+// 0.016, 0.013; at smaller t the ε-network has not resolved the residual yet
+// (t = 0.2: 0.26, t = 0.05 (σ = 0.015): 0.54), which is why those are not
+// asserted.
+TEST_CASE("train: the network's score approaches the analytic mixture score", "[train]") {
+  spdec::test::torch_setup();
+  const fs::path root = temp_dir("score");
+  Run run = make_run(root, "ve.spde",
+                     {"train.steps=600", "train.batch_size=32", "train.checkpoint_every=600",
+                      "model.dropout=0.0"});
+  (void)spdec::runtime::run_train(run.config, run.process, quiet);
+  spdec::runtime::UNet net = trained_network(run);
+  auto model = spdec::runtime::make_run_model(run.config, run.process, kSide, kSide, at::kCPU);
+  spdec::runtime::Dataset data =
+      spdec::runtime::load_dataset(spdec::runtime::dataset_spec(run.config.data));
+  const at::Tensor images = data.to_float();
+  spdec::test::MixtureScore truth(*model, images, std::vector<double>(kImages, 0.25));
+  spdec::runtime::NetworkScore learned(net, *model);
+  for (const double t : {0.3, 0.5, 0.7, 0.9}) {
+    const std::vector<double> times(64, t);
+    spdec::runtime::NoiseSource noise;
+    noise.seed = 99;
+    const at::Tensor x0 = images.repeat({16, 1, 1, 1});
+    const at::Tensor xt = model->perturb(x0, times, noise).xt;
+    const spdec::runtime::Covariance c = model->covariance(t, xt, xt);
+    const at::Tensor exact = c.apply_sqrt_transpose(truth(xt, t).to(at::kDouble));
+    const at::Tensor error =
+        c.apply_sqrt_transpose((learned(xt, t) - truth(xt, t)).to(at::kDouble));
+    const double relative =
+        error.square().sum().item<double>() / exact.square().sum().item<double>();
+    INFO("t = " << t << ": relative squared error of the learned score " << relative);
+    // 0.3: room for other platforms' float order (about 2× the worst measured
+    // value), while an untrained or wrong network (≈ 1) fails.
+    CHECK(relative < 0.3);
+  }
+  fs::remove_all(root);
+}
+
+TEST_CASE("train: a resumed run continues bit for bit", "[train]") {
+  spdec::test::torch_setup();
+  const fs::path straight_root = temp_dir("straight");
+  const fs::path resumed_root = temp_dir("resumed");
+  Run straight = make_run(straight_root, "ve.spde", {});
+  Run resumed = make_run(resumed_root, "ve.spde", {});
+  (void)spdec::runtime::run_train(straight.config, straight.process, quiet);
+
+  // A kill at step 10: the exception leaves no checkpoint behind but step 8's.
+  spdec::runtime::TrainHooks kill;
+  kill.on_loss = [](std::int64_t step, at::Tensor&) {
+    if (step == 10) throw std::runtime_error("killed");
+  };
+  CHECK_THROWS_WITH(spdec::runtime::run_train(resumed.config, resumed.process, quiet, kill),
+                    "killed");
+  CHECK(spdec::runtime::read_checkpoint_header(spdec::runtime::checkpoint_path(resumed.config))
+            .step == 8);
+  const auto summary = spdec::runtime::run_train(resumed.config, resumed.process, quiet);
+  CHECK(summary.first_step == 8);
+  CHECK(summary.steps == 12);
+
+  const std::vector<double> a = logged_losses(straight.config.run.dir);
+  const std::vector<double> b = logged_losses(resumed.config.run.dir);
+  REQUIRE(a.size() == 12);
+  CHECK(a == b);  // exact: the same draws, the same state, the same order
+  const auto net_a = trained_network(straight);
+  const auto net_b = trained_network(resumed);
+  const auto pa = net_a->parameters();
+  const auto pb = net_b->parameters();
+  REQUIRE(pa.size() == pb.size());
+  for (std::size_t i = 0; i < pa.size(); ++i) CHECK(at::equal(pa[i], pb[i]));
+  fs::remove_all(straight_root);
+  fs::remove_all(resumed_root);
+}
+
+TEST_CASE("train: a NaN loss stops the run and keeps the last good checkpoint", "[train]") {
+  spdec::test::torch_setup();
+  const fs::path root = temp_dir("nan");
+  Run run = make_run(root, "ve.spde", {});
+  spdec::runtime::TrainHooks poison;
+  poison.on_loss = [](std::int64_t step, at::Tensor& loss) {
+    if (step == 6) loss = loss * std::numeric_limits<double>::quiet_NaN();
+  };
+  CHECK_THROWS_AS(spdec::runtime::run_train(run.config, run.process, quiet, poison),
+                  spdec::runtime::TrainingDiverged);
+  try {
+    (void)spdec::runtime::run_train(run.config, run.process, quiet, poison);
+  } catch (const spdec::runtime::TrainingDiverged& e) {
+    const std::string message = e.what();
+    CHECK_THAT(message, Catch::Contains("step 7") && Catch::Contains("nan") &&
+                            Catch::Contains("last good checkpoint"));
+  }
+  const auto header =
+      spdec::runtime::read_checkpoint_header(spdec::runtime::checkpoint_path(run.config));
+  CHECK(header.step == 4);
+  fs::remove_all(root);
+}
+
+TEST_CASE("train: a checkpoint of another process is refused", "[train]") {
+  spdec::test::torch_setup();
+  const fs::path root = temp_dir("other");
+  Run heat = make_run(root, "heat.spde", {"train.steps=4"});
+  (void)spdec::runtime::run_train(heat.config, heat.process, quiet);
+  Run ve = make_run(root, "ve.spde", {"train.steps=8"});
+  CHECK_THROWS_WITH(
+      spdec::runtime::run_train(ve.config, ve.process, quiet),
+      Catch::Contains("was trained for process heat") && Catch::Contains("not this run's ve"));
+  CHECK_THROWS_WITH(spdec::runtime::run_sample(ve.config, ve.process, quiet),
+                    Catch::Contains("was trained for process heat"));
+  // The same process with another parameter value is another process too.
+  Run heat_changed = make_run(root, "heat.spde", {"train.steps=8", "process.params.T=1.5"});
+  CHECK_THROWS_WITH(spdec::runtime::run_train(heat_changed.config, heat_changed.process, quiet),
+                    Catch::Contains("was trained for process heat"));
+  fs::remove_all(root);
+}
+
+TEST_CASE("train: local DSM, sliced and flow matching train and sample", "[train]") {
+  spdec::test::torch_setup();
+  struct Case {
+    const char* spde;
+    const char* objective;
+  };
+  // (The paper's processes take `size` from data.size.)
+  for (const Case c : {Case{"perona_malik_sde.spde", "auto"}, Case{"ve.spde", "sliced"},
+                       Case{"ve.spde", "flow_matching"}, Case{"perona_malik.spde", "auto"}}) {
+    const fs::path root = temp_dir(std::string("objective-") + c.spde + "-" + c.objective);
+    Run run = make_run(root, c.spde,
+                       {std::string("train.objective=\"") + c.objective + "\"", "train.steps=6"});
+    const auto summary = spdec::runtime::run_train(run.config, run.process, quiet);
+    INFO(c.spde << " " << c.objective << " -> " << summary.objective);
+    CHECK(summary.steps == 6);
+    CHECK(std::isfinite(summary.last_loss));
+    const auto files = spdec::runtime::run_sample(run.config, run.process, quiet);
+    const at::Tensor samples = spdec::runtime::read_npy(files.npy);
+    CHECK(samples.sizes() == at::IntArrayRef({4, 1, kSide, kSide}));
+    CHECK(bool(at::isfinite(samples).all().item<bool>()));
+    fs::remove_all(root);
+  }
+}
