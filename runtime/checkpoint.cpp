@@ -130,17 +130,21 @@ CheckpointHeader read_checkpoint_header(const std::filesystem::path& file) {
   return read_header(archive, file);
 }
 
+void require_checkpoint_process(const std::filesystem::path& file, const CheckpointHeader& header,
+                                const std::string& expected) {
+  if (header.process == expected) return;
+  throw checkpoint_error(file, "was trained for process " + header.process + ", not this run's " +
+                                   expected +
+                                   " (a different .spde, parameter or semantics); train anew in "
+                                   "another run.dir, or sample with the matching process");
+}
+
 CheckpointHeader load_checkpoint(const std::filesystem::path& file,
                                  const std::string& expected_process, const CheckpointParts& parts,
                                  std::optional<GaussianPrior>* prior, const SpectralBasis* basis) {
   torch::serialize::InputArchive archive = open(file);
   CheckpointHeader header = read_header(archive, file);
-  if (!expected_process.empty() && header.process != expected_process) {
-    throw checkpoint_error(file, "was trained for process " + header.process + ", not this run's " +
-                                     expected_process +
-                                     " (a different .spde, parameter or semantics); train anew "
-                                     "in another run.dir, or sample with the matching process");
-  }
+  if (!expected_process.empty()) require_checkpoint_process(file, header, expected_process);
   if (parts.model != nullptr) read_module(archive, file, "model/", *parts.model);
   if (parts.ema != nullptr) read_module(archive, file, "ema/", *parts.ema);
   if (parts.optimizer != nullptr) {

@@ -52,6 +52,11 @@ void save_checkpoint(const std::filesystem::path& file, const CheckpointHeader& 
 /// The header alone (cheap checks before building a network).
 [[nodiscard]] CheckpointHeader read_checkpoint_header(const std::filesystem::path& file);
 
+/// Throws the error load_checkpoint gives when `header` is not of the
+/// process with fingerprint `expected`.
+void require_checkpoint_process(const std::filesystem::path& file, const CheckpointHeader& header,
+                                const std::string& expected);
+
 /// Loads into the given parts (each may be null to skip it) and returns the
 /// header. Throws std::runtime_error naming the file when it is missing,
 /// not a spdec checkpoint, trained for another process (expected_process is

@@ -3,9 +3,11 @@
 #include <ATen/Parallel.h>
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <stdexcept>
 #include <string>
+#include <thread>
 
 #include "codegen/pipeline.hpp"
 #include "runtime/process_kernels.hpp"
@@ -21,7 +23,10 @@ at::Device choose_device(const std::string& device) {
 }
 
 void apply_thread_count(const config::RunConfig& config) {
-  if (config.run.threads > 0) at::set_num_threads(config.run.threads);
+  // LibTorch's default is the number of physical cores (1 on a 2-vCPU
+  // machine); run.threads = 0 means every hardware thread.
+  const unsigned hardware = std::max(1U, std::thread::hardware_concurrency());
+  at::set_num_threads(config.run.threads > 0 ? config.run.threads : static_cast<int>(hardware));
 }
 
 DatasetSpec dataset_spec(const config::DataSection& data, std::int64_t limit) {

@@ -55,6 +55,8 @@ SampleRunFiles run_sample(const config::RunConfig& config, const lang::Process& 
   const at::Device device = choose_device(config.run.device);
   const std::filesystem::path file = chosen_checkpoint(config);
   const CheckpointHeader header = read_checkpoint_header(file);
+  const std::string fingerprint = process_fingerprint(process);
+  require_checkpoint_process(file, header, fingerprint);
   check_same_network(config, header, file);
   const std::int64_t channels = header.image_shape[0];
   auto model =
@@ -65,7 +67,7 @@ SampleRunFiles run_sample(const config::RunConfig& config, const lang::Process& 
   std::optional<GaussianPrior> prior;
   CheckpointParts parts;
   (config.sample.ema ? parts.ema : parts.model) = net.get();
-  (void)load_checkpoint(file, process_fingerprint(process), parts, &prior, &model->noise().basis());
+  (void)load_checkpoint(file, fingerprint, parts, &prior, &model->noise().basis());
   net->to(device);
 
   GenerateRequest request = generate_request(config.sample);

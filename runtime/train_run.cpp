@@ -220,6 +220,12 @@ class Trainer {
          << (device_.is_cuda() ? "cuda" : fmt::format("cpu ({} threads)", at::get_num_threads()))
          << "; steps " << step_ << " -> " << config_.train.steps << ", batch "
          << config_.train.batch_size << std::endl;
+    if (!process_.learnables.empty()) {
+      log_ << "train: warning: " << process_.name << " declares " << process_.learnables.size()
+           << " learnable schedule(s); they stay at their initial knots (joint training of knots "
+              "is not implemented yet)"
+           << std::endl;
+    }
   }
 
   void start() {

@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
-# The main job, end to end. For now: build spdec, check and format-check every
-# process in library/, compile each for the CPU, and draw the forward strips of
-# the paper's anisotropic process and of the heat process on Fashion-MNIST
-# (runs/quickstart_*/forward.png). Training and sampling join once they exist.
-# Fails loudly (non-zero exit, a list of what failed) if anything fails.
+# The main job, end to end: set up and build spdec, check, format-check and
+# compile every process in library/, draw the forward strip of the paper's
+# anisotropic process on Fashion-MNIST, then train it (specs/quickstart.toml:
+# about ten minutes on a 2-core CPU) and sample a grid:
+# runs/quickstart/samples.png. Running it again resumes or reuses the
+# training. Fails loudly (non-zero exit, a list of what failed) if anything
+# fails.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -38,17 +40,19 @@ for f in "${specs[@]}"; do
   fi
 done
 
-# The forward strips need the runtime (LibTorch) and Fashion-MNIST, both
-# installed by tools/setup.sh.
-steps=$((3 * ${#specs[@]}))
+# Simulation, training and sampling need the runtime (LibTorch) and
+# Fashion-MNIST, both installed by tools/setup.sh.
+run_job() {  # run_job ARGS...: one `spdec run` job, recorded when it fails
+  steps=$((steps + 1))
+  echo "== $spdec run $*"
+  if ! "$spdec" run "$@"; then
+    failed+=("run $*")
+  fi
+}
 if [[ -x "${SPDEC_BUILD_DIR:-build}/spdec-run" ]]; then
-  for run in fmnist_perona_malik fmnist_heat; do
-    steps=$((steps + 1))
-    echo "== $spdec run forward specs/$run.toml run.dir=runs/quickstart_$run"
-    if ! "$spdec" run forward "specs/$run.toml" "run.dir=runs/quickstart_$run"; then
-      failed+=("run forward specs/$run.toml")
-    fi
-  done
+  run_job forward specs/fmnist_perona_malik.toml 'run.dir="runs/quickstart_forward"'
+  run_job train specs/quickstart.toml 'run.dir="runs/quickstart"'
+  run_job sample specs/quickstart.toml 'run.dir="runs/quickstart"'
 fi
 
 if ((${#failed[@]})); then
@@ -58,4 +62,8 @@ if ((${#failed[@]})); then
   exit 1
 fi
 echo "quickstart: all ${#specs[@]} library processes pass spdec check, fmt --check and compile;"
-echo "quickstart: forward strips in runs/quickstart_*/forward.png (when the runtime is built)"
+if [[ -s runs/quickstart/samples.png ]]; then
+  echo "quickstart: the forward strip is runs/quickstart_forward/forward.png"
+  echo "quickstart: samples of the trained model: $(pwd)/runs/quickstart/samples.png (grid),"
+  echo "            runs/quickstart/samples.npy (float32 [64, 1, 28, 28] in [-1, 1])"
+fi

@@ -1,0 +1,66 @@
+#!/usr/bin/env bash
+# `spdec run train` and `spdec run sample` from the command line on a tiny
+# run (64 Fashion-MNIST images cropped to 16×16, a 16-channel U-Net, 4 steps):
+# the files each writes, resumption, and the errors a user meets — no
+# checkpoint, a checkpoint of another process, a sampler the process cannot
+# serve — each exit 1 with a message naming the problem.
+set -uo pipefail
+spdec="$1"
+root="$2"
+dir="$(mktemp -d)"
+trap 'rm -rf "$dir"' EXIT
+failures=0
+fail() { echo "FAIL: $*"; failures=$((failures + 1)); }
+
+tiny=(data.n=64 data.size=16 model.base_channels=16 "model.channel_mult=[1,2]"
+      model.num_res_blocks=1 "model.attention_resolutions=[]" train.batch_size=8
+      train.checkpoint_every=2 train.sample_every=4 train.log_every=1 train.prior_fit_images=16
+      sample.n=4 sample.batch_size=4 sample.steps=5)
+run=(run.dir="\"$dir/run\"")
+
+"$spdec" run train "$root/specs/fmnist_ve.toml" "${run[@]}" "${tiny[@]}" train.steps=4 \
+  >"$dir/train.txt" 2>&1 || fail "train exited $?: $(cat "$dir/train.txt")"
+for f in checkpoint.pt train_log.jsonl config.toml samples/step_0000004.png; do
+  [[ -s "$dir/run/$f" ]] || fail "train: missing $f"
+done
+[[ $(wc -l <"$dir/run/train_log.jsonl") -eq 4 ]] || fail "train: the log has not 4 lines"
+
+"$spdec" run train "$root/specs/fmnist_ve.toml" "${run[@]}" "${tiny[@]}" train.steps=6 \
+  >"$dir/resume.txt" 2>&1 || fail "resume exited $?: $(cat "$dir/resume.txt")"
+grep -q "resuming .* at step 4" "$dir/resume.txt" || fail "no resume message: $(cat "$dir/resume.txt")"
+[[ $(wc -l <"$dir/run/train_log.jsonl") -eq 6 ]] || fail "resume: the log has not 6 lines"
+
+"$spdec" run sample "$root/specs/fmnist_ve.toml" "${run[@]}" "${tiny[@]}" >"$dir/sample.txt" 2>&1 \
+  || fail "sample exited $?: $(cat "$dir/sample.txt")"
+for f in samples.png samples.npy; do [[ -s "$dir/run/$f" ]] || fail "sample: missing $f"; done
+# float32 [4, 1, 16, 16]: the .npy header then 4 KiB of data.
+grep -aq "'shape': (4, 1, 16, 16)" "$dir/run/samples.npy" || fail "samples.npy has the wrong shape"
+
+# Class-conditional: labels in training, one label and guidance in sampling.
+"$spdec" run train "$root/specs/fmnist_ve.toml" "run.dir=\"$dir/cond\"" "${tiny[@]}" train.steps=2 \
+  model.class_conditional=true >"$dir/cond.txt" 2>&1 || fail "conditional train: $(cat "$dir/cond.txt")"
+"$spdec" run sample "$root/specs/fmnist_ve.toml" "run.dir=\"$dir/cond\"" "${tiny[@]}" \
+  model.class_conditional=true sample.label=3 sample.guidance=1.5 >"$dir/cond.txt" 2>&1 \
+  || fail "conditional sample: $(cat "$dir/cond.txt")"
+[[ -s "$dir/cond/samples.png" ]] || fail "conditional sample: no samples.png"
+
+expect_error() {  # expect_error WHAT PATTERN JOB ARGS...
+  local what="$1" pattern="$2"
+  shift 2
+  "$spdec" run "$@" >"$dir/err.txt" 2>&1
+  local code=$?
+  [[ $code -eq 1 ]] || fail "$what: exit $code, expected 1: $(cat "$dir/err.txt")"
+  grep -q -- "$pattern" "$dir/err.txt" || fail "$what: no '$pattern' in: $(cat "$dir/err.txt")"
+}
+expect_error "no checkpoint" "no checkpoint at" sample "$root/specs/fmnist_ve.toml" \
+  "run.dir=\"$dir/empty\"" "${tiny[@]}"
+expect_error "missing --checkpoint" "nothere.pt" sample "$root/specs/fmnist_ve.toml" \
+  "${run[@]}" "${tiny[@]}" --checkpoint "$dir/nothere.pt"
+expect_error "another process" "was trained for process ve" sample \
+  "$root/specs/fmnist_heat.toml" "${run[@]}" "${tiny[@]}"
+"$spdec" run train "$root/specs/fmnist_perona_malik.toml" "run.dir=\"$dir/pm\"" "${tiny[@]}" \
+  train.steps=2 >"$dir/pm.txt" 2>&1 || fail "perona_malik train exited $?: $(cat "$dir/pm.txt")"
+expect_error "ancestral on a nonlinear process" "needs a linear process" sample \
+  "$root/specs/fmnist_perona_malik.toml" "run.dir=\"$dir/pm\"" "${tiny[@]}" \
+  'sample.sampler="ancestral"'
+exit $((failures > 0))
