@@ -134,6 +134,13 @@ at::Tensor training_sample_ids(std::int64_t n, std::uint64_t step, const at::Dev
   return at::arange(base, base + n, at::TensorOptions().dtype(at::kLong)).to(device);
 }
 
+NoiseSource training_noise(const TrainingDraw& draw) {
+  NoiseSource noise;
+  noise.seed = draw.seed;
+  noise.sample_ids = training_sample_ids(draw.x0.size(0), draw.step, draw.x0.device());
+  return noise;
+}
+
 at::Tensor time_tensor(const std::vector<double>& times, const at::Device& device) {
   return at::tensor(times, at::TensorOptions().dtype(at::kDouble)).to(device, at::kFloat);
 }

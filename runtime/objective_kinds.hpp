@@ -15,6 +15,10 @@ namespace spdec::runtime {
                                                                const ObjectiveOptions& options);
 [[nodiscard]] std::unique_ptr<Objective> make_flow_matching_objective();
 
+/// The noise stream of a training draw: seed, and row i of step k as sample
+/// id k·2²⁰ + i (training_sample_ids).
+[[nodiscard]] NoiseSource training_noise(const TrainingDraw& draw);
+
 /// Times as a float tensor [N] on `device`.
 [[nodiscard]] at::Tensor time_tensor(const std::vector<double>& times, const at::Device& device);
 

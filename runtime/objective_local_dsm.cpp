@@ -37,10 +37,7 @@ class LocalDsm final : public Objective {
   at::Tensor loss(const Network& network, const TrainingDraw& draw) override {
     const at::Device device = draw.x0.device();
     const std::int64_t n = draw.x0.size(0);
-    NoiseSource noise;
-    noise.seed = draw.seed;
-    noise.sample_ids = training_sample_ids(n, draw.step, device);
-    const Perturbed perturbed = model_.perturb(draw.x0, draw.times, noise);
+    const Perturbed perturbed = model_.perturb(draw.x0, draw.times, training_noise(draw));
     if (!perturbed.covariance) throw std::logic_error("local_dsm: perturb gave no last step");
     const at::Tensor step_noise = perturbed.xt - perturbed.mean;
     const at::Tensor states = at::cat({perturbed.xt, perturbed.mean - step_noise}, 0).detach();

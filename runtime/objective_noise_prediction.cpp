@@ -20,10 +20,7 @@ class NoisePrediction final : public Objective {
   [[nodiscard]] double max_time() const override { return model_.end_time(); }
 
   at::Tensor loss(const Network& network, const TrainingDraw& draw) override {
-    NoiseSource noise;
-    noise.seed = draw.seed;
-    noise.sample_ids = training_sample_ids(draw.x0.size(0), draw.step, draw.x0.device());
-    const Perturbed perturbed = model_.perturb(draw.x0, draw.times, noise);
+    const Perturbed perturbed = model_.perturb(draw.x0, draw.times, training_noise(draw));
     const at::Tensor eps_hat =
         network(perturbed.xt.detach(), time_tensor(draw.times, draw.x0.device()));
     return (eps_hat - perturbed.eps.to(eps_hat.scalar_type())).square().mean();

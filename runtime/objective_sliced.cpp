@@ -39,12 +39,8 @@ class Sliced final : public Objective {
 
   at::Tensor loss(const Network& network, const TrainingDraw& draw) override {
     const at::Device device = draw.x0.device();
-    const std::int64_t n = draw.x0.size(0);
-    NoiseSource noise;
-    noise.seed = draw.seed;
-    noise.sample_ids = training_sample_ids(n, draw.step, device);
     const at::Tensor x =
-        model_.perturb(draw.x0, draw.times, noise).xt.detach().requires_grad_(true);
+        model_.perturb(draw.x0, draw.times, training_noise(draw)).xt.detach().requires_grad_(true);
     const at::Tensor eps_hat = network(x, time_tensor(draw.times, device));
     const at::Tensor score = score_from_noise(model_, x, draw.times, eps_hat);
     const at::Tensor v = projections(score, draw.seed, draw.step);

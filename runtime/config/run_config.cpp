@@ -733,6 +733,12 @@ void read_eval(Reader& r, RunConfig& c, const fs::path& toml_dir) {
     }
   }
   {
+    const Found f = r.get("eval.classifier", c.eval.classifier);
+    if (!c.eval.classifier.empty()) {
+      c.eval.classifier = absolute_normal(c.eval.classifier, base_of(f, toml_dir)).string();
+    }
+  }
+  {
     static const std::vector<std::string> metrics{"fid", "kid", "is", "precision_recall"};
     const Found f =
         r.get_array<std::string>("eval.metrics", c.eval.metrics, "an array of metric names",
@@ -1172,6 +1178,7 @@ std::string resolved_toml(const RunConfig& c) {
   w.key("n", c.eval.n);
   w.key("batch_size", c.eval.batch_size);
   w.key("feature_extractor", c.eval.feature_extractor);
+  w.key("classifier", c.eval.classifier);
   w.key("metrics", c.eval.metrics);
   w.key("split", c.eval.split);
   w.key("seed", c.eval.seed);

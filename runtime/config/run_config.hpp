@@ -129,6 +129,8 @@ struct EvalSection {
   int n = 10000;
   int batch_size = 256;
   std::string feature_extractor;  ///< a TorchScript file; absolute once loaded; empty = none
+  std::string
+      classifier;  ///< `spdec run classifier`'s classifier.pt; absolute once loaded; empty = none
   std::vector<std::string> metrics{"fid", "kid", "is"};
   std::string split = "test";
   std::uint64_t seed = 0;

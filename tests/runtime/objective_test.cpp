@@ -11,6 +11,7 @@
 #include <catch2/catch.hpp>
 #include <cmath>
 #include <cstdint>
+#include <functional>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -49,11 +50,22 @@ TrainingDraw gaussian_draw(std::int64_t n, double lo, double hi, std::uint64_t s
 }
 
 /// Per-sample factor k(t) as [N, 1, 1, 1] float.
-template <class K>
-at::Tensor per_sample(const at::Tensor& t, K&& k) {
+at::Tensor per_sample(const at::Tensor& t, const std::function<double(double)>& k) {
   std::vector<double> values;
   for (std::int64_t i = 0; i < t.size(0); ++i) values.push_back(k(t[i].item<double>()));
   return at::tensor(values, spdec::test::f64()).to(at::kFloat).view({-1, 1, 1, 1});
+}
+
+/// The α minimising the objective's loss on `draw` for the network
+/// x ↦ α k(t) x (the exact answer is α = 1 when k is).
+double minimising_alpha(spdec::runtime::Objective& objective, const TrainingDraw& draw,
+                        const std::function<double(double)>& k) {
+  return quadratic_minimiser([&](double alpha) {
+    const Network network = [&](const at::Tensor& x, const at::Tensor& t) {
+      return alpha * x * per_sample(t, k);
+    };
+    return objective.loss(network, draw).item<double>();
+  });
 }
 
 }  // namespace
@@ -117,13 +129,8 @@ TEST_CASE("objective: exact DSM on VE is minimised by the true noise posterior m
   const auto objective = spdec::runtime::make_objective(ObjectiveKind::exact, *model);
   const TrainingDraw draw = gaussian_draw(512, objective->min_time(), objective->max_time(), 1);
   const auto variance = [&](double t) { return linear->variance(t).mean().item<double>(); };
-  const double alpha = quadratic_minimiser([&](double a) {
-    const Network network = [&](const at::Tensor& x, const at::Tensor& t) {
-      return a * x * per_sample(t, [&](double s) {
-               return std::sqrt(variance(s)) / (kDataStd * kDataStd + variance(s));
-             });
-    };
-    return objective->loss(network, draw).item<double>();
+  const double alpha = minimising_alpha(*objective, draw, [&](double t) {
+    return std::sqrt(variance(t)) / (kDataStd * kDataStd + variance(t));
   });
   INFO("alpha* = " << alpha);
   CHECK(std::abs(alpha - 1.0) < 0.05);
@@ -143,13 +150,8 @@ TEST_CASE("objective: sliced score matching on VE is minimised by the true score
     const auto objective = spdec::runtime::make_objective(ObjectiveKind::sliced, *model, options);
     const TrainingDraw draw = gaussian_draw(512, objective->min_time(), objective->max_time(), 2);
     const auto variance = [&](double t) { return linear->variance(t).mean().item<double>(); };
-    const double alpha = quadratic_minimiser([&](double a) {
-      const Network network = [&](const at::Tensor& x, const at::Tensor& t) {
-        return a * x * per_sample(t, [&](double s) {
-                 return std::sqrt(variance(s)) / (kDataStd * kDataStd + variance(s));
-               });
-      };
-      return objective->loss(network, draw).item<double>();
+    const double alpha = minimising_alpha(*objective, draw, [&](double t) {
+      return std::sqrt(variance(t)) / (kDataStd * kDataStd + variance(t));
     });
     INFO(projections << ": alpha* = " << alpha);
     // Gaussian projections add the variance of vᵀ diag(J) v (relative 1/√(32·... )):
@@ -168,13 +170,8 @@ TEST_CASE("objective: flow matching is minimised by the true conditional velocit
   CHECK(objective->max_time() == 1.0);
   const TrainingDraw draw = gaussian_draw(512, 0.0, 1.0, 3);
   const double d2 = kDataStd * kDataStd;
-  const double alpha = quadratic_minimiser([&](double a) {
-    const Network network = [&](const at::Tensor& x, const at::Tensor& t) {
-      return a * x * per_sample(t, [&](double s) {
-               return (s - (1 - s) * d2) / ((1 - s) * (1 - s) * d2 + s * s);
-             });
-    };
-    return objective->loss(network, draw).item<double>();
+  const double alpha = minimising_alpha(*objective, draw, [&](double s) {
+    return (s - (1 - s) * d2) / ((1 - s) * (1 - s) * d2 + s * s);
   });
   INFO("alpha* = " << alpha);
   CHECK(std::abs(alpha - 1.0) < 0.05);

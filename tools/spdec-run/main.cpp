@@ -9,7 +9,9 @@
 #include <vector>
 
 #include "lang/diagnostics.hpp"
+#include "runtime/classifier_run.hpp"
 #include "runtime/config/run_config.hpp"
+#include "runtime/eval_run.hpp"
 #include "runtime/forward_run.hpp"
 #include "runtime/sample_run.hpp"
 #include "runtime/train_run.hpp"
@@ -76,6 +78,23 @@ int run_sample(const JobArgs& args) {
   return 0;
 }
 
+int run_classifier(const JobArgs& args) {
+  std::optional<spdec::lang::Process> process;
+  const auto config = load(args, process);
+  if (!config) return 1;
+  spdec::config::save_resolved(*config);
+  (void)spdec::runtime::run_classifier(*config, std::cout);
+  return 0;
+}
+
+int run_eval(const JobArgs& args) {
+  std::optional<spdec::lang::Process> process;
+  const auto config = load(args, process);
+  if (!config) return 1;
+  (void)spdec::runtime::run_eval(*config, *process, std::cout);
+  return 0;
+}
+
 /// The options every job takes.
 CLI::App* add_job(CLI::App& app, const std::string& name, const std::string& help, JobArgs& args) {
   CLI::App* job = app.add_subcommand(name, help);
@@ -109,6 +128,17 @@ int main(int argc, char** argv) {
   sample->add_option("--checkpoint", args->checkpoint,
                      "a checkpoint file (default: the run directory's checkpoint.pt)");
   sample->callback([args, &exit_code] { exit_code = run_sample(*args); });
+  CLI::App* classifier = add_job(
+      app, "classifier",
+      "Train the evaluation classifier on the run's labelled data ([train] steps, batch_size, lr, "
+      "seed): classifier.pt, its test accuracy",
+      *args);
+  classifier->callback([args, &exit_code] { exit_code = run_classifier(*args); });
+  CLI::App* eval = add_job(app, "eval",
+                           "FID / KID / IS of the run's samples in the classifier's feature space "
+                           "(eval.classifier): metrics.json",
+                           *args);
+  eval->callback([args, &exit_code] { exit_code = run_eval(*args); });
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

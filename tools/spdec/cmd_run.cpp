@@ -45,8 +45,9 @@ int exec_run(const std::vector<std::string>& arguments) {
 }  // namespace
 
 void add_run_command(CLI::App& app, Outcome& outcome) {
-  CLI::App* cmd = app.add_subcommand(
-      "run", "Run a job of a run (.toml): forward, train, sample; `spdec run --help` lists them");
+  CLI::App* cmd = app.add_subcommand("run",
+                                     "Run a job of a run (.toml): forward, train, sample, "
+                                     "classifier, eval; `spdec run --help` lists them");
   cmd->prefix_command();
   cmd->set_help_flag();  // --help goes to spdec-run
   cmd->callback([cmd, &outcome] { outcome.exit_code = exec_run(cmd->remaining()); });

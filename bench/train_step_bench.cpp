@@ -1,0 +1,229 @@
+// Where a training step's time goes, and how fast sampling is (issue 6,
+// DESIGN §8): for library processes on Fashion-MNIST-sized images, one
+// training step split into data (a batch from the loader), forward
+// simulation (the process model's perturb: exact marginals, the decoupled
+// flow sweep, or the sde chain), the network's forward and backward
+// (objective minus simulation), and the optimiser (Adam + EMA); then
+// sampling images/s per sampler and step count. A benchmark, never a test.
+//
+//   build/bench/train_step_bench [--quick] [--json FILE] [--device cpu|cuda]
+//
+// Target (issue 6): forward simulation ≤ 10 % of a training step.
+#include <torch/optim/adam.h>
+
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "codegen/pipeline.hpp"
+#include "lang/check.hpp"
+#include "lang/diagnostics.hpp"
+#include "runtime/dataset.hpp"
+#include "runtime/ema.hpp"
+#include "runtime/generate.hpp"
+#include "runtime/objective.hpp"
+#include "runtime/process_kernels.hpp"
+#include "runtime/process_model.hpp"
+#include "runtime/run_prior.hpp"
+#include "runtime/unet.hpp"
+
+namespace {
+
+namespace sr = spdec::runtime;
+using Clock = std::chrono::steady_clock;
+
+constexpr std::int64_t kSide = 28;
+
+double seconds_since(Clock::time_point start) {
+  return std::chrono::duration<double>(Clock::now() - start).count();
+}
+
+/// Synchronises CUDA so that wall-clock splits mean something there.
+void sync(const at::Device& device) {
+  if (device.is_cuda()) (void)at::zeros({1}, at::TensorOptions().device(device)).cpu();
+}
+
+std::unique_ptr<sr::ProcessModel> model_of(const std::string& file, const at::Device& device) {
+  spdec::lang::Diagnostics diagnostics;
+  spdec::lang::CheckOptions options;
+  auto path = (std::filesystem::path(SPDEC_SOURCE_DIR) / "library" / file).string();
+  auto checked = spdec::lang::check_file(path, options, diagnostics);
+  if (checked && checked->find_param("size") != nullptr) {
+    options.overrides.push_back({"size", std::to_string(kSide)});
+    checked = spdec::lang::check_file(path, options, diagnostics);
+  }
+  if (!checked) throw std::runtime_error(spdec::lang::render_all(diagnostics, {false}));
+  auto process = std::make_shared<const spdec::lang::Process>(std::move(*checked));
+  auto program = std::make_shared<const spdec::codegen::StencilProgram>(
+      spdec::codegen::build_program(*process));
+  return sr::make_process_model(process, sr::make_kernels("auto", process, program, device), kSide,
+                                kSide);
+}
+
+at::Tensor data_images() {
+  if (std::filesystem::exists(sr::kFashionMnistDir)) {
+    sr::DatasetSpec spec;
+    spec.size = kSide;
+    spec.limit = 2048;
+    return sr::load_dataset(spec).to_float();
+  }
+  return at::rand({2048, 1, kSide, kSide}) * 2 - 1;
+}
+
+sr::UNetOptions network_options() {
+  sr::UNetOptions options;  // the quickstart's network
+  options.base_channels = 16;
+  options.channel_mult = {1, 2, 2};
+  options.num_res_blocks = 1;
+  options.attention_resolutions = {};
+  options.dropout = 0.0;
+  options.image_size = kSide;
+  return options;
+}
+
+struct StepSplit {
+  double data = 0, simulation = 0, network = 0, optimiser = 0;
+  [[nodiscard]] double total() const { return data + simulation + network + optimiser; }
+};
+
+StepSplit time_training(sr::ProcessModel& model, const at::Tensor& data, std::int64_t batch,
+                        int steps, const at::Device& device) {
+  const auto choice = sr::choose_objective("auto", model);
+  const auto objective = sr::make_objective(choice.kind, model);
+  sr::UNet net(network_options());
+  sr::UNet ema(network_options());
+  net->to(device);
+  ema->to(device);
+  torch::optim::Adam adam(net->parameters(), torch::optim::AdamOptions(1e-3));
+  const double scale = objective->max_time();
+  const sr::Network network = [&](const at::Tensor& x, const at::Tensor& t) {
+    return net->forward(x, t / scale);
+  };
+  StepSplit split;
+  for (int step = -2; step < steps; ++step) {  // two warm-up steps
+    StepSplit one;
+    auto start = Clock::now();
+    const at::Tensor index = at::randint(data.size(0), {batch}, at::kLong);
+    sr::TrainingDraw draw;
+    draw.x0 = data.index_select(0, index).to(device);
+    draw.step = static_cast<std::uint64_t>(step + 2);
+    draw.times = sr::training_times(batch, objective->min_time(), objective->max_time(), "uniform",
+                                    0, draw.step);
+    sync(device);
+    one.data = seconds_since(start);
+    start = Clock::now();
+    {
+      const at::NoGradGuard no_grad;
+      (void)model.perturb(draw.x0, draw.times, sr::NoiseSource{0, draw.step, {}, {}});
+    }
+    sync(device);
+    one.simulation = seconds_since(start);
+    start = Clock::now();
+    const at::Tensor loss = objective->loss(network, draw);
+    adam.zero_grad();
+    loss.backward();
+    sync(device);
+    // The objective simulates again inside loss(): subtract it.
+    one.network = std::max(seconds_since(start) - one.simulation, 0.0);
+    start = Clock::now();
+    adam.step();
+    sr::ema_update(*ema, *net, 0.999);
+    sync(device);
+    one.optimiser = seconds_since(start);
+    if (step >= 0) {
+      split.data += one.data / steps;
+      split.simulation += one.simulation / steps;
+      split.network += one.network / steps;
+      split.optimiser += one.optimiser / steps;
+    }
+  }
+  return split;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  bool quick = false;
+  std::string json_path;
+  std::string device_name = "cpu";
+  for (int i = 1; i < argc; ++i) {
+    const std::string arg = argv[i];
+    if (arg == "--quick") quick = true;
+    if (arg == "--json" && i + 1 < argc) json_path = argv[++i];
+    if (arg == "--device" && i + 1 < argc) device_name = argv[++i];
+  }
+  at::set_num_threads(static_cast<int>(std::thread::hardware_concurrency()));
+  const at::Device device = device_name == "cuda" ? at::Device(at::kCUDA) : at::Device(at::kCPU);
+  const int steps = quick ? 3 : 10;
+  const std::int64_t batch = 32;
+  const at::Tensor data = data_images();
+  nlohmann::json out = {{"device", device_name},
+                        {"threads", at::get_num_threads()},
+                        {"batch", batch},
+                        {"image", {1, kSide, kSide}},
+                        {"training", nlohmann::json::array()},
+                        {"sampling", nlohmann::json::array()}};
+
+  std::printf("training step, batch %lld of 1x%lldx%lld, quickstart U-Net, %s (%d threads)\n",
+              static_cast<long long>(batch), static_cast<long long>(kSide),
+              static_cast<long long>(kSide), device_name.c_str(), at::get_num_threads());
+  std::printf("%-20s %-10s %9s %9s %9s %9s %9s %8s\n", "process", "objective", "data ms", "sim ms",
+              "net ms", "optim ms", "step ms", "sim %");
+  for (const char* file : {"ve.spde", "heat.spde", "perona_malik.spde", "perona_malik_sde.spde"}) {
+    auto model = model_of(file, device);
+    const StepSplit s = time_training(*model, data, batch, steps, device);
+    const std::string objective = sr::name(sr::choose_objective("auto", *model).kind);
+    const double share = 100.0 * s.simulation / s.total();
+    std::printf("%-20s %-10s %9.2f %9.2f %9.2f %9.2f %9.2f %7.1f%%%s\n", file, objective.c_str(),
+                1e3 * s.data, 1e3 * s.simulation, 1e3 * s.network, 1e3 * s.optimiser,
+                1e3 * s.total(), share, share > 10.0 ? "  (target <= 10 %: missed)" : "");
+    out["training"].push_back({{"process", file},
+                               {"objective", objective},
+                               {"data_ms", 1e3 * s.data},
+                               {"simulation_ms", 1e3 * s.simulation},
+                               {"network_ms", 1e3 * s.network},
+                               {"optimiser_ms", 1e3 * s.optimiser},
+                               {"step_ms", 1e3 * s.total()},
+                               {"images_per_s", static_cast<double>(batch) / s.total()},
+                               {"simulation_share", s.simulation / s.total()}});
+  }
+
+  std::printf(
+      "\nsampling, 64 images, untrained quickstart U-Net (speed does not depend on weights)\n");
+  std::printf("%-20s %-10s %6s %9s %9s\n", "process", "sampler", "steps", "seconds", "images/s");
+  for (const char* file : {"ve.spde", "perona_malik.spde"}) {
+    auto model = model_of(file, device);
+    const auto kind = sr::choose_objective("auto", *model).kind;
+    const auto prior =
+        sr::fit_run_prior(*model, kind, data.narrow(0, 0, 256).to(device), "auto", 0);
+    sr::UNet net(network_options());
+    net->to(device);
+    for (const char* sampler : {"pc", "ode", "ancestral"}) {
+      if (std::string(sampler) == "ancestral" && !model->has_ancestral()) continue;
+      sr::GenerateRequest request;
+      request.n = 64;
+      request.batch_size = 64;
+      request.sampler = sampler;
+      request.steps = quick ? 10 : 100;
+      const auto start = Clock::now();
+      (void)sr::generate(*model, net, kind, prior, request);
+      sync(device);
+      const double seconds = seconds_since(start);
+      std::printf("%-20s %-10s %6lld %9.2f %9.1f\n", file, sampler,
+                  static_cast<long long>(request.steps), seconds, 64.0 / seconds);
+      out["sampling"].push_back({{"process", file},
+                                 {"sampler", sampler},
+                                 {"steps", request.steps},
+                                 {"seconds", seconds},
+                                 {"images_per_s", 64.0 / seconds}});
+    }
+  }
+  if (!json_path.empty()) std::ofstream(json_path) << out.dump(2) << "\n";
+  return 0;
+}

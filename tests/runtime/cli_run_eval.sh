@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# `spdec run classifier` and `spdec run eval` end to end on a tiny run (256
+# Fashion-MNIST images at 16×16, 30 classifier steps, a 2-step VE model):
+# the files each writes and the keys of metrics.json; eval without a
+# classifier exits 1 naming the key to set.
+set -uo pipefail
+spdec="$1"
+root="$2"
+dir="$(mktemp -d)"
+trap 'rm -rf "$dir"' EXIT
+failures=0
+fail() { echo "FAIL: $*"; failures=$((failures + 1)); }
+
+tiny=(data.n=256 data.size=16 model.base_channels=16 "model.channel_mult=[1,2]"
+      model.num_res_blocks=1 "model.attention_resolutions=[]" train.prior_fit_images=16
+      sample.steps=5 sample.batch_size=32 eval.n=32 eval.batch_size=32)
+
+"$spdec" run classifier "$root/specs/fmnist_classifier.toml" "run.dir=\"$dir/cls\"" "${tiny[@]}" \
+  train.steps=30 train.batch_size=32 >"$dir/cls.txt" 2>&1 || fail "classifier: $(cat "$dir/cls.txt")"
+[[ -s "$dir/cls/classifier.pt" ]] || fail "classifier: no classifier.pt"
+grep -q "test accuracy" "$dir/cls.txt" || fail "classifier: no accuracy line: $(cat "$dir/cls.txt")"
+
+"$spdec" run train "$root/specs/fmnist_ve.toml" "run.dir=\"$dir/run\"" "${tiny[@]}" train.steps=2 \
+  train.batch_size=8 >"$dir/train.txt" 2>&1 || fail "train: $(cat "$dir/train.txt")"
+"$spdec" run eval "$root/specs/fmnist_ve.toml" "run.dir=\"$dir/run\"" "${tiny[@]}" \
+  "eval.classifier=\"$dir/cls/classifier.pt\"" >"$dir/eval.txt" 2>&1 \
+  || fail "eval: $(cat "$dir/eval.txt")"
+for key in '"fid"' '"kid"' '"is"' '"noise_floor"' '"reference_is"' '"feature_extractor"'; do
+  grep -q "$key" "$dir/run/metrics.json" || fail "metrics.json has no $key"
+done
+[[ -s "$dir/run/samples.npy" ]] || fail "eval did not sample"
+
+"$spdec" run eval "$root/specs/fmnist_ve.toml" "run.dir=\"$dir/run\"" "${tiny[@]}" >"$dir/err.txt" 2>&1
+code=$?
+[[ $code -eq 1 ]] || fail "eval without a classifier: exit $code"
+grep -q "eval.classifier" "$dir/err.txt" || fail "eval without a classifier: $(cat "$dir/err.txt")"
+exit $((failures > 0))
