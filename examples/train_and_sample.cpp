@@ -75,8 +75,8 @@ int main(int argc, char** argv) {
   auto process = std::make_shared<const spdec::lang::Process>(std::move(*checked));
 
   // 2. Its kernels (generated C++ on the CPU, cached) behind a process model.
-  auto program =
-      std::make_shared<const spdec::codegen::StencilProgram>(spdec::codegen::build_program(*process));
+  auto program = std::make_shared<const spdec::codegen::StencilProgram>(
+      spdec::codegen::build_program(*process));
   auto model = sr::make_process_model(process, sr::make_kernels("auto", process, program, at::kCPU),
                                       kSide, kSide);
   const sr::ObjectiveChoice choice = sr::choose_objective("auto", *model);
