@@ -42,6 +42,7 @@ done
 
 # Simulation, training and sampling need the runtime (LibTorch) and
 # Fashion-MNIST, both installed by tools/setup.sh.
+steps=$((3 * ${#specs[@]}))
 run_job() {  # run_job ARGS...: one `spdec run` job, recorded when it fails
   steps=$((steps + 1))
   echo "== $spdec run $*"
