@@ -184,7 +184,8 @@ class Trainer {
   void setup() {
     apply_thread_count(config_);
     device_ = choose_device(config_.run.device);
-    // Determinism on the CPU: fixed-order reductions in LibTorch's kernels.
+    // Deterministic cuDNN algorithms on a GPU (the CPU kernels already are,
+    // for a fixed thread count: tests/runtime/train_test.cpp checks it).
     at::globalContext().setDeterministicCuDNN(true);
     data_ = load_dataset(dataset_spec(config_.data));
     const std::int64_t channels = data_.images.size(1);
