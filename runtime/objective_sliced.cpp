@@ -42,15 +42,14 @@ class Sliced final : public Objective {
     const at::Tensor x =
         model_.perturb(draw.x0, draw.times, training_noise(draw)).xt.detach().requires_grad_(true);
     const at::Tensor eps_hat = network(x, time_tensor(draw.times, device));
-    const at::Tensor score = score_from_noise(model_, x, draw.times, eps_hat);
+    const auto [score, weights] = score_and_weights(x, draw.times, eps_hat);
     const at::Tensor v = projections(score, draw.seed, draw.step);
     const at::Tensor projected = (v * score).sum();
     const at::Tensor grad = torch::autograd::grad({projected}, {x}, {}, /*retain_graph=*/true,
                                                   /*create_graph=*/true)[0];
     const at::Tensor per_sample =
         (v * grad).flatten(1).sum(1) + 0.5 * score.square().flatten(1).sum(1);
-    return (per_sample * weights(x, draw.times, eps_hat)).mean() /
-           static_cast<double>(x[0].numel());
+    return (per_sample * weights).mean() / static_cast<double>(x[0].numel());
   }
 
  private:
@@ -64,17 +63,24 @@ class Sliced final : public Objective {
     return v.to(like.device());
   }
 
-  /// λ_i: the average variance of C_{t_i} (no gradient).
-  at::Tensor weights(const at::Tensor& x, const std::vector<double>& times,
-                     const at::Tensor& eps_hat) {
-    std::vector<double> w;
-    w.reserve(times.size());
+  /// The score s_i = −C_i⁺ᵀ ε̂_i (differentiable in ε̂) and the weight λ_i,
+  /// the average variance of C_i (no gradient), from one C_i per row.
+  std::pair<at::Tensor, at::Tensor> score_and_weights(const at::Tensor& x,
+                                                      const std::vector<double>& times,
+                                                      const at::Tensor& eps_hat) {
+    std::vector<at::Tensor> scores;
+    std::vector<double> weights;
+    scores.reserve(times.size());
+    weights.reserve(times.size());
     for (std::size_t i = 0; i < times.size(); ++i) {
       const auto row = static_cast<std::int64_t>(i);
-      w.push_back(score_covariance(model_, x.narrow(0, row, 1), times[i], eps_hat.narrow(0, row, 1))
-                      .average_variance());
+      const at::Tensor eps_row = eps_hat.narrow(0, row, 1);
+      const Covariance c = score_covariance(model_, x.narrow(0, row, 1), times[i], eps_row);
+      scores.push_back(-c.apply_inverse_sqrt_transpose(eps_row));
+      weights.push_back(c.average_variance());
     }
-    return at::tensor(w, at::TensorOptions().dtype(at::kDouble)).to(x.device(), x.scalar_type());
+    return {at::cat(scores, 0), at::tensor(weights, at::TensorOptions().dtype(at::kDouble))
+                                    .to(x.device(), x.scalar_type())};
   }
 
   ProcessModel& model_;
