@@ -33,6 +33,31 @@ MeanStd mean_std(const std::vector<double>& values) {
   return out;
 }
 
+constexpr std::int64_t kDistanceBlock = 1024;
+
+/// Distance of every row of x to its k-th nearest other row of x.
+at::Tensor kth_neighbour_radii(const at::Tensor& x, std::int64_t k) {
+  std::vector<at::Tensor> radii;
+  for (std::int64_t first = 0; first < x.size(0); first += kDistanceBlock) {
+    const std::int64_t n = std::min(kDistanceBlock, x.size(0) - first);
+    const at::Tensor d = at::cdist(x.narrow(0, first, n), x);
+    // The k+1 smallest include the row itself at distance 0.
+    radii.push_back(std::get<0>(d.topk(k + 1, 1, /*largest=*/false)).select(1, k));
+  }
+  return at::cat(radii);
+}
+
+/// Share of the rows of `points` inside at least one ball (centres, radii).
+double share_inside(const at::Tensor& points, const at::Tensor& centres, const at::Tensor& radii) {
+  std::int64_t inside = 0;
+  for (std::int64_t first = 0; first < points.size(0); first += kDistanceBlock) {
+    const std::int64_t n = std::min(kDistanceBlock, points.size(0) - first);
+    const at::Tensor d = at::cdist(points.narrow(0, first, n), centres);
+    inside += (d <= radii.unsqueeze(0)).any(1).sum().item<std::int64_t>();
+  }
+  return static_cast<double>(inside) / static_cast<double>(points.size(0));
+}
+
 }  // namespace
 
 FeatureStatistics feature_statistics(const at::Tensor& features) {
@@ -91,6 +116,22 @@ MeanStd kernel_inception_distance(const at::Tensor& a, const at::Tensor& b,
     values.push_back(polynomial_mmd2(a.index_select(0, ia), b.index_select(0, ib)));
   }
   return mean_std(values);
+}
+
+PrecisionRecall precision_recall(const at::Tensor& real_in, const at::Tensor& generated_in,
+                                 std::int64_t k) {
+  const at::Tensor real = as_double_matrix(real_in, "real features");
+  const at::Tensor generated = as_double_matrix(generated_in, "generated features");
+  if (real.size(1) != generated.size(1)) {
+    throw std::invalid_argument("precision_recall: feature dimensions differ");
+  }
+  if (k < 1 || real.size(0) <= k || generated.size(0) <= k) {
+    throw std::invalid_argument("precision_recall: each set needs more than k rows");
+  }
+  PrecisionRecall out;
+  out.precision = share_inside(generated, real, kth_neighbour_radii(real, k));
+  out.recall = share_inside(real, generated, kth_neighbour_radii(generated, k));
+  return out;
 }
 
 MeanStd inception_score(const at::Tensor& probabilities, std::int64_t splits) {

@@ -13,6 +13,11 @@
 //         torch-fidelity and clean-fid: subsets of min(1000, N) rows).
 //   IS  = exp(E_x KL(p(y|x) ‖ p(y))) over splits of the samples (Salimans
 //         et al. 2016), mean and standard deviation over the splits.
+//   precision / recall = the improved k-NN estimates of Kynkäänniemi et al.
+//         2019: each set's manifold is the union of balls around its points
+//         reaching their k-th nearest neighbour; precision is the share of
+//         generated points inside the real manifold (fidelity), recall the
+//         share of real points inside the generated one (coverage).
 #pragma once
 
 #include <ATen/ATen.h>
@@ -49,6 +54,17 @@ struct KidOptions {
 
 /// The unbiased MMD² of one pair of sets with the cubic polynomial kernel.
 [[nodiscard]] double polynomial_mmd2(const at::Tensor& a, const at::Tensor& b);
+
+struct PrecisionRecall {
+  double precision = 0.0;
+  double recall = 0.0;
+};
+
+/// Improved precision and recall of generated features [M, D] against real
+/// features [N, D] with k nearest neighbours (k = 3 in the paper; needs
+/// N, M > k). Memory O(rows × 1024): distances are computed in blocks.
+[[nodiscard]] PrecisionRecall precision_recall(const at::Tensor& real, const at::Tensor& generated,
+                                               std::int64_t k = 3);
 
 /// IS of class probabilities [N, K] (rows sum to 1) over `splits` splits.
 [[nodiscard]] MeanStd inception_score(const at::Tensor& probabilities, std::int64_t splits = 10);

@@ -732,6 +732,7 @@ void read_eval(Reader& r, RunConfig& c, const fs::path& toml_dir) {
           absolute_normal(c.eval.feature_extractor, base_of(f, toml_dir)).string();
     }
   }
+  r.get_int("eval.feature_image_size", c.eval.feature_image_size, 0, "0 (keep) or more");
   {
     const Found f = r.get("eval.classifier", c.eval.classifier);
     if (!c.eval.classifier.empty()) {
@@ -753,6 +754,7 @@ void read_eval(Reader& r, RunConfig& c, const fs::path& toml_dir) {
       }
     }
   }
+  r.get_int("eval.precision_recall_k", c.eval.precision_recall_k, 1, "positive");
   r.get_choice("eval.split", c.eval.split);
   {
     std::int64_t seed = 0;
@@ -1178,8 +1180,10 @@ std::string resolved_toml(const RunConfig& c) {
   w.key("n", c.eval.n);
   w.key("batch_size", c.eval.batch_size);
   w.key("feature_extractor", c.eval.feature_extractor);
+  w.key("feature_image_size", c.eval.feature_image_size);
   w.key("classifier", c.eval.classifier);
   w.key("metrics", c.eval.metrics);
+  w.key("precision_recall_k", c.eval.precision_recall_k);
   w.key("split", c.eval.split);
   w.key("seed", c.eval.seed);
   return w.str();

@@ -129,9 +129,11 @@ struct EvalSection {
   int n = 10000;
   int batch_size = 256;
   std::string feature_extractor;  ///< a TorchScript file; absolute once loaded; empty = none
+  int feature_image_size = 299;   ///< the TorchScript network's input side; 0 = the images' own
   std::string
       classifier;  ///< `spdec run classifier`'s classifier.pt; absolute once loaded; empty = none
   std::vector<std::string> metrics{"fid", "kid", "is"};
+  int precision_recall_k = 3;  ///< neighbours of the improved precision/recall
   std::string split = "test";
   std::uint64_t seed = 0;
   friend bool operator==(const EvalSection&, const EvalSection&) = default;

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # `spdec run classifier` and `spdec run eval` end to end on a tiny run (256
 # Fashion-MNIST images at 16×16, 30 classifier steps, a 2-step VE model):
-# the files each writes and the keys of metrics.json; eval without a
-# classifier exits 1 naming the key to set.
+# the files each writes and the keys of metrics.json (precision/recall when
+# asked for); eval without a feature extractor, or with a file that is not
+# TorchScript, exits 1 naming the key or the file.
 set -uo pipefail
 spdec="$1"
 root="$2"
@@ -23,9 +24,10 @@ grep -q "test accuracy" "$dir/cls.txt" || fail "classifier: no accuracy line: $(
 "$spdec" run train "$root/specs/fmnist_ve.toml" "run.dir=\"$dir/run\"" "${tiny[@]}" train.steps=2 \
   train.batch_size=8 >"$dir/train.txt" 2>&1 || fail "train: $(cat "$dir/train.txt")"
 "$spdec" run eval "$root/specs/fmnist_ve.toml" "run.dir=\"$dir/run\"" "${tiny[@]}" \
-  "eval.classifier=\"$dir/cls/classifier.pt\"" >"$dir/eval.txt" 2>&1 \
-  || fail "eval: $(cat "$dir/eval.txt")"
-for key in '"fid"' '"kid"' '"is"' '"noise_floor"' '"reference_is"' '"feature_extractor"'; do
+  "eval.classifier=\"$dir/cls/classifier.pt\"" 'eval.metrics=["fid","kid","is","precision_recall"]' \
+  >"$dir/eval.txt" 2>&1 || fail "eval: $(cat "$dir/eval.txt")"
+for key in '"fid"' '"kid"' '"is"' '"noise_floor"' '"reference_is"' '"feature_extractor"' \
+  '"precision"' '"recall"'; do
   grep -q "$key" "$dir/run/metrics.json" || fail "metrics.json has no $key"
 done
 [[ -s "$dir/run/samples.npy" ]] || fail "eval did not sample"
@@ -34,4 +36,12 @@ done
 code=$?
 [[ $code -eq 1 ]] || fail "eval without a classifier: exit $code"
 grep -q "eval.classifier" "$dir/err.txt" || fail "eval without a classifier: $(cat "$dir/err.txt")"
+
+echo "not TorchScript" >"$dir/junk.pt"
+"$spdec" run eval "$root/specs/fmnist_ve.toml" "run.dir=\"$dir/run\"" "${tiny[@]}" \
+  "eval.feature_extractor=\"$dir/junk.pt\"" >"$dir/err.txt" 2>&1
+code=$?
+[[ $code -eq 1 ]] || fail "eval with a junk feature extractor: exit $code"
+grep -q "junk.pt is not a TorchScript module" "$dir/err.txt" \
+  || fail "eval with a junk feature extractor: $(cat "$dir/err.txt")"
 exit $((failures > 0))
