@@ -15,6 +15,7 @@
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
 
+#include <CLI/CLI.hpp>
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -108,11 +109,11 @@ void print_row(const Row& r) {
 int main(int argc, char** argv) {
   bool quick = false;
   std::string json_path;
-  for (int i = 1; i < argc; ++i) {
-    const std::string arg = argv[i];
-    if (arg == "--quick") quick = true;
-    if (arg == "--json" && i + 1 < argc) json_path = argv[++i];
-  }
+  CLI::App app{"Generated kernels against LibTorch ops and the memory roofline (a benchmark)",
+               "kernels_bench"};
+  app.add_flag("--quick", quick, "shorter timing budget");
+  app.add_option("--json", json_path, "also write the results to this JSON file");
+  CLI11_PARSE(app, argc, argv);
   const double budget = quick ? 0.3 : 2.0;
   // LibTorch on every core, like the generated code's OpenMP.
   at::set_num_threads(static_cast<int>(std::thread::hardware_concurrency()));

@@ -11,6 +11,7 @@
 // Target (issue 6): forward simulation ≤ 10 % of a training step.
 #include <torch/optim/adam.h>
 
+#include <CLI/CLI.hpp>
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
@@ -152,12 +153,12 @@ int main(int argc, char** argv) {
   bool quick = false;
   std::string json_path;
   std::string device_name = "cpu";
-  for (int i = 1; i < argc; ++i) {
-    const std::string arg = argv[i];
-    if (arg == "--quick") quick = true;
-    if (arg == "--json" && i + 1 < argc) json_path = argv[++i];
-    if (arg == "--device" && i + 1 < argc) device_name = argv[++i];
-  }
+  CLI::App app{"Where a training step's time goes, and sampling images/s (a benchmark)",
+               "train_step_bench"};
+  app.add_flag("--quick", quick, "fewer repetitions");
+  app.add_option("--json", json_path, "also write the results to this JSON file");
+  app.add_option("--device", device_name, "cpu or cuda")->check(CLI::IsMember({"cpu", "cuda"}));
+  CLI11_PARSE(app, argc, argv);
   at::set_num_threads(static_cast<int>(std::thread::hardware_concurrency()));
   const at::Device device = device_name == "cuda" ? at::Device(at::kCUDA) : at::Device(at::kCPU);
   const int steps = quick ? 3 : 10;

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Lints spdec's own C++ (lang codegen runtime tools tests; *.cpp *.hpp):
+# Lints spdec's own C++ (lang codegen runtime tools tests bench examples; *.cpp *.hpp):
 #   1. clang-format --dry-run -Werror   (style: .clang-format)
 #   2. clang-tidy --warnings-as-errors  (checks: .clang-tidy)
 # Exits non-zero on any finding.
@@ -47,7 +47,7 @@ clang_tidy="${CLANG_TIDY:-$(find_tool clang-tidy clang-tidy-14 || true)}"
 if ((${#files[@]} == 0)); then
   # Tracked and new (not ignored) sources of our own folders.
   mapfile -t files < <(git ls-files --cached --others --exclude-standard -- \
-                         lang codegen runtime tools tests |
+                         lang codegen runtime tools tests bench examples |
                        grep -E '\.(cpp|hpp)$' | sort -u)
 fi
 if ((${#files[@]} == 0)); then
