@@ -10,6 +10,7 @@
 #include "runtime/atomic_write.hpp"
 #include "runtime/dataset.hpp"
 #include "runtime/feature_extractor.hpp"
+#include "runtime/generate.hpp"
 #include "runtime/metrics.hpp"
 #include "runtime/npy.hpp"
 #include "runtime/run_setup.hpp"
@@ -112,8 +113,14 @@ EvalRunResult run_eval(const config::RunConfig& config, const lang::Process& pro
   const std::int64_t n = config.eval.n;
   const std::int64_t batch = config.eval.batch_size;
   const std::string other = config.eval.split == "test" ? "train" : "test";
-  const ExtractedFeatures generated =
-      extractor->extract(generated_images(config, process, log), batch);
+  const at::Tensor samples = generated_images(config, process, log);
+  // FID and KID of a set with NaNs are NaN (or an eigensolver failure): say
+  // what happened instead.
+  if (const std::int64_t k = non_finite_images(samples); k > 0) {
+    throw std::runtime_error("eval: " + non_finite_message(k, samples.size(0)) +
+                             "; FID/KID/IS need finite images");
+  }
+  const ExtractedFeatures generated = extractor->extract(samples, batch);
   const ExtractedFeatures reference =
       extractor->extract(reference_images(config, config.eval.split, n), batch);
   const ExtractedFeatures other_split =

@@ -1,6 +1,7 @@
 #include "runtime/generate.hpp"
 
 #include <ATen/core/grad_mode.h>
+#include <fmt/format.h>
 
 #include <algorithm>
 #include <stdexcept>
@@ -152,6 +153,22 @@ at::Tensor generate(ProcessModel& model, UNet net, ObjectiveKind objective,
                       .to(at::kCPU, at::kFloat));
   }
   return at::cat(out, 0);
+}
+
+std::int64_t non_finite_images(const at::Tensor& images) {
+  if (images.numel() == 0) return 0;
+  return (~at::isfinite(images)).flatten(1).any(1).sum().item<std::int64_t>();
+}
+
+std::string non_finite_message(std::int64_t k, std::int64_t n) {
+  // The usual cause: an explicit reverse step of a stiff drift. For a mode
+  // decaying at rate Λ (heat-like drifts: Λ ≈ 8·max g₁), Euler–Maruyama with
+  // the exact score multiplies it by 1 − hΛ per step, which grows once hΛ > 2.
+  return fmt::format(
+      "{} of {} samples are not finite (NaN or inf): the sampler diverged on them. With a stiff "
+      "drift (heat-like, 4·max g1 large) the explicit reverse step needs h·8·max g1 < 2: raise "
+      "sample.steps, or use sample.sampler = \"ancestral\" (exact for a linear process)",
+      k, n);
 }
 
 }  // namespace spdec::runtime

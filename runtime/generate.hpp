@@ -50,4 +50,11 @@ struct GenerateRequest {
                                   const std::optional<GaussianPrior>& prior,
                                   const GenerateRequest& request);
 
+/// How many of images [N, ...] hold a NaN or an infinity: samples on which
+/// the sampler diverged (they are kept as they are, never silently repaired).
+[[nodiscard]] std::int64_t non_finite_images(const at::Tensor& images);
+
+/// What to say about k diverged samples of n: the likely cause and the fix.
+[[nodiscard]] std::string non_finite_message(std::int64_t k, std::int64_t n);
+
 }  // namespace spdec::runtime

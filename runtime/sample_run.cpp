@@ -73,7 +73,11 @@ SampleRunFiles run_sample(const config::RunConfig& config, const lang::Process& 
   GenerateRequest request = generate_request(config.sample);
   log << "sample: " << request.n << " images from " << file.string() << " (step " << header.step
       << ", " << (config.sample.ema ? "EMA" : "raw") << " weights, objective " << header.objective
-      << "), sampler " << request.sampler << ", " << request.steps << " steps" << std::endl;
+      << "), sampler "
+      << (objective.kind == ObjectiveKind::flow_matching
+              ? "flow ODE (" + request.integrator + ")"
+              : request.sampler)
+      << ", " << request.steps << " steps" << std::endl;
   std::optional<Progress> bar;
   request.progress = [&bar, &log](std::int64_t done, std::int64_t total) {
     if (!bar) bar.emplace("sample", 0, total, log, Progress::stderr_is_terminal(), total / 10 + 1);
@@ -83,6 +87,9 @@ SampleRunFiles run_sample(const config::RunConfig& config, const lang::Process& 
   const at::Tensor images =
       clamp_to_range(generate(*model, net, objective.kind, prior, request), range);
   if (bar) bar->finish();
+  if (const std::int64_t k = non_finite_images(images); k > 0) {
+    log << "sample: warning: " << non_finite_message(k, images.size(0)) << std::endl;
+  }
 
   std::filesystem::create_directories(config.run.dir);
   const SampleRunFiles files{config::run_path(config, "samples.png"),

@@ -37,6 +37,21 @@ code=$?
 [[ $code -eq 1 ]] || fail "eval without a classifier: exit $code"
 grep -q "eval.classifier" "$dir/err.txt" || fail "eval without a classifier: $(cat "$dir/err.txt")"
 
+# A diverged sampler's NaN images are refused with the reason, not an
+# eigensolver failure: 32 one-channel 16x16 float32 NaNs as samples.npy.
+mkdir -p "$dir/nan"
+header="{'descr': '<f4', 'fortran_order': False, 'shape': (32, 1, 16, 16), }"
+header="$(printf '%-117s' "$header")"  # 10 + 117 + newline = 128 bytes
+{ printf '\x93NUMPY\x01\x00\x76\x00%s\n' "$header"
+  printf '\x00\x00\xc0\x7f%.0s' $(seq 8192); } >"$dir/nan/samples.npy"
+cp "$dir/run/checkpoint.pt" "$dir/nan/"
+"$spdec" run eval "$root/specs/fmnist_ve.toml" "run.dir=\"$dir/nan\"" "${tiny[@]}" \
+  "eval.classifier=\"$dir/cls/classifier.pt\"" >"$dir/err.txt" 2>&1
+code=$?
+[[ $code -eq 1 ]] || fail "eval of NaN samples: exit $code"
+grep -q "32 of 32 samples are not finite" "$dir/err.txt" \
+  || fail "eval of NaN samples: $(cat "$dir/err.txt")"
+
 echo "not TorchScript" >"$dir/junk.pt"
 "$spdec" run eval "$root/specs/fmnist_ve.toml" "run.dir=\"$dir/run\"" "${tiny[@]}" \
   "eval.feature_extractor=\"$dir/junk.pt\"" >"$dir/err.txt" 2>&1

@@ -22,6 +22,7 @@
 #include "analytic_score.hpp"
 #include "lang/diagnostics.hpp"
 #include "runtime/checkpoint.hpp"
+#include "runtime/generate.hpp"
 #include "runtime/image_grid.hpp"
 #include "runtime/network_score.hpp"
 #include "runtime/npy.hpp"
@@ -285,4 +286,16 @@ TEST_CASE("train: local DSM, sliced and flow matching train and sample", "[train
     CHECK(bool(at::isfinite(samples).all().item<bool>()));
     fs::remove_all(root);
   }
+}
+
+TEST_CASE("generate: diverged samples are counted per image and explained", "[train]") {
+  at::Tensor images = at::zeros({5, 1, 4, 4});
+  CHECK(spdec::runtime::non_finite_images(images) == 0);
+  images[1][0][2][3] = std::numeric_limits<float>::quiet_NaN();
+  images[3][0][0][0] = std::numeric_limits<float>::infinity();
+  images[3][0][1][0] = -std::numeric_limits<float>::infinity();
+  CHECK(spdec::runtime::non_finite_images(images) == 2);
+  const std::string message = spdec::runtime::non_finite_message(2, 5);
+  CHECK(message.find("2 of 5 samples are not finite") != std::string::npos);
+  CHECK(message.find("sample.steps") != std::string::npos);
 }
