@@ -161,13 +161,16 @@ std::int64_t non_finite_images(const at::Tensor& images) {
 }
 
 std::string non_finite_message(std::int64_t k, std::int64_t n) {
-  // The usual cause: an explicit reverse step of a stiff drift. For a mode
-  // decaying at rate Λ (heat-like drifts: Λ ≈ 8·max g₁), Euler–Maruyama with
-  // the exact score multiplies it by 1 − hΛ per step, which grows once hΛ > 2.
+  // Two causes measured (docs/results.md): an explicit reverse step of a
+  // stiff drift (a mode decaying at rate Λ ≈ 8·max g₁ is multiplied by
+  // 1 − hΛ per step, which grows once hΛ > 2), and network errors amplified
+  // where the forward process has erased the signal (heat-like drifts at
+  // large t, where the marginal's scale C_t is tiny in the high modes).
   return fmt::format(
-      "{} of {} samples are not finite (NaN or inf): the sampler diverged on them. With a stiff "
-      "drift (heat-like, 4·max g1 large) the explicit reverse step needs h·8·max g1 < 2: raise "
-      "sample.steps, or use sample.sampler = \"ancestral\" (exact for a linear process)",
+      "{} of {} samples are not finite (NaN or inf): the sampler diverged on them. Stiff or "
+      "ill-conditioned drifts (heat-like processes: an explicit step needs h·8·max g1 < 2, and "
+      "network errors grow where the forward process erased the signal) need more sample.steps, "
+      "another sample.sampler or a better-trained network (docs/results.md)",
       k, n);
 }
 
