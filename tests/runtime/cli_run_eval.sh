@@ -32,10 +32,18 @@ for key in '"fid"' '"kid"' '"is"' '"noise_floor"' '"reference_is"' '"feature_ext
 done
 [[ -s "$dir/run/samples.npy" ]] || fail "eval did not sample"
 
-"$spdec" run eval "$root/specs/fmnist_ve.toml" "run.dir=\"$dir/run\"" "${tiny[@]}" >"$dir/err.txt" 2>&1
-code=$?
-[[ $code -eq 1 ]] || fail "eval without a classifier: exit $code"
-grep -q "eval.classifier" "$dir/err.txt" || fail "eval without a classifier: $(cat "$dir/err.txt")"
+# expect_refusal WHAT PATTERN RUN_DIR [key=value ...]: eval exits 1 and says PATTERN.
+expect_refusal() {
+  local what="$1" pattern="$2" run_dir="$3"
+  shift 3
+  "$spdec" run eval "$root/specs/fmnist_ve.toml" "run.dir=\"$run_dir\"" "${tiny[@]}" "$@" \
+    >"$dir/err.txt" 2>&1
+  local code=$?
+  [[ $code -eq 1 ]] || fail "$what: exit $code"
+  grep -q "$pattern" "$dir/err.txt" || fail "$what: $(cat "$dir/err.txt")"
+}
+
+expect_refusal "eval without a classifier" "eval.classifier" "$dir/run"
 
 # A diverged sampler's NaN images are refused with the reason, not an
 # eigensolver failure: 32 one-channel 16x16 float32 NaNs as samples.npy.
@@ -45,18 +53,10 @@ header="$(printf '%-117s' "$header")"  # 10 + 117 + newline = 128 bytes
 { printf '\x93NUMPY\x01\x00\x76\x00%s\n' "$header"
   printf '\x00\x00\xc0\x7f%.0s' $(seq 8192); } >"$dir/nan/samples.npy"
 cp "$dir/run/checkpoint.pt" "$dir/nan/"
-"$spdec" run eval "$root/specs/fmnist_ve.toml" "run.dir=\"$dir/nan\"" "${tiny[@]}" \
-  "eval.classifier=\"$dir/cls/classifier.pt\"" >"$dir/err.txt" 2>&1
-code=$?
-[[ $code -eq 1 ]] || fail "eval of NaN samples: exit $code"
-grep -q "32 of 32 samples are not finite" "$dir/err.txt" \
-  || fail "eval of NaN samples: $(cat "$dir/err.txt")"
+expect_refusal "eval of NaN samples" "32 of 32 samples are not finite" "$dir/nan" \
+  "eval.classifier=\"$dir/cls/classifier.pt\""
 
 echo "not TorchScript" >"$dir/junk.pt"
-"$spdec" run eval "$root/specs/fmnist_ve.toml" "run.dir=\"$dir/run\"" "${tiny[@]}" \
-  "eval.feature_extractor=\"$dir/junk.pt\"" >"$dir/err.txt" 2>&1
-code=$?
-[[ $code -eq 1 ]] || fail "eval with a junk feature extractor: exit $code"
-grep -q "junk.pt is not a TorchScript module" "$dir/err.txt" \
-  || fail "eval with a junk feature extractor: $(cat "$dir/err.txt")"
+expect_refusal "eval with a junk feature extractor" "junk.pt is not a TorchScript module" \
+  "$dir/run" "eval.feature_extractor=\"$dir/junk.pt\""
 exit $((failures > 0))
