@@ -89,7 +89,7 @@ std::string summary_line(const nlohmann::json& m) {
     line += fmt::format("  KID {:.5f} ± {:.5f}", m["kid"]["mean"].get<double>(),
                         m["kid"]["std"].get<double>());
   }
-  if (m.contains("is")) {
+  if (m.contains("is") && m["is"].is_object()) {  // null: the extractor has no classes
     line += fmt::format("  IS {:.3f} ± {:.3f}", m["is"]["mean"].get<double>(),
                         m["is"]["std"].get<double>());
   }

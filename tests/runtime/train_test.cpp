@@ -5,6 +5,7 @@
 // continues bit for bit; a non-finite loss stops the run and keeps the last
 // good checkpoint; a checkpoint of another process is refused.
 #include <ATen/ATen.h>
+#include <torch/csrc/jit/api/module.h>
 #include <unistd.h>
 
 #include <catch2/catch.hpp>
@@ -22,6 +23,8 @@
 #include "analytic_score.hpp"
 #include "lang/diagnostics.hpp"
 #include "runtime/checkpoint.hpp"
+#include "runtime/dataset.hpp"
+#include "runtime/eval_run.hpp"
 #include "runtime/generate.hpp"
 #include "runtime/image_grid.hpp"
 #include "runtime/network_score.hpp"
@@ -298,4 +301,42 @@ TEST_CASE("generate: diverged samples are counted per image and explained", "[tr
   const std::string message = spdec::runtime::non_finite_message(2, 5);
   CHECK(message.find("2 of 5 samples are not finite") != std::string::npos);
   CHECK(message.find("sample.steps") != std::string::npos);
+}
+
+// spdec run eval end to end with a user's TorchScript network that has no
+// class scores (the pixels themselves as features), scoring the data set's
+// own images as the "samples": FID against the same images is 0 and
+// precision/recall are 1 (every point lies in its own ball); IS cannot be
+// computed and is recorded as null rather than failing the run.
+TEST_CASE("eval: a TorchScript extractor without logits scores a set against itself",
+          "[train][metrics]") {
+  spdec::test::torch_setup();
+  const fs::path root = temp_dir("eval-torchscript");
+  torch::jit::Module pixels("SpdecPixels");
+  pixels.define("def forward(self, x):\n    return x.flatten(1)\n");
+  pixels.save((root / "pixels.pt").string());
+  Run run = make_run(root, "ve.spde",
+                     {"eval.n=4", "eval.batch_size=3", "eval.feature_image_size=0",
+                      "eval.feature_extractor=\"" + (root / "pixels.pt").string() + "\"",
+                      R"(eval.metrics=["fid","kid","is","precision_recall"])"});
+  const spdec::runtime::Dataset data =
+      spdec::runtime::load_dataset(spdec::runtime::dataset_spec(run.config.data, kImages));
+  fs::create_directories(run.config.run.dir);
+  spdec::runtime::write_npy(fs::path(run.config.run.dir) / "samples.npy", data.to_float());
+
+  const auto result = spdec::runtime::run_eval(run.config, run.process, quiet);
+  std::ifstream in(result.json);
+  const nlohmann::json metrics = nlohmann::json::parse(in);
+  // FID is exactly 0 up to round-off: the 192×192 covariances have rank 3,
+  // and each of the ~190 zero eigenvalues, computed as ±1e-16·‖Σ‖, adds up to
+  // √(1e-16·‖Σ‖) ≈ 1e-8 to the trace of the square root: ~1e-5 in all.
+  CHECK(metrics["fid"].get<double>() < 1e-4);
+  CHECK(metrics["precision"].get<double>() == 1.0);
+  CHECK(metrics["recall"].get<double>() == 1.0);
+  CHECK(metrics.contains("kid"));
+  CHECK(metrics["is"].is_null());
+  CHECK(metrics["noise_floor"]["fid"].get<double>() < 1e-4);  // a folder has one split
+  CHECK(metrics["feature_extractor"].get<std::string>().find("pixels.pt") != std::string::npos);
+  CHECK(result.summary.find("precision 1.000") != std::string::npos);
+  fs::remove_all(root);
 }
