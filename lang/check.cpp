@@ -6,22 +6,27 @@
 
 namespace spdec::lang {
 
+std::optional<Process> check_module(const ast::Module& module, const CheckOptions& options,
+                                    Diagnostics& diagnostics) {
+  Usage usage;
+  std::optional<Process> process = elaborate(module, options.overrides, diagnostics, &usage);
+  if (!process) {
+    return std::nullopt;
+  }
+  classify(*process);
+  if (options.warnings) {
+    lint(*process, module, usage, diagnostics);
+  }
+  return process;
+}
+
 std::optional<Process> check_source(const SourcePtr& file, const CheckOptions& options,
                                     Diagnostics& diagnostics) {
   const std::optional<ast::Module> module = parse(file, diagnostics);
   if (!module) {
     return std::nullopt;
   }
-  Usage usage;
-  std::optional<Process> process = elaborate(*module, options.overrides, diagnostics, &usage);
-  if (!process) {
-    return std::nullopt;
-  }
-  classify(*process);
-  if (options.warnings) {
-    lint(*process, *module, usage, diagnostics);
-  }
-  return process;
+  return check_module(*module, options, diagnostics);
 }
 
 std::optional<Process> check_file(const std::string& path, const CheckOptions& options,

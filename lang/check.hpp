@@ -18,6 +18,11 @@ struct CheckOptions {
   bool warnings = true;
 };
 
+/// Checks a parsed module (elaborate → classify → lint); nullopt when there
+/// were errors (reported). Lets a caller that needs the AST parse only once.
+[[nodiscard]] std::optional<Process> check_module(const ast::Module& module,
+                                                  const CheckOptions& options,
+                                                  Diagnostics& diagnostics);
 /// Checks source text; nullopt when there were errors (reported).
 [[nodiscard]] std::optional<Process> check_source(const SourcePtr& file,
                                                   const CheckOptions& options,
