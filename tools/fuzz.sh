@@ -61,7 +61,10 @@ root="$(pwd)"
 
 total=0
 for log in "$logs"/fuzz-*.log; do
+  # A worker that was stopped early has no "Done N runs" line; its last
+  # status line ("#N ...") still counts what it executed.
   done_runs="$(sed -n 's/^Done \([0-9]*\) runs.*/\1/p' "$log" | tail -1)"
+  [[ -n "$done_runs" ]] || done_runs="$(sed -n 's/^#\([0-9]*\)[[:space:]].*/\1/p' "$log" | tail -1)"
   total=$((total + ${done_runs:-0}))
 done
 echo "fuzz: $total executions in $(ls "$logs"/fuzz-*.log | wc -l) workers"
