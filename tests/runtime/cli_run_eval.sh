@@ -5,12 +5,7 @@
 # asked for); eval without a feature extractor, or with a file that is not
 # TorchScript, exits 1 naming the key or the file.
 set -uo pipefail
-spdec="$1"
-root="$2"
-dir="$(mktemp -d)"
-trap 'rm -rf "$dir"' EXIT
-failures=0
-fail() { echo "FAIL: $*"; failures=$((failures + 1)); }
+source "$(dirname "${BASH_SOURCE[0]}")/cli_common.sh" "$@"
 
 tiny=(data.n=256 data.size=16 model.base_channels=16 "model.channel_mult=[1,2]"
       model.num_res_blocks=1 "model.attention_resolutions=[]" train.prior_fit_images=16
@@ -34,13 +29,7 @@ done
 
 # expect_refusal WHAT PATTERN RUN_DIR [key=value ...]: eval exits 1 and says PATTERN.
 expect_refusal() {
-  local what="$1" pattern="$2" run_dir="$3"
-  shift 3
-  "$spdec" run eval "$root/specs/fmnist_ve.toml" "run.dir=\"$run_dir\"" "${tiny[@]}" "$@" \
-    >"$dir/err.txt" 2>&1
-  local code=$?
-  [[ $code -eq 1 ]] || fail "$what: exit $code"
-  grep -q "$pattern" "$dir/err.txt" || fail "$what: $(cat "$dir/err.txt")"
+  expect_exit1 "$1" "$2" run eval "$root/specs/fmnist_ve.toml" "run.dir=\"$3\"" "${tiny[@]}" "${@:4}"
 }
 
 expect_refusal "eval without a classifier" "eval.classifier" "$dir/run"

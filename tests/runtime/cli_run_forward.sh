@@ -3,12 +3,7 @@
 # a bad key, a bad override and a missing input image exit 1 with a message
 # that names the problem, never a crash.
 set -uo pipefail
-spdec="$1"
-root="$2"
-dir="$(mktemp -d)"
-trap 'rm -rf "$dir"' EXIT
-failures=0
-fail() { echo "FAIL: $*"; failures=$((failures + 1)); }
+source "$(dirname "${BASH_SOURCE[0]}")/cli_common.sh" "$@"
 
 "$spdec" run forward "$root/specs/fmnist_heat.toml" "run.dir=\"$dir/run\"" forward.images=2 \
   forward.times=3 >"$dir/out.txt" 2>&1 || fail "a good run exited $?: $(cat "$dir/out.txt")"
@@ -16,14 +11,7 @@ for f in forward.png forward.npy forward.json config.toml; do
   [[ -s "$dir/run/$f" ]] || fail "missing $f"
 done
 
-expect_error() {  # expect_error WHAT PATTERN ARGS...
-  local what="$1" pattern="$2"
-  shift 2
-  "$spdec" run forward "$@" >"$dir/err.txt" 2>&1
-  local code=$?
-  [[ $code -eq 1 ]] || fail "$what: exit $code, expected 1"
-  grep -q -- "$pattern" "$dir/err.txt" || fail "$what: no '$pattern' in: $(cat "$dir/err.txt")"
-}
+expect_error() { expect_exit1 "$1" "$2" run forward "${@:3}"; }  # WHAT PATTERN ARGS...
 printf '[run]\nname = "x"\n[trian]\nsteps = 1\n[process]\nfile = "heat.spde"\n' >"$dir/bad.toml"
 expect_error "unknown section" "trian" "$dir/bad.toml"
 expect_error "bad override" "train.steps" "$root/specs/fmnist_heat.toml" "train.steps=-3"

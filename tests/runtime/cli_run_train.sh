@@ -5,12 +5,7 @@
 # checkpoint, a checkpoint of another process, a sampler the process cannot
 # serve — each exit 1 with a message naming the problem.
 set -uo pipefail
-spdec="$1"
-root="$2"
-dir="$(mktemp -d)"
-trap 'rm -rf "$dir"' EXIT
-failures=0
-fail() { echo "FAIL: $*"; failures=$((failures + 1)); }
+source "$(dirname "${BASH_SOURCE[0]}")/cli_common.sh" "$@"
 
 tiny=(data.n=64 data.size=16 model.base_channels=16 "model.channel_mult=[1,2]"
       model.num_res_blocks=1 "model.attention_resolutions=[]" train.batch_size=8
@@ -44,14 +39,7 @@ grep -aq "'shape': (4, 1, 16, 16)" "$dir/run/samples.npy" || fail "samples.npy h
   || fail "conditional sample: $(cat "$dir/cond.txt")"
 [[ -s "$dir/cond/samples.png" ]] || fail "conditional sample: no samples.png"
 
-expect_error() {  # expect_error WHAT PATTERN JOB ARGS...
-  local what="$1" pattern="$2"
-  shift 2
-  "$spdec" run "$@" >"$dir/err.txt" 2>&1
-  local code=$?
-  [[ $code -eq 1 ]] || fail "$what: exit $code, expected 1: $(cat "$dir/err.txt")"
-  grep -q -- "$pattern" "$dir/err.txt" || fail "$what: no '$pattern' in: $(cat "$dir/err.txt")"
-}
+expect_error() { expect_exit1 "$1" "$2" run "${@:3}"; }  # WHAT PATTERN JOB ARGS...
 expect_error "no checkpoint" "no checkpoint at" sample "$root/specs/fmnist_ve.toml" \
   "run.dir=\"$dir/empty\"" "${tiny[@]}"
 expect_error "missing --checkpoint" "nothere.pt" sample "$root/specs/fmnist_ve.toml" \
