@@ -56,13 +56,15 @@ bool wants(const config::EvalSection& eval, const std::string& metric) {
   return std::find(eval.metrics.begin(), eval.metrics.end(), metric) != eval.metrics.end();
 }
 
-/// The requested metrics of `generated` against `reference` features.
+/// The requested metrics of `generated` against `reference` features;
+/// `reference_statistics` (their mean and D×D covariance, needed for FID) is
+/// computed once by the caller for both the samples and the noise floor.
 nlohmann::json score(const config::EvalSection& eval, const ExtractedFeatures& generated,
-                     const ExtractedFeatures& reference) {
+                     const ExtractedFeatures& reference,
+                     const FeatureStatistics& reference_statistics) {
   nlohmann::json json = nlohmann::json::object();
   if (wants(eval, "fid")) {
-    json["fid"] = frechet_distance(feature_statistics(generated.features),
-                                   feature_statistics(reference.features));
+    json["fid"] = frechet_distance(feature_statistics(generated.features), reference_statistics);
   }
   if (wants(eval, "kid")) {
     KidOptions kid;
@@ -129,9 +131,11 @@ EvalRunResult run_eval(const config::RunConfig& config, const lang::Process& pro
   nlohmann::json json = {{"n", n},
                          {"reference_split", config.eval.split},
                          {"feature_extractor", extractor->description()}};
-  json.update(score(config.eval, generated, reference));
+  const FeatureStatistics reference_statistics =
+      wants(config.eval, "fid") ? feature_statistics(reference.features) : FeatureStatistics{};
+  json.update(score(config.eval, generated, reference, reference_statistics));
   // The noise floor: what the same n real images of the other split score.
-  json["noise_floor"] = score(config.eval, other_split, reference);
+  json["noise_floor"] = score(config.eval, other_split, reference, reference_statistics);
   json["noise_floor"]["split"] = other;
   if (wants(config.eval, "is")) {
     if (reference.probabilities.defined()) {
