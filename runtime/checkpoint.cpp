@@ -89,6 +89,10 @@ CheckpointHeader read_header(torch::serialize::InputArchive& archive,
     throw checkpoint_error(file, "has no step count");
   }
   header.step = step.toInt();
+  c10::IValue parameterisation;
+  if (archive.try_read("parameterisation", parameterisation) && parameterisation.isString()) {
+    header.parameterisation = parameterisation.toStringRef();
+  }
   c10::IValue shape;
   if (!archive.try_read("image_shape", shape) || !shape.isIntList()) {
     throw checkpoint_error(file, "has no image shape");
@@ -101,13 +105,15 @@ CheckpointHeader read_header(torch::serialize::InputArchive& archive,
 }  // namespace
 
 void save_checkpoint(const std::filesystem::path& file, const CheckpointHeader& header,
-                     const CheckpointParts& parts, const std::optional<GaussianPrior>& prior) {
+                     const CheckpointParts& parts, const std::optional<GaussianPrior>& prior,
+                     const std::optional<GaussianPrior>& data_spectrum) {
   torch::serialize::OutputArchive archive;
   archive.write("format", c10::IValue(std::string(kFormat)));
   archive.write("process", c10::IValue(header.process));
   archive.write("config", c10::IValue(header.config));
   archive.write("objective", c10::IValue(header.objective));
   archive.write("step", c10::IValue(header.step));
+  archive.write("parameterisation", c10::IValue(header.parameterisation));
   archive.write("image_shape", c10::IValue(header.image_shape));
   if (parts.model != nullptr) write_module(archive, "model/", *parts.model);
   if (parts.ema != nullptr) write_module(archive, "ema/", *parts.ema);
@@ -119,6 +125,10 @@ void save_checkpoint(const std::filesystem::path& file, const CheckpointHeader& 
   if (prior) {
     archive.write("prior/mean", prior->mean());
     archive.write("prior/variance", prior->variance());
+  }
+  if (data_spectrum) {
+    archive.write("data/mean", data_spectrum->mean());
+    archive.write("data/variance", data_spectrum->variance());
   }
   std::ostringstream bytes;
   archive.save_to(bytes);
@@ -141,7 +151,8 @@ void require_checkpoint_process(const std::filesystem::path& file, const Checkpo
 
 CheckpointHeader load_checkpoint(const std::filesystem::path& file,
                                  const std::string& expected_process, const CheckpointParts& parts,
-                                 std::optional<GaussianPrior>* prior, const SpectralBasis* basis) {
+                                 std::optional<GaussianPrior>* prior, const SpectralBasis* basis,
+                                 std::optional<GaussianPrior>* data_spectrum) {
   torch::serialize::InputArchive archive = open(file);
   CheckpointHeader header = read_header(archive, file);
   if (!expected_process.empty()) require_checkpoint_process(file, header, expected_process);
@@ -163,6 +174,21 @@ CheckpointHeader load_checkpoint(const std::filesystem::path& file,
       } catch (const std::exception& e) {
         throw checkpoint_error(file, std::string("its prior does not fit this grid: ") + e.what());
       }
+    }
+  }
+  if (data_spectrum != nullptr && basis != nullptr && header.parameterisation == "denoiser") {
+    at::Tensor mean;
+    at::Tensor variance;
+    if (!archive.try_read("data/mean", mean) || !archive.try_read("data/variance", variance)) {
+      throw checkpoint_error(file,
+                             "is a denoiser network without the data spectrum it was trained "
+                             "with (data/mean, data/variance): damaged or written by another tool");
+    }
+    try {
+      data_spectrum->emplace(*basis, mean, variance);
+    } catch (const std::exception& e) {
+      throw checkpoint_error(file,
+                             std::string("its data spectrum does not fit this grid: ") + e.what());
     }
   }
   return header;

@@ -12,6 +12,9 @@
 //   model/…, ema/…  parameters and buffers by name
 //   optimizer     Adam's state (moments and step counts)
 //   prior/mean, prior/variance   the prior at T (absent for flow matching)
+//   parameterisation   "noise" or "denoiser" (absent in older files: noise)
+//   data/mean, data/variance     the training data's mean image and
+//                 per-mode variance (the denoiser's preconditioning)
 //
 // Randomness needs no saved state: every draw of a training step (data
 // order, times, noise, dropout) is keyed by (train.seed, step).
@@ -34,6 +37,7 @@ struct CheckpointHeader {
   std::string process;  ///< fingerprint
   std::string config;   ///< resolved TOML
   std::string objective;
+  std::string parameterisation = "noise";
   std::int64_t step = 0;
   std::vector<std::int64_t> image_shape;  ///< C, H, W of the training images
 };
@@ -47,7 +51,8 @@ struct CheckpointParts {
 /// Writes a checkpoint atomically; throws std::runtime_error naming the file
 /// on an I/O failure.
 void save_checkpoint(const std::filesystem::path& file, const CheckpointHeader& header,
-                     const CheckpointParts& parts, const std::optional<GaussianPrior>& prior);
+                     const CheckpointParts& parts, const std::optional<GaussianPrior>& prior,
+                     const std::optional<GaussianPrior>& data_spectrum = std::nullopt);
 
 /// The header alone (cheap checks before building a network).
 [[nodiscard]] CheckpointHeader read_checkpoint_header(const std::filesystem::path& file);
@@ -63,6 +68,7 @@ void require_checkpoint_process(const std::filesystem::path& file, const Checkpo
 /// compared unless empty), or its tensors do not fit the network.
 CheckpointHeader load_checkpoint(const std::filesystem::path& file,
                                  const std::string& expected_process, const CheckpointParts& parts,
-                                 std::optional<GaussianPrior>* prior, const SpectralBasis* basis);
+                                 std::optional<GaussianPrior>* prior, const SpectralBasis* basis,
+                                 std::optional<GaussianPrior>* data_spectrum = nullptr);
 
 }  // namespace spdec::runtime

@@ -97,6 +97,62 @@ class DecoupledModel final : public ProcessModel {
     return (x + covariance(t, x, x).apply(score)).contiguous();
   }
 
+  /// m = 1; s² = the mean over pixels of the accumulated ∫g² times Q's
+  /// eigenvalues. Noise that reads u0 has no x₀-free scale: refused.
+  ModeScales mode_scales(std::span<const double> t) override {
+    if (process().classification.reads_u0) {
+      throw std::invalid_argument(
+          "process `" + process().name +
+          "`: its noise reads u0, so X_t given x0 has no per-mode scale that does not depend "
+          "on x0; use model.parameterisation = \"noise\"");
+    }
+    const auto n = static_cast<std::int64_t>(t.size());
+    const at::Tensor like = at::zeros({1, 1, height(), width()}, at::kFloat);
+    at::Tensor v = at::empty({n, 1, 1, 1}, at::kDouble);
+    auto* values = v.data_ptr<double>();
+    for (std::int64_t i = 0; i < n; ++i) {
+      values[i] = accumulated_variance(t[static_cast<std::size_t>(i)], like, like)
+                      .to(at::kDouble)
+                      .mean()
+                      .item<double>();
+    }
+    const at::Tensor q = noise().is_identity() ? at::ones({height(), width()}, at::kDouble)
+                                               : noise().eigenvalues().to(at::kDouble);
+    return {at::ones({n, 1, height(), width()}, at::kDouble), v * q};
+  }
+
+  /// −Σ̄_t⁺ (x − Φ_t(x̂₀)): the flow of the estimate stands for E[Φ_t(x₀) | x].
+  at::Tensor score_from_denoised(const at::Tensor& x, double t, const at::Tensor& x0_hat) override {
+    const at::Tensor flow = flow_pair(x0_hat, t, t).second;
+    return (-covariance(t, x, x0_hat).apply_inverse(x - flow)).to(x.scalar_type()).contiguous();
+  }
+
+  [[nodiscard]] bool has_posterior() const override { return true; }
+
+  /// The bridge of the noise N: given x̂₀, n_t = x_t − Φ_t(x̂₀) is N_t, and
+  /// N_s | N_t ~ N(ρ n_t, v_s (1 − ρ) Q) with ρ = v_s / v_t per pixel (exact
+  /// for white noise, or for a g that is the same at every pixel); so
+  ///   x_s = Φ_s(x̂₀) + √(v_s − σ²) n_t / √v_t + σ ζ,  σ² = η² v_s (1 − ρ).
+  /// The drift is never evaluated at a noisy state: the flow only ever
+  /// smooths the clean estimate, so no step size is unstable. Γ is not
+  /// used: the flow is nonlinear in x₀.
+  at::Tensor posterior_step(const at::Tensor& x, double t, double s, const at::Tensor& x0_hat,
+                            const PosteriorStep& options, const NoiseSource& noise) override {
+    if (!(s < t)) throw std::invalid_argument("posterior step: needs s < t");
+    const auto [flow_s, flow_t] = flow_pair(x0_hat, s, t);
+    const at::Tensor v_t = accumulated_variance(t, x, x0_hat).to(x.scalar_type());
+    const at::Tensor v_s = accumulated_variance(s, x, x0_hat).to(x.scalar_type());
+    const at::Tensor carries = v_t > 0;
+    const at::Tensor safe_v_t = at::where(carries, v_t, at::ones_like(v_t));
+    const at::Tensor rho = at::where(carries, v_s / safe_v_t, at::zeros_like(v_t));
+    const at::Tensor sigma2 = options.eta * options.eta * v_s * (1.0 - rho).clamp_min(0.0);
+    const at::Tensor keep =
+        at::where(carries, at::sqrt((v_s - sigma2).clamp_min(0.0) / safe_v_t), at::zeros_like(v_t));
+    at::Tensor out = flow_s + keep * (x - flow_t);
+    if (options.eta > 0) out = out + at::sqrt(sigma2) * correlated_noise(x, noise, t);
+    return out.contiguous();
+  }
+
   at::Tensor reverse_step(const at::Tensor& x, double t, double s, const at::Tensor& score,
                           const NoiseSource& noise) override {
     const double h = t - s;
@@ -128,6 +184,28 @@ class DecoupledModel final : public ProcessModel {
     parts.sigma_dot_score =
         parts.g * (noise().is_identity() ? gs : noise().apply(gs, t).to(x.scalar_type()));
     return parts;
+  }
+
+  /// Φ_s(x₀) and Φ_t(x₀) for s ≤ t from one sweep over the Δt grid; each
+  /// lands on its time with a shortened last step, as perturb does, so the
+  /// sampler pushes its estimate through the very flow training used.
+  std::pair<at::Tensor, at::Tensor> flow_pair(const at::Tensor& x0, double s, double t) {
+    const double dt = process().time.dt;
+    const at::Tensor u0 = kernel_u0(x0);
+    const GridPosition at_s = grid_position(s, dt);
+    const GridPosition at_t = grid_position(t, dt);
+    const auto steps = [&](const at::Tensor& u, std::int64_t from, std::int64_t count) {
+      return count > 0 ? kernels().flow_steps(u, u0, static_cast<double>(from) * dt, dt, count) : u;
+    };
+    const auto land = [&](const at::Tensor& u, const GridPosition& position) {
+      return position.rest > 0
+                 ? kernels().flow_steps(u, u0, static_cast<double>(position.steps) * dt,
+                                        position.rest, 1)
+                 : u;
+    };
+    const at::Tensor node_s = steps(x0.to(at::kFloat).contiguous(), 0, at_s.steps);
+    const at::Tensor node_t = steps(node_s, at_s.steps, at_t.steps - at_s.steps);
+    return {land(node_s, at_s).contiguous(), land(node_t, at_t).contiguous()};
   }
 
   /// D Q D (D = `scale`) in the noise's basis; white Q skips the transforms.

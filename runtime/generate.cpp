@@ -8,7 +8,9 @@
 #include <utility>
 #include <vector>
 
+#include "runtime/dataset.hpp"
 #include "runtime/flow_sampler.hpp"
+#include "runtime/grid_choice.hpp"
 #include "runtime/network_score.hpp"
 #include "runtime/sampler.hpp"
 #include "runtime/splitmix.hpp"
@@ -16,24 +18,80 @@
 namespace spdec::runtime {
 namespace {
 
-Predictor predictor_of(const GenerateRequest& request, const ProcessModel& model) {
-  if (request.sampler == "pc") return Predictor::reverse_sde;
-  if (request.sampler == "ode") {
+/// "auto" decided: the stable posterior sampler where the model has it.
+std::string sampler_name(const GenerateRequest& request, const ProcessModel& model,
+                         const NetworkHead& head) {
+  if (head.objective == ObjectiveKind::flow_matching) return "flow ode";
+  if (request.sampler != "auto") return request.sampler;
+  return model.has_posterior() ? "posterior" : "pc";
+}
+
+Predictor predictor_of(const std::string& sampler, const GenerateRequest& request,
+                       const ProcessModel& model) {
+  if (sampler == "pc") return Predictor::reverse_sde;
+  if (sampler == "ode") {
     if (request.integrator == "euler") return Predictor::ode_euler;
     if (request.integrator == "heun") return Predictor::ode_heun;
     throw std::invalid_argument("sample.integrator: unknown value \"" + request.integrator +
                                 "\" (euler | heun)");
   }
-  if (request.sampler == "ancestral") {
+  if (sampler == "ancestral") {
     if (!model.has_ancestral()) {
       throw std::invalid_argument("sample.sampler = \"ancestral\" needs a linear process; '" +
                                   model.process().name + "' is " + name(model.kind()) +
-                                  ": use \"pc\" or \"ode\"");
+                                  ": use \"posterior\", \"pc\" or \"ode\"");
     }
     return Predictor::ancestral;
   }
-  throw std::invalid_argument("sample.sampler: unknown value \"" + request.sampler +
-                              "\" (pc | ode | ancestral)");
+  if (sampler == "posterior") {
+    if (!model.has_posterior()) {
+      throw std::invalid_argument(
+          "sample.sampler = \"posterior\" needs a linear process or "
+          "decoupled semantics; '" +
+          model.process().name + "' is " + name(model.kind()) + ": use \"pc\" or \"ode\"");
+    }
+    return Predictor::posterior;
+  }
+  if (sampler == "exponential") {
+    if (model.linear() == nullptr) {
+      throw std::invalid_argument("sample.sampler = \"exponential\" needs a linear process; '" +
+                                  model.process().name + "' is " + name(model.kind()) +
+                                  ": use \"posterior\"");
+    }
+    return Predictor::exponential;
+  }
+  throw std::invalid_argument("sample.sampler: unknown value \"" + sampler +
+                              "\" (auto | pc | ode | ancestral | posterior | exponential)");
+}
+
+SamplerOptions sampler_options(const GenerateRequest& request, ProcessModel& model,
+                               const NetworkHead& head) {
+  SamplerOptions options;
+  options.predictor = predictor_of(sampler_name(request, model, head), request, model);
+  options.steps = request.steps;
+  options.corrector_steps =
+      options.predictor == Predictor::reverse_sde ? request.corrector_steps : 0;
+  options.snr = request.snr;
+  options.denoise = request.denoise;
+  options.seed = request.seed;
+  options.eta = request.eta;
+  options.order = request.order;
+  options.clip_lo = request.clip_lo;
+  options.clip_hi = request.clip_hi;
+  options.grid =
+      TimeGrid{parse_grid_kind(request.grid == "auto" ? "uniform" : request.grid), request.rho};
+  const bool closed_form =
+      options.predictor == Predictor::posterior || options.predictor == Predictor::exponential;
+  if (request.grid == "auto" && closed_form && head.preconditioner) {
+    options.grid =
+        rank_time_grids(model, head.preconditioner->data().variance(), options).front().grid;
+  }
+  return options;
+}
+
+std::string describe_grid(const TimeGrid& grid) {
+  return grid.kind == GridKind::uniform ? std::string("uniform")
+                                        : fmt::format("power (rho {:g})", grid.rho);
 }
 
 /// Restores a module's train/eval mode when it goes out of scope.
@@ -53,7 +111,7 @@ class EvalMode {
   bool was_training_;
 };
 
-at::Tensor generate_batch(ProcessModel& model, UNet& net, ObjectiveKind objective,
+at::Tensor generate_batch(ProcessModel& model, UNet& net, const NetworkHead& head,
                           const std::optional<GaussianPrior>& prior, const GenerateRequest& request,
                           std::int64_t first, std::int64_t n, std::int64_t done,
                           std::int64_t total) {
@@ -64,7 +122,7 @@ at::Tensor generate_batch(ProcessModel& model, UNet& net, ObjectiveKind objectiv
     if (request.progress) request.progress(done + step, total);
   };
   const std::int64_t channels = net->options().in_channels;
-  if (objective == ObjectiveKind::flow_matching) {
+  if (head.objective == ObjectiveKind::flow_matching) {
     NoiseSource noise;
     noise.seed = request.seed;
     noise.step = kPriorStep;
@@ -82,17 +140,18 @@ at::Tensor generate_batch(ProcessModel& model, UNet& net, ObjectiveKind objectiv
     return sample_flow(velocity, z, options);
   }
   if (!prior) throw std::invalid_argument("generate: no prior at T (the checkpoint has none)");
-  SamplerOptions options;
-  options.predictor = predictor_of(request, model);
-  options.steps = request.steps;
-  options.corrector_steps =
-      options.predictor == Predictor::reverse_sde ? request.corrector_steps : 0;
-  options.snr = request.snr;
-  options.denoise = request.denoise;
-  options.seed = request.seed;
+  SamplerOptions options = sampler_options(request, model, head);
   options.sample_ids = ids;
   options.progress = progress;
   const at::Tensor x_T = draw_prior(model, *prior, n, request.seed, ids, device);
+  if (head.parameterisation == Parameterisation::denoiser) {
+    if (!head.preconditioner) {
+      throw std::invalid_argument("generate: a denoiser network needs the data's spectrum");
+    }
+    NetworkDenoiser denoiser(net, model, *head.preconditioner);
+    denoiser.set_labels(labels, request.guidance);
+    return sample(model, denoiser, x_T, options);
+  }
   NetworkScore score(net, model);
   score.set_labels(labels, request.guidance);
   return sample(model, score, x_T, options);
@@ -100,7 +159,8 @@ at::Tensor generate_batch(ProcessModel& model, UNet& net, ObjectiveKind objectiv
 
 }  // namespace
 
-GenerateRequest generate_request(const config::SampleSection& sample) {
+GenerateRequest generate_request(const config::RunConfig& config) {
+  const config::SampleSection& sample = config.sample;
   GenerateRequest request;
   request.n = sample.n;
   request.batch_size = sample.batch_size;
@@ -111,6 +171,12 @@ GenerateRequest generate_request(const config::SampleSection& sample) {
   request.corrector_steps = sample.corrector_steps;
   request.snr = sample.snr;
   request.denoise = sample.denoise;
+  request.grid = sample.grid;
+  request.rho = sample.rho;
+  request.eta = sample.eta;
+  request.order = sample.order;
+  request.clip_lo = parse_value_range(config.data.range) == ValueRange::zero_one ? 0.0 : -1.0;
+  request.clip_hi = 1.0;
   if (sample.label) request.label = *sample.label;
   request.guidance = sample.guidance;
   return request;
@@ -135,7 +201,45 @@ at::Tensor sample_labels(const GenerateRequest& request, std::int64_t num_classe
   return at::tensor(labels, at::TensorOptions().dtype(at::kLong)).to(device);
 }
 
+NetworkHead network_head(ObjectiveKind objective, const std::string& parameterisation,
+                         const std::optional<GaussianPrior>& data_spectrum) {
+  NetworkHead head;
+  head.objective = objective;
+  if (parameterisation == "denoiser") {
+    if (!data_spectrum) throw std::invalid_argument("a denoiser network needs its data spectrum");
+    head.parameterisation = Parameterisation::denoiser;
+    head.preconditioner.emplace(*data_spectrum);
+  } else if (parameterisation != "noise") {
+    throw std::invalid_argument("unknown network parameterisation \"" + parameterisation + "\"");
+  }
+  return head;
+}
+
+ResolvedSampler resolve_sampler(const GenerateRequest& request, ProcessModel& model,
+                                const NetworkHead& head) {
+  ResolvedSampler resolved;
+  resolved.name = sampler_name(request, model, head);
+  if (head.objective == ObjectiveKind::flow_matching) return resolved;
+  const SamplerOptions options = sampler_options(request, model, head);
+  resolved.grid = describe_grid(options.grid);
+  if ((options.predictor == Predictor::posterior || options.predictor == Predictor::exponential) &&
+      head.preconditioner) {
+    resolved.grid += fmt::format(
+        "{}, Gaussian-oracle error {:.3g}", request.grid == "auto" ? " chosen by the oracle" : "",
+        gaussian_oracle_error(model, head.preconditioner->data().variance(), options));
+  }
+  resolved.warning = stability_warning(model, options);
+  return resolved;
+}
+
 at::Tensor generate(ProcessModel& model, UNet net, ObjectiveKind objective,
+                    const std::optional<GaussianPrior>& prior, const GenerateRequest& request) {
+  NetworkHead head;
+  head.objective = objective;
+  return generate(model, std::move(net), head, prior, request);
+}
+
+at::Tensor generate(ProcessModel& model, UNet net, const NetworkHead& head,
                     const std::optional<GaussianPrior>& prior, const GenerateRequest& request) {
   if (request.n < 1 || request.batch_size < 1) {
     throw std::invalid_argument("generate: sample.n and sample.batch_size must be >= 1");
@@ -148,7 +252,7 @@ at::Tensor generate(ProcessModel& model, UNet net, ObjectiveKind objective,
   for (std::int64_t b = 0; b < batches; ++b) {
     const std::int64_t first = b * request.batch_size;
     const std::int64_t n = std::min(request.batch_size, request.n - first);
-    out.push_back(generate_batch(model, net, objective, prior, request, first, n, b * per_batch,
+    out.push_back(generate_batch(model, net, head, prior, request, first, n, b * per_batch,
                                  batches * per_batch)
                       .to(at::kCPU, at::kFloat));
   }

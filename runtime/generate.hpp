@@ -13,6 +13,7 @@
 
 #include "runtime/config/run_config.hpp"
 #include "runtime/objective.hpp"
+#include "runtime/preconditioner.hpp"
 #include "runtime/prior.hpp"
 #include "runtime/process_model.hpp"
 #include "runtime/unet.hpp"
@@ -23,20 +24,55 @@ struct GenerateRequest {
   std::int64_t n = 64;
   std::int64_t batch_size = 64;
   std::uint64_t seed = 0;
-  std::string sampler = "pc";       ///< pc | ode | ancestral
+  /// auto | pc | ode | ancestral | posterior | exponential (auto: posterior
+  /// for linear and decoupled processes, pc for sde semantics).
+  std::string sampler = "auto";
   std::string integrator = "heun";  ///< ode and flow matching: euler | heun
   std::int64_t steps = 1000;
   std::int64_t corrector_steps = 1;  ///< pc only
   double snr = 0.16;
   bool denoise = true;
+  /// auto | uniform | power (auto: for posterior and exponential the grid
+  /// the Gaussian oracle ranks best, runtime/grid_choice.hpp; else uniform).
+  std::string grid = "auto";
+  double rho = 7.0;  ///< power grid's ρ
+  double eta = 1.0;  ///< posterior: DDIM's η
+  int order = 2;     ///< exponential: 1 or 2
+  /// x̂₀ is clamped to [clip_lo, clip_hi] (the data range) inside the
+  /// sampler; lo > hi: not clamped.
+  double clip_lo = 1.0;
+  double clip_hi = -1.0;
   std::optional<std::int64_t> label;  ///< class-conditional: all this label; else random
   double guidance = 0.0;
   /// (done, total) predictor steps over all batches.
   std::function<void(std::int64_t, std::int64_t)> progress;
 };
 
-/// The request of a run's [sample] section.
-[[nodiscard]] GenerateRequest generate_request(const config::SampleSection& sample);
+/// The request of a run's [sample] section, x̂₀ clamped to its data range.
+[[nodiscard]] GenerateRequest generate_request(const config::RunConfig& config);
+
+/// How a trained network's output is read.
+struct NetworkHead {
+  ObjectiveKind objective = ObjectiveKind::exact;
+  Parameterisation parameterisation = Parameterisation::noise;
+  std::optional<Preconditioner> preconditioner;  ///< denoiser only
+};
+
+/// The head of a checkpoint: its objective, its parameterisation ("noise" |
+/// "denoiser") and, for a denoiser, the data spectrum it was trained with.
+[[nodiscard]] NetworkHead network_head(ObjectiveKind objective, const std::string& parameterisation,
+                                       const std::optional<GaussianPrior>& data_spectrum);
+
+/// The sampler `request` resolves to for `model` ("auto" decided), with a
+/// warning line when an explicit sampler is unstable at its step count
+/// (stability_warning); throws naming the value when it cannot serve.
+struct ResolvedSampler {
+  std::string name;
+  std::string grid;  ///< e.g. "power (rho 3), Gaussian-oracle error 0.012"
+  std::string warning;
+};
+[[nodiscard]] ResolvedSampler resolve_sampler(const GenerateRequest& request, ProcessModel& model,
+                                              const NetworkHead& head);
 
 /// Labels for samples first..first+n−1: `label` for all, or uniform random
 /// classes keyed by (seed, sample id); undefined for unconditional nets.
@@ -46,6 +82,10 @@ struct GenerateRequest {
 
 /// n samples [n, C, H, W] float32 on the CPU, not clamped. `net` is used in
 /// eval mode (its mode is restored). prior: required unless flow matching.
+[[nodiscard]] at::Tensor generate(ProcessModel& model, UNet net, const NetworkHead& head,
+                                  const std::optional<GaussianPrior>& prior,
+                                  const GenerateRequest& request);
+/// The same for an ε-network (or flow matching's velocity network).
 [[nodiscard]] at::Tensor generate(ProcessModel& model, UNet net, ObjectiveKind objective,
                                   const std::optional<GaussianPrior>& prior,
                                   const GenerateRequest& request);

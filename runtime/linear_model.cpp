@@ -57,6 +57,54 @@ class LinearModel final : public ProcessModel {
                                   noise_diagonal(t, x));
   }
 
+  ModeScales mode_scales(std::span<const double> t) override {
+    return {linear_.mean_factor(t), linear_.variance(t)};
+  }
+
+  /// −Φ diag(1/v_t) Φᵀ (x − M_t x̂₀); modes without noise (v_t = 0) get 0.
+  at::Tensor score_from_denoised(const at::Tensor& x, double t, const at::Tensor& x0_hat) override {
+    const SpectralBasis& basis = linear_.basis();
+    const at::Tensor v = linear_.variance(t);
+    const at::Tensor inverse = at::where(v > 0, 1.0 / v.clamp_min(1e-300), at::zeros_like(v));
+    const at::Tensor residual = x - basis.multiply(x0_hat, linear_.mean_factor(t));
+    return (-basis.multiply(residual, inverse)).to(x.scalar_type()).contiguous();
+  }
+
+  [[nodiscard]] bool has_posterior() const override { return true; }
+
+  /// Per mode, with a = m_t / m_s (from the difference of logs), b² the
+  /// variance added between s and t, σ̃² = v_s b² / v_t the posterior variance:
+  ///   x_s = m_s x̂₀ + √(v_s − η²σ̃²) (x_t − m_t x̂₀)/√v_t + η σ̃ ξ
+  /// with Γ's share (m_s − √(v_s − η²σ̃²) m_t/√v_t)² Γ added to the variance.
+  /// Every factor is ≤ 1 in size for any s < t: no step size is unstable.
+  at::Tensor posterior_step(const at::Tensor& x, double t, double s, const at::Tensor& x0_hat,
+                            const PosteriorStep& options, const NoiseSource& noise) override {
+    if (!(s < t)) throw std::invalid_argument("posterior step: needs s < t");
+    const at::Tensor log_m_s = linear_.log_mean_factor(s);
+    const at::Tensor log_m_t = linear_.log_mean_factor(t);
+    const at::Tensor v_t = linear_.variance(t);
+    const at::Tensor v_s = linear_.variance(s);
+    const at::Tensor b2 = linear_.variance_between(s, t);
+    const at::Tensor carries = v_t > 0;
+    const at::Tensor safe_v_t = at::where(carries, v_t, at::ones_like(v_t));
+    const at::Tensor tilde = at::where(carries, v_s * b2 / safe_v_t, at::zeros_like(v_t));
+    const double eta2 = options.eta * options.eta;
+    const at::Tensor keep = at::where(
+        carries, at::sqrt((v_s - eta2 * tilde).clamp_min(0.0) / safe_v_t), at::zeros_like(v_t));
+    const at::Tensor m_s = at::exp(log_m_s);
+    const at::Tensor x0_factor = m_s - keep * at::exp(log_m_t);
+    at::Tensor variance = eta2 * tilde;
+    if (options.x0_variance.defined()) {
+      variance = variance + x0_factor.square() * options.x0_variance.to(at::kDouble);
+    }
+    const SpectralBasis& basis = linear_.basis();
+    at::Tensor out = basis.multiply(x, keep) + basis.multiply(x0_hat, x0_factor);
+    if (variance.gt(0).any().item<bool>()) {
+      out = out + basis.multiply(white_noise(x, noise), at::sqrt(variance));
+    }
+    return out.to(x.scalar_type()).contiguous();
+  }
+
   [[nodiscard]] bool has_ancestral() const override { return true; }
 
   /// x_s ~ p(x_s | x_t, x̂₀) with E[M_t x₀ | x_t] = x_t + Σ_t s (Tweedie), per

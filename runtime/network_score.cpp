@@ -3,6 +3,7 @@
 #include <ATen/core/grad_mode.h>
 
 #include <utility>
+#include <vector>
 
 #include "runtime/score_parametrization.hpp"
 
@@ -37,6 +38,27 @@ at::Tensor NetworkScore::operator()(const at::Tensor& x, double t) {
       at::full({x.size(0)}, t / model_.end_time(), x.options().dtype(at::kFloat));
   const at::Tensor eps_hat = guided_output(net_, x.to(at::kFloat), time, labels_, guidance_);
   return score_from_noise(model_, x, t, eps_hat.to(x.scalar_type()));
+}
+
+NetworkDenoiser::NetworkDenoiser(UNet net, ProcessModel& model,
+                                 const Preconditioner& preconditioner)
+    : net_(std::move(net)), model_(model), preconditioner_(preconditioner) {}
+
+void NetworkDenoiser::set_labels(at::Tensor labels, double guidance) {
+  labels_ = std::move(labels);
+  guidance_ = guidance;
+}
+
+at::Tensor NetworkDenoiser::operator()(const at::Tensor& x, double t) {
+  const at::NoGradGuard no_grad;
+  // One row of scales: every sample is at t, and the coefficients broadcast.
+  const std::vector<double> time_row{t};
+  const ModeScales scales = model_.mode_scales(time_row);
+  const at::Tensor input = preconditioner_.input(x.to(at::kFloat), scales);
+  const at::Tensor time =
+      at::full({x.size(0)}, t / model_.end_time(), x.options().dtype(at::kFloat));
+  const at::Tensor output = guided_output(net_, input, time, labels_, guidance_);
+  return preconditioner_.denoised(x, output.to(x.scalar_type()), scales);
 }
 
 }  // namespace spdec::runtime

@@ -6,7 +6,9 @@
 
 #include <ATen/ATen.h>
 
+#include "runtime/denoiser.hpp"
 #include "runtime/objective.hpp"
+#include "runtime/preconditioner.hpp"
 #include "runtime/process_model.hpp"
 #include "runtime/score_function.hpp"
 #include "runtime/unet.hpp"
@@ -34,6 +36,24 @@ class NetworkScore final : public ScoreFunction {
  private:
   UNet net_;
   ProcessModel& model_;
+  at::Tensor labels_;
+  double guidance_ = 0.0;
+};
+
+/// The denoiser of a network trained in the denoiser parameterisation:
+/// D = preconditioner.denoised(x, F(preconditioner.input(x), t)) with the
+/// process's per-mode scales at t (no gradient). Classifier-free guidance
+/// mixes F, which is the same as mixing D (D is affine in F).
+class NetworkDenoiser final : public Denoiser {
+ public:
+  NetworkDenoiser(UNet net, ProcessModel& model, const Preconditioner& preconditioner);
+  void set_labels(at::Tensor labels, double guidance);
+  [[nodiscard]] at::Tensor operator()(const at::Tensor& x, double t) override;
+
+ private:
+  UNet net_;
+  ProcessModel& model_;
+  const Preconditioner& preconditioner_;
   at::Tensor labels_;
   double guidance_ = 0.0;
 };

@@ -39,15 +39,15 @@ ObjectiveChoice automatic(const ProcessModel& model) {
     case ModelKind::linear:
       return {ObjectiveKind::exact,
               "the process is linear: exact Gaussian marginals per mode, exact denoising score "
-              "matching (DESIGN 6.1)"};
+              "matching (docs/design.md §3)"};
     case ModelKind::decoupled:
       return {ObjectiveKind::decoupled,
               "semantics decoupled: X_t = flow(x0) + Gaussian, exact denoising score matching "
-              "(DESIGN 6.2)"};
+              "(docs/design.md §3)"};
     case ModelKind::sde:
       return {ObjectiveKind::local_dsm,
               "semantics sde: the tamed Euler-Maruyama chain has no Gaussian marginal; local DSM "
-              "on its last step (DESIGN 6.3; \"sliced\" is the exact alternative)"};
+              "on its last step (docs/design.md §3; \"sliced\" is the exact alternative)"};
   }
   throw std::logic_error("choose_objective: unknown model kind");
 }
@@ -90,11 +90,52 @@ ObjectiveChoice choose_objective(const std::string& requested, const ProcessMode
                               "\" (auto | exact | decoupled | local_dsm | sliced | flow_matching)");
 }
 
+const char* name(Parameterisation parameterisation) {
+  switch (parameterisation) {
+    case Parameterisation::noise:
+      return "noise";
+    case Parameterisation::denoiser:
+      return "denoiser";
+  }
+  return "?";
+}
+
+Parameterisation choose_parameterisation(const std::string& requested, ObjectiveKind objective,
+                                         const ProcessModel& model) {
+  const bool gaussian = objective == ObjectiveKind::exact || objective == ObjectiveKind::decoupled;
+  const bool scaled =
+      !(model.kind() == ModelKind::decoupled && model.process().classification.reads_u0);
+  if (requested == "noise") return Parameterisation::noise;
+  if (requested == "auto") {
+    return gaussian && scaled ? Parameterisation::denoiser : Parameterisation::noise;
+  }
+  if (requested == "denoiser") {
+    if (!gaussian) {
+      throw std::invalid_argument(
+          std::string("model.parameterisation = \"denoiser\" needs train.objective exact or "
+                      "decoupled (a Gaussian X_t given x0); objective ") +
+          name(objective) + " regresses a score or a velocity: use \"noise\" or \"auto\"");
+    }
+    if (!scaled) {
+      throw std::invalid_argument("model.parameterisation = \"denoiser\": process '" +
+                                  model.process().name +
+                                  "' has noise that reads u0, so its X_t given x0 has no "
+                                  "per-mode scale without x0; use \"noise\" or \"auto\"");
+    }
+    return Parameterisation::denoiser;
+  }
+  throw std::invalid_argument("model.parameterisation: unknown value \"" + requested +
+                              "\" (auto | denoiser | noise)");
+}
+
 std::unique_ptr<Objective> make_objective(ObjectiveKind kind, ProcessModel& model,
                                           const ObjectiveOptions& options) {
   switch (kind) {
     case ObjectiveKind::exact:
     case ObjectiveKind::decoupled:
+      if (options.parameterisation == Parameterisation::denoiser) {
+        return make_denoising_objective(kind, model, options.preconditioner);
+      }
       return make_noise_prediction_objective(kind, model);
     case ObjectiveKind::local_dsm:
       return make_local_dsm_objective(model);

@@ -15,7 +15,12 @@
 //                  velocity z − x₀) on [0, 1]; ignores the process except for
 //                  the image shape, for comparison.
 //
-// The score of an ε-network is s = −C_t⁺ᵀ ε̂ (runtime/score_parametrization.hpp).
+// What the network's output means is the parameterisation: for exact and
+// decoupled, `denoiser` (data prediction with per-mode EDM preconditioning,
+// runtime/preconditioner.hpp: nothing divides by the forward multiplier) or
+// `noise` (ε-prediction, s = −C_t⁺ᵀ ε̂, runtime/score_parametrization.hpp);
+// local_dsm and sliced regress scores and keep `noise`; flow_matching a
+// velocity.
 #pragma once
 
 #include <ATen/ATen.h>
@@ -58,8 +63,24 @@ struct TrainingDraw {
   std::uint64_t step = 0;  ///< the training step (keys every noise draw)
 };
 
+enum class Parameterisation { noise, denoiser };
+[[nodiscard]] const char* name(Parameterisation parameterisation);
+
+/// `model.parameterisation` for an objective: "auto" picks denoiser for exact
+/// and decoupled (unless the process's noise reads u0, which leaves X_t | x₀
+/// without x₀-free per-mode scales) and noise otherwise; "denoiser" where it
+/// cannot serve throws std::invalid_argument saying why.
+[[nodiscard]] Parameterisation choose_parameterisation(const std::string& requested,
+                                                       ObjectiveKind objective,
+                                                       const ProcessModel& model);
+
+class Preconditioner;
+
 struct ObjectiveOptions {
   std::string projections = "rademacher";  ///< sliced: rademacher | gaussian
+  Parameterisation parameterisation = Parameterisation::noise;
+  /// denoiser: the data's spectrum (must outlive the objective).
+  const Preconditioner* preconditioner = nullptr;
 };
 
 class Objective {

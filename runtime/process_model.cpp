@@ -38,6 +38,28 @@ at::Tensor ProcessModel::ancestral_step(const at::Tensor& /*x*/, double /*t*/, d
       process_->name + "` is " + name(kind()) + ": use the pc or ode sampler");
 }
 
+ModeScales ProcessModel::mode_scales(std::span<const double> /*t*/) {
+  throw std::invalid_argument("process `" + process_->name + "` is " + name(kind()) +
+                              ": its X_t given x0 has no per-mode scales; the denoiser "
+                              "parameterisation needs a linear process or decoupled semantics");
+}
+
+at::Tensor ProcessModel::score_from_denoised(const at::Tensor& /*x*/, double /*t*/,
+                                             const at::Tensor& /*x0_hat*/) {
+  throw std::invalid_argument("process `" + process_->name + "` is " + name(kind()) +
+                              ": a denoiser does not give its score");
+}
+
+at::Tensor ProcessModel::posterior_step(const at::Tensor& /*x*/, double /*t*/, double /*s*/,
+                                        const at::Tensor& /*x0_hat*/,
+                                        const PosteriorStep& /*options*/,
+                                        const NoiseSource& /*noise*/) {
+  throw std::invalid_argument(
+      "the posterior sampler needs a linear process or decoupled "
+      "semantics; process `" +
+      process_->name + "` is " + name(kind()) + ": use the pc or ode sampler");
+}
+
 at::Tensor ProcessModel::white_noise(const at::Tensor& like, const NoiseSource& noise) {
   return kernels_->noise(like.sizes(), noise, like.device());
 }

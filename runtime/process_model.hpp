@@ -44,6 +44,28 @@ struct Perturbed {
   std::optional<Covariance> covariance;
 };
 
+/// X_t given x₀ as per-mode scales in the noise basis: mode k of X_t is
+/// m_k x₀,k + s_k ε_k. Exact for linear processes; for decoupled semantics
+/// m = 1 (the flow Φ_t(x₀) stands in for x₀: a conditioning choice, not an
+/// identity) and s² the per-mode noise variance. Each [N, 1, H, W],
+/// double on the CPU.
+struct ModeScales {
+  at::Tensor m;
+  at::Tensor s2;
+};
+
+/// The exact posterior step x_s ~ q(x_s | x_t, x₀ = x̂₀) generalised like
+/// DDIM (Song, Meng & Ermon, Denoising Diffusion Implicit Models, 2021,
+/// arXiv:2010.02502): eta = 1 is the ancestral posterior, eta = 0 the
+/// deterministic step. x0_variance: Γ_k = E Var(x₀,k | x_t) per mode
+/// ([C, H, W] or [N, C, H, W] double CPU, spectral layout; undefined: 0), the
+/// variance the point estimate x̂₀ drops, added back through the
+/// coefficient of x̂₀ (Bao et al., Analytic-DPM, 2022, arXiv:2201.06503).
+struct PosteriorStep {
+  double eta = 1.0;
+  at::Tensor x0_variance;
+};
+
 enum class ModelKind { linear, decoupled, sde };
 [[nodiscard]] const char* name(ModelKind kind);
 
@@ -97,6 +119,24 @@ class ProcessModel {
   [[nodiscard]] virtual bool has_ancestral() const { return false; }
   [[nodiscard]] virtual at::Tensor ancestral_step(const at::Tensor& x, double t, double s,
                                                   const at::Tensor& score,
+                                                  const NoiseSource& noise);
+
+  /// The per-mode scales of X_t | x₀ at per-sample times (see ModeScales);
+  /// throws for models without them (sde semantics).
+  [[nodiscard]] virtual ModeScales mode_scales(std::span<const double> t);
+  /// The score −Σ_t⁻¹(x − E[X_t | x₀ = x̂₀]) from a denoised estimate x̂₀
+  /// (exact for a linear process when x̂₀ = E[x₀ | x]; decoupled: the flow
+  /// of x̂₀ stands for E[Φ_t(x₀) | x]).
+  [[nodiscard]] virtual at::Tensor score_from_denoised(const at::Tensor& x, double t,
+                                                       const at::Tensor& x0_hat);
+  /// Whether posterior_step is available (linear and decoupled models).
+  [[nodiscard]] virtual bool has_posterior() const { return false; }
+  /// One step from t down to s < t of the exact posterior given x̂₀: never
+  /// divides by the forward multiplier and never steps the drift backwards,
+  /// so it is stable at any step size.
+  [[nodiscard]] virtual at::Tensor posterior_step(const at::Tensor& x, double t, double s,
+                                                  const at::Tensor& x0_hat,
+                                                  const PosteriorStep& options,
                                                   const NoiseSource& noise);
 
   /// ζ = Q^{1/2}ξ for the Philox draw `noise`, like x ([N, C, H, W]).

@@ -65,27 +65,30 @@ SampleRunFiles run_sample(const config::RunConfig& config, const lang::Process& 
 
   UNet net(unet_options(config.model, channels, header.image_shape[1]));
   std::optional<GaussianPrior> prior;
+  std::optional<GaussianPrior> data_spectrum;
   CheckpointParts parts;
   (config.sample.ema ? parts.ema : parts.model) = net.get();
-  (void)load_checkpoint(file, fingerprint, parts, &prior, &model->noise().basis());
+  (void)load_checkpoint(file, fingerprint, parts, &prior, &model->noise().basis(), &data_spectrum);
   net->to(device);
+  const NetworkHead head = network_head(objective.kind, header.parameterisation, data_spectrum);
 
-  GenerateRequest request = generate_request(config.sample);
+  GenerateRequest request = generate_request(config);
+  const ResolvedSampler sampler = resolve_sampler(request, *model, head);
   log << "sample: " << request.n << " images from " << file.string() << " (step " << header.step
       << ", " << (config.sample.ema ? "EMA" : "raw") << " weights, objective " << header.objective
-      << "), sampler "
-      << (objective.kind == ObjectiveKind::flow_matching
-              ? "flow ODE (" + request.integrator + ")"
-              : request.sampler)
-      << ", " << request.steps << " steps" << std::endl;
+      << ", " << header.parameterisation << " network), sampler "
+      << (objective.kind == ObjectiveKind::flow_matching ? "flow ODE (" + request.integrator + ")"
+                                                         : sampler.name)
+      << ", " << request.steps << " steps"
+      << (sampler.grid.empty() ? "" : ", time grid " + sampler.grid) << std::endl;
+  if (!sampler.warning.empty()) log << "sample: warning: " << sampler.warning << std::endl;
   std::optional<Progress> bar;
   request.progress = [&bar, &log](std::int64_t done, std::int64_t total) {
     if (!bar) bar.emplace("sample", 0, total, log, Progress::stderr_is_terminal(), total / 10 + 1);
     bar->update(done);
   };
   const ValueRange range = parse_value_range(config.data.range);
-  const at::Tensor images =
-      clamp_to_range(generate(*model, net, objective.kind, prior, request), range);
+  const at::Tensor images = clamp_to_range(generate(*model, net, head, prior, request), range);
   if (bar) bar->finish();
   if (const std::int64_t k = non_finite_images(images); k > 0) {
     log << "sample: warning: " << non_finite_message(k, images.size(0)) << std::endl;

@@ -26,6 +26,7 @@
 #include "runtime/generate.hpp"
 #include "runtime/image_grid.hpp"
 #include "runtime/network_score.hpp"
+#include "runtime/preconditioner.hpp"
 #include "runtime/progress.hpp"
 #include "runtime/run_prior.hpp"
 #include "runtime/run_setup.hpp"
@@ -191,9 +192,8 @@ class Trainer {
     const std::int64_t channels = data_.images.size(1);
     model_ = make_run_model(config_, process_, data_.images.size(2), data_.images.size(3), device_);
     choice_ = choose_objective(config_.train.objective, *model_);
-    ObjectiveOptions options;
-    options.projections = config_.train.projections;
-    objective_ = make_objective(choice_.kind, *model_, options);
+    parameterisation_ =
+        choose_parameterisation(config_.model.parameterisation, choice_.kind, *model_);
     fingerprint_ = process_fingerprint(process_);
 
     torch::manual_seed(config_.train.seed);
@@ -213,6 +213,14 @@ class Trainer {
     } else {
       start();
     }
+    ObjectiveOptions options;
+    options.projections = config_.train.projections;
+    options.parameterisation = parameterisation_;
+    if (data_spectrum_) {
+      preconditioner_.emplace(*data_spectrum_);
+      options.preconditioner = &*preconditioner_;
+    }
+    objective_ = make_objective(choice_.kind, *model_, options);
     log_ << "train: " << process_.name << " (" << name(model_->kind()) << ", "
          << model_->kernels().backend() << ") on " << data_.size() << " images " << channels << "x"
          << model_->height() << "x" << model_->width() << ", objective " << name(choice_.kind)
@@ -238,18 +246,30 @@ class Trainer {
     }
     const at::Tensor x0 = data_.to_float().narrow(0, 0, n).to(device_);
     prior_ = fit_run_prior(*model_, choice_.kind, x0, config_.train.prior, config_.train.seed);
+    if (parameterisation_ == Parameterisation::denoiser) {
+      // The data's mean and per-mode variance, once: the denoiser's
+      // preconditioning (runtime/preconditioner.hpp), kept in the checkpoint.
+      data_spectrum_ = gaussian_fit(x0.to(at::kCPU), model_->noise().basis());
+    }
   }
 
   void resume() {
-    const CheckpointHeader header = load_checkpoint(checkpoint_path(config_), fingerprint_,
-                                                    {net_.get(), ema_.get(), optimizer_.get()},
-                                                    &prior_, &model_->noise().basis());
+    const CheckpointHeader header = load_checkpoint(
+        checkpoint_path(config_), fingerprint_, {net_.get(), ema_.get(), optimizer_.get()}, &prior_,
+        &model_->noise().basis(), &data_spectrum_);
     if (header.objective != name(choice_.kind)) {
       throw std::runtime_error(fmt::format(
           "checkpoint {} was trained with objective {}, this run asks for {}; use another "
           "run.dir or train.objective = \"{}\"",
           checkpoint_path(config_).string(), header.objective, name(choice_.kind),
           header.objective));
+    }
+    if (header.parameterisation != name(parameterisation_)) {
+      throw std::runtime_error(fmt::format(
+          "checkpoint {} holds a {} network, this run asks for {} (model.parameterisation); use "
+          "another run.dir or model.parameterisation = \"{}\"",
+          checkpoint_path(config_).string(), header.parameterisation, name(parameterisation_),
+          header.parameterisation));
     }
     step_ = header.step;
     trim_log(log_file(), step_);
@@ -380,16 +400,19 @@ class Trainer {
     header.process = fingerprint_;
     header.config = config::resolved_toml(config_);
     header.objective = name(choice_.kind);
+    header.parameterisation = name(parameterisation_);
     header.step = step_;
     header.image_shape = {data_.images.size(1), data_.images.size(2), data_.images.size(3)};
     save_checkpoint(checkpoint_path(config_), header, {net_.get(), ema_.get(), optimizer_.get()},
-                    prior_);
+                    prior_, data_spectrum_);
   }
 
   void sample_grid() {
-    GenerateRequest request = generate_request(config_.sample);
+    GenerateRequest request = generate_request(config_);
     request.n = std::min<std::int64_t>(request.n, 64);
-    const at::Tensor images = generate(*model_, ema_, choice_.kind, prior_, request);
+    const at::Tensor images =
+        generate(*model_, ema_, network_head(choice_.kind, name(parameterisation_), data_spectrum_),
+                 prior_, request);
     const std::filesystem::path file =
         config::run_path(config_, fmt::format("samples/step_{:07}.png", step_));
     std::filesystem::create_directories(file.parent_path());
@@ -407,6 +430,9 @@ class Trainer {
   Dataset data_;
   std::unique_ptr<ProcessModel> model_;
   ObjectiveChoice choice_;
+  Parameterisation parameterisation_ = Parameterisation::noise;
+  std::optional<GaussianPrior> data_spectrum_;
+  std::optional<Preconditioner> preconditioner_;
   std::unique_ptr<Objective> objective_;
   std::string fingerprint_;
   UNet net_{nullptr};

@@ -52,8 +52,10 @@ const std::map<std::string, std::vector<std::string>>& choices() {
       {"train.time_sampling", {"uniform", "log_uniform"}},
       {"train.projections", {"rademacher", "gaussian"}},
       {"train.prior", {"auto", "closed_form", "gaussian_fit", "simulate"}},
-      {"sample.sampler", {"pc", "ode", "ancestral"}},
+      {"model.parameterisation", {"auto", "denoiser", "noise"}},
+      {"sample.sampler", {"auto", "pc", "ode", "ancestral", "posterior", "exponential"}},
       {"sample.integrator", {"euler", "heun"}},
+      {"sample.grid", {"auto", "uniform", "power"}},
       {"eval.split", {"train", "test"}},
   };
   return table;
@@ -664,6 +666,7 @@ void read_model(Reader& r, RunConfig& c) {
   r.get("model.class_conditional", c.model.class_conditional);
   r.get_int("model.num_classes", c.model.num_classes, 1, "positive");
   r.get("model.label_dropout", c.model.label_dropout, 0, true, "in [0, 1)", 1, false);
+  r.get_choice("model.parameterisation", c.model.parameterisation);
 }
 
 void read_train(Reader& r, RunConfig& c) {
@@ -697,6 +700,15 @@ void read_sample(Reader& r, RunConfig& c, const fs::path& toml_dir) {
   r.get_int("sample.steps", c.sample.steps, 1, "positive");
   r.get_int("sample.corrector_steps", c.sample.corrector_steps, 0, "0 (no corrector) or more");
   r.get("sample.snr", c.sample.snr, 0, true, "0 or more");
+  r.get_choice("sample.grid", c.sample.grid);
+  r.get("sample.rho", c.sample.rho, 0, false, "positive");
+  r.get("sample.eta", c.sample.eta, 0, true, "in [0, 1]", 1, true);
+  if (const Found f = r.get_int("sample.order", c.sample.order, 1, "1 or 2");
+      f && c.sample.order > 2) {
+    r.error_at(f, kBadValue,
+               "`sample.order` must be 1 or 2, got " + std::to_string(c.sample.order));
+    c.sample.order = 2;
+  }
   r.get("sample.denoise", c.sample.denoise);
   r.get_int("sample.n", c.sample.n, 1, "positive");
   r.get_int("sample.batch_size", c.sample.batch_size, 1, "positive");
@@ -1142,6 +1154,7 @@ std::string resolved_toml(const RunConfig& c) {
   w.key("class_conditional", c.model.class_conditional);
   w.key("num_classes", c.model.num_classes);
   w.key("label_dropout", c.model.label_dropout);
+  w.key("parameterisation", c.model.parameterisation);
 
   w.section("train");
   w.key("objective", c.train.objective);
@@ -1167,6 +1180,10 @@ std::string resolved_toml(const RunConfig& c) {
   w.key("steps", c.sample.steps);
   w.key("corrector_steps", c.sample.corrector_steps);
   w.key("snr", c.sample.snr);
+  w.key("grid", c.sample.grid);
+  w.key("rho", c.sample.rho);
+  w.key("eta", c.sample.eta);
+  w.key("order", c.sample.order);
   w.key("denoise", c.sample.denoise);
   w.key("n", c.sample.n);
   w.key("batch_size", c.sample.batch_size);

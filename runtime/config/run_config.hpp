@@ -80,7 +80,8 @@ struct ModelSection {
   double fourier_scale = 16.0;
   bool class_conditional = false;
   int num_classes = 10;
-  double label_dropout = 0.1;  ///< null-label rate, for classifier-free guidance
+  double label_dropout = 0.1;             ///< null-label rate, for classifier-free guidance
+  std::string parameterisation = "auto";  ///< auto | denoiser | noise
   friend bool operator==(const ModelSection&, const ModelSection&) = default;
 };
 
@@ -108,12 +109,16 @@ struct TrainSection {
 
 /// [sample]: `spdec run sample`.
 struct SampleSection {
-  std::string sampler = "pc";       ///< pc | ode | ancestral
+  std::string sampler = "auto";     ///< auto | pc | ode | ancestral | posterior | exponential
   std::string integrator = "heun";  ///< ode: euler | heun
   int steps = 1000;
   int corrector_steps = 1;
   double snr = 0.16;
-  bool denoise = true;  ///< final Tweedie step at t0
+  bool denoise = true;        ///< final Tweedie step at t0
+  std::string grid = "auto";  ///< auto | uniform | power
+  double rho = 7.0;           ///< power grid's ρ
+  double eta = 1.0;           ///< posterior: 1 ancestral, 0 deterministic (DDIM)
+  int order = 2;              ///< exponential: 1 or 2
   int n = 64;
   int batch_size = 64;
   std::uint64_t seed = 0;

@@ -85,7 +85,10 @@ TEST_CASE("defaults fill every key the file leaves out", "[config]") {
   CHECK(c.train.warmup == 5000);
   CHECK(c.train.grad_clip == 1.0);
   CHECK(c.train.ema == 0.9999);
-  CHECK(c.sample.sampler == "pc");
+  CHECK(c.sample.sampler == "auto");
+  CHECK(c.sample.eta == 1.0);
+  CHECK(c.sample.order == 2);
+  CHECK(c.model.parameterisation == "auto");
   CHECK(c.sample.snr == 0.16);
   CHECK_FALSE(c.sample.label);
   CHECK(c.model.channel_mult == std::vector<int>{1, 2, 2});
@@ -239,8 +242,20 @@ TEST_CASE("values out of range or not among the choices", "[config]") {
   }
   SECTION("an unknown sampler lists the valid ones") {
     check_error(load(kHeat + "[sample]\nsampler = \"pcc\"\n"), "C004", 4, 11,
-                R"(`sample.sampler` must be one of "pc", "ode" or "ancestral", got "pcc")",
+                R"(`sample.sampler` must be one of "auto", "pc", "ode", "ancestral", "posterior" or "exponential", got "pcc")",
                 "did you mean \"pc\"?");
+  }
+  SECTION("sample.order is 1 or 2") {
+    check_error(load(kHeat + "[sample]\norder = 3\n"), "C004", 4, 9,
+                "`sample.order` must be 1 or 2, got 3");
+  }
+  SECTION("sample.eta is in [0, 1]") {
+    check_error(load(kHeat + "[sample]\neta = 1.5\n"), "C004", 4, 7,
+                "`sample.eta` must be in [0, 1], got 1.5");
+  }
+  SECTION("an unknown parameterisation lists the valid ones") {
+    check_error(load(kHeat + "[model]\nparameterisation = \"eps\"\n"), "C004", 4, 20,
+                R"(`model.parameterisation` must be one of "auto", "denoiser" or "noise", got "eps")");
   }
   SECTION("an unknown objective lists the valid ones") {
     const Loaded loaded = load(kHeat, {"train.objective=sliced_sm"});
@@ -414,6 +429,6 @@ TEST_CASE("outputs land in the run directory; choices are listed", "[config]") {
   CHECK(spdec::config::run_path(*loaded.config, "forward.png") == "/tmp/spdec_run/forward.png");
   CHECK(spdec::config::run_path(*loaded.config, "/abs/x.png") == "/abs/x.png");
   CHECK(spdec::config::valid_values("sample.sampler") ==
-        std::vector<std::string>{"pc", "ode", "ancestral"});
+        std::vector<std::string>{"auto", "pc", "ode", "ancestral", "posterior", "exponential"});
   CHECK(spdec::config::valid_values("train.steps").empty());
 }
