@@ -241,9 +241,10 @@ TEST_CASE("values out of range or not among the choices", "[config]") {
                 "`train.ema` must be in [0, 1), got 1");
   }
   SECTION("an unknown sampler lists the valid ones") {
-    check_error(load(kHeat + "[sample]\nsampler = \"pcc\"\n"), "C004", 4, 11,
-                R"(`sample.sampler` must be one of "auto", "pc", "ode", "ancestral", "posterior" or "exponential", got "pcc")",
-                "did you mean \"pc\"?");
+    check_error(
+        load(kHeat + "[sample]\nsampler = \"pcc\"\n"), "C004", 4, 11,
+        R"(`sample.sampler` must be one of "auto", "pc", "ode", "ancestral", "posterior" or "exponential", got "pcc")",
+        "did you mean \"pc\"?");
   }
   SECTION("sample.order is 1 or 2") {
     check_error(load(kHeat + "[sample]\norder = 3\n"), "C004", 4, 9,
@@ -254,8 +255,9 @@ TEST_CASE("values out of range or not among the choices", "[config]") {
                 "`sample.eta` must be in [0, 1], got 1.5");
   }
   SECTION("an unknown parameterisation lists the valid ones") {
-    check_error(load(kHeat + "[model]\nparameterisation = \"eps\"\n"), "C004", 4, 20,
-                R"(`model.parameterisation` must be one of "auto", "denoiser" or "noise", got "eps")");
+    check_error(
+        load(kHeat + "[model]\nparameterisation = \"eps\"\n"), "C004", 4, 20,
+        R"(`model.parameterisation` must be one of "auto", "denoiser" or "noise", got "eps")");
   }
   SECTION("an unknown objective lists the valid ones") {
     const Loaded loaded = load(kHeat, {"train.objective=sliced_sm"});

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "runtime/covariance.hpp"
+#include "runtime/denoiser.hpp"
 #include "runtime/linear_process.hpp"
 #include "runtime/process_model.hpp"
 #include "runtime/score_function.hpp"
@@ -45,6 +46,37 @@ class GaussianDataScore final : public runtime::ScoreFunction {
   at::Tensor c_;     ///< [H, W] double, per mode
 };
 
+/// The same data's exact denoiser E[x₀ | X_t = x]: per mode the Wiener filter
+///   D = μ + Φ diag(m_t c / (m_t² c + v_t)) Φᵀ (x − Φ m_t Φᵀ μ),
+/// which never divides by m_t (m_t = 0 after underflow gives D = μ), and its
+/// posterior variance Γ = c v_t / (m_t² c + v_t) per mode.
+class GaussianDataDenoiser final : public runtime::Denoiser {
+ public:
+  GaussianDataDenoiser(const runtime::LinearProcess& process, at::Tensor mean,
+                       at::Tensor mode_variance)
+      : process_(process), mean_(std::move(mean)), c_(std::move(mode_variance)) {}
+
+  at::Tensor operator()(const at::Tensor& x, double t) override {
+    const auto& basis = process_.basis();
+    const at::Tensor m = process_.mean_factor(t);
+    const at::Tensor centred = x - basis.multiply(mean_, m).to(x.scalar_type());
+    const at::Tensor gain = m * c_ / (m * m * c_ + process_.variance(t));
+    return (mean_.to(x.scalar_type()) + basis.multiply(centred, gain)).to(x.scalar_type());
+  }
+
+  /// Γ(t) per mode, [H, W] double.
+  [[nodiscard]] at::Tensor posterior_variance(double t) const {
+    const at::Tensor m = process_.mean_factor(t);
+    const at::Tensor v = process_.variance(t);
+    return c_ * v / (m * m * c_ + v);
+  }
+
+ private:
+  const runtime::LinearProcess& process_;
+  at::Tensor mean_;  ///< [C, H, W] double
+  at::Tensor c_;     ///< [H, W] double, per mode
+};
+
 /// Data = image k of `images` ([K, C, H, W]) with probability w_k. X_t | x₀ =
 /// y_k is N(μ_k(t), Σ_t) with Σ_t shared, so p_t is a Gaussian mixture and
 ///   s(t, x) = −Σ_k r_k(x) Σ_t⁻¹ (x − μ_k(t)),
@@ -57,6 +89,20 @@ class MixtureScore final : public runtime::ScoreFunction {
       : model_(model), images_(std::move(images)), weights_(std::move(weights)) {}
 
   at::Tensor operator()(const at::Tensor& x, double t) override {
+    const auto [r, grads] = posterior(x, t);
+    const std::int64_t n = x.size(0);
+    const std::int64_t k = images_.size(0);
+    return (-(r.view({n, k, 1, 1, 1}) * grads).sum(1)).to(x.scalar_type());
+  }
+
+  /// E[x₀ | X_t = x] = Σ_k r_k(x) y_k: the exact denoiser of this data.
+  [[nodiscard]] at::Tensor denoised(const at::Tensor& x, double t) {
+    const at::Tensor r = posterior(x, t).first;  // [N, K]
+    return r.mm(images_.to(at::kDouble).flatten(1)).view(x.sizes()).to(x.scalar_type());
+  }
+
+  /// The posterior weights r [N, K] and Σ_t⁻¹ (x − μ_k(t)) [N, K, C, H, W].
+  std::pair<at::Tensor, at::Tensor> posterior(const at::Tensor& x, double t) {
     const std::int64_t n = x.size(0);
     const std::int64_t k = images_.size(0);
     const at::Tensor mu = means(t).to(at::kDouble);                         // [K, C, H, W]
@@ -68,7 +114,7 @@ class MixtureScore final : public runtime::ScoreFunction {
     const at::Tensor logw = at::log(at::tensor(weights_, at::kDouble)).unsqueeze(0);
     const at::Tensor r = at::softmax(logw - 0.5 * quad, 1);  // [N, K]
     const at::Tensor grads = sigma.apply_inverse_sqrt_transpose(e).view(d.sizes());
-    return (-(r.view({n, k, 1, 1, 1}) * grads).sum(1)).to(x.scalar_type());
+    return {r, grads};
   }
 
   /// The posterior weights' argmax image for samples x at t₀ ≈ 0: which
@@ -96,6 +142,16 @@ class MixtureScore final : public runtime::ScoreFunction {
   at::Tensor images_;
   std::vector<double> weights_;
   std::map<double, at::Tensor> cache_;
+};
+
+/// A mixture's exact denoiser as a runtime::Denoiser.
+class MixtureDenoiser final : public runtime::Denoiser {
+ public:
+  explicit MixtureDenoiser(MixtureScore& mixture) : mixture_(mixture) {}
+  at::Tensor operator()(const at::Tensor& x, double t) override { return mixture_.denoised(x, t); }
+
+ private:
+  MixtureScore& mixture_;
 };
 
 }  // namespace spdec::test

@@ -51,4 +51,17 @@ expect_error "another process" "was trained for process ve" sample \
 expect_error "ancestral on a nonlinear process" "needs a linear process" sample \
   "$root/specs/fmnist_perona_malik.toml" "run.dir=\"$dir/pm\"" "${tiny[@]}" \
   'sample.sampler="ancestral"'
+expect_error "exponential on a nonlinear process" "needs a linear process" sample \
+  "$root/specs/fmnist_perona_malik.toml" "run.dir=\"$dir/pm\"" "${tiny[@]}" \
+  'sample.sampler="exponential"'
+# The default (posterior) sampler is stable at 5 steps; the explicit pc
+# sampler is not for this stiff drift, and says so before it runs.
+"$spdec" run sample "$root/specs/fmnist_perona_malik.toml" "run.dir=\"$dir/pm\"" "${tiny[@]}" \
+  >"$dir/pm_sample.txt" 2>&1 || fail "perona_malik sample exited $?: $(cat "$dir/pm_sample.txt")"
+grep -q "sampler posterior" "$dir/pm_sample.txt" || fail "auto is not posterior: $(cat "$dir/pm_sample.txt")"
+grep -q "unstable" "$dir/pm_sample.txt" && fail "posterior warned: $(cat "$dir/pm_sample.txt")"
+"$spdec" run sample "$root/specs/fmnist_perona_malik.toml" "run.dir=\"$dir/pm\"" "${tiny[@]}" \
+  'sample.sampler="pc"' >"$dir/pm_pc.txt" 2>&1 || fail "pc sample exited $?: $(cat "$dir/pm_pc.txt")"
+grep -q "warning: sampler reverse_sde with 5 steps is unstable.*About [0-9]* steps would be stable" \
+  "$dir/pm_pc.txt" || fail "no stability warning: $(cat "$dir/pm_pc.txt")"
 exit $((failures > 0))
