@@ -114,7 +114,7 @@ TEST_CASE("the pipeline runs its passes in order, dumps and times them", "[pipel
   std::vector<PassTiming> timings;
   (void)build_program(spdec::test::checked(spec("lap(u)")), options, &timings);
   CHECK(seen ==
-        std::vector<std::string>{"lower", "differentiate", "specialize_interior", "verify"});
+        std::vector<std::string>{"lower", "differentiate", "fed", "specialize_interior", "verify"});
   REQUIRE(timings.size() == 4);
   for (const auto& t : timings) CHECK(t.seconds >= 0);
 }
