@@ -137,7 +137,9 @@ FedSchedule FedSchedule::build(ProcessKernels& kernels, const lang::Process& pro
   FedSchedule schedule;
   schedule.T = process.time.T;
   schedule.options = options;
-  const unsigned reads = process.drift ? process.drift->reads : 0U;
+  // The kernels want u0 whenever the drift or the diffusion reads it.
+  const unsigned reads = (process.drift ? process.drift->reads : 0U) |
+                         (process.diffusion ? process.diffusion->reads : 0U);
   schedule.reads_u0 = (reads & lang::reads_u0) != 0;
   // The grading measure W(t) = ∫₀ᵗ density: L (operator time) or L/σ
   // (noise-relative), by the midpoint rule on the probe intervals (σ(0) = 0

@@ -84,6 +84,8 @@ struct FedOptions {
 
 /// L for the lagged operator with the time-stage values of the window
 /// [t_begin, t_end] (their means; t_end = t_begin: the values at t_begin).
+/// reads_u0: the process reads u0 (drift or diffusion), so the probe passes
+/// a flat one.
 [[nodiscard]] double fed_operator_bound(ProcessKernels& kernels, double t_begin, double t_end,
                                         bool reads_u0);
 
@@ -99,7 +101,7 @@ struct FedOptions {
 
 struct FedSchedule {
   double T = 0;
-  bool reads_u0 = false;
+  bool reads_u0 = false;  ///< the drift or the diffusion reads u0
   FedOptions options;
   std::vector<FedCycle> cycles;  ///< consecutive: cycles[j].t_end == cycles[j+1].t_begin
 

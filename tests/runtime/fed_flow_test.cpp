@@ -382,3 +382,28 @@ TEST_CASE("fed: a branch of the sweep equals a direct run bitwise", "[runtime][f
   const double exact = noise_variance(1.7, 0.01, 2.0, 2.0);
   CHECK(std::abs(var_t.mean().item<double>() - exact) <= 0.05 * exact);
 }
+
+TEST_CASE("fed: every library process builds a schedule and flows to T, finite", "[runtime][fed]") {
+  spdec::test::torch_setup();
+  for (const auto& entry :
+       std::filesystem::directory_iterator(std::filesystem::path(SPDEC_SOURCE_DIR) / "library")) {
+    if (entry.path().extension() != ".spde") continue;
+    INFO(entry.path().filename().string());
+    Bound b = bind_process(library_text(entry.path().filename().string()));
+    rt::FedOptions options;
+    options.cycles = 10;
+    options.probe_points = 33;
+    const rt::FedSchedule schedule = rt::FedSchedule::build(*b.compiled, *b.process, options);
+    CHECK(!schedule.cycles.empty());
+    CHECK(schedule.cycles.back().t_end == schedule.T);
+    const std::int64_t channels = b.process->channels == spdec::lang::Channels::coupled ? 3 : 1;
+    const at::Tensor x0 = at::rand({2, channels, 12, 12}, f32()) * 2 - 1;
+    const at::Tensor u0 = schedule.reads_u0 ? x0 : at::Tensor();
+    at::Tensor variance = at::zeros_like(x0);
+    const at::Tensor phi =
+        rt::fed_flow(*b.compiled, *b.process, x0, schedule.T, schedule, &variance, u0);
+    CHECK(at::isfinite(phi).all().item<bool>());
+    CHECK(at::isfinite(variance).all().item<bool>());
+    CHECK(variance.min().item<double>() >= 0);
+  }
+}
