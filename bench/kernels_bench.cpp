@@ -254,6 +254,34 @@ int main(int argc, char** argv) {
         device.str().c_str(), schedule.cycles.size(),
         static_cast<long long>(schedule.total_steps()), fed_s * 1e3,
         static_cast<long long>(explicit_steps), explicit_s * 1e3, explicit_s / fed_s);
+    // The training batch: one t per sample (uniform on [t0, T]), one sweep
+    // with per-sample branches (fed_flow_batch) against the explicit sweep
+    // of DecoupledModel::perturb (flow_steps on the shrinking sorted batch).
+    std::vector<double> times(128);
+    for (std::size_t i = 0; i < times.size(); ++i) {
+      times[i] = process_28->time.t0 +
+                 (T - process_28->time.t0) * static_cast<double>(i) / (times.size() - 1.0);
+    }
+    const double fed_batch_s = median_seconds(
+        [&] { return spdec::runtime::fed_flow_batch(*compiled, *process_28, u, times, schedule); },
+        budget);
+    const double explicit_batch_s = median_seconds(
+        [&] {
+          at::Tensor x = u;
+          std::int64_t done = 0;
+          for (std::size_t j = 0; j < times.size(); ++j) {
+            const auto steps = static_cast<std::int64_t>(times[j] / dt);
+            if (steps > done)
+              x = compiled->flow_steps(x, at::Tensor(), done * dt, dt, steps - done);
+            done = std::max(done, steps);
+            if (j + 1 < times.size()) x = x.narrow(0, 1, x.size(0) - 1).contiguous();
+          }
+          return x;
+        },
+        budget);
+    std::printf("%-5s per-sample t: fed_flow_batch %9.3f ms   explicit sweep %9.3f ms   %6.1fx\n",
+                device.str().c_str(), fed_batch_s * 1e3, explicit_batch_s * 1e3,
+                explicit_batch_s / fed_batch_s);
     Row fed{"phi_T_fed", "128x1x28x28", device.str()};
     fed.compiled_s = fed_s;
     fed.torch_s = explicit_s;  // the baseline: explicit flow_steps
