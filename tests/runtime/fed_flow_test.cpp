@@ -6,6 +6,7 @@
 
 #include <ATen/ATen.h>
 
+#include <algorithm>
 #include <catch2/catch.hpp>
 #include <cmath>
 #include <cstdio>
@@ -406,4 +407,53 @@ TEST_CASE("fed: every library process builds a schedule and flows to T, finite",
     CHECK(at::isfinite(variance).all().item<bool>());
     CHECK(variance.min().item<double>() >= 0);
   }
+}
+
+TEST_CASE("fed: the kappa-cycle order keeps float32 round-off at the rounding level",
+          "[runtime][fed]") {
+  // A 25-step cycle of the periodic 1D Laplacian (spectrum [-4, 0]) on
+  // random data, in float and in double. In the natural order (small steps
+  // first) the rounding errors of the early steps are amplified by the
+  // product of the large late factors |1 + τᵢλ| ≫ 1 (up to ~1e10 for some
+  // modes); the κ order interleaves them so that partial products stay
+  // moderate. Measured with this very setup: natural ~1e3, κ ~1e-6.
+  const std::vector<double> taus = rt::fed_step_sizes(0.99 * 0.5 * 25 * 26 / 3.0, 0.99 * 0.5);
+  REQUIRE(taus.size() == 25);
+  std::vector<double> natural = taus;
+  std::sort(natural.begin(), natural.end());
+  const auto error = [](const std::vector<double>& order) {
+    const std::size_t n = 128;
+    std::vector<double> u64(n);
+    std::vector<float> u32(n);
+    std::uint64_t state = 12345;
+    for (std::size_t i = 0; i < n; ++i) {
+      state = state * 6364136223846793005ULL + 1442695040888963407ULL;
+      u64[i] = static_cast<double>(state >> 11U) / 9007199254740992.0 * 2.0 - 1.0;
+      u32[i] = static_cast<float>(u64[i]);
+    }
+    for (const double tau : order) {
+      std::vector<double> next64(n);
+      std::vector<float> next32(n);
+      for (std::size_t i = 0; i < n; ++i) {
+        const std::size_t l = (i + n - 1) % n;
+        const std::size_t r = (i + 1) % n;
+        next64[i] = u64[i] + tau * (u64[l] + u64[r] - 2.0 * u64[i]);
+        next32[i] = u32[i] + static_cast<float>(tau) * (u32[l] + u32[r] - 2.0F * u32[i]);
+      }
+      u64 = next64;
+      u32 = next32;
+    }
+    double worst = 0;
+    for (std::size_t i = 0; i < n; ++i) {
+      worst = std::max(worst, std::abs(static_cast<double>(u32[i]) - u64[i]));
+    }
+    return worst;
+  };
+  const double kappa_error = error(taus);
+  const double natural_error = error(natural);
+  INFO("float32 error: kappa order " << kappa_error << ", natural order " << natural_error);
+  // |u| ≤ 1 and each step rounds at 6e-8: 1e-5 leaves room for a moderate
+  // amplification, and is 1e8 below what the natural order gives.
+  CHECK(kappa_error <= 1e-5);
+  CHECK(natural_error > 1.0);
 }
