@@ -31,6 +31,7 @@
 
 #include "codegen/pipeline.hpp"
 #include "lang/check.hpp"
+#include "runtime/fed_flow.hpp"
 #include "runtime/process_kernels.hpp"
 
 namespace {
@@ -222,6 +223,71 @@ int main(int argc, char** argv) {
   std::printf(
       "(vs torch: speed-up over hand-written LibTorch ops; targets on CPU: drift and "
       "flow_steps >= 10x, forward_step >= 5x)\n");
+
+  // Φ_T of perona_malik at 28 px (size = 28: α1 from 0.5 to 56): FED with the
+  // default schedule (runtime/fed_flow.hpp) against the 2000 tamed explicit
+  // steps of flow_steps at the process's dt.
+  spdec::lang::CheckOptions at_28;
+  at_28.overrides.push_back({"size", "28"});
+  auto checked_28 = spdec::lang::check_file(
+      (std::filesystem::path(SPDEC_SOURCE_DIR) / "library" / "perona_malik.spde").string(), at_28,
+      diagnostics);
+  if (!checked_28) return 1;
+  auto process_28 = std::make_shared<const spdec::lang::Process>(*checked_28);
+  auto program_28 = std::make_shared<const spdec::codegen::StencilProgram>(
+      spdec::codegen::build_program(*process_28));
+  std::printf("\nPhi_T, perona_malik size 28, batch 128x1x28x28\n");
+  for (const at::Device& device : devices) {
+    const auto compiled = spdec::runtime::make_compiled_kernels(process_28, program_28, device);
+    const spdec::runtime::FedSchedule schedule =
+        spdec::runtime::FedSchedule::build(*compiled, *process_28);
+    const at::Tensor u =
+        at::randn({128, 1, 28, 28}, at::TensorOptions().dtype(at::kFloat).device(device));
+    const double T = process_28->time.T;
+    const auto explicit_steps = static_cast<std::int64_t>(std::llround(T / dt));
+    const double fed_s = median_seconds(
+        [&] { return spdec::runtime::fed_flow(*compiled, *process_28, u, T, schedule); }, budget);
+    const double explicit_s = median_seconds(
+        [&] { return compiled->flow_steps(u, at::Tensor(), 0.0, dt, explicit_steps); }, budget);
+    std::printf(
+        "%-5s fed (%zu cycles, %lld steps) %9.3f ms   explicit (%lld steps) %9.3f ms   %6.1fx\n",
+        device.str().c_str(), schedule.cycles.size(),
+        static_cast<long long>(schedule.total_steps()), fed_s * 1e3,
+        static_cast<long long>(explicit_steps), explicit_s * 1e3, explicit_s / fed_s);
+    // The training batch: one t per sample (uniform on [t0, T]), one sweep
+    // with per-sample branches (fed_flow_batch) against the explicit sweep
+    // of DecoupledModel::perturb (flow_steps on the shrinking sorted batch).
+    std::vector<double> times(128);
+    for (std::size_t i = 0; i < times.size(); ++i) {
+      times[i] = process_28->time.t0 +
+                 (T - process_28->time.t0) * static_cast<double>(i) / (times.size() - 1.0);
+    }
+    const double fed_batch_s = median_seconds(
+        [&] { return spdec::runtime::fed_flow_batch(*compiled, *process_28, u, times, schedule); },
+        budget);
+    const double explicit_batch_s = median_seconds(
+        [&] {
+          at::Tensor x = u;
+          std::int64_t done = 0;
+          for (std::size_t j = 0; j < times.size(); ++j) {
+            const auto steps = static_cast<std::int64_t>(times[j] / dt);
+            if (steps > done)
+              x = compiled->flow_steps(x, at::Tensor(), done * dt, dt, steps - done);
+            done = std::max(done, steps);
+            if (j + 1 < times.size()) x = x.narrow(0, 1, x.size(0) - 1).contiguous();
+          }
+          return x;
+        },
+        budget);
+    std::printf("%-5s per-sample t: fed_flow_batch %9.3f ms   explicit sweep %9.3f ms   %6.1fx\n",
+                device.str().c_str(), fed_batch_s * 1e3, explicit_batch_s * 1e3,
+                explicit_batch_s / fed_batch_s);
+    Row fed{"phi_T_fed", "128x1x28x28", device.str()};
+    fed.compiled_s = fed_s;
+    fed.torch_s = explicit_s;  // the baseline: explicit flow_steps
+    fed.reference_s = explicit_s;
+    rows.push_back(fed);
+  }
   if (!json_path.empty()) {
     nlohmann::json out = nlohmann::json::array();
     for (const Row& r : rows) {

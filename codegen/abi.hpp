@@ -15,6 +15,8 @@
 //   spdec_ode_velocity  one step given the norms (when tamed)
 //   spdec_noise         out ← the white Philox stream ξ
 //   spdec_flow_steps    (CPU only) n fused noise-free steps
+//   spdec_fed_steps     (CPU only) one FED cycle: the cached conductances, then its steps
+//   spdec_fed_cache, spdec_fed_update   (CUDA) the same, one launch each (update per step)
 #pragma once
 
 #include <cstdint>
@@ -23,27 +25,30 @@ namespace spdec::codegen {
 
 // X(type, name, comment): the fields of spdec_args, in order.
 // NOLINTNEXTLINE(cppcoreguidelines-macro-usage): one list, two renderings
-#define SPDEC_KERNEL_ARGS_FIELDS(X)                                                          \
-  X(float*, out, "[N,C,H,W] result: b, g2, div Sigma, the new state or the velocity")        \
-  X(float*, out2, "[N,C,H,W] flow: accumulated variance (+= dt g2^2 per step), or null")     \
-  X(const float*, u, "[N,C,H,W] state")                                                      \
-  X(const float*, u0, "[N,C,H,W] initial state (or its estimate), null when not read")       \
-  X(const float*, score, "[N,C,H,W] score s, or Q(g2 s) when Q is not the identity")         \
-  X(const float*, noise, "[N,C,H,W] correlated noise Q^(1/2) xi, or null: draw white xi")    \
-  X(const float*, params, "[P] time-stage values at t (flow: [steps][P], one row per step)") \
-  X(const float*, qdiag, "[H,W] diagonal of Q for div Sigma, or null (= 1)")                 \
-  X(const std::uint64_t*, sample_ids, "[N] noise stream index per sample, or null (= n)")    \
-  X(float*, scratch, "workspace, see workspace_floats()")                                    \
-  X(float*, norms, "[N] per-sample sum of b^2 (taming)")                                     \
-  X(std::int64_t, N, "samples")                                                              \
-  X(std::int32_t, C, "channels")                                                             \
-  X(std::int32_t, H, "rows")                                                                 \
-  X(std::int32_t, W, "columns")                                                              \
-  X(std::int32_t, steps, "flow_steps: number of steps")                                      \
-  X(float, dt, "step (> 0)")                                                                 \
-  X(float, sqrt_dt, "sqrt(dt)")                                                              \
-  X(std::int32_t, pad, "(alignment)")                                                        \
-  X(std::uint64_t, seed, "noise key")                                                        \
+#define SPDEC_KERNEL_ARGS_FIELDS(X)                                                            \
+  X(float*, out, "[N,C,H,W] result: b, g2, div Sigma, the new state or the velocity")          \
+  X(float*, out2, "[N,C,H,W] flow: accumulated variance (+= dt g2^2 per step), or null")       \
+  X(const float*, u, "[N,C,H,W] state")                                                        \
+  X(const float*, u0, "[N,C,H,W] initial state (or its estimate), null when not read")         \
+  X(const float*, score, "[N,C,H,W] score s, or Q(g2 s) when Q is not the identity")           \
+  X(const float*, noise, "[N,C,H,W] correlated noise Q^(1/2) xi, or null: draw white xi")      \
+  X(const float*, params, "[P] time-stage values at t (flow: [steps][P], one row per step)")   \
+  X(const float*, qdiag, "[H,W] diagonal of Q for div Sigma, or null (= 1)")                   \
+  X(const float*, frozen, "[N,C,H,W] fed: the state the conductances are lagged at (null: u)") \
+  X(const float*, taus, "[steps] fed: the cycle's step sizes (CPU)")                           \
+  X(const float*, params2, "fed: [steps][P] values at each step's midpoint, for g (CPU)")      \
+  X(const std::uint64_t*, sample_ids, "[N] noise stream index per sample, or null (= n)")      \
+  X(float*, scratch, "workspace, see workspace_floats()")                                      \
+  X(float*, norms, "[N] per-sample sum of b^2 (taming)")                                       \
+  X(std::int64_t, N, "samples")                                                                \
+  X(std::int32_t, C, "channels")                                                               \
+  X(std::int32_t, H, "rows")                                                                   \
+  X(std::int32_t, W, "columns")                                                                \
+  X(std::int32_t, steps, "flow_steps: number of steps")                                        \
+  X(float, dt, "step (> 0)")                                                                   \
+  X(float, sqrt_dt, "sqrt(dt)")                                                                \
+  X(std::int32_t, pad, "(alignment)")                                                          \
+  X(std::uint64_t, seed, "noise key")                                                          \
   X(std::uint64_t, step, "noise step index")
 
 // NOLINTNEXTLINE(cppcoreguidelines-macro-usage)

@@ -23,10 +23,17 @@ struct Dialect {
 /// long long sample, int C, int H, int W, int c, int x, int y)` computing
 /// `root` at pixel (x, y) of channel c of the sample starting at `sample`.
 /// `interior`: the root is an interior form (at() only above leaves) and the
-/// function is valid only inside the program's reach.
+/// function is valid only inside the program's reach. `fed_fields`: the
+/// function also takes kFedFieldParams after u0 (the frozen state v and the
+/// cached fields K, field j at K + j·KS), for the FED roots.
 [[nodiscard]] std::string emit_pixel_function(const StencilProgram& program, NodeId root,
                                               bool interior, const std::string& name,
-                                              const Dialect& dialect);
+                                              const Dialect& dialect, bool fed_fields = false);
+
+/// The extra parameters of a FED pixel or row function, and their names.
+inline constexpr const char* kFedFieldParams =
+    "const float* SPDEC_RESTRICT v, const float* SPDEC_RESTRICT K, long long KS";
+inline constexpr const char* kFedFieldArgs = "v, K, KS";
 
 /// The process name as an identifier fragment: [A-Za-z0-9_] only.
 [[nodiscard]] std::string mangle(const std::string& name);

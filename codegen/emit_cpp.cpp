@@ -6,6 +6,7 @@
 // each row runs the general (ghost-rule) pixel function on its border
 // columns and the interior function on the rest, a plain loop over x the
 // compiler vectorises.
+#include <algorithm>
 #include <sstream>
 
 #include "codegen/abi.hpp"
@@ -30,18 +31,23 @@ static inline int spdec_wrap(int v, int n) { const int r = v % n; return r < 0 ?
 
 /// Row evaluator of one root: the general function on the border columns,
 /// the interior one between (or the general one on rows near the border).
-std::string row_function(const StencilProgram& p, const Root& root, const std::string& name) {
+/// `fed`: the function also takes the FED fields (kFedFieldParams) after u0.
+std::string row_function(const StencilProgram& p, const Root& root, const std::string& name,
+                         bool fed = false) {
   std::ostringstream out;
   // The interior function reads plain offsets; needed whenever there are stencils
   // (even when both forms are the same nodes, the general one maps indices).
   const bool split = (p.graph[root.interior].depends & depends_stencil) != 0;
-  out << emit_pixel_function(p, root.general, false, name + "_g", kHost);
-  if (split) out << emit_pixel_function(p, root.interior, true, name + "_i", kHost);
+  out << emit_pixel_function(p, root.general, false, name + "_g", kHost, fed);
+  if (split) out << emit_pixel_function(p, root.interior, true, name + "_i", kHost, fed);
   out << "static void " << name
-      << "_row(const float* SPDEC_RESTRICT u, const float* SPDEC_RESTRICT u0, const float* "
-         "SPDEC_RESTRICT P, long long sample, int C, int H, int W, int c, int y, float* "
-         "SPDEC_RESTRICT dst) {\n";
-  const std::string args = "(u, u0, P, sample, C, H, W, c, x, y)";
+      << "_row(const float* SPDEC_RESTRICT u, const float* SPDEC_RESTRICT u0, "
+      << (fed ? std::string(kFedFieldParams) + ", " : std::string())
+      << "const float* SPDEC_RESTRICT P, long long sample, int C, int H, int W, int c, int y, "
+         "float* SPDEC_RESTRICT dst) {\n";
+  const std::string args = std::string("(u, u0, ") +
+                           (fed ? std::string(kFedFieldArgs) + ", " : std::string()) +
+                           "P, sample, C, H, W, c, x, y)";
   if (split) {
     out << "  const int RX = " << p.reach_x << ", RY = " << p.reach_y << ";\n"
         << "  if (y >= RY && y < H - RY && W > 2 * RX) {\n"
@@ -253,6 +259,64 @@ std::string flow_entry(const StencilProgram& p) {
   return out.str();
 }
 
+/// fed_steps: one FED cycle. The cached fields (the conductances at the
+/// frozen state) once, into scratch after the ping buffer; then `steps`
+/// steps u ← u + τ_k A(v)u, each one pass over the rows (A from the cached
+/// fields, params row 0 of `params`), ping-ponging so that the last step
+/// lands in out; out2 += τ_k g(t_k, u_k)² with g at params2 row k.
+std::string fed_entry(const StencilProgram& p) {
+  std::ostringstream out;
+  const std::size_t stride = std::max<std::size_t>(p.params.size(), 1);
+  out << "extern \"C\" void spdec_fed_steps(const spdec_args* a_in) {\n"
+      << "  spdec_args args = *a_in;\n"
+      << "  const spdec_args* a = &args;\n"
+      << "  const long long KS = a->N * (long long)a->C * a->H * a->W;\n"
+      << "  float* ping = a->scratch;\n"
+      << "  float* K = a->scratch + KS;  // cached field j at K + j * KS\n"
+      << "  const float* v = a->frozen ? a->frozen : a->u;\n"
+      << "  const float* P0 = a->params;\n"
+      << "  (void)K; (void)v;\n";
+  if (!p.fed.cached.empty()) {
+    out << "  {\n" << rows_loop_begin(0);
+    for (std::size_t j = 0; j < p.fed.cached.size(); ++j) {
+      out << "          spdec_fed_k" << j
+          << "_row(v, a->u0, v, K, KS, P0, sample, C, H, W, c, y, K + " << j << " * KS + row);\n";
+    }
+    out << kRowsLoopEnd << "  }\n";
+  }
+  out << "  const float* src = a->u;\n"
+      << "  for (int k = 0; k < a_in->steps; ++k) {\n"
+      << "    float* dst = ((a_in->steps - 1 - k) % 2 == 0) ? a_in->out : ping;\n"
+      << "    const float tau = a_in->taus[k];\n"
+      << "    const float* Pk = a_in->params2 + (long long)k * " << stride << ";\n"
+      << "    (void)Pk;\n"
+      << rows_loop_begin(2) << "          float* Au = buf;\n"
+      << "          spdec_fed_a_row(src, a->u0, v, K, KS, P0, sample, C, H, W, c, y, Au);\n"
+      << "          const float* uu = src + row; float* o = dst + row;\n"
+      << "          if (a->out2) {\n"
+      << "            float* g = buf + W;\n"
+      << "            spdec_g_row(src, a->u0, Pk, sample, C, H, W, c, y, g);\n"
+      << "            float* var = a->out2 + row;\n"
+      << "            for (int x = 0; x < W; ++x) var[x] += tau * g[x] * g[x];\n"
+      << "          }\n"
+      << "          for (int x = 0; x < W; ++x) o[x] = uu[x] + tau * Au[x];\n"
+      << kRowsLoopEnd << "    src = dst;\n"
+      << "  }\n"
+      << "}\n";
+  return out.str();
+}
+
+std::string fed_functions(const StencilProgram& p) {
+  std::ostringstream out;
+  out << "// FED: A(v)u with the conductances lagged at the frozen state v\n"
+      << row_function(p, p.fed.step, "spdec_fed_a", /*fed=*/true);
+  for (std::size_t j = 0; j < p.fed.cached.size(); ++j) {
+    out << "// FED: cached field " << j << " (a conductance at the frozen state)\n"
+        << row_function(p, p.fed.cached[j], "spdec_fed_k" + std::to_string(j), /*fed=*/true);
+  }
+  return out.str();
+}
+
 }  // namespace
 
 std::string emit_cpp(const StencilProgram& program) {
@@ -268,6 +332,7 @@ std::string emit_cpp(const StencilProgram& program) {
       << row_function(program, program.diffusion_du, "spdec_dg") << kHelpers << "\n";
   if (program.taming) out << drift_norms_function();
   out << per_pixel_entries() << step_entries(program) << flow_entry(program);
+  if (program.fed.available) out << fed_functions(program) << fed_entry(program);
   return out.str();
 }
 

@@ -27,17 +27,23 @@ static __device__ __forceinline__ int spdec_wrap(int v, int n) { const int r = v
 )";
 
 /// `<name>_at(u, u0, P, sample, C, H, W, c, x, y)`: the interior or general form.
-std::string dispatch_function(const StencilProgram& p, const Root& root, const std::string& name) {
+/// `fed`: the function also takes the FED fields (kFedFieldParams) after u0.
+std::string dispatch_function(const StencilProgram& p, const Root& root, const std::string& name,
+                              bool fed = false) {
   std::ostringstream out;
   // The interior function reads plain offsets; needed whenever there are stencils
   // (even when both forms are the same nodes, the general one maps indices).
   const bool split = (p.graph[root.interior].depends & depends_stencil) != 0;
-  out << emit_pixel_function(p, root.general, false, name + "_g", kDevice);
-  if (split) out << emit_pixel_function(p, root.interior, true, name + "_i", kDevice);
+  out << emit_pixel_function(p, root.general, false, name + "_g", kDevice, fed);
+  if (split) out << emit_pixel_function(p, root.interior, true, name + "_i", kDevice, fed);
   out << "static __device__ __forceinline__ float " << name
-      << "_at(const float* SPDEC_RESTRICT u, const float* SPDEC_RESTRICT u0, const float* "
-         "SPDEC_RESTRICT P, long long sample, int C, int H, int W, int c, int x, int y) {\n";
-  const std::string args = "(u, u0, P, sample, C, H, W, c, x, y)";
+      << "_at(const float* SPDEC_RESTRICT u, const float* SPDEC_RESTRICT u0, "
+      << (fed ? std::string(kFedFieldParams) + ", " : std::string())
+      << "const float* SPDEC_RESTRICT P, long long sample, int C, int H, int W, int c, int x, "
+         "int y) {\n";
+  const std::string args = std::string("(u, u0, ") +
+                           (fed ? std::string(kFedFieldArgs) + ", " : std::string()) +
+                           "P, sample, C, H, W, c, x, y)";
   if (split) {
     out << "  if (x >= " << p.reach_x << " && x < W - " << p.reach_x << " && y >= " << p.reach_y
         << " && y < H - " << p.reach_y << ") return " << name << "_i" << args << ";\n";
@@ -144,6 +150,47 @@ std::string update_entries(const StencilProgram& p) {
   return out.str();
 }
 
+/// FED (see codegen/kernels.hpp): spdec_fed_cache computes the cached
+/// fields at the frozen state once per cycle (into scratch after one state's
+/// floats, field j at K + j·KS); spdec_fed_update is one step
+/// out = u + dt A(v)u (dt = the step's τ, params = the operator's row) and
+/// out2 += dt g² with g at params2 (the step's own row).
+std::string fed_entries(const StencilProgram& p) {
+  std::ostringstream out;
+  out << "// FED: A(v)u with the conductances lagged at the frozen state v\n"
+      << dispatch_function(p, p.fed.step, "spdec_fed_a", /*fed=*/true);
+  for (std::size_t j = 0; j < p.fed.cached.size(); ++j) {
+    out << "// FED: cached field " << j << " (a conductance at the frozen state)\n"
+        << dispatch_function(p, p.fed.cached[j], "spdec_fed_k" + std::to_string(j), true);
+  }
+  const char* fields =
+      "    const float* v = a.frozen ? a.frozen : a.u;\n"
+      "    float* K = a.scratch + spdec_total;\n"
+      "    const long long KS = spdec_total;\n"
+      "    (void)v; (void)K; (void)KS;\n";
+  out << "extern \"C\" __global__ void spdec_fed_cache(spdec_args a) {\n"
+      << "  SPDEC_FOR_EACH_ELEMENT(a) {\n    SPDEC_DECOMPOSE(a)\n"
+      << fields;
+  for (std::size_t j = 0; j < p.fed.cached.size(); ++j) {
+    out << "    K[" << j << " * KS + i] = spdec_fed_k" << j
+        << "_at(v, a.u0, v, K, KS, a.params, sample, C, H, W, c, x, y);\n";
+  }
+  out << "  }\n}\n\n"
+      << "extern \"C\" __global__ void spdec_fed_update(spdec_args a) {\n"
+      << "  SPDEC_FOR_EACH_ELEMENT(a) {\n    SPDEC_DECOMPOSE(a)\n"
+      << fields
+      << "    const float Au = spdec_fed_a_at(a.u, a.u0, v, K, KS, a.params, sample, C, H, W, c, "
+         "x, "
+         "y);\n"
+      << "    if (a.out2) {\n"
+      << "      const float g = spdec_g_at(a.u, a.u0, a.params2, sample, C, H, W, c, x, y);\n"
+      << "      a.out2[i] += a.dt * g * g;\n"
+      << "    }\n"
+      << "    a.out[i] = a.u[i] + a.dt * Au;\n"
+      << "  }\n}\n\n";
+  return out.str();
+}
+
 }  // namespace
 
 std::string emit_cuda(const StencilProgram& program) {
@@ -158,6 +205,7 @@ std::string emit_cuda(const StencilProgram& program) {
       << origin_comment(program, "d g / d u (from the diffusion)", program.diffusion_span)
       << dispatch_function(program, program.diffusion_du, "spdec_dg") << kIndexing << "\n"
       << per_pixel_entries() << drift_norms_entry(kCudaBlock) << update_entries(program);
+  if (program.fed.available) out << fed_entries(program);
   return out.str();
 }
 

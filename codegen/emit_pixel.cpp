@@ -108,9 +108,19 @@ class PixelEmitter {
     const Position& p = positions_.at(pos);
     switch (node.kind) {
       case Kind::load: {
-        const char* field = node.field == Field::u ? "u" : "u0";
-        return std::string(field) + "[sample + ((long long)" + chan + " * H + " + p.y + ") * W + " +
-               p.x + "]";
+        const std::string index =
+            "sample + ((long long)" + chan + " * H + " + p.y + ") * W + " + p.x + "]";
+        switch (node.field) {
+          case Field::u:
+            return "u[" + index;
+          case Field::u0:
+            return "u0[" + index;
+          case Field::frozen:
+            return "v[" + index;
+          case Field::cached:
+            return "K[" + std::to_string(node.a) + " * KS + " + index;
+        }
+        break;
       }
       case Kind::coord_x:
         return "(float)" + p.x;
@@ -296,13 +306,15 @@ class PixelEmitter {
 }  // namespace
 
 std::string emit_pixel_function(const StencilProgram& program, NodeId root, bool interior,
-                                const std::string& name, const Dialect& dialect) {
+                                const std::string& name, const Dialect& dialect, bool fed_fields) {
   PixelEmitter emitter(program, interior, dialect);
   const std::string body = emitter.body(root);
   std::string text = dialect.function_qualifier + " float " + name +
-                     "(const float* SPDEC_RESTRICT u, const float* SPDEC_RESTRICT u0, "
+                     "(const float* SPDEC_RESTRICT u, const float* SPDEC_RESTRICT u0, " +
+                     (fed_fields ? std::string(kFedFieldParams) + ", " : std::string()) +
                      "const float* SPDEC_RESTRICT P, long long sample, int C, int H, int W, "
                      "int c, int x, int y) {\n";
+  if (fed_fields) text += "  (void)v; (void)K; (void)KS;\n";
   text += "  (void)u; (void)u0; (void)P; (void)sample; (void)C; (void)H; (void)W; (void)c;\n";
   text += "  (void)x; (void)y;\n";
   return text + body + "}\n";

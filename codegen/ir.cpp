@@ -33,7 +33,19 @@ const char* name(Kind kind) {
   return "?";
 }
 
-const char* name(Field field) { return field == Field::u ? "u" : "u0"; }
+const char* name(Field field) {
+  switch (field) {
+    case Field::u:
+      return "u";
+    case Field::u0:
+      return "u0";
+    case Field::frozen:
+      return "frozen";
+    case Field::cached:
+      return "cached";
+  }
+  return "?";
+}
 
 bool Node::operator==(const Node& other) const {
   // Constants compare by bit pattern so that -0.0 and 0.0 (and NaNs) stay distinct.
@@ -135,7 +147,18 @@ NodeId Graph::intern(Node node) {
       node.depends |= depends_param;
       break;
     case Kind::load:
-      node.depends |= node.field == Field::u ? depends_u : depends_u0;
+      switch (node.field) {
+        case Field::u:
+          node.depends |= depends_u;
+          break;
+        case Field::u0:
+          node.depends |= depends_u0;
+          break;
+        case Field::frozen:
+        case Field::cached:
+          node.depends |= depends_frozen;
+          break;
+      }
       break;
     case Kind::coord_x:
     case Kind::coord_y:
@@ -177,10 +200,11 @@ NodeId Graph::param(std::int32_t slot) {
   return intern(n);
 }
 
-NodeId Graph::load(Field field) {
+NodeId Graph::load(Field field, std::int32_t slot) {
   Node n;
   n.kind = Kind::load;
   n.field = field;
+  n.a = field == Field::cached ? slot : 0;
   return intern(n);
 }
 
@@ -206,8 +230,8 @@ NodeId Graph::at(NodeId e, std::int32_t di, std::int32_t dj, double ghost) {
   const Node& inner = (*this)[e];
   // Position-independent values need no shift (their Dirichlet ghost would be
   // the value itself only for *field* expressions, LANGUAGE.md §12).
-  constexpr std::uint8_t kPositional =
-      depends_u | depends_u0 | depends_coords | depends_indicator | depends_stencil;
+  constexpr std::uint8_t kPositional = depends_u | depends_u0 | depends_coords | depends_indicator |
+                                       depends_stencil | depends_frozen;
   if ((inner.depends & kPositional) == 0 || (di == 0 && dj == 0)) {
     return e;
   }

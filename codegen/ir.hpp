@@ -40,6 +40,7 @@ enum class Kind : std::uint8_t {
   constant,     ///< `value`
   param,        ///< kernel parameter slot `a` (a time-stage value)
   load,         ///< the field `field` at the current position and channel
+                ///< (Field::cached: the cached field number `a`)
   coord_x,      ///< column index of the current position
   coord_y,      ///< row index of the current position
   at,           ///< args[0] at G(current + (a, b))
@@ -48,7 +49,11 @@ enum class Kind : std::uint8_t {
   apply,        ///< the scalar operation `op` of args (lang's scalar ops)
 };
 
-enum class Field : std::uint8_t { u, u0 };
+/// u the state, u0 the initial state; for the FED kernels (codegen/fed.cpp)
+/// also `frozen`, the state the conductances are lagged at (the cycle's
+/// start), and `cached`, a field the kernel precomputed from `frozen` once
+/// per cycle (slot Node::a).
+enum class Field : std::uint8_t { u, u0, frozen, cached };
 
 [[nodiscard]] const char* name(Kind kind);
 [[nodiscard]] const char* name(Field field);
@@ -63,6 +68,7 @@ enum Depends : std::uint8_t {
   depends_indicator = 1U << 4U,
   depends_stencil = 1U << 5U,   ///< contains an `at`
   depends_channels = 1U << 6U,  ///< contains a channel_sum
+  depends_frozen = 1U << 7U,    ///< reads the frozen state (or a cached field of it)
 };
 
 struct Node {
@@ -91,7 +97,7 @@ class Graph {
  public:
   [[nodiscard]] NodeId constant(double value);
   [[nodiscard]] NodeId param(std::int32_t slot);
-  [[nodiscard]] NodeId load(Field field);
+  [[nodiscard]] NodeId load(Field field, std::int32_t slot = 0);
   [[nodiscard]] NodeId coord_x();
   [[nodiscard]] NodeId coord_y();
   /// `ghost` is the value outside the grid under a Dirichlet boundary: the

@@ -20,6 +20,8 @@ const char* name(KernelKind kind) {
       return "reverse_step";
     case KernelKind::ode_step:
       return "ode_step";
+    case KernelKind::fed_steps:
+      return "fed_steps";
   }
   return "?";
 }
@@ -37,7 +39,9 @@ std::int64_t workspace_floats(const StencilProgram& program, KernelKind kind, st
     case KernelKind::ode_step:
       return taming;
     case KernelKind::flow_steps:
-      return state + taming;  // the ping-pong buffer
+      return state + taming;     // the ping-pong buffer
+    case KernelKind::fed_steps:  // the ping-pong buffer, then the cached fields
+      return state * (1 + static_cast<std::int64_t>(program.fed.cached.size()));
     default:
       return 0;
   }
@@ -64,6 +68,9 @@ CudaPlan cuda_plan(const StencilProgram& program, KernelKind kind) {
       break;
     case KernelKind::ode_step:
       stepped("spdec_ode_update");
+      break;
+    case KernelKind::fed_steps:
+      plan.entries = {"spdec_fed_cache", "spdec_fed_update"};
       break;
     default:
       plan.entries.push_back(cpu_entry(kind));

@@ -14,6 +14,14 @@
 //   flow_steps    `steps` noise-free steps u ← u + scale b, params row k at step
 //                 k; out2 (if given) += Δt g² at each step (multiplicative
 //                 noise in decoupled semantics)
+//   fed_steps     one cycle of Fast Explicit Diffusion with lagged conductance:
+//                 `steps` steps u ← u + τ_k A(v)u (untamed), A(v)u the drift
+//                 with every flux conductance read at the frozen state v
+//                 (codegen/fed.cpp), computed once per call into cached
+//                 fields; the operator's params are row 0 of `params` (the
+//                 same for all steps), τ_k = taus[k]; out2 (if given)
+//                 += τ_k g(t_k, u_k)² with g's params at params2 row k.
+//                 Only for programs with fed.available.
 //   reverse_step  out = u − scale b + Δt (div Σ + Σ s) + g √Δt ζ
 //                 (reverse-SDE Euler–Maruyama, paper eq. 20)
 //   ode_step      out = (scale/Δt) b − ½ (div Σ + Σ s)   (probability-flow velocity)
@@ -41,12 +49,13 @@ enum class KernelKind : std::uint8_t {
   flow_steps,
   reverse_step,
   ode_step,
+  fed_steps,
 };
 
-inline constexpr KernelKind kAllKernels[] = {KernelKind::drift,        KernelKind::diffusion,
-                                             KernelKind::div_sigma,    KernelKind::noise,
-                                             KernelKind::forward_step, KernelKind::flow_steps,
-                                             KernelKind::reverse_step, KernelKind::ode_step};
+inline constexpr KernelKind kAllKernels[] = {
+    KernelKind::drift,        KernelKind::diffusion,    KernelKind::div_sigma,
+    KernelKind::noise,        KernelKind::forward_step, KernelKind::flow_steps,
+    KernelKind::reverse_step, KernelKind::ode_step,     KernelKind::fed_steps};
 
 [[nodiscard]] const char* name(KernelKind kind);
 /// The CPU entry point: "spdec_" + name.
@@ -63,6 +72,9 @@ inline constexpr KernelKind kAllKernels[] = {KernelKind::drift,        KernelKin
 /// adds each sample's Σ b² into `norms` (zeroed by the runtime before).
 /// flow_steps is launched per step: per step the runtime runs
 /// [spdec_drift_norms,] spdec_flow_update with u/out/params moved along.
+/// fed_steps lists spdec_fed_cache (launched once per cycle) and
+/// spdec_fed_update (launched per step with u/out/dt = τ_k/params2 moved
+/// along); the runtime drives that loop.
 struct CudaPlan {
   bool zero_norms = false;           ///< the runtime zeroes norms first
   std::vector<std::string> entries;  ///< launched in this order

@@ -50,8 +50,11 @@ struct Value {
 
 class Lowering {
  public:
-  Lowering(const lang::Process& process, StencilProgram& program)
-      : process_(process), program_(program), g_(program.graph) {}
+  /// lag_conductance: the FED operator's lowering, in which every load of u
+  /// inside the conductance k of a flux-form div(k * grad(e)) reads the
+  /// frozen state instead (the grad part keeps reading u).
+  Lowering(const lang::Process& process, StencilProgram& program, bool lag_conductance = false)
+      : process_(process), program_(program), g_(program.graph), lag_(lag_conductance) {}
 
   NodeId scalar(const ExprRef& e, Placement p) {
     const Value v = lower(e, p);
@@ -61,7 +64,7 @@ class Lowering {
 
  private:
   Value lower(const ExprRef& e, Placement p) {
-    const auto key = std::tuple{e.get(), p.key()};
+    const auto key = std::tuple{e.get(), p.key(), lagging_ > 0};
     if (const auto found = memo_.find(key); found != memo_.end()) return found->second;
     const Value v = lower_uncached(e, p);
     memo_.emplace(key, v);
@@ -77,7 +80,7 @@ class Lowering {
     }
     switch (e->op) {
       case Op::field_u:
-        return {leaf_at(g_.load(Field::u), p)};
+        return {leaf_at(g_.load(lagging_ > 0 ? Field::frozen : Field::u), p)};
       case Op::field_u0:
         return {leaf_at(g_.load(Field::u0), p)};
       case Op::coord_x:
@@ -295,7 +298,13 @@ class Lowering {
     return false;
   }
 
-  NodeId conductance(const ExprRef& k, Placement p) { return k ? scalar(k, p) : g_.constant(1.0); }
+  NodeId conductance(const ExprRef& k, Placement p) {
+    if (!k) return g_.constant(1.0);
+    if (lag_) ++lagging_;
+    const NodeId value = scalar(k, p);
+    if (lag_) --lagging_;
+    return value;
+  }
 
   /// Σ_d k₊ (e[o+e_d] − e[o]) − k₋ (e[o] − e[o−e_d]) with the scheme's k±.
   NodeId flux(const ExprRef& k, const ExprRef& e, Offset o) {
@@ -330,8 +339,11 @@ class Lowering {
   const lang::Process& process_;
   StencilProgram& program_;
   Graph& g_;
-  std::map<std::tuple<const lang::Expr*, std::tuple<std::int32_t, std::int32_t, std::int32_t>>,
-           Value>
+  bool lag_ = false;
+  int lagging_ = 0;  ///< > 0 while lowering a conductance in the lagged mode
+  std::map<
+      std::tuple<const lang::Expr*, std::tuple<std::int32_t, std::int32_t, std::int32_t>, bool>,
+      Value>
       memo_;
 };
 
@@ -363,6 +375,10 @@ StencilProgram lower(const lang::Process& process) {
       process.drift ? lowering.scalar(process.drift, pixel) : program.graph.constant(0.0);
   program.diffusion.general =
       process.diffusion ? lowering.scalar(process.diffusion, pixel) : program.graph.constant(0.0);
+  // The FED operator A(frozen) u (checked and split by the fed pass).
+  Lowering lagged(process, program, /*lag_conductance=*/true);
+  program.fed.lagged.general =
+      process.drift ? lagged.scalar(process.drift, pixel) : program.graph.constant(0.0);
   return program;
 }
 

@@ -20,6 +20,12 @@ namespace spdec::codegen {
 /// reverse SDE, div Σ, comes from it.
 void differentiate(StencilProgram& program);
 
+/// fed.cpp — the FED operator: decides whether the lagged drift A(frozen)u
+/// (lowered by lower()) is linear in u (else fed.available = false with the
+/// reason) and hoists its frozen-only subexpressions (the conductances)
+/// into cached fields computed once per cycle.
+void prepare_fed(StencilProgram& program);
+
 /// specialize_interior.cpp — the interior form of every root: `at` chains
 /// collapse to offsets from the pixel and indicators fold to 0 or 1, which is
 /// where ∂g₂/∂u is proven zero for central differences. Sets reach_x/reach_y.

@@ -28,9 +28,11 @@ StencilProgram build_program(const lang::Process& process, const PipelineOptions
   timed("lower", program, options, timings, [&](StencilProgram& p) { p = lower(process); });
   // 2. ∂g₂/∂u for the Itô correction div Σ.
   timed("differentiate", program, options, timings, differentiate);
-  // 3. the interior form of every root (where the ghost rules vanish).
+  // 3. the FED operator: linear in u with lagged conductances? hoist them.
+  timed("fed", program, options, timings, prepare_fed);
+  // 4. the interior form of every root (where the ghost rules vanish).
   timed("specialize_interior", program, options, timings, specialize_interior);
-  // 4. invariants.
+  // 5. invariants.
   std::string problems;
   timed("verify", program, options, timings,
         [&](const StencilProgram& p) { problems = verify(p); });

@@ -10,7 +10,9 @@ namespace spdec::codegen {
 
 std::vector<NodeId> StencilProgram::roots() const {
   std::vector<NodeId> out;
-  for (const Root* root : {&drift, &diffusion, &diffusion_du}) {
+  std::vector<const Root*> all{&drift, &diffusion, &diffusion_du, &fed.lagged, &fed.step};
+  for (const Root& root : fed.cached) all.push_back(&root);
+  for (const Root* root : all) {
     for (const NodeId id : {root->general, root->interior}) {
       if (id != kNoNode) out.push_back(id);
     }
@@ -32,6 +34,7 @@ std::string describe(const Node& node, const std::map<NodeId, std::size_t>& name
       break;
     case Kind::load:
       out << "load " << name(node.field);
+      if (node.field == Field::cached) out << " " << node.a;
       break;
     case Kind::coord_x:
     case Kind::coord_y:
@@ -92,6 +95,18 @@ std::string print(const StencilProgram& program) {
   print_root(out, g, "diffusion (interior)", program.diffusion.interior);
   print_root(out, g, "d diffusion / du", program.diffusion_du.general);
   print_root(out, g, "d diffusion / du (interior)", program.diffusion_du.interior);
+  if (program.fed.available) {
+    print_root(out, g, "fed operator A(frozen) u", program.fed.lagged.general);
+    print_root(out, g, "fed step", program.fed.step.general);
+    print_root(out, g, "fed step (interior)", program.fed.step.interior);
+    for (std::size_t j = 0; j < program.fed.cached.size(); ++j) {
+      const std::string title = "fed cached " + std::to_string(j);
+      print_root(out, g, title.c_str(), program.fed.cached[j].general);
+      print_root(out, g, (title + " (interior)").c_str(), program.fed.cached[j].interior);
+    }
+  } else {
+    out << "fed: unavailable (" << program.fed.refusal << ")\n";
+  }
   return out.str();
 }
 

@@ -25,6 +25,22 @@ struct Root {
   NodeId interior = kNoNode;  ///< valid where no `at` chain leaves the grid
 };
 
+/// The operator of Fast Explicit Diffusion with a lagged conductance
+/// (codegen/fed.cpp): A(v)u, the drift with the conductance k of every
+/// flux-form div(k * grad(e)) read at the frozen state v instead of u (the
+/// grad part keeps reading u), so that A(v)u is linear in u for a fixed v.
+struct FedOperator {
+  /// The lagged drift is linear (homogeneous) in u, so FED applies; when
+  /// false, `refusal` says why and the runtime keeps the explicit flow.
+  bool available = false;
+  std::string refusal;
+  Root lagged;  ///< A(v)u reading u and `frozen` (the fed pass's input)
+  Root step;    ///< the same, its frozen-only subexpressions read from cached fields
+  /// The hoisted frozen-only subexpressions (the conductances), computed
+  /// once per cycle into cached field j = index.
+  std::vector<Root> cached;
+};
+
 struct StencilProgram {
   std::string process_name;
   /// Where drift and diffusion were written, for messages (never pasted
@@ -36,6 +52,7 @@ struct StencilProgram {
   Root drift;         ///< b(t, u)
   Root diffusion;     ///< g₂(t, u) per pixel
   Root diffusion_du;  ///< ∂g₂ᵢ/∂uᵢ (same pixel and channel), for div Σ
+  FedOperator fed;    ///< the lagged operator of the fed_steps kernel
   std::vector<HostParam> params;
 
   // Where the interior specialisation holds: columns [reach_x, W − reach_x),

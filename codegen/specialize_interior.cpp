@@ -13,6 +13,7 @@
 #include <cstdlib>
 #include <map>
 #include <tuple>
+#include <vector>
 
 #include "codegen/passes.hpp"
 
@@ -82,7 +83,10 @@ void specialize_interior(StencilProgram& program) {
   program.reach_x = 0;
   program.reach_y = 0;
   Interior interior(program);
-  for (Root* root : {&program.drift, &program.diffusion, &program.diffusion_du}) {
+  std::vector<Root*> roots{&program.drift, &program.diffusion, &program.diffusion_du,
+                           &program.fed.step};
+  for (Root& root : program.fed.cached) roots.push_back(&root);
+  for (Root* root : roots) {
     root->interior = root->general == kNoNode ? kNoNode : interior.rewrite(root->general, {});
   }
 }

@@ -1,6 +1,7 @@
 // Pass: structural invariants. A failure is a compiler bug, reported with the
 // node that breaks the rule; the pipeline stops on it.
 #include <sstream>
+#include <vector>
 
 #include "codegen/passes.hpp"
 
@@ -50,7 +51,13 @@ std::string verify(const StencilProgram& program) {
   if (program.drift.general == kNoNode || program.diffusion.general == kNoNode) {
     problems << "drift or diffusion missing\n";
   }
-  for (const Root* root : {&program.drift, &program.diffusion, &program.diffusion_du}) {
+  std::vector<const Root*> roots{&program.drift, &program.diffusion, &program.diffusion_du,
+                                 &program.fed.step};
+  for (const Root& root : program.fed.cached) roots.push_back(&root);
+  if (program.fed.available && program.fed.step.general == kNoNode) {
+    problems << "fed available without a step root\n";
+  }
+  for (const Root* root : roots) {
     if (root->interior == kNoNode) continue;
     if (const std::string why = check_interior(program.graph, root->interior); !why.empty()) {
       problems << why << "\n";

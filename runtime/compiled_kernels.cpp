@@ -133,6 +133,69 @@ class CompiledKernels final : public ProcessKernels {
     return out;
   }
 
+  at::Tensor fed_steps(const at::Tensor& u, const at::Tensor& frozen, const at::Tensor& u0,
+                       const FedCycle& cycle, at::Tensor* variance) override {
+    if (!program_->fed.available) {
+      throw std::invalid_argument("spdec kernels: process " + program_->process_name +
+                                  " has no FED operator: " + program_->fed.refusal);
+    }
+    const auto steps = static_cast<std::int64_t>(cycle.taus.size());
+    at::Tensor out = at::empty_like(u);
+    KernelArgs args = base_args(u, out, u0, cycle.t_begin, 0.0);
+    if (frozen.defined()) {
+      check_state(frozen, "frozen", device_, u.sizes(), false);
+      args.frozen = frozen.data_ptr<float>();
+    }
+    if (steps == 0) return u.clone();
+    const FedParams host = fed_host_params(*process_, *program_, cycle, options_.knots);
+    const auto count = static_cast<std::int64_t>(program_->params.size());
+    const std::int64_t stride = std::max<std::int64_t>(count, 1);
+    // One table: row 0 the operator's params, rows 1.. the steps' (for g),
+    // then the step sizes.
+    at::Tensor table = at::zeros({(steps + 1) * stride + steps}, at::kDouble);
+    auto* values = table.data_ptr<double>();
+    for (std::int64_t i = 0; i < count; ++i) values[i] = host.op[static_cast<std::size_t>(i)];
+    for (std::int64_t k = 0; k < steps; ++k) {
+      for (std::int64_t i = 0; i < count; ++i) {
+        values[(k + 1) * stride + i] =
+            host.steps[static_cast<std::size_t>(k)][static_cast<std::size_t>(i)];
+      }
+      values[(steps + 1) * stride + k] = cycle.taus[static_cast<std::size_t>(k)];
+    }
+    const at::Tensor device_table =
+        table.to(at::TensorOptions().dtype(at::kFloat).device(device_)).contiguous();
+    float* base = device_table.data_ptr<float>();
+    args.params = base;
+    args.params2 = base + stride;
+    args.taus = base + (steps + 1) * stride;
+    args.steps = static_cast<std::int32_t>(steps);
+    if (variance != nullptr) {
+      check_state(*variance, "variance", device_, u.sizes(), false);
+      args.out2 = variance->data_ptr<float>();
+    }
+    Workspace workspace = bind_workspace(args, KernelKind::fed_steps, u);
+    if (!device_.is_cuda()) {
+      call_cpu(KernelKind::fed_steps, args);
+      return out;
+    }
+    // CUDA: the cached fields once, then one launch per step, ping-ponging.
+    const codegen::CudaPlan plan = codegen::cuda_plan(*program_, KernelKind::fed_steps);
+    launch_entry(plan.entries.at(0), args, u);
+    at::Tensor other = at::empty_like(u);
+    const float* src = u.data_ptr<float>();
+    if (args.frozen == nullptr) args.frozen = src;  // the kernel's v: u at the cycle's start
+    for (std::int64_t k = 0; k < steps; ++k) {
+      float* dst = ((steps - 1 - k) % 2 == 0) ? out.data_ptr<float>() : other.data_ptr<float>();
+      args.u = src;
+      args.out = dst;
+      args.params2 = base + (k + 1) * stride;
+      args.dt = static_cast<float>(cycle.taus[static_cast<std::size_t>(k)]);
+      launch_entry(plan.entries.at(1), args, u);
+      src = dst;
+    }
+    return out;
+  }
+
   at::Tensor reverse_step(const at::Tensor& u, const at::Tensor& u0, double t, double dt,
                           const at::Tensor& score_term, const at::Tensor& qdiag,
                           const NoiseSource& noise) override {
@@ -270,28 +333,32 @@ class CompiledKernels final : public ProcessKernels {
 
   void launch_plan(KernelKind kind, KernelArgs& args, const at::Tensor& like) {
     const codegen::CudaPlan plan = codegen::cuda_plan(*program_, kind);
-    const std::int64_t per_sample = like.size(1) * like.size(2) * like.size(3);
     void* stream = current_stream();
     if (plan.zero_norms) {
       at::Tensor norms = at::from_blob(args.norms, {like.size(0)},
                                        at::TensorOptions().dtype(at::kFloat).device(device_));
       norms.zero_();
     }
-    for (const std::string& entry : plan.entries) {
-      void* parameter = &args;
-      const jit::CudaFunction function = cuda_->function(entry);
-      const auto block = static_cast<unsigned>(codegen::kCudaBlock);
-      jit::Dim3 grid;
-      if (entry == "spdec_drift_norms") {
-        grid.x =
-            static_cast<unsigned>(std::min<std::int64_t>((per_sample + block - 1) / block, 1024));
-        grid.y = static_cast<unsigned>(like.size(0));
-      } else {
-        grid.x = static_cast<unsigned>(
-            std::min<std::int64_t>((like.numel() + block - 1) / block, 65535));
-      }
-      cuda_->launch(function, grid, {block, 1, 1}, 0, stream, &parameter);
+    for (const std::string& entry : plan.entries) launch_entry(entry, args, like, stream);
+  }
+
+  void launch_entry(const std::string& entry, KernelArgs& args, const at::Tensor& like,
+                    void* stream = nullptr) {
+    if (stream == nullptr) stream = current_stream();
+    const std::int64_t per_sample = like.size(1) * like.size(2) * like.size(3);
+    void* parameter = &args;
+    const jit::CudaFunction function = cuda_->function(entry);
+    const auto block = static_cast<unsigned>(codegen::kCudaBlock);
+    jit::Dim3 grid;
+    if (entry == "spdec_drift_norms") {
+      grid.x =
+          static_cast<unsigned>(std::min<std::int64_t>((per_sample + block - 1) / block, 1024));
+      grid.y = static_cast<unsigned>(like.size(0));
+    } else {
+      grid.x =
+          static_cast<unsigned>(std::min<std::int64_t>((like.numel() + block - 1) / block, 65535));
     }
+    cuda_->launch(function, grid, {block, 1, 1}, 0, stream, &parameter);
   }
 
   /// LibTorch's current CUDA stream as a CUstream (the runtime API's

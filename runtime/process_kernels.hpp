@@ -30,6 +30,33 @@ using KnotValues = std::vector<std::vector<double>>;
                                               const codegen::StencilProgram& program, double t,
                                               const KnotValues* knots = nullptr);
 
+/// One cycle of Fast Explicit Diffusion (runtime/fed_flow.hpp builds them):
+/// from t_begin to t_end in taus.size() explicit steps of the lagged
+/// operator, Σ taus = t_end − t_begin (in double; the kernels get floats).
+struct FedCycle {
+  double t_begin = 0;
+  double t_end = 0;
+  std::vector<double> taus;
+};
+
+/// The host params of a FED cycle. The operator must be one operator for the
+/// whole cycle (FED's inner steps exceed the explicit limit and only the
+/// cycle is stable), so its time-stage values are frozen too: `op` holds
+/// each param's mean over the cycle, (1/Θ)∫ p(t) dt by 5-point Gauss–
+/// Legendre (the value at t_begin when Θ = 0). For a drift that is a time
+/// factor times a fixed operator (heat: α1(t)·lap u) this makes Θ·A exactly
+/// ∫A dt, so the cycle is the exact semigroup of the linear case; for
+/// Perona–Malik the error is second order in Θ, below the first-order error
+/// of the lagged conductance. `steps[k]` holds the values at step k's
+/// midpoint t_begin + Σ_{i<k} τᵢ + τ_k/2, for g (the variance's midpoint sum).
+struct FedParams {
+  std::vector<double> op;
+  std::vector<std::vector<double>> steps;
+};
+[[nodiscard]] FedParams fed_host_params(const lang::Process& process,
+                                        const codegen::StencilProgram& program,
+                                        const FedCycle& cycle, const KnotValues* knots = nullptr);
+
 /// Where ζ = Q^{1/2}ξ comes from in a stochastic step: given (`correlated`,
 /// already multiplied by Q^{1/2}: the runtime's spectral operator), or drawn
 /// by the kernel from the Philox stream of (seed, sample id, step) — white,
@@ -70,6 +97,15 @@ class ProcessKernels {
   [[nodiscard]] virtual at::Tensor flow_steps(const at::Tensor& u, const at::Tensor& u0, double t,
                                               double dt, std::int64_t steps,
                                               at::Tensor* variance = nullptr) = 0;
+  /// One FED cycle (codegen/kernels.hpp, fed_steps): the conductances frozen
+  /// at `frozen` (undefined: u), then u ← u + τ_k A(frozen)u for each τ_k of
+  /// the cycle, untamed. When `variance` is given, adds Σ_k τ_k g(t_k, u_k)²
+  /// with t_k the steps' midpoints. Throws std::invalid_argument when the
+  /// program has no FED operator (program.fed.available is false: the
+  /// refusal is in the message).
+  [[nodiscard]] virtual at::Tensor fed_steps(const at::Tensor& u, const at::Tensor& frozen,
+                                             const at::Tensor& u0, const FedCycle& cycle,
+                                             at::Tensor* variance = nullptr) = 0;
   /// One reverse-SDE step from t to t − dt. score_term: s when Q = I, else Q(g s).
   [[nodiscard]] virtual at::Tensor reverse_step(const at::Tensor& u, const at::Tensor& u0, double t,
                                                 double dt, const at::Tensor& score_term,

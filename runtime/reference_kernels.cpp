@@ -72,8 +72,9 @@ const at::Tensor& checked(const at::Tensor& u) {
 /// tensors of shared subexpressions are computed once).
 class Evaluator {
  public:
+  /// frozen: the FED operator's lagged state (read by Field::frozen loads).
   Evaluator(const codegen::StencilProgram& program, const at::Tensor& u, const at::Tensor& u0,
-            const std::vector<double>& params)
+            const std::vector<double>& params, const at::Tensor& frozen = {})
       : program_(program),
         graph_(program.graph),
         u_(checked(u)),
@@ -86,6 +87,7 @@ class Evaluator {
       }
       u0_ = u0.to(u.device(), u.scalar_type());
     }
+    if (frozen.defined()) frozen_ = frozen.to(u.device(), u.scalar_type());
     params_.reserve(params.size());
     for (const double value : params) params_.push_back(scalar(value));
   }
@@ -123,6 +125,12 @@ class Evaluator {
         return params_[static_cast<std::size_t>(node.a)];
       case Kind::load:
         if (node.field == codegen::Field::u) return u_;
+        if (node.field == codegen::Field::frozen) return frozen_.defined() ? frozen_ : u_;
+        if (node.field == codegen::Field::cached) {
+          throw std::logic_error(
+              "reference kernels: a cached field (the reference evaluates the FED operator "
+              "fed.lagged, never its hoisted form)");
+        }
         if (!u0_.defined()) {
           throw std::invalid_argument("reference kernels: the process reads u0 but none was given");
         }
@@ -274,6 +282,7 @@ class Evaluator {
   const codegen::Graph& graph_;
   at::Tensor u_;
   at::Tensor u0_;
+  at::Tensor frozen_;
   at::TensorOptions options_;
   std::int64_t height_;
   std::int64_t width_;
@@ -487,6 +496,41 @@ class ReferenceKernels final : public ProcessKernels {
       state = state + step_scale(evaluator, b, dt) * b;
     }
     return steps == 0 ? u.clone() : state;
+  }
+
+  /// The lagged operator fed.lagged (not the kernels' hoisted form), step
+  /// by step: the oracle of the compiled fed_steps.
+  [[nodiscard]] at::Tensor fed_steps(const at::Tensor& u, const at::Tensor& frozen,
+                                     const at::Tensor& u0, const FedCycle& cycle,
+                                     at::Tensor* variance) override {
+    reference::check_state(u);
+    if (!program().fed.available) {
+      throw std::invalid_argument("reference kernels: process " + program().process_name +
+                                  " has no FED operator: " + program().fed.refusal);
+    }
+    if (variance != nullptr && (!variance->defined() || variance->sizes() != u.sizes())) {
+      throw std::invalid_argument("reference kernels: fed_steps: variance must be shaped like u");
+    }
+    if (frozen.defined() && frozen.sizes() != u.sizes()) {
+      throw std::invalid_argument("reference kernels: fed_steps: frozen must be shaped like u");
+    }
+    if (cycle.taus.empty()) return u.clone();
+    const FedParams host = fed_host_params(*process_, program(), cycle, options_.knots);
+    const at::Tensor v = frozen.defined() ? frozen : u;
+    at::Tensor state = u;
+    for (std::size_t k = 0; k < cycle.taus.size(); ++k) {
+      // The step size as the kernels see it: rounded to float.
+      const double tau = static_cast<float>(cycle.taus[k]);
+      Evaluator op(program(), state, u0, host.op, v);
+      const at::Tensor au = op.full(program().fed.lagged.general);
+      if (variance != nullptr) {
+        Evaluator at_step(program(), state, u0, host.steps[k]);
+        const at::Tensor g = at_step.full(program().diffusion.general);
+        variance->add_((op.scalar(tau) * g * g).to(variance->scalar_type()));
+      }
+      state = state + op.scalar(tau) * au;
+    }
+    return state;
   }
 
   [[nodiscard]] at::Tensor reverse_step(const at::Tensor& u, const at::Tensor& u0, double t,

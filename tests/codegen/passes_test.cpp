@@ -114,8 +114,8 @@ TEST_CASE("the pipeline runs its passes in order, dumps and times them", "[pipel
   std::vector<PassTiming> timings;
   (void)build_program(spdec::test::checked(spec("lap(u)")), options, &timings);
   CHECK(seen ==
-        std::vector<std::string>{"lower", "differentiate", "specialize_interior", "verify"});
-  REQUIRE(timings.size() == 4);
+        std::vector<std::string>{"lower", "differentiate", "fed", "specialize_interior", "verify"});
+  REQUIRE(timings.size() == 5);
   for (const auto& t : timings) CHECK(t.seconds >= 0);
 }
 
@@ -143,4 +143,49 @@ TEST_CASE("float literals round-trip and spell inf and nan without headers", "[e
   CHECK(float_literal(1e300) == "SPDEC_INF");  // beyond float
   CHECK(float_literal(NAN) == "SPDEC_NAN");
   CHECK(std::stof(float_literal(0.1).substr(0, float_literal(0.1).size() - 1)) == 0.1f);
+}
+
+TEST_CASE("fed: the lagged drift reads the frozen state in the conductance only, hoisted",
+          "[fed]") {
+  // Perona-Malik in flux form: A(v)u is linear in u; the four neighbour
+  // conductances of scheme paper (each with its own raw offsets) become
+  // cached fields, and the step reads u only through differences.
+  const auto pm = spdec::codegen::build_program(spdec::test::checked_file(
+      (std::filesystem::path(SPDEC_SOURCE_DIR) / "library" / "perona_malik.spde").string()));
+  REQUIRE(pm.fed.available);
+  CHECK(pm.fed.cached.size() == 4);
+  CHECK((pm.graph[pm.fed.lagged.general].depends & depends_frozen) != 0);
+  CHECK((pm.graph[pm.fed.step.general].depends & depends_u) != 0);
+  for (const Root& k : pm.fed.cached) {
+    CHECK((pm.graph[k.general].depends & depends_u) == 0);
+    CHECK((pm.graph[k.general].depends & depends_frozen) != 0);
+  }
+  // The drift itself is untouched: it reads u in the conductance.
+  CHECK((pm.graph[pm.drift.general].depends & depends_frozen) == 0);
+  for (const Target target : {Target::cpu, Target::cuda}) {
+    const std::string source = emit(pm, target);
+    CHECK_THAT(source,
+               Catch::Contains(target == Target::cpu ? "spdec_fed_steps" : "spdec_fed_update"));
+    if (target == Target::cuda) CHECK_THAT(source, Catch::Contains("spdec_fed_cache"));
+  }
+  // Linear drifts: the operator is the drift, nothing to cache.
+  const auto heat = program_of(spec("(1 + t) * lap(u)"));
+  REQUIRE(heat.fed.available);
+  CHECK(heat.fed.cached.empty());
+  CHECK(heat.fed.lagged.general == heat.drift.general);
+  // The zero drift is the zero operator.
+  CHECK(program_of(spec("0")).fed.available);
+}
+
+TEST_CASE("fed: drifts not linear in u once the conductances are lagged are refused", "[fed]") {
+  for (const char* drift : {"lap(u) + u * (1 - u * u)", "lap(u) + 1", "norm(grad(u))",
+                            "div(grad(u) * u + grad(u))", "exp(u)", "lap(u * u)"}) {
+    INFO(drift);
+    const auto p = program_of(spec(drift));
+    CHECK_FALSE(p.fed.available);
+    CHECK_FALSE(p.fed.refusal.empty());
+    CHECK_THAT(emit(p, Target::cpu), !Catch::Contains("spdec_fed_steps"));
+  }
+  // A conductance of u itself (not only of its gradient) is lagged too.
+  CHECK(program_of(spec("div(exp(-u * u) * grad(u))")).fed.available);
 }

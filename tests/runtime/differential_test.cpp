@@ -19,6 +19,7 @@
 #include <string>
 
 #include "codegen/pipeline.hpp"
+#include "runtime/fed_flow.hpp"
 #include "runtime/noise_operator.hpp"
 #include "runtime/process_kernels.hpp"
 #include "tests/runtime/test_support.hpp"
@@ -112,6 +113,25 @@ void compare_all_kernels(const spdec::lang::Process& process, const std::string&
               reference->reverse_step(u, u0, t, dt, score, qdiag, noise), "reverse_step");
   check_close(compiled->ode_velocity(u, u0, t, dt, score, qdiag),
               reference->ode_velocity(u, u0, t, dt, score, qdiag), "ode_velocity");
+
+  // fed_steps (every library process has a FED operator; a process without
+  // one says why): two steps below the explicit limit 2/L, so that no FED
+  // amplification of rounding enters and the tolerance above applies;
+  // conductances frozen at another state.
+  if (!program->fed.available) {
+    CHECK_FALSE(program->fed.refusal.empty());
+    return;
+  }
+  const double bound =
+      spdec::runtime::fed_operator_bound(*compiled, t, t + 0.01, program->reads_u0);
+  const double unit = bound > 0 ? 1.0 / bound : 0.01;
+  const spdec::runtime::FedCycle cycle{t, t + unit, {0.3 * unit, 0.7 * unit}};
+  const at::Tensor frozen = test_state(N, C, H, W).flip({2}).contiguous();
+  at::Tensor fed_var_c = at::full_like(u, 0.25);
+  at::Tensor fed_var_r = at::full_like(u, 0.25);
+  check_close(compiled->fed_steps(u, frozen, u0, cycle, &fed_var_c),
+              reference->fed_steps(u, frozen, u0, cycle, &fed_var_r), "fed_steps");
+  check_close(fed_var_c, fed_var_r, "fed_steps variance");
 }
 
 std::vector<std::filesystem::path> library_files() {
