@@ -18,6 +18,7 @@
 #include <fstream>
 #include <memory>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -29,6 +30,7 @@
 #include "runtime/ema.hpp"
 #include "runtime/generate.hpp"
 #include "runtime/objective.hpp"
+#include "runtime/preconditioner.hpp"
 #include "runtime/process_kernels.hpp"
 #include "runtime/process_model.hpp"
 #include "runtime/run_prior.hpp"
@@ -50,6 +52,9 @@ void sync(const at::Device& device) {
   if (device.is_cuda()) (void)at::zeros({1}, at::TensorOptions().device(device)).cpu();
 }
 
+/// The decoupled flow scheme of every model (--flow), as `process.flow`.
+sr::ModelOptions g_model_options{sr::FlowScheme::automatic, 80};
+
 std::unique_ptr<sr::ProcessModel> model_of(const std::string& file, const at::Device& device) {
   spdec::lang::Diagnostics diagnostics;
   spdec::lang::CheckOptions options;
@@ -64,7 +69,7 @@ std::unique_ptr<sr::ProcessModel> model_of(const std::string& file, const at::De
   auto program = std::make_shared<const spdec::codegen::StencilProgram>(
       spdec::codegen::build_program(*process));
   return sr::make_process_model(process, sr::make_kernels("auto", process, program, device), kSide,
-                                kSide);
+                                kSide, nullptr, g_model_options);
 }
 
 at::Tensor data_images() {
@@ -96,7 +101,16 @@ struct StepSplit {
 StepSplit time_training(sr::ProcessModel& model, const at::Tensor& data, std::int64_t batch,
                         int steps, const at::Device& device) {
   const auto choice = sr::choose_objective("auto", model);
-  const auto objective = sr::make_objective(choice.kind, model);
+  // The parameterisation training picks (the denoiser's preconditioning
+  // from the data's spectrum, as `spdec run train` fits it).
+  sr::ObjectiveOptions options;
+  options.parameterisation = sr::choose_parameterisation("auto", choice.kind, model);
+  std::optional<sr::Preconditioner> preconditioner;
+  if (options.parameterisation == sr::Parameterisation::denoiser) {
+    preconditioner.emplace(sr::gaussian_fit(data.narrow(0, 0, 1000), model.noise().basis()));
+    options.preconditioner = &*preconditioner;
+  }
+  const auto objective = sr::make_objective(choice.kind, model, options);
   sr::UNet net(network_options());
   sr::UNet ema(network_options());
   net->to(device);
@@ -158,22 +172,30 @@ int main(int argc, char** argv) {
   app.add_flag("--quick", quick, "fewer repetitions");
   app.add_option("--json", json_path, "also write the results to this JSON file");
   app.add_option("--device", device_name, "cpu or cuda")->check(CLI::IsMember({"cpu", "cuda"}));
+  std::string flow = "auto";
+  app.add_option("--flow", flow, "decoupled flow: auto (fed where it applies), explicit or fed")
+      ->check(CLI::IsMember({"auto", "explicit", "fed"}));
   CLI11_PARSE(app, argc, argv);
+  g_model_options.flow = flow == "fed"        ? sr::FlowScheme::fed
+                         : flow == "explicit" ? sr::FlowScheme::explicit_steps
+                                              : sr::FlowScheme::automatic;
   at::set_num_threads(static_cast<int>(std::thread::hardware_concurrency()));
   const at::Device device = device_name == "cuda" ? at::Device(at::kCUDA) : at::Device(at::kCPU);
   const int steps = quick ? 3 : 10;
   const std::int64_t batch = 32;
   const at::Tensor data = data_images();
   nlohmann::json out = {{"device", device_name},
+                        {"flow", flow},
                         {"threads", at::get_num_threads()},
                         {"batch", batch},
                         {"image", {1, kSide, kSide}},
                         {"training", nlohmann::json::array()},
                         {"sampling", nlohmann::json::array()}};
 
-  std::printf("training step, batch %lld of 1x%lldx%lld, quickstart U-Net, %s (%d threads)\n",
-              static_cast<long long>(batch), static_cast<long long>(kSide),
-              static_cast<long long>(kSide), device_name.c_str(), at::get_num_threads());
+  std::printf(
+      "training step, batch %lld of 1x%lldx%lld, quickstart U-Net, %s (%d threads), flow %s\n",
+      static_cast<long long>(batch), static_cast<long long>(kSide), static_cast<long long>(kSide),
+      device_name.c_str(), at::get_num_threads(), flow.c_str());
   std::printf("%-20s %-10s %9s %9s %9s %9s %9s %8s\n", "process", "objective", "data ms", "sim ms",
               "net ms", "optim ms", "step ms", "sim %");
   for (const char* file : {"ve.spde", "heat.spde", "perona_malik.spde", "perona_malik_sde.spde"}) {
@@ -205,15 +227,25 @@ int main(int argc, char** argv) {
         sr::fit_run_prior(*model, kind, data.narrow(0, 0, 256).to(device), "auto", 0);
     sr::UNet net(network_options());
     net->to(device);
-    for (const char* sampler : {"pc", "ode", "ancestral"}) {
+    // The posterior sampler drives a denoiser network (the data's spectrum
+    // for its preconditioning); the others an ε-network.
+    sr::NetworkHead denoiser_head;
+    denoiser_head.objective = kind;
+    denoiser_head.parameterisation = sr::Parameterisation::denoiser;
+    denoiser_head.preconditioner.emplace(
+        sr::gaussian_fit(data.narrow(0, 0, 1000), model->noise().basis()));
+    sr::NetworkHead noise_head;
+    noise_head.objective = kind;
+    for (const char* sampler : {"posterior", "pc", "ode", "ancestral"}) {
       if (std::string(sampler) == "ancestral" && !model->has_ancestral()) continue;
+      const bool posterior = std::string(sampler) == "posterior";
       sr::GenerateRequest request;
       request.n = 64;
       request.batch_size = 64;
       request.sampler = sampler;
       request.steps = quick ? 10 : 100;
       const auto start = Clock::now();
-      (void)sr::generate(*model, net, kind, prior, request);
+      (void)sr::generate(*model, net, posterior ? denoiser_head : noise_head, prior, request);
       sync(device);
       const double seconds = seconds_since(start);
       std::printf("%-20s %-10s %6lld %9.2f %9.1f\n", file, sampler,

@@ -18,10 +18,13 @@
 // edge_preserving, where Φ_t(x₀) = x₀).
 #include <algorithm>
 #include <cmath>
+#include <optional>
 #include <stdexcept>
+#include <string>
 #include <utility>
 #include <vector>
 
+#include "runtime/fed_flow.hpp"
 #include "runtime/model_kinds.hpp"
 
 namespace spdec::runtime {
@@ -30,7 +33,8 @@ namespace {
 class DecoupledModel final : public ProcessModel {
  public:
   DecoupledModel(std::shared_ptr<const lang::Process> process,
-                 std::unique_ptr<ProcessKernels> kernels, std::int64_t height, std::int64_t width)
+                 std::unique_ptr<ProcessKernels> kernels, std::int64_t height, std::int64_t width,
+                 const ModelOptions& options)
       : ProcessModel(std::move(process), std::move(kernels), height, width) {
     if (this->process().classification.noise == lang::NoiseClass::multiplicative) {
       throw std::invalid_argument(
@@ -38,6 +42,11 @@ class DecoupledModel final : public ProcessModel {
           "`: decoupled semantics with multiplicative noise has no Gaussian marginal given x0 "
           "(the variance depends on the path); use semantics sde, or noise that does not read u");
     }
+    choose_flow(options);
+  }
+
+  [[nodiscard]] std::string flow_scheme() const override {
+    return fed_ ? "fed " + std::to_string(fed_->options.cycles) : std::string();
   }
 
   [[nodiscard]] ModelKind kind() const override { return ModelKind::decoupled; }
@@ -47,6 +56,7 @@ class DecoupledModel final : public ProcessModel {
   Perturbed perturb(const at::Tensor& x0, std::span<const double> t,
                     const NoiseSource& noise) override {
     check_batch(x0, t);
+    if (fed_) return perturb_fed(x0, t, noise);
     const at::Tensor order = ascending_order(t);
     const std::int64_t n = x0.size(0);
     const at::Tensor sorted_x0 = x0.index_select(0, order.to(x0.device())).contiguous();
@@ -186,10 +196,55 @@ class DecoupledModel final : public ProcessModel {
     return parts;
   }
 
+  /// FED: Φ_t per sample from one sweep of cycles (runtime/fed_flow.hpp); the
+  /// variance from the same table as covariance() (u0-free noise only), so
+  /// that training and sampling see one Σ̄_t.
+  Perturbed perturb_fed(const at::Tensor& x0, std::span<const double> t, const NoiseSource& noise) {
+    Perturbed p;
+    p.mean =
+        fed_flow_batch(kernels(), process(), x0.to(at::kFloat).contiguous(), t, *fed_).contiguous();
+    std::vector<at::Tensor> variances;
+    variances.reserve(t.size());
+    for (const double ti : t) variances.push_back(accumulated_variance(ti, x0, x0));
+    NoiseSource draw = noise;
+    draw.step = 0;
+    p.eps = white_noise(x0, draw);
+    p.covariance.emplace(noise_covariance(at::sqrt(at::cat(variances))));
+    p.xt = (p.mean + p.covariance->apply_sqrt(p.eps)).to(at::kFloat).contiguous();
+    return p;
+  }
+
+  /// The flow scheme of `options` (automatic: FED where it applies).
+  void choose_flow(const ModelOptions& options) {
+    if (options.flow == FlowScheme::explicit_steps) return;
+    const bool wanted = options.flow == FlowScheme::fed;
+    if (process().classification.reads_u0) {
+      if (wanted) {
+        throw std::invalid_argument(
+            "process `" + process().name +
+            "`: FED flows need noise that does not read u0 (its variance is summed along the "
+            "explicit sweep); use process.flow = \"explicit\"");
+      }
+      return;
+    }
+    FedOptions fed;
+    fed.cycles = options.fed_cycles;
+    try {
+      fed_.emplace(FedSchedule::build(kernels(), process(), fed));
+    } catch (const std::invalid_argument&) {
+      if (wanted) throw;  // the reason the drift has no FED operator
+    }
+  }
+
   /// Φ_s(x₀) and Φ_t(x₀) for s ≤ t from one sweep over the Δt grid; each
   /// lands on its time with a shortened last step, as perturb does, so the
   /// sampler pushes its estimate through the very flow training used.
   std::pair<at::Tensor, at::Tensor> flow_pair(const at::Tensor& x0, double s, double t) {
+    if (fed_) {
+      FedPair pair =
+          fed_flow_pair(kernels(), process(), x0.to(at::kFloat).contiguous(), s, t, *fed_);
+      return {pair.at_s.contiguous(), pair.at_t.contiguous()};
+    }
     const double dt = process().time.dt;
     const at::Tensor u0 = kernel_u0(x0);
     const GridPosition at_s = grid_position(s, dt);
@@ -267,6 +322,7 @@ class DecoupledModel final : public ProcessModel {
   }
 
   std::vector<at::Tensor> table_;
+  std::optional<FedSchedule> fed_;
 };
 
 }  // namespace
@@ -290,8 +346,10 @@ GridPosition grid_position(double t, double dt) {
 
 std::unique_ptr<ProcessModel> make_decoupled_model(std::shared_ptr<const lang::Process> process,
                                                    std::unique_ptr<ProcessKernels> kernels,
-                                                   std::int64_t height, std::int64_t width) {
-  return std::make_unique<DecoupledModel>(std::move(process), std::move(kernels), height, width);
+                                                   std::int64_t height, std::int64_t width,
+                                                   const ModelOptions& options) {
+  return std::make_unique<DecoupledModel>(std::move(process), std::move(kernels), height, width,
+                                          options);
 }
 
 }  // namespace spdec::runtime

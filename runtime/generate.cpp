@@ -4,6 +4,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <memory>
 #include <stdexcept>
 #include <utility>
 #include <vector>
@@ -12,6 +13,7 @@
 #include "runtime/flow_sampler.hpp"
 #include "runtime/grid_choice.hpp"
 #include "runtime/network_score.hpp"
+#include "runtime/posterior_variance.hpp"
 #include "runtime/sampler.hpp"
 #include "runtime/splitmix.hpp"
 
@@ -111,8 +113,34 @@ class EvalMode {
   bool was_training_;
 };
 
+/// Γ for the posterior sampler from the request's held-out images, or null
+/// when it does not apply (no images, not a linear process, not a denoiser).
+std::shared_ptr<const PosteriorVarianceTable> x0_variance_table(ProcessModel& model, UNet& net,
+                                                                const NetworkHead& head,
+                                                                const GenerateRequest& request) {
+  if (!request.held_out.defined() || head.parameterisation != Parameterisation::denoiser ||
+      model.linear() == nullptr) {
+    return nullptr;
+  }
+  const SamplerOptions options = sampler_options(request, model, head);
+  if (options.predictor != Predictor::posterior) return nullptr;
+  const std::vector<double> grid =
+      time_grid(model.end_time(), model.start_time(), options.steps, options.grid);
+  // Up to 32 of the grid's step-start times (Γ is interpolated in between).
+  const std::size_t starts = grid.size() - 1;
+  const std::size_t stride = (starts + 31) / 32;
+  std::vector<double> times;
+  for (std::size_t i = 0; i < starts; i += stride) times.push_back(grid[i]);
+  times.push_back(grid[starts - 1]);
+  NetworkDenoiser denoiser(net, model, *head.preconditioner);
+  const at::Device device = net->parameters().front().device();
+  return std::make_shared<const PosteriorVarianceTable>(PosteriorVarianceTable::estimate(
+      model, denoiser, request.held_out.to(device), times, request.seed ^ 0x6a3aULL));
+}
+
 at::Tensor generate_batch(ProcessModel& model, UNet& net, const NetworkHead& head,
                           const std::optional<GaussianPrior>& prior, const GenerateRequest& request,
+                          const std::shared_ptr<const PosteriorVarianceTable>& gamma,
                           std::int64_t first, std::int64_t n, std::int64_t done,
                           std::int64_t total) {
   const at::Device device = net->parameters().front().device();
@@ -141,6 +169,7 @@ at::Tensor generate_batch(ProcessModel& model, UNet& net, const NetworkHead& hea
   }
   if (!prior) throw std::invalid_argument("generate: no prior at T (the checkpoint has none)");
   SamplerOptions options = sampler_options(request, model, head);
+  if (gamma) options.x0_variance = [gamma](double t) { return (*gamma)(t); };
   options.sample_ids = ids;
   options.progress = progress;
   const at::Tensor x_T = draw_prior(model, *prior, n, request.seed, ids, device);
@@ -221,6 +250,7 @@ ResolvedSampler resolve_sampler(const GenerateRequest& request, ProcessModel& mo
   resolved.name = sampler_name(request, model, head);
   if (head.objective == ObjectiveKind::flow_matching) return resolved;
   const SamplerOptions options = sampler_options(request, model, head);
+  resolved.time_grid = options.grid;
   resolved.grid = describe_grid(options.grid);
   if ((options.predictor == Predictor::posterior || options.predictor == Predictor::exponential) &&
       head.preconditioner) {
@@ -248,11 +278,16 @@ at::Tensor generate(ProcessModel& model, UNet net, const NetworkHead& head,
   const at::NoGradGuard no_grad;
   const std::int64_t batches = (request.n + request.batch_size - 1) / request.batch_size;
   const std::int64_t per_batch = request.steps;  // predictor steps (progress units)
+  GenerateRequest once = request;                // the grid ranked once for all batches
+  if (!once.chosen_grid && head.objective != ObjectiveKind::flow_matching) {
+    once.chosen_grid = sampler_options(request, model, head).grid;
+  }
+  const auto gamma = x0_variance_table(model, net, head, once);
   std::vector<at::Tensor> out;
   for (std::int64_t b = 0; b < batches; ++b) {
     const std::int64_t first = b * request.batch_size;
     const std::int64_t n = std::min(request.batch_size, request.n - first);
-    out.push_back(generate_batch(model, net, head, prior, request, first, n, b * per_batch,
+    out.push_back(generate_batch(model, net, head, prior, once, gamma, first, n, b * per_batch,
                                  batches * per_batch)
                       .to(at::kCPU, at::kFloat));
   }

@@ -16,6 +16,7 @@
 #include "runtime/preconditioner.hpp"
 #include "runtime/prior.hpp"
 #include "runtime/process_model.hpp"
+#include "runtime/time_grid.hpp"
 #include "runtime/unet.hpp"
 
 namespace spdec::runtime {
@@ -36,12 +37,19 @@ struct GenerateRequest {
   /// the Gaussian oracle ranks best, runtime/grid_choice.hpp; else uniform).
   std::string grid = "auto";
   double rho = 7.0;  ///< power grid's ρ
+  /// The grid `grid = auto` resolved to (resolve_sampler's), so that it is
+  /// ranked once per run rather than once per batch; empty: resolve here.
+  std::optional<TimeGrid> chosen_grid;
   double eta = 1.0;  ///< posterior: DDIM's η
   int order = 2;     ///< exponential: 1 or 2
   /// x̂₀ is clamped to [clip_lo, clip_hi] (the data range) inside the
   /// sampler; lo > hi: not clamped.
   double clip_lo = 1.0;
   double clip_hi = -1.0;
+  /// posterior on a linear process with a denoiser: held-out images whose
+  /// denoising error gives Γ (runtime/posterior_variance.hpp), tabulated at
+  /// up to 32 of the grid's times before sampling; undefined: no Γ.
+  at::Tensor held_out;
   std::optional<std::int64_t> label;  ///< class-conditional: all this label; else random
   double guidance = 0.0;
   /// (done, total) predictor steps over all batches.
@@ -68,7 +76,8 @@ struct NetworkHead {
 /// (stability_warning); throws naming the value when it cannot serve.
 struct ResolvedSampler {
   std::string name;
-  std::string grid;  ///< e.g. "power (rho 3), Gaussian-oracle error 0.012"
+  TimeGrid time_grid;  ///< what `grid` resolved to (set it as chosen_grid)
+  std::string grid;    ///< e.g. "power (rho 3), Gaussian-oracle error 0.012"
   std::string warning;
 };
 [[nodiscard]] ResolvedSampler resolve_sampler(const GenerateRequest& request, ProcessModel& model,

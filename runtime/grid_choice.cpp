@@ -1,7 +1,9 @@
 #include "runtime/grid_choice.hpp"
 
 #include <algorithm>
+#include <map>
 #include <stdexcept>
+#include <utility>
 
 #include "runtime/linear_process.hpp"
 
@@ -16,17 +18,22 @@ struct ModeStep {
   at::Tensor b2;        ///< variance added between s and t
 };
 
+/// The per-mode tables at the grid's times, each computed once (a
+/// process whose noise filter reads t integrates its variance on demand,
+/// which is not cheap).
 class ModeTables {
  public:
-  ModeTables(ProcessModel& model) : model_(model) {}
+  explicit ModeTables(ProcessModel& model) : model_(model) {}
 
-  ModeStep step(double t, double s) const {
+  ModeStep step(double t, double s) {
     ModeStep out;
     if (const LinearProcess* linear = model_.linear()) {
-      out.m_t = linear->mean_factor(t);
-      out.m_s = linear->mean_factor(s);
-      out.v_t = linear->variance(t);
-      out.v_s = linear->variance(s);
+      const auto& at_t = marginal(*linear, t);
+      const auto& at_s = marginal(*linear, s);
+      out.m_t = at_t.first;
+      out.v_t = at_t.second;
+      out.m_s = at_s.first;
+      out.v_s = at_s.second;
       out.b2 = linear->variance_between(s, t);
       return out;
     }
@@ -41,7 +48,16 @@ class ModeTables {
   }
 
  private:
+  const std::pair<at::Tensor, at::Tensor>& marginal(const LinearProcess& linear, double t) {
+    auto it = cache_.find(t);
+    if (it == cache_.end()) {
+      it = cache_.emplace(t, std::make_pair(linear.mean_factor(t), linear.variance(t))).first;
+    }
+    return it->second;
+  }
+
   ProcessModel& model_;
+  std::map<double, std::pair<at::Tensor, at::Tensor>> cache_;
 };
 
 at::Tensor safe(const at::Tensor& v) { return at::where(v > 0, v, at::ones_like(v)); }
@@ -56,7 +72,7 @@ double weighted_relative(const at::Tensor& value, const at::Tensor& exact, const
   return (relative * c).sum().item<double>() / c.sum().item<double>();
 }
 
-double posterior_error(const ModeTables& tables, const std::vector<double>& t, const at::Tensor& c,
+double posterior_error(ModeTables& tables, const std::vector<double>& t, const at::Tensor& c,
                        double eta) {
   ModeStep first = tables.step(t[0], t[1]);
   at::Tensor variance = first.m_t * first.m_t * c + first.v_t;  // exact marginal at T
@@ -76,8 +92,8 @@ double posterior_error(const ModeTables& tables, const std::vector<double>& t, c
   return weighted_relative(variance, exact, c);
 }
 
-double exponential_error(const ModeTables& tables, const std::vector<double>& t,
-                         const at::Tensor& c, int order) {
+double exponential_error(ModeTables& tables, const std::vector<double>& t, const at::Tensor& c,
+                         int order) {
   const ModeStep first = tables.step(t[0], t[1]);
   const at::Tensor start = first.m_t * first.m_t * c + first.v_t;
   at::Tensor gain = at::ones_like(c);
@@ -117,7 +133,7 @@ double gaussian_oracle_error(ProcessModel& model, const at::Tensor& data_varianc
   if (c.dim() == 3) c = c.mean(0);
   const std::vector<double> t =
       time_grid(model.end_time(), model.start_time(), options.steps, options.grid);
-  const ModeTables tables(model);
+  ModeTables tables(model);
   switch (options.predictor) {
     case Predictor::posterior:
       return posterior_error(tables, t, c, options.eta);

@@ -99,10 +99,11 @@ at::Tensor ProcessModel::tamed_drift(const at::Tensor& x, const at::Tensor& u0, 
 std::unique_ptr<ProcessModel> make_process_model(std::shared_ptr<const lang::Process> process,
                                                  std::unique_ptr<ProcessKernels> kernels,
                                                  std::int64_t height, std::int64_t width,
-                                                 const KnotValues* knots) {
+                                                 const KnotValues* knots,
+                                                 const ModelOptions& options) {
   if (!process) throw std::invalid_argument("process model: no process");
   if (process->semantics == lang::Semantics::decoupled) {
-    return make_decoupled_model(std::move(process), std::move(kernels), height, width);
+    return make_decoupled_model(std::move(process), std::move(kernels), height, width, options);
   }
   if (process->classification.exact_marginals) {
     return make_linear_model(std::move(process), std::move(kernels), height, width, knots);

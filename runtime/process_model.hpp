@@ -67,6 +67,18 @@ struct PosteriorStep {
 };
 
 enum class ModelKind { linear, decoupled, sde };
+
+/// How a decoupled model computes its flow Φ_t (ignored by the others).
+enum class FlowScheme {
+  explicit_steps,  ///< flow_steps on the process's Δt grid (tamed, as the chain)
+  fed,             ///< Fast Explicit Diffusion cycles (runtime/fed_flow.hpp; untamed)
+  automatic,       ///< fed where the drift admits it and the noise does not read u0
+};
+
+struct ModelOptions {
+  FlowScheme flow = FlowScheme::explicit_steps;
+  std::int64_t fed_cycles = 80;  ///< whole FED cycles on [0, T]
+};
 [[nodiscard]] const char* name(ModelKind kind);
 
 class ProcessModel {
@@ -89,6 +101,10 @@ class ProcessModel {
   [[nodiscard]] std::int64_t width() const { return noise_.width(); }
   [[nodiscard]] double end_time() const { return process_->time.T; }
   [[nodiscard]] double start_time() const { return process_->time.t0; }
+  /// What, beyond the process, defines X_t given x₀: "" for the process's own
+  /// discretisation, e.g. "fed 80" when a decoupled flow uses FED cycles (it
+  /// enters the checkpoint's process fingerprint).
+  [[nodiscard]] virtual std::string flow_scheme() const { return {}; }
   /// The linear process when kind() == linear, else null.
   [[nodiscard]] virtual const LinearProcess* linear() const { return nullptr; }
 
@@ -166,6 +182,7 @@ class ProcessModel {
 /// the process's (make_kernels); `knots` are learned knot values (copied).
 [[nodiscard]] std::unique_ptr<ProcessModel> make_process_model(
     std::shared_ptr<const lang::Process> process, std::unique_ptr<ProcessKernels> kernels,
-    std::int64_t height, std::int64_t width, const KnotValues* knots = nullptr);
+    std::int64_t height, std::int64_t width, const KnotValues* knots = nullptr,
+    const ModelOptions& options = {});
 
 }  // namespace spdec::runtime

@@ -49,7 +49,12 @@ std::unique_ptr<ProcessModel> make_run_model(const config::RunConfig& config,
   auto shared = std::make_shared<const lang::Process>(process);
   auto program = std::make_shared<const codegen::StencilProgram>(codegen::build_program(process));
   auto kernels = make_kernels(config.process.backend, shared, program, device);
-  return make_process_model(shared, std::move(kernels), height, width);
+  ModelOptions options;
+  options.flow = config.process.flow == "fed"        ? FlowScheme::fed
+                 : config.process.flow == "explicit" ? FlowScheme::explicit_steps
+                                                     : FlowScheme::automatic;
+  options.fed_cycles = config.process.fed_cycles;
+  return make_process_model(shared, std::move(kernels), height, width, nullptr, options);
 }
 
 UNetOptions unet_options(const config::ModelSection& model, std::int64_t channels,
@@ -83,7 +88,7 @@ std::uint64_t fnv1a(const std::string& text) {
 
 }  // namespace
 
-std::string process_fingerprint(const lang::Process& process) {
+std::string process_fingerprint(const lang::Process& process, const std::string& flow_scheme) {
   // The file's text stands for the drift, diffusion and noise: any edit,
   // even a comment, gives a new fingerprint (refusing a checkpoint wrongly
   // is cheap; sampling a network with the wrong process is not).
@@ -94,6 +99,9 @@ std::string process_fingerprint(const lang::Process& process) {
     key += fmt::format("|{}={:.17g}", param.name, param.value);
   }
   if (process.file) key += "|" + process.file->text();
+  // A flow other than the process's own discretisation defines another
+  // X_t | x₀ (an empty scheme keeps the fingerprints of earlier versions).
+  if (!flow_scheme.empty()) key += "|flow " + flow_scheme;
   return fmt::format("{}-{:016x}", process.name, fnv1a(key));
 }
 

@@ -44,6 +44,7 @@ void apply_thread_count(const config::RunConfig& config);
 /// process (its name, semantics, parameters after overrides, time grid,
 /// boundary and the canonical text of its drift, diffusion and noise), so a
 /// checkpoint is refused for any other process.
-[[nodiscard]] std::string process_fingerprint(const lang::Process& process);
+[[nodiscard]] std::string process_fingerprint(const lang::Process& process,
+                                              const std::string& flow_scheme = {});
 
 }  // namespace spdec::runtime

@@ -7,6 +7,7 @@
 #include <string>
 
 #include "runtime/checkpoint.hpp"
+#include "runtime/dataset.hpp"
 #include "runtime/generate.hpp"
 #include "runtime/image_grid.hpp"
 #include "runtime/npy.hpp"
@@ -55,12 +56,12 @@ SampleRunFiles run_sample(const config::RunConfig& config, const lang::Process& 
   const at::Device device = choose_device(config.run.device);
   const std::filesystem::path file = chosen_checkpoint(config);
   const CheckpointHeader header = read_checkpoint_header(file);
-  const std::string fingerprint = process_fingerprint(process);
-  require_checkpoint_process(file, header, fingerprint);
   check_same_network(config, header, file);
   const std::int64_t channels = header.image_shape[0];
   auto model =
       make_run_model(config, process, header.image_shape[1], header.image_shape[2], device);
+  const std::string fingerprint = process_fingerprint(process, model->flow_scheme());
+  require_checkpoint_process(file, header, fingerprint);
   const ObjectiveChoice objective = choose_objective(header.objective, *model);
 
   UNet net(unet_options(config.model, channels, header.image_shape[1]));
@@ -73,7 +74,16 @@ SampleRunFiles run_sample(const config::RunConfig& config, const lang::Process& 
   const NetworkHead head = network_head(objective.kind, header.parameterisation, data_spectrum);
 
   GenerateRequest request = generate_request(config);
+  if (config.sample.variance_correction) {
+    // Held out: the split the network was not trained on.
+    config::DataSection held = config.data;
+    held.split = config.data.split == "test" ? "train" : "test";
+    held.flip = false;
+    request.held_out =
+        load_dataset(dataset_spec(held, config.sample.variance_images)).to_float().to(device);
+  }
   const ResolvedSampler sampler = resolve_sampler(request, *model, head);
+  request.chosen_grid = sampler.time_grid;
   log << "sample: " << request.n << " images from " << file.string() << " (step " << header.step
       << ", " << (config.sample.ema ? "EMA" : "raw") << " weights, objective " << header.objective
       << ", " << header.parameterisation << " network), sampler "

@@ -194,7 +194,7 @@ class Trainer {
     choice_ = choose_objective(config_.train.objective, *model_);
     parameterisation_ =
         choose_parameterisation(config_.model.parameterisation, choice_.kind, *model_);
-    fingerprint_ = process_fingerprint(process_);
+    fingerprint_ = process_fingerprint(process_, model_->flow_scheme());
 
     torch::manual_seed(config_.train.seed);
     const UNetOptions network = unet_options(config_.model, channels, data_.images.size(2));
@@ -221,10 +221,11 @@ class Trainer {
       options.preconditioner = &*preconditioner_;
     }
     objective_ = make_objective(choice_.kind, *model_, options);
-    log_ << "train: " << process_.name << " (" << name(model_->kind()) << ", "
-         << model_->kernels().backend() << ") on " << data_.size() << " images " << channels << "x"
-         << model_->height() << "x" << model_->width() << ", objective " << name(choice_.kind)
-         << ": " << choice_.reason << "\n"
+    log_ << "train: " << process_.name << " (" << name(model_->kind())
+         << (model_->flow_scheme().empty() ? "" : ", flow " + model_->flow_scheme() + " cycles")
+         << ", " << model_->kernels().backend() << ") on " << data_.size() << " images " << channels
+         << "x" << model_->height() << "x" << model_->width() << ", objective "
+         << name(choice_.kind) << ": " << choice_.reason << "\n"
          << "train: U-Net with " << net_->parameter_count() << " parameters on "
          << (device_.is_cuda() ? "cuda" : fmt::format("cpu ({} threads)", at::get_num_threads()))
          << "; steps " << step_ << " -> " << config_.train.steps << ", batch "

@@ -1,17 +1,21 @@
 #!/usr/bin/env python3
-"""The table of docs/results.md from a study directory (tools/study.sh).
+"""The tables of docs/results.md from a study folder (tools/study.sh).
 
-    tools/study_table.py [runs/study]
+    tools/study_table.py [runs/study2]
 
-Reads <dir>/<method>/metrics.json (spdec run eval), train_log.jsonl (spdec
-run train) and samples_n*.npy of every method, prints one Markdown table:
-steps, training time, FID, KID, IS, precision, recall, the share of "rough"
-samples, then the noise floor (the other split's real images scored the same
-way). A sample is rough when its mean absolute difference between
-horizontally adjacent pixels exceeds that of every one of the first 1000
-Fashion-MNIST test images: the diverged, checkerboard samples of an
-under-trained decoupled sampler are, no real garment is. Standard library
-only.
+Reads <dir>/plan.json (every unit of the campaign, written when it starts)
+and the units' results <dir>/results/{train,eval}/*.json, and prints Markdown:
+the trainings; one table per NFE of the sweep (method, sampler, actual NFE,
+FID, KID, IS, precision, recall, non-finite samples, rough share); the
+two-seed table at the seed study's NFE (each cell: the mean, then the two
+seeds' values); and the paper's Table 1 (CIFAR-10) ranking beside this
+study's ranking of the same six methods. A result not there yet (a partial
+campaign) prints "–". A sample is rough when its mean absolute difference
+between horizontally adjacent pixels exceeds that of every one of the first
+1000 Fashion-MNIST test images: the diverged, checkerboard samples of an
+unstable sampler are, no real garment is (tools/study.py counts them when an
+eval ends). Standard library only; tools/sample_stats.py and tools/study.py
+use read_npy, roughness and real_roughness_bound from here.
 """
 import ast
 import gzip
@@ -21,13 +25,16 @@ import struct
 import sys
 
 FASHION_TEST = "/usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz"
+DASH = "–"
 
-METHODS = [
-    ("ve", "VE SDE (Song et al.)", "exact DSM"),
-    ("heat", "heat, isotropic (ours isotropic)", "exact DSM"),
-    ("perona_malik", "anisotropic, decoupled (ours anisotropic)", "exact DSM, decoupled"),
-    ("perona_malik_sde", "anisotropic, SDE reading", "local DSM"),
-    ("flow_matching", "flow matching, OT (Lipman et al.)", "velocity regression"),
+# The paper's Table 1 (Holl et al.), CIFAR-10 FID, and the study's method for each row.
+PAPER_TABLE_1 = [
+    ("anisotropic (ours)", 2.0, "perona_malik"),
+    ("flow matching (Lipman et al.)", 2.0, "flow_matching"),
+    ("VE SDE (Song et al.)", 7.1, "ve"),
+    ("isotropic (ours)", 19.6, "heat"),
+    ("edge-preserving (Vandersanden et al.)", 28.7, "edge_preserving"),
+    ("inverse heat dissipation (Rissanen et al.)", 84.3, "ihdm"),
 ]
 
 
@@ -67,65 +74,152 @@ def real_roughness_bound(n=1000):
     return max(roughness(pixels, n, height, width))
 
 
-def rough_share(root, key, bound):
-    files = sorted((root / key).glob("samples_n*.npy"))
-    if not files:
-        return "–"
-    shape, values = read_npy(files[-1])
-    if shape[1] != 1:
-        return "–"
-    r = roughness(values, shape[0], shape[2], shape[3])
-    return f"{sum(v > bound for v in r) / len(r):.3f}"
+def load(path):
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
 
 
-def last_line(path):
-    lines = path.read_text().strip().splitlines()
-    return json.loads(lines[-1]) if lines else {}
+def value(result, key):
+    """A metric of an eval result as a number (the mean of mean ± std), or None."""
+    if not result or not result.get("metrics"):
+        return None
+    v = result["metrics"].get(key)
+    if isinstance(v, dict):
+        v = v.get("mean")
+    return v
 
 
-def cell(metrics, key, digits):
-    value = metrics.get(key)
-    if value is None:
-        return "–"
-    if isinstance(value, dict):
-        return f"{value['mean']:.{digits}f} ± {value['std']:.{digits}f}"
-    return f"{value:.{digits}f}"
+def fmt(v, digits):
+    return DASH if v is None else f"{v:.{digits}f}"
 
 
-def row(name, what, metrics, steps="", minutes="", rough=""):
-    kid = metrics.get("kid")
-    return (f"| {name} | {what} | {steps} | {minutes} | {cell(metrics, 'fid', 1)} | "
-            f"{kid['mean']:.2f} | {cell(metrics, 'is', 2)} | "
-            f"{cell(metrics, 'precision', 3)} | {cell(metrics, 'recall', 3)} | {rough} |")
+DIGITS = {"fid": 1, "kid": 2, "is": 2, "precision": 3, "recall": 3}
+
+
+def counts(result):
+    """(non-finite, rough share) cells of an eval result."""
+    stats = (result or {}).get("stats")
+    if not stats:
+        return DASH, DASH
+    return (f"{stats['non_finite']}/{stats['samples']}",
+            fmt(stats.get("rough_share"), 3))
+
+
+def metric_cells(result):
+    if result and result.get("status") == "non-finite":
+        stats = result["stats"]
+        return [f"diverged: {stats['non_finite']} of {stats['samples']} non-finite"] + [""] * 4
+    cells = [fmt(value(result, k), DIGITS[k]) for k in ("fid", "kid")]
+    is_ = (result or {}).get("metrics") or {}
+    is_ = is_.get("is")
+    cells.append(f"{is_['mean']:.2f} ± {is_['std']:.2f}" if isinstance(is_, dict) else DASH)
+    cells += [fmt(value(result, k), DIGITS[k]) for k in ("precision", "recall")]
+    return cells
+
+
+def row(cells):
+    return "| " + " | ".join(str(c) for c in cells) + " |"
 
 
 def main():
-    root = pathlib.Path(sys.argv[1] if len(sys.argv) > 1 else "runs/study")
-    bound = real_roughness_bound()
-    print("| method | objective | steps | training (min, 1 thread) | FID ↓ | KID ↓ | IS ↑ "
-          "| precision ↑ | recall ↑ | rough ↓ |")
-    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
-    floor = None
-    for key, name, objective in METHODS:
-        metrics_file = root / key / "metrics.json"
-        train_log = root / key / "train_log.jsonl"
-        if not metrics_file.exists():
-            if train_log.exists():
-                log = last_line(train_log)
-                print(f"| {name} | {objective} | {log.get('step', '?')} | "
-                      f"{log.get('time', 0) / 60:.0f} | no metrics: the eval failed "
-                      f"({key}-eval.log) | | | | | |")
-            else:
-                print(f"| {name} | {objective} | (not run) | | | | | | | |")
+    root = pathlib.Path(sys.argv[1] if len(sys.argv) > 1 else "runs/study2")
+    plan = load(root / "plan.json")
+    if not plan:
+        sys.exit(f"{root}/plan.json not found: start the study first (tools/study.sh --out {root})")
+    settings = plan["settings"]
+    names = {m["key"]: m["name"] for m in plan["methods"]}
+    labels = plan["samplers"]
+    units = plan["units"]
+    results = {u["unit"]: load(root / "results" / f"{u['unit']}.json") for u in units}
+    done = sum(r is not None for r in results.values())
+    print(f"Study folder `{root}`: {done} of {len(units)} units done; "
+          f"{settings['steps']} training steps per method.\n")
+
+    # Trainings.
+    print("### Trainings\n")
+    print(row(["method", "train.seed", "steps", "training minutes (train_log.jsonl)", "last logged loss"]))
+    print(row(["---"] * 5))
+    for u in units:
+        if u["kind"] != "train":
             continue
-        metrics = json.loads(metrics_file.read_text())
-        log = last_line(train_log)
-        print(row(name, objective, metrics, log.get("step", "?"),
-                  f"{log.get('time', 0) / 60:.0f}", rough_share(root, key, bound)))
-        floor = floor or dict(metrics["noise_floor"], n=metrics["n"])
+        r = results[u["unit"]]
+        last = (r or {}).get("train_log_last") or {}
+        print(row([names[u["method"]], u["seed"], last.get("step", DASH),
+                   fmt(last["time"] / 60 if "time" in last else None, 1),
+                   fmt(last.get("loss"), 4)]))
+
+    evals = [u for u in units if u["kind"] == "eval"]
+    header = ["method", "sampler", "NFE", "FID ↓", "KID ↓", "IS ↑", "precision ↑", "recall ↑",
+              "non-finite", "rough ↓"]
+
+    def floor_row(group):
+        for u in group:
+            r = results[u["unit"]]
+            if r and r.get("metrics") and r["metrics"].get("noise_floor"):
+                floor = r["metrics"]["noise_floor"]
+                fake = {"metrics": floor}
+                return row([f"noise floor: {r['n']} {floor.get('split', '?')} images", "real data",
+                            "", *metric_cells(fake), "", DASH])
+        return None
+
+    # One table per NFE of the sweep.
+    for nfe in settings["nfe"]:
+        group = [u for u in evals if u["nfe_target"] == nfe and u["seed"] == 0
+                 and u["n"] == settings["n"]]
+        print(f"\n### {nfe} network evaluations (train.seed 0, n = {settings['n']})\n")
+        print(row(header))
+        print(row(["---"] * len(header)))
+        for u in group:
+            r = results[u["unit"]]
+            print(row([names[u["method"]], labels[u["sampler"]], u["nfe"], *metric_cells(r),
+                       *counts(r)]))
+        floor = floor_row(group)
+        if floor:
+            print(floor)
+
+    # The two-seed table: mean (seed 0 / seed 1).
+    seed_nfe, seed_n = settings["seed_nfe"], settings["seed_n"]
+    print(f"\n### {seed_nfe} network evaluations, two training seeds (n = {seed_n}, test split)\n")
+    print("Each cell: the mean of the two seeds (seed 0 / seed 1).\n")
+    print(row(header))
+    print(row(["---"] * len(header)))
+    seed_units = [u for u in evals if u["nfe_target"] == seed_nfe and u["n"] == seed_n]
+    pairs = {}
+    for u in seed_units:
+        pairs.setdefault((u["method"], u["sampler"]), {})[u["seed"]] = u
+    fid_means = {}
+    for (method, sampler), by_seed in pairs.items():
+        rs = [results[by_seed[s]["unit"]] if s in by_seed else None for s in (0, 1)]
+        nfe = next(iter(by_seed.values()))["nfe"]
+        cells = []
+        for key in ("fid", "kid", "is", "precision", "recall"):
+            vs = [value(r, key) for r in rs]
+            mean = sum(vs) / 2 if None not in vs else None
+            if key == "fid" and mean is not None:
+                fid_means[method] = min(mean, fid_means.get(method, mean))
+            cells.append(f"{fmt(mean, DIGITS[key])} ({fmt(vs[0], DIGITS[key])} / "
+                         f"{fmt(vs[1], DIGITS[key])})")
+        nonfinite = " / ".join(counts(r)[0] for r in rs)
+        rough = " / ".join(counts(r)[1] for r in rs)
+        print(row([names[method], labels[sampler], nfe, *cells, nonfinite, rough]))
+    floor = floor_row(seed_units)
     if floor:
-        print(row(f"noise floor: {floor['n']} {floor['split']} images", "real data", floor,
-                  rough="–"))
+        print(floor)
+
+    # The paper's ranking beside this study's.
+    print(f"\n### The paper's Table 1 (CIFAR-10) and this study (Fashion-MNIST, {seed_nfe} NFE)\n")
+    ours = sorted((fid, key) for key, fid in fid_means.items()
+                  if key in {k for _, _, k in PAPER_TABLE_1})
+    rank = {key: i + 1 for i, (_, key) in enumerate(ours)}
+    print(row(["paper rank", "method", "paper FID (CIFAR-10)", "this study: FID, two-seed mean, "
+               "best sampler", "this study: rank"]))
+    print(row(["---"] * 5))
+    for i, (name, fid, key) in enumerate(PAPER_TABLE_1):
+        paper_rank = 1 + sum(f < fid for _, f, _ in PAPER_TABLE_1)
+        print(row([paper_rank, name, f"{fid:.1f}", fmt(fid_means.get(key), 1),
+                   rank.get(key, DASH)]))
 
 
 if __name__ == "__main__":

@@ -44,6 +44,7 @@ const std::map<std::string, std::vector<std::string>>& choices() {
       {"run.device", {"auto", "cpu", "cuda"}},
       {"process.semantics", {"declared", "sde", "decoupled"}},
       {"process.backend", {"auto", "compiled", "reference"}},
+      {"process.flow", {"auto", "explicit", "fed"}},
       {"data.dataset", {"fashion_mnist", "idx", "cifar10", "folder"}},
       {"data.split", {"train", "test"}},
       {"data.range", {"[-1,1]", "[0,1]"}},
@@ -570,6 +571,8 @@ void read_process_keys(Reader& r, RunConfig& c) {
   r.find("process.params");
   r.get_choice("process.semantics", c.process.semantics);
   r.get_choice("process.backend", c.process.backend);
+  r.get_choice("process.flow", c.process.flow);
+  r.get_int("process.fed_cycles", c.process.fed_cycles, 1, "positive");
 }
 
 void read_data(Reader& r, RunConfig& c, const fs::path& toml_dir) {
@@ -703,6 +706,8 @@ void read_sample(Reader& r, RunConfig& c, const fs::path& toml_dir) {
   r.get_choice("sample.grid", c.sample.grid);
   r.get("sample.rho", c.sample.rho, 0, false, "positive");
   r.get("sample.eta", c.sample.eta, 0, true, "in [0, 1]", 1, true);
+  r.get("sample.variance_correction", c.sample.variance_correction);
+  r.get_int("sample.variance_images", c.sample.variance_images, 2, "2 or more");
   if (const Found f = r.get_int("sample.order", c.sample.order, 1, "1 or 2");
       f && c.sample.order > 2) {
     r.error_at(f, kBadValue,
@@ -1112,6 +1117,8 @@ std::string resolved_toml(const RunConfig& c) {
   w.key("file", c.process.file);
   w.key("semantics", c.process.semantics);
   w.key("backend", c.process.backend);
+  w.key("flow", c.process.flow);
+  w.key("fed_cycles", c.process.fed_cycles);
   w.raw("params = {");
   bool first = true;
   for (const auto& [name, value] : c.process.params) {
@@ -1183,6 +1190,8 @@ std::string resolved_toml(const RunConfig& c) {
   w.key("grid", c.sample.grid);
   w.key("rho", c.sample.rho);
   w.key("eta", c.sample.eta);
+  w.key("variance_correction", c.sample.variance_correction);
+  w.key("variance_images", c.sample.variance_images);
   w.key("order", c.sample.order);
   w.key("denoise", c.sample.denoise);
   w.key("n", c.sample.n);

@@ -40,6 +40,8 @@ struct ProcessSection {
   std::map<std::string, double> params;  ///< param overrides, name -> value
   std::string semantics = "declared";    ///< declared | sde | decoupled
   std::string backend = "auto";          ///< auto | compiled | reference
+  std::string flow = "auto";             ///< decoupled flow: auto | explicit | fed
+  int fed_cycles = 80;                   ///< fed: whole cycles on [0, T]
   friend bool operator==(const ProcessSection&, const ProcessSection&) = default;
 };
 
@@ -114,11 +116,13 @@ struct SampleSection {
   int steps = 1000;
   int corrector_steps = 1;
   double snr = 0.16;
-  bool denoise = true;        ///< final Tweedie step at t0
-  std::string grid = "auto";  ///< auto | uniform | power
-  double rho = 7.0;           ///< power grid's ρ
-  double eta = 1.0;           ///< posterior: 1 ancestral, 0 deterministic (DDIM)
-  int order = 2;              ///< exponential: 1 or 2
+  bool denoise = true;               ///< final Tweedie step at t0
+  std::string grid = "auto";         ///< auto | uniform | power
+  double rho = 7.0;                  ///< power grid's ρ
+  double eta = 1.0;                  ///< posterior: 1 ancestral, 0 deterministic (DDIM)
+  int order = 2;                     ///< exponential: 1 or 2
+  bool variance_correction = false;  ///< posterior: Γ from held-out images
+  int variance_images = 256;         ///< held-out images for Γ
   int n = 64;
   int batch_size = 64;
   std::uint64_t seed = 0;

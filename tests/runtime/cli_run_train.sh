@@ -31,6 +31,12 @@ for f in samples.png samples.npy; do [[ -s "$dir/run/$f" ]] || fail "sample: mis
 # float32 [4, 1, 16, 16]: the .npy header then 4 KiB of data.
 grep -aq "'shape': (4, 1, 16, 16)" "$dir/run/samples.npy" || fail "samples.npy has the wrong shape"
 
+# The posterior sampler (auto for VE) with Gamma from held-out images.
+"$spdec" run sample "$root/specs/fmnist_ve.toml" "${run[@]}" "${tiny[@]}" \
+  sample.variance_correction=true sample.variance_images=8 >"$dir/gamma.txt" 2>&1 \
+  || fail "sample with variance correction exited $?: $(cat "$dir/gamma.txt")"
+grep -q "sampler posterior" "$dir/gamma.txt" || fail "VE's auto sampler: $(cat "$dir/gamma.txt")"
+
 # Class-conditional: labels in training, one label and guidance in sampling.
 "$spdec" run train "$root/specs/fmnist_ve.toml" "run.dir=\"$dir/cond\"" "${tiny[@]}" train.steps=2 \
   model.class_conditional=true >"$dir/cond.txt" 2>&1 || fail "conditional train: $(cat "$dir/cond.txt")"
