@@ -88,12 +88,19 @@ class DecoupledModel final : public ProcessModel {
       u = u.narrow(0, 1, remaining - 1).contiguous();
       var = var.narrow(0, 1, remaining - 1).contiguous();
     }
+    return perturbed(x0, at::cat(flows), at::cat(variances), noise);
+  }
+
+  /// X_t = mean + N(0, D Q D) with D² = variance per pixel, ε the draw `noise`
+  /// (its step is ignored: 0, as every model numbers its own draws).
+  Perturbed perturbed(const at::Tensor& x0, const at::Tensor& mean, const at::Tensor& variance,
+                      const NoiseSource& noise) {
     Perturbed p;
-    p.mean = at::cat(flows).contiguous();
+    p.mean = mean.contiguous();
     NoiseSource draw = noise;
     draw.step = 0;
     p.eps = white_noise(x0, draw);
-    p.covariance.emplace(noise_covariance(at::sqrt(at::cat(variances))));
+    p.covariance.emplace(noise_covariance(at::sqrt(variance)));
     p.xt = (p.mean + p.covariance->apply_sqrt(p.eps)).to(at::kFloat).contiguous();
     return p;
   }
@@ -200,18 +207,12 @@ class DecoupledModel final : public ProcessModel {
   /// variance from the same table as covariance() (u0-free noise only), so
   /// that training and sampling see one Σ̄_t.
   Perturbed perturb_fed(const at::Tensor& x0, std::span<const double> t, const NoiseSource& noise) {
-    Perturbed p;
-    p.mean =
-        fed_flow_batch(kernels(), process(), x0.to(at::kFloat).contiguous(), t, *fed_).contiguous();
+    const at::Tensor mean =
+        fed_flow_batch(kernels(), process(), x0.to(at::kFloat).contiguous(), t, *fed_);
     std::vector<at::Tensor> variances;
     variances.reserve(t.size());
     for (const double ti : t) variances.push_back(accumulated_variance(ti, x0, x0));
-    NoiseSource draw = noise;
-    draw.step = 0;
-    p.eps = white_noise(x0, draw);
-    p.covariance.emplace(noise_covariance(at::sqrt(at::cat(variances))));
-    p.xt = (p.mean + p.covariance->apply_sqrt(p.eps)).to(at::kFloat).contiguous();
-    return p;
+    return perturbed(x0, mean, at::cat(variances), noise);
   }
 
   /// The flow scheme of `options` (automatic: FED where it applies).

@@ -25,6 +25,7 @@
 #include "codegen/pipeline.hpp"
 #include "lang/check.hpp"
 #include "lang/diagnostics.hpp"
+#include "library_model.hpp"
 #include "runtime/linear_process.hpp"
 #include "runtime/prior.hpp"
 #include "runtime/process_model.hpp"
@@ -45,20 +46,7 @@ void setup() { spdec::test::torch_setup(20240917, 1); }
 /// A library process on 8×8 (its `size` param set to 8 where it has one),
 /// bound to the compiled CPU kernels.
 std::unique_ptr<spdec::runtime::ProcessModel> model_of(const std::string& file) {
-  spdec::lang::Diagnostics diagnostics;
-  spdec::lang::CheckOptions options;
-  const std::filesystem::path path = std::filesystem::path(SPDEC_SOURCE_DIR) / "library" / file;
-  const std::string text =
-      spdec::test::check_library_file("library/" + file).find_param("size") ? "8" : "";
-  if (!text.empty()) options.overrides.push_back({"size", text});
-  auto checked = spdec::lang::check_file(path.string(), options, diagnostics);
-  INFO(spdec::lang::render_all(diagnostics));
-  REQUIRE(checked.has_value());
-  auto process = std::make_shared<const spdec::lang::Process>(std::move(*checked));
-  auto program = std::make_shared<const spdec::codegen::StencilProgram>(
-      spdec::codegen::build_program(*process));
-  auto kernels = spdec::runtime::make_compiled_kernels(process, program, at::kCPU);
-  return spdec::runtime::make_process_model(process, std::move(kernels), kSide, kSide);
+  return spdec::test::sized_library_model(file, kSide);
 }
 
 struct SamplerCase {

@@ -19,6 +19,7 @@
 #include "codegen/pipeline.hpp"
 #include "lang/check.hpp"
 #include "lang/diagnostics.hpp"
+#include "library_model.hpp"
 #include "runtime/grid_choice.hpp"
 #include "runtime/linear_process.hpp"
 #include "runtime/posterior_variance.hpp"
@@ -37,27 +38,13 @@ constexpr std::int64_t kSide = 8;
 
 void setup() { spdec::test::torch_setup(20261206, 1); }
 
-/// A library process on kSide × kSide (its `size` param set where it has one)
-/// on the compiled CPU kernels; a decoupled flow by FED where it applies, as
-/// `spdec run` does (process.flow = "auto").
+/// A library process on kSide × kSide on the compiled CPU kernels; a
+/// decoupled flow by FED where it applies, as `spdec run` does
+/// (process.flow = "auto").
 std::unique_ptr<sr::ProcessModel> model_of(const std::string& file) {
-  spdec::lang::Diagnostics diagnostics;
-  spdec::lang::CheckOptions options;
-  const std::filesystem::path path = std::filesystem::path(SPDEC_SOURCE_DIR) / "library" / file;
-  if (spdec::test::check_library_file("library/" + file).find_param("size")) {
-    options.overrides.push_back({"size", std::to_string(kSide)});
-  }
-  auto checked = spdec::lang::check_file(path.string(), options, diagnostics);
-  INFO(spdec::lang::render_all(diagnostics));
-  REQUIRE(checked.has_value());
-  auto process = std::make_shared<const spdec::lang::Process>(std::move(*checked));
-  auto program = std::make_shared<const spdec::codegen::StencilProgram>(
-      spdec::codegen::build_program(*process));
-  auto kernels = sr::make_compiled_kernels(process, program, at::kCPU);
-  sr::ModelOptions options_of_model;
-  options_of_model.flow = sr::FlowScheme::automatic;
-  return sr::make_process_model(process, std::move(kernels), kSide, kSide, nullptr,
-                                options_of_model);
+  sr::ModelOptions options;
+  options.flow = sr::FlowScheme::automatic;
+  return spdec::test::sized_library_model(file, kSide, options);
 }
 
 /// Gaussian data N(μ, Φ diag(c) Φᵀ) with an image-like spectrum (variance

@@ -211,9 +211,9 @@ TEST_CASE("train: the denoiser's score approaches the analytic mixture score", "
   auto model = spdec::runtime::make_run_model(run.config, run.process, kSide, kSide, at::kCPU);
   spdec::runtime::UNet net(spdec::runtime::unet_options(run.config.model, 1, kSide));
   std::optional<spdec::runtime::GaussianPrior> spectrum;
-  const auto header = spdec::runtime::load_checkpoint(
-      spdec::runtime::checkpoint_path(run.config), "", {nullptr, net.get(), nullptr}, nullptr,
-      &model->noise().basis(), &spectrum);
+  const auto header = spdec::runtime::load_checkpoint(spdec::runtime::checkpoint_path(run.config),
+                                                      "", {nullptr, net.get(), nullptr}, nullptr,
+                                                      &model->noise().basis(), &spectrum);
   REQUIRE(header.parameterisation == "denoiser");
   REQUIRE(spectrum.has_value());
   net->eval();
