@@ -145,8 +145,10 @@ void require_checkpoint_process(const std::filesystem::path& file, const Checkpo
   if (header.process == expected) return;
   throw checkpoint_error(file, "was trained for process " + header.process + ", not this run's " +
                                    expected +
-                                   " (a different .spde, parameter or semantics); train anew in "
-                                   "another run.dir, or sample with the matching process");
+                                   " (a different .spde, parameter, semantics or process.flow; "
+                                   "checkpoints from before FED flows need process.flow = "
+                                   "\"explicit\"); train anew in another run.dir, or sample "
+                                   "with the matching process");
 }
 
 CheckpointHeader load_checkpoint(const std::filesystem::path& file,
