@@ -54,11 +54,12 @@ at::Tensor NetworkDenoiser::operator()(const at::Tensor& x, double t) {
   // One row of scales: every sample is at t, and the coefficients broadcast.
   const std::vector<double> time_row{t};
   const ModeScales scales = model_.mode_scales(time_row);
-  const at::Tensor input = preconditioner_.input(x.to(at::kFloat), scales);
+  const Preconditioner::State state = preconditioner_.at(x, scales);
   const at::Tensor time =
       at::full({x.size(0)}, t / model_.end_time(), x.options().dtype(at::kFloat));
-  const at::Tensor output = guided_output(net_, input, time, labels_, guidance_);
-  return preconditioner_.denoised(x, output.to(x.scalar_type()), scales);
+  const at::Tensor output =
+      guided_output(net_, state.input().to(at::kFloat), time, labels_, guidance_);
+  return state.denoised(output.to(x.scalar_type()));
 }
 
 }  // namespace spdec::runtime

@@ -28,9 +28,9 @@ class Denoising final : public Objective {
     const Perturbed perturbed = model_.perturb(draw.x0, draw.times, training_noise(draw));
     const ModeScales scales = model_.mode_scales(draw.times);
     const at::Tensor xt = perturbed.xt.detach();
-    const at::Tensor input = preconditioner_.input(xt, scales);
-    const at::Tensor target = preconditioner_.target(draw.x0, xt, scales);
-    const at::Tensor output = network(input, time_tensor(draw.times, draw.x0.device()));
+    const Preconditioner::State state = preconditioner_.at(xt, scales);
+    const at::Tensor target = state.target(draw.x0);
+    const at::Tensor output = network(state.input(), time_tensor(draw.times, draw.x0.device()));
     return (output - target.to(output.scalar_type())).square().mean();
   }
 

@@ -37,34 +37,44 @@ Preconditioner::Coefficients Preconditioner::coefficients(const ModeScales& scal
   return c;
 }
 
-at::Tensor Preconditioner::centred_modes(const at::Tensor& xt, const ModeScales& scales) const {
+Preconditioner::State Preconditioner::at(const at::Tensor& xt, const ModeScales& scales) const {
   const at::Tensor mean = data_.mean().unsqueeze(0).to(xt.device(), xt.scalar_type());
   const at::Tensor m_mean = basis().multiply(mean, scales.m.to(at::kDouble));
-  return basis().transform(xt - m_mean);
+  return {*this, coefficients(scales), basis().transform(xt - m_mean), xt.scalar_type()};
+}
+
+at::Tensor Preconditioner::State::mean() const {
+  return owner_.data_.mean().unsqueeze(0).to(y_.device(), dtype_);
+}
+
+at::Tensor Preconditioner::State::input() const {
+  return owner_.basis().inverse(scale_modes(y_, c_.in)).to(dtype_);
+}
+
+at::Tensor Preconditioner::State::denoised(const at::Tensor& network_output) const {
+  const at::Tensor f = owner_.basis().transform(network_output.to(dtype_));
+  return (mean() + owner_.basis().inverse(scale_modes(y_, c_.skip) + scale_modes(f, c_.out)))
+      .to(dtype_);
+}
+
+at::Tensor Preconditioner::State::target(const at::Tensor& x0) const {
+  const at::Tensor residual =
+      owner_.basis().transform(x0.to(dtype_) - mean()) - scale_modes(y_, c_.skip);
+  return owner_.basis().inverse(scale_modes(residual, 1.0 / c_.out)).to(dtype_);
 }
 
 at::Tensor Preconditioner::input(const at::Tensor& xt, const ModeScales& scales) const {
-  const Coefficients c = coefficients(scales);
-  return basis().inverse(scale_modes(centred_modes(xt, scales), c.in)).to(xt.scalar_type());
+  return at(xt, scales).input();
 }
 
 at::Tensor Preconditioner::denoised(const at::Tensor& xt, const at::Tensor& network_output,
                                     const ModeScales& scales) const {
-  const Coefficients c = coefficients(scales);
-  const at::Tensor y = centred_modes(xt, scales);
-  const at::Tensor f = basis().transform(network_output.to(xt.scalar_type()));
-  const at::Tensor mean = data_.mean().unsqueeze(0).to(xt.device(), xt.scalar_type());
-  return (mean + basis().inverse(scale_modes(y, c.skip) + scale_modes(f, c.out)))
-      .to(xt.scalar_type());
+  return at(xt, scales).denoised(network_output);
 }
 
 at::Tensor Preconditioner::target(const at::Tensor& x0, const at::Tensor& xt,
                                   const ModeScales& scales) const {
-  const Coefficients c = coefficients(scales);
-  const at::Tensor mean = data_.mean().unsqueeze(0).to(xt.device(), xt.scalar_type());
-  const at::Tensor residual = basis().transform(x0.to(xt.scalar_type()) - mean) -
-                              scale_modes(centred_modes(xt, scales), c.skip);
-  return basis().inverse(scale_modes(residual, 1.0 / c.out)).to(xt.scalar_type());
+  return at(xt, scales).target(x0);
 }
 
 at::Tensor Preconditioner::output_variance(const ModeScales& scales) const {

@@ -29,6 +29,8 @@
 
 #include <ATen/ATen.h>
 
+#include <utility>
+
 #include "runtime/prior.hpp"
 #include "runtime/process_model.hpp"
 #include "runtime/spectral_basis.hpp"
@@ -45,12 +47,46 @@ class Preconditioner {
   [[nodiscard]] const GaussianPrior& data() const { return data_; }
   [[nodiscard]] const SpectralBasis& basis() const { return data_.basis(); }
 
-  /// The network's input V[c_in ⊙ Vᵀ(x_t − M μ)].
+  struct Coefficients {
+    at::Tensor in;
+    at::Tensor skip;
+    at::Tensor out;
+  };
+
+  /// The coefficients and y = Vᵀ(x_t − M μ) of one state, computed once for
+  /// the input, the denoised estimate and the target that use them (a
+  /// training step needs input and target, a network evaluation input and
+  /// denoised).
+  class State {
+   public:
+    /// The network's input V[c_in ⊙ y].
+    [[nodiscard]] at::Tensor input() const;
+    /// D = μ + V[c_skip ⊙ y + c_out ⊙ Vᵀ F].
+    [[nodiscard]] at::Tensor denoised(const at::Tensor& network_output) const;
+    /// F* = V[(Vᵀ(x₀ − μ) − c_skip ⊙ y) / c_out] for the clean images x₀.
+    [[nodiscard]] at::Tensor target(const at::Tensor& x0) const;
+
+   private:
+    friend class Preconditioner;
+    State(const Preconditioner& owner, Coefficients c, at::Tensor y, at::ScalarType dtype)
+        : owner_(owner), c_(std::move(c)), y_(std::move(y)), dtype_(dtype) {}
+    /// μ as [1, C, H, W] in the state's dtype and device.
+    [[nodiscard]] at::Tensor mean() const;
+
+    const Preconditioner& owner_;
+    Coefficients c_;
+    at::Tensor y_;
+    at::ScalarType dtype_;
+  };
+
+  /// The state x_t at per-mode scales `scales` (must outlive nothing: the
+  /// State holds its own tensors and a reference to this preconditioner).
+  [[nodiscard]] State at(const at::Tensor& xt, const ModeScales& scales) const;
+
+  /// Shorthands of at(xt, scales).input() / .denoised(F) / .target(x0).
   [[nodiscard]] at::Tensor input(const at::Tensor& xt, const ModeScales& scales) const;
-  /// D = μ + V[c_skip ⊙ Vᵀ(x_t − M μ) + c_out ⊙ Vᵀ F].
   [[nodiscard]] at::Tensor denoised(const at::Tensor& xt, const at::Tensor& network_output,
                                     const ModeScales& scales) const;
-  /// F* for clean images x₀ and their perturbed xt.
   [[nodiscard]] at::Tensor target(const at::Tensor& x0, const at::Tensor& xt,
                                   const ModeScales& scales) const;
   /// c_out² per mode ([N, C, H, W] double CPU): for Gaussian data it is
@@ -60,14 +96,7 @@ class Preconditioner {
   static constexpr double kVarianceFloor = 1e-6;
 
  private:
-  struct Coefficients {
-    at::Tensor in;
-    at::Tensor skip;
-    at::Tensor out;
-  };
   [[nodiscard]] Coefficients coefficients(const ModeScales& scales) const;
-  /// Vᵀ(x_t − M μ) in x's dtype.
-  [[nodiscard]] at::Tensor centred_modes(const at::Tensor& xt, const ModeScales& scales) const;
 
   GaussianPrior data_;
   at::Tensor variance_;  ///< σ_d² with the floor, [1, C, H, W] double

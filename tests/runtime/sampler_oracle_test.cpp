@@ -26,6 +26,7 @@
 #include "lang/check.hpp"
 #include "lang/diagnostics.hpp"
 #include "library_model.hpp"
+#include "oracle_data.hpp"
 #include "runtime/linear_process.hpp"
 #include "runtime/prior.hpp"
 #include "runtime/process_model.hpp"
@@ -33,6 +34,10 @@
 #include "test_support.hpp"
 
 namespace {
+
+using spdec::test::gaussian_data;
+using spdec::test::GaussianData;
+using spdec::test::three_images;
 
 using spdec::runtime::Predictor;
 using spdec::runtime::SamplerOptions;
@@ -80,22 +85,6 @@ std::vector<SamplerCase> cases_for(const spdec::runtime::ProcessModel& model) {
 
 // ---------------------------------------------------------------------------
 // (a) Gaussian data
-
-struct GaussianData {
-  at::Tensor mean;      ///< [1, H, W]
-  at::Tensor variance;  ///< [H, W] per mode
-};
-
-GaussianData gaussian_data(const spdec::runtime::SpectralBasis& basis) {
-  GaussianData data;
-  const at::Tensor i = at::arange(kSide, spdec::test::f64());
-  data.mean =
-      (0.5 * at::cos(0.7 * i).unsqueeze(0) * at::sin(0.4 * i + 0.3).unsqueeze(1)).unsqueeze(0);
-  // An image-like spectrum: variance falling with the Laplacian eigenvalue,
-  // 0.25 on the mean mode.
-  data.variance = 0.25 / (1.0 + 4.0 * basis.eigenvalues()).square();
-  return data;
-}
 
 void check_gaussian(const char* file) {
   setup();
@@ -154,18 +143,10 @@ void check_gaussian(const char* file) {
 // ---------------------------------------------------------------------------
 // (b) three fixed images
 
-at::Tensor three_images() {
-  at::Tensor y = at::full({3, 1, kSide, kSide}, -0.6, spdec::test::f32());
-  y[0].narrow(2, 2, 3).fill_(0.8);                  // a vertical bar
-  y[1].narrow(1, 4, 3).fill_(0.8);                  // a horizontal bar
-  y[2].narrow(1, 1, 3).narrow(2, 1, 3).fill_(0.8);  // a square in a corner
-  return y;
-}
-
 void check_mixture(const char* file) {
   setup();
   auto model = model_of(file);
-  const at::Tensor images = three_images();
+  const at::Tensor images = three_images(kSide);
   const std::vector<double> weights = {0.5, 0.3, 0.2};
   spdec::test::MixtureScore score(*model, images, weights);
   constexpr std::int64_t n = 2048;

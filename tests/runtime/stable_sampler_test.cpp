@@ -20,6 +20,7 @@
 #include "lang/check.hpp"
 #include "lang/diagnostics.hpp"
 #include "library_model.hpp"
+#include "oracle_data.hpp"
 #include "runtime/grid_choice.hpp"
 #include "runtime/linear_process.hpp"
 #include "runtime/posterior_variance.hpp"
@@ -30,6 +31,10 @@
 #include "test_support.hpp"
 
 namespace {
+
+using spdec::test::gaussian_data;
+using spdec::test::GaussianData;
+using spdec::test::three_images;
 
 namespace sr = spdec::runtime;
 using sr::Predictor;
@@ -45,22 +50,6 @@ std::unique_ptr<sr::ProcessModel> model_of(const std::string& file) {
   sr::ModelOptions options;
   options.flow = sr::FlowScheme::automatic;
   return spdec::test::sized_library_model(file, kSide, options);
-}
-
-/// Gaussian data N(μ, Φ diag(c) Φᵀ) with an image-like spectrum (variance
-/// falling with κ, 0.25 on the mean mode), as in the sampler oracles.
-struct GaussianData {
-  at::Tensor mean;      ///< [1, H, W]
-  at::Tensor variance;  ///< [H, W] per mode
-};
-
-GaussianData gaussian_data(const sr::SpectralBasis& basis) {
-  GaussianData data;
-  const at::Tensor i = at::arange(kSide, spdec::test::f64());
-  data.mean =
-      (0.5 * at::cos(0.7 * i).unsqueeze(0) * at::sin(0.4 * i + 0.3).unsqueeze(1)).unsqueeze(0);
-  data.variance = 0.25 / (1.0 + 4.0 * basis.eigenvalues()).square();
-  return data;
 }
 
 /// n draws of the data, float32 [n, 1, H, W].
@@ -352,18 +341,10 @@ TEST_CASE("stable samplers: finite in float32 from 5 to 2000 steps on heat",
 // ---------------------------------------------------------------------------
 // Three images: the mixture weights
 
-at::Tensor three_images() {
-  at::Tensor y = at::full({3, 1, kSide, kSide}, -0.6, spdec::test::f32());
-  y[0].narrow(2, 2, 3).fill_(0.8);
-  y[1].narrow(1, 4, 3).fill_(0.8);
-  y[2].narrow(1, 1, 3).narrow(2, 1, 3).fill_(0.8);
-  return y;
-}
-
 void check_mixture_weights(const char* file, std::int64_t steps, std::int64_t n, double tolerance) {
   setup();
   auto model = model_of(file);
-  const at::Tensor images = three_images();
+  const at::Tensor images = three_images(kSide);
   const std::vector<double> weights = {0.5, 0.3, 0.2};
   spdec::test::MixtureScore mixture(*model, images, weights);
   spdec::test::MixtureDenoiser denoiser(mixture);
