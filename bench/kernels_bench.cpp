@@ -31,8 +31,8 @@
 
 #include "codegen/pipeline.hpp"
 #include "lang/check.hpp"
-#include "runtime/fed_flow.hpp"
-#include "runtime/process_kernels.hpp"
+#include "runtime/kernels/fed_flow.hpp"
+#include "runtime/kernels/process_kernels.hpp"
 
 namespace {
 
@@ -225,7 +225,7 @@ int main(int argc, char** argv) {
       "flow_steps >= 10x, forward_step >= 5x)\n");
 
   // Φ_T of perona_malik at 28 px (size = 28: α1 from 0.5 to 56): FED with the
-  // default schedule (runtime/fed_flow.hpp) against the 2000 tamed explicit
+  // default schedule (runtime/kernels/fed_flow.hpp) against the 2000 tamed explicit
   // steps of flow_steps at the process's dt.
   spdec::lang::CheckOptions at_28;
   at_28.overrides.push_back({"size", "28"});

@@ -1,6 +1,6 @@
 // spdec as a C++ library: load a `.spde`, train a small score network for it
 // for a few steps and sample a grid — no CLI, no run config. The same steps
-// `spdec run train` and `spdec run sample` take (runtime/train_run.cpp adds
+// `spdec run train` and `spdec run sample` take (runtime/run/train_run.cpp adds
 // checkpoints, EMA, logging and resumption around them).
 //
 //   build/examples/train_and_sample [FILE.spde] [STEPS] [OUT.png]
@@ -20,14 +20,14 @@
 #include "codegen/pipeline.hpp"
 #include "lang/check.hpp"
 #include "lang/diagnostics.hpp"
-#include "runtime/dataset.hpp"
-#include "runtime/generate.hpp"
-#include "runtime/image_grid.hpp"
-#include "runtime/objective.hpp"
-#include "runtime/process_kernels.hpp"
-#include "runtime/process_model.hpp"
-#include "runtime/run_prior.hpp"
-#include "runtime/unet.hpp"
+#include "runtime/data/dataset.hpp"
+#include "runtime/data/image_grid.hpp"
+#include "runtime/kernels/process_kernels.hpp"
+#include "runtime/nn/unet.hpp"
+#include "runtime/process/process_model.hpp"
+#include "runtime/sampling/generate.hpp"
+#include "runtime/training/objective.hpp"
+#include "runtime/training/run_prior.hpp"
 
 namespace {
 

@@ -2,6 +2,7 @@
 # Lints spdec's own C++ (lang codegen runtime tools tests bench examples; *.cpp *.hpp):
 #   1. clang-format --dry-run -Werror   (style: .clang-format)
 #   2. clang-tidy --warnings-as-errors  (checks: .clang-tidy)
+#   3. tools/check_layers.sh            (no upward include between layers)
 # Exits non-zero on any finding.
 #
 #   tools/lint.sh                 everything
@@ -27,7 +28,7 @@ for arg in "$@"; do
   case "$arg" in
     --format-only) format_only=1 ;;
     --fix) fix=1 ;;
-    -h|--help) sed -n '2,18p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,19p' "$0"; exit 0 ;;
     -*) echo "lint: unknown option $arg" >&2; exit 2 ;;
     *) files+=("$arg") ;;
   esac
@@ -61,6 +62,10 @@ if ((fix)); then
   "$clang_format" -i "${files[@]}"
   echo "lint: formatted ${#files[@]} files"
   exit 0
+fi
+
+if ! bash tools/check_layers.sh; then
+  status=1
 fi
 
 echo "lint: clang-format on ${#files[@]} files"

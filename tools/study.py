@@ -29,7 +29,7 @@ run); the exit status is then 1. A sampler that diverges is a result, not a
 failure: its eval records the count of non-finite samples (FID is undefined
 for them) and is not retried.
 
-NFE accounting (runtime/sampler.cpp, runtime/flow_sampler.cpp): every score
+NFE accounting (runtime/sampling/sampler.cpp, runtime/sampling/flow_sampler.cpp): every score
 sampler ends with one Tweedie denoising evaluation at t0, so the posterior,
 exponential and corrector-free PC samplers cost steps + 1 NFE; flow
 matching's Heun costs 2 * steps - 1 (Euler on the last step). `sample.steps`

@@ -13,11 +13,11 @@
 #include <utility>
 #include <vector>
 
-#include "runtime/covariance.hpp"
-#include "runtime/denoiser.hpp"
-#include "runtime/linear_process.hpp"
-#include "runtime/process_model.hpp"
-#include "runtime/score_function.hpp"
+#include "runtime/process/denoiser.hpp"
+#include "runtime/process/process_model.hpp"
+#include "runtime/process/score_function.hpp"
+#include "runtime/spectral/covariance.hpp"
+#include "runtime/spectral/linear_process.hpp"
 
 namespace spdec::test {
 

@@ -11,13 +11,13 @@
 #include <string>
 #include <vector>
 
-#include "runtime/batch_loader.hpp"
-#include "runtime/cifar.hpp"
-#include "runtime/data_error.hpp"
-#include "runtime/dataset.hpp"
-#include "runtime/idx.hpp"
-#include "runtime/image_folder.hpp"
-#include "runtime/image_grid.hpp"
+#include "runtime/base/data_error.hpp"
+#include "runtime/data/batch_loader.hpp"
+#include "runtime/data/cifar.hpp"
+#include "runtime/data/dataset.hpp"
+#include "runtime/data/idx.hpp"
+#include "runtime/data/image_folder.hpp"
+#include "runtime/data/image_grid.hpp"
 #include "test_support.hpp"
 
 namespace fs = std::filesystem;

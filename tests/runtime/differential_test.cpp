@@ -19,9 +19,9 @@
 #include <string>
 
 #include "codegen/pipeline.hpp"
-#include "runtime/fed_flow.hpp"
-#include "runtime/noise_operator.hpp"
-#include "runtime/process_kernels.hpp"
+#include "runtime/kernels/fed_flow.hpp"
+#include "runtime/kernels/process_kernels.hpp"
+#include "runtime/spectral/noise_operator.hpp"
 #include "tests/runtime/test_support.hpp"
 
 namespace {

@@ -11,7 +11,7 @@
 #include <vector>
 
 #include "codegen/pipeline.hpp"
-#include "runtime/process_kernels.hpp"
+#include "runtime/kernels/process_kernels.hpp"
 #include "test_support.hpp"
 
 TEST_CASE("Euler-Maruyama: strong order 1/2 and weak order 1 for multiplicative noise",

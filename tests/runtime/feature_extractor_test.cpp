@@ -1,8 +1,8 @@
-// TorchScript feature extractors (runtime/feature_extractor.hpp): the
+// TorchScript feature extractors (runtime/eval/feature_extractor.hpp): the
 // preprocessing contract (data range → [0, 1], grey → RGB, bilinear resize),
 // both output forms, and errors that name the file. The modules are written
 // here with TorchScript source, saved and loaded back as a user's would be.
-#include "runtime/feature_extractor.hpp"
+#include "runtime/eval/feature_extractor.hpp"
 
 #include <ATen/ATen.h>
 #include <torch/csrc/jit/api/module.h>

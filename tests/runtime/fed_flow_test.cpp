@@ -1,8 +1,8 @@
-// Fast Explicit Diffusion flows (runtime/fed_flow.hpp): the kernels against
+// Fast Explicit Diffusion flows (runtime/kernels/fed_flow.hpp): the kernels against
 // their oracle, the extremum principle, the linear limit against the exact
 // semigroup, convergence to the fine explicit flow, and determinism of the
 // branched sweeps.
-#include "runtime/fed_flow.hpp"
+#include "runtime/kernels/fed_flow.hpp"
 
 #include <ATen/ATen.h>
 
@@ -19,9 +19,9 @@
 #include <vector>
 
 #include "codegen/pipeline.hpp"
-#include "runtime/dataset.hpp"
-#include "runtime/linear_process.hpp"
-#include "runtime/process_kernels.hpp"
+#include "runtime/data/dataset.hpp"
+#include "runtime/kernels/process_kernels.hpp"
+#include "runtime/spectral/linear_process.hpp"
 #include "tests/runtime/test_support.hpp"
 
 namespace {

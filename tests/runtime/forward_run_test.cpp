@@ -1,6 +1,6 @@
 // `spdec run forward` as a job: the three files, and the compiled and
 // reference backends giving the same forward.npy for the same seed.
-#include "runtime/forward_run.hpp"
+#include "runtime/run/forward_run.hpp"
 
 #include <ATen/ATen.h>
 
@@ -11,9 +11,9 @@
 #include <sstream>
 #include <string>
 
+#include "runtime/base/npy.hpp"
 #include "runtime/config/run_config.hpp"
-#include "runtime/dataset.hpp"
-#include "runtime/npy.hpp"
+#include "runtime/data/dataset.hpp"
 #include "tests/runtime/test_support.hpp"
 
 namespace {

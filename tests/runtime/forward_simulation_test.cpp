@@ -1,7 +1,7 @@
 // Forward simulation: backends agree, snapshots land on their times, the
 // noise has the variance the chain defines, and the statistics mean what
 // they say.
-#include "runtime/forward_simulation.hpp"
+#include "runtime/process/forward_simulation.hpp"
 
 #include <ATen/ATen.h>
 
@@ -11,8 +11,8 @@
 #include <string>
 
 #include "codegen/pipeline.hpp"
-#include "runtime/noise_operator.hpp"
-#include "runtime/process_kernels.hpp"
+#include "runtime/kernels/process_kernels.hpp"
+#include "runtime/spectral/noise_operator.hpp"
 #include "tests/runtime/test_support.hpp"
 
 namespace {

@@ -1,6 +1,6 @@
 // PNG image grids with labels (issue 4): written, read back with stb_image,
 // sizes and pixels checked; the 5×7 font draws what its table says.
-#include "runtime/image_grid.hpp"
+#include "runtime/data/image_grid.hpp"
 
 #include <stb_image.h>
 #include <unistd.h>
@@ -8,7 +8,7 @@
 #include <memory>
 #include <string>
 
-#include "runtime/image_folder.hpp"
+#include "runtime/data/image_folder.hpp"
 #include "test_support.hpp"
 
 namespace fs = std::filesystem;

@@ -11,8 +11,8 @@
 #include "codegen/pipeline.hpp"
 #include "lang/check.hpp"
 #include "lang/diagnostics.hpp"
-#include "runtime/process_kernels.hpp"
-#include "runtime/process_model.hpp"
+#include "runtime/kernels/process_kernels.hpp"
+#include "runtime/process/process_model.hpp"
 #include "test_support.hpp"
 
 namespace spdec::test {

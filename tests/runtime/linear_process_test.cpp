@@ -5,7 +5,7 @@
 // against the exact spectral solution.
 //
 // Tolerances are argued next to each check.
-#include "runtime/linear_process.hpp"
+#include "runtime/spectral/linear_process.hpp"
 
 #include <ATen/ATen.h>
 
@@ -19,9 +19,9 @@
 #include <vector>
 
 #include "codegen/pipeline.hpp"
-#include "runtime/noise_operator.hpp"
-#include "runtime/process_kernels.hpp"
-#include "runtime/spectral_basis.hpp"
+#include "runtime/kernels/process_kernels.hpp"
+#include "runtime/spectral/noise_operator.hpp"
+#include "runtime/spectral/spectral_basis.hpp"
 #include "test_support.hpp"
 
 namespace {

@@ -1,5 +1,5 @@
-// FID, KID and IS (runtime/metrics.hpp) against values computed by hand.
-#include "runtime/metrics.hpp"
+// FID, KID and IS (runtime/eval/metrics.hpp) against values computed by hand.
+#include "runtime/eval/metrics.hpp"
 
 #include <ATen/ATen.h>
 

@@ -1,4 +1,4 @@
-// The noise covariance operator (runtime/noise_operator.hpp) against
+// The noise covariance operator (runtime/spectral/noise_operator.hpp) against
 // specs/LANGUAGE.md §11: white noise is the identity; ℓ > 0 is the exponential
 // kernel's spectrum normalised to unit mean diagonal; a filter F gives
 // q = F² per mode, evaluated by lang's host evaluator (time and learnable
@@ -8,7 +8,7 @@
 // Tolerances are argued next to each check. Algebraic identities are checked
 // in double (rounding ~1e-15 per operation, sums of ≤ 4096 terms: ~1e-13;
 // inverse powers multiply that by the condition number of Q, bounded below).
-#include "runtime/noise_operator.hpp"
+#include "runtime/spectral/noise_operator.hpp"
 
 #include <ATen/ATen.h>
 
@@ -21,7 +21,7 @@
 #include <vector>
 
 #include "lang/evaluate.hpp"
-#include "runtime/spectral_basis.hpp"
+#include "runtime/spectral/spectral_basis.hpp"
 #include "test_support.hpp"
 
 namespace {

@@ -5,8 +5,8 @@
 #include <fstream>
 #include <string>
 
-#include "runtime/data_error.hpp"
-#include "runtime/npy.hpp"
+#include "runtime/base/data_error.hpp"
+#include "runtime/base/npy.hpp"
 #include "test_support.hpp"
 
 namespace fs = std::filesystem;

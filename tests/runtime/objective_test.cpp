@@ -4,7 +4,7 @@
 // whose minimiser must be α = 1 — the objective is minimised by the true
 // score (exact DSM, sliced score matching) or the true velocity (flow
 // matching). Also: which objective `auto` picks and what is refused.
-#include "runtime/objective.hpp"
+#include "runtime/training/objective.hpp"
 
 #include <ATen/ATen.h>
 
@@ -17,7 +17,7 @@
 #include <vector>
 
 #include "library_model.hpp"
-#include "runtime/linear_process.hpp"
+#include "runtime/spectral/linear_process.hpp"
 #include "test_support.hpp"
 
 namespace {

@@ -7,7 +7,7 @@
 
 #include <cstdint>
 
-#include "runtime/spectral_basis.hpp"
+#include "runtime/spectral/spectral_basis.hpp"
 #include "test_support.hpp"
 
 namespace spdec::test {

@@ -1,4 +1,4 @@
-// Priors at T (runtime/prior.hpp, DESIGN §6.4): gaussian_fit recovers a known
+// Priors at T (runtime/spectral/prior.hpp, DESIGN §6.4): gaussian_fit recovers a known
 // diagonal Gaussian, files round-trip and corrupt ones are named, closed_form
 // matches the exact marginals, and the survival share tells VP (x₀ forgotten)
 // from heat (the image mean kept).
@@ -9,7 +9,7 @@
 // standard deviations: over the ≤ 100 modes checked per case the chance of a
 // false failure is < 1e-4, and a wrong factor (2, a missing square root, a
 // wrong basis) is many standard deviations off.
-#include "runtime/prior.hpp"
+#include "runtime/spectral/prior.hpp"
 
 #include <ATen/ATen.h>
 #include <unistd.h>
@@ -25,9 +25,9 @@
 #include <numbers>
 #include <string>
 
-#include "runtime/data_error.hpp"
-#include "runtime/linear_process.hpp"
-#include "runtime/spectral_basis.hpp"
+#include "runtime/base/data_error.hpp"
+#include "runtime/spectral/linear_process.hpp"
+#include "runtime/spectral/spectral_basis.hpp"
 #include "test_support.hpp"
 
 namespace {

@@ -2,7 +2,7 @@
 // matrices, time grids, per-sample noise, and perturb() against the chains
 // and sums it stands for. (The samplers' distributions are proven in
 // sampler_oracle_test.cpp.)
-#include "runtime/process_model.hpp"
+#include "runtime/process/process_model.hpp"
 
 #include <ATen/ATen.h>
 
@@ -16,10 +16,10 @@
 #include "analytic_score.hpp"
 #include "codegen/pipeline.hpp"
 #include "library_model.hpp"
-#include "runtime/covariance.hpp"
-#include "runtime/linear_process.hpp"
-#include "runtime/sampler.hpp"
-#include "runtime/time_grid.hpp"
+#include "runtime/sampling/sampler.hpp"
+#include "runtime/sampling/time_grid.hpp"
+#include "runtime/spectral/covariance.hpp"
+#include "runtime/spectral/linear_process.hpp"
 #include "test_support.hpp"
 
 namespace {

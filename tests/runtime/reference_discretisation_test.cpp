@@ -1,4 +1,4 @@
-// The reference evaluator (runtime/reference_kernels.cpp) against oracles of
+// The reference evaluator (runtime/kernels/reference_kernels.cpp) against oracles of
 // the discretisation that do not depend on the generated code nor on the
 // evaluator's own code: exactness of the stencils on quadratic polynomials,
 // the eigen-relation of the five-point Laplacian with the DCT / Fourier /
@@ -23,7 +23,7 @@
 #include <vector>
 
 #include "reference_support.hpp"
-#include "runtime/reference_kernels.hpp"
+#include "runtime/kernels/reference_kernels.hpp"
 
 namespace {
 

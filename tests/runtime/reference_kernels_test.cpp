@@ -1,4 +1,4 @@
-// The reference kernels (runtime/reference_kernels.cpp) against oracles that
+// The reference kernels (runtime/kernels/reference_kernels.cpp) against oracles that
 // do not depend on the generated code: div Σ against the full autograd
 // Jacobian and against calculus, the noise against the Philox stream
 // (codegen/rng/philox.h), the step kernels against the formulas of
@@ -6,7 +6,7 @@
 // and every library process through every kernel.
 //
 // Tolerances are argued next to each check.
-#include "runtime/reference_kernels.hpp"
+#include "runtime/kernels/reference_kernels.hpp"
 
 #include <ATen/ATen.h>
 #include <c10/core/GradMode.h>

@@ -13,7 +13,7 @@
 #include <string>
 
 #include "codegen/pipeline.hpp"
-#include "runtime/process_kernels.hpp"
+#include "runtime/kernels/process_kernels.hpp"
 #include "test_support.hpp"
 
 namespace spdec::test {

@@ -27,10 +27,10 @@
 #include "lang/diagnostics.hpp"
 #include "library_model.hpp"
 #include "oracle_data.hpp"
-#include "runtime/linear_process.hpp"
-#include "runtime/prior.hpp"
-#include "runtime/process_model.hpp"
-#include "runtime/sampler.hpp"
+#include "runtime/process/process_model.hpp"
+#include "runtime/sampling/sampler.hpp"
+#include "runtime/spectral/linear_process.hpp"
+#include "runtime/spectral/prior.hpp"
 #include "test_support.hpp"
 
 namespace {

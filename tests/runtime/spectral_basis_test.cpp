@@ -1,4 +1,4 @@
-// The orthonormal spectral bases (runtime/spectral_basis.hpp): the DCT-II
+// The orthonormal spectral bases (runtime/spectral/spectral_basis.hpp): the DCT-II
 // matrices against their formula, orthonormality (round trip, Parseval), and
 // that κ is the exact eigenvalue of the five-point Laplacian with the
 // boundary's ghost values, in the layout the transforms use.
@@ -8,7 +8,7 @@
 // Float checks: one transform is two matrix products with sums of ≤ 64
 // terms, each rounding ~6e-8 relative, so a round trip of unit-variance data
 // is off by ~1e-6; 1e-5 leaves a margin of ten.
-#include "runtime/spectral_basis.hpp"
+#include "runtime/spectral/spectral_basis.hpp"
 
 #include <ATen/ATen.h>
 

@@ -1,9 +1,9 @@
-// The NCSN++/DDPM++ U-Net (runtime/unet.hpp): shapes for sizes that need
+// The NCSN++/DDPM++ U-Net (runtime/nn/unet.hpp): shapes for sizes that need
 // padding, the zero initial output, dependence on time and label, batch
 // independence, dropout, gradient flow, training progress, determinism and
 // option checks. Networks are tiny (base_channels 8-16) so the file runs in
 // seconds.
-#include "runtime/unet.hpp"
+#include "runtime/nn/unet.hpp"
 
 #include <ATen/ATen.h>
 #include <torch/optim/adam.h>

@@ -9,12 +9,12 @@
 #include <vector>
 
 #include "lang/diagnostics.hpp"
-#include "runtime/classifier_run.hpp"
 #include "runtime/config/run_config.hpp"
-#include "runtime/eval_run.hpp"
-#include "runtime/forward_run.hpp"
-#include "runtime/sample_run.hpp"
-#include "runtime/train_run.hpp"
+#include "runtime/run/classifier_run.hpp"
+#include "runtime/run/eval_run.hpp"
+#include "runtime/run/forward_run.hpp"
+#include "runtime/run/sample_run.hpp"
+#include "runtime/run/train_run.hpp"
 
 namespace {
 

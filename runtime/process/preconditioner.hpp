@@ -1,0 +1,105 @@
+// The denoiser (data-prediction) parameterisation with EDM's preconditioning
+// generalised per mode (docs/design.md, "Parameterisation").
+//
+// In the orthonormal basis V of the process (runtime/spectral/spectral_basis.hpp) the
+// perturbed state is, mode by mode, x_t,k = m_k x₀,k + s_k ε_k
+// (runtime/process/process_model.hpp: ModeScales). With the data's per-mode mean μ
+// and variance σ_d,k² (fitted once from training images) Karras et al.'s
+// derivation (Elucidating the Design Space of Diffusion-Based Generative
+// Models, 2022, arXiv:2206.00364, appendix B.6) redone per mode gives,
+// with y = Vᵀ(x_t − M μ):
+//
+//   c_in   = 1 / √(m²σ_d² + s²)
+//   c_skip = m σ_d² / (m²σ_d² + s²)
+//   c_out  = σ_d s / √(m²σ_d² + s²)
+//   D(x_t) = μ + V[c_skip ⊙ y + c_out ⊙ Vᵀ F(V[c_in ⊙ y], t)]
+//
+// F's input and its regression target F* = V[(Vᵀ(x₀ − μ) − c_skip ⊙ y) / c_out]
+// have unit variance per mode, and the loss ‖F − F*‖² = Σ_k (D_k − x₀,k)² /
+// c_out,k² is EDM's weighting per mode. No coefficient divides by m: where
+// the forward process has erased a mode (m → 0, which underflows to 0 in
+// float32 for the heat equation's fast modes at T) the coefficients tend to
+// (c_in, c_skip, c_out) = (1/s, 0, σ_d), so the network predicts the data's
+// own spread there. For Gaussian data the optimal F is 0 and c_skip ⊙ y is
+// the Wiener filter: the network learns only what is not Gaussian.
+//
+// Coefficients are computed in double from m and s² (tables of the process
+// model, in double) and applied to images in their own dtype.
+#pragma once
+
+#include <ATen/ATen.h>
+
+#include <utility>
+
+#include "runtime/process/process_model.hpp"
+#include "runtime/spectral/prior.hpp"
+#include "runtime/spectral/spectral_basis.hpp"
+
+namespace spdec::runtime {
+
+class Preconditioner {
+ public:
+  /// `data`: the training data's mean image and per-mode variance in the
+  /// process's basis (gaussian_fit of training images). Variances below
+  /// kVarianceFloor × their mean are raised to it so that c_out > 0.
+  explicit Preconditioner(GaussianPrior data);
+
+  [[nodiscard]] const GaussianPrior& data() const { return data_; }
+  [[nodiscard]] const SpectralBasis& basis() const { return data_.basis(); }
+
+  struct Coefficients {
+    at::Tensor in;
+    at::Tensor skip;
+    at::Tensor out;
+  };
+
+  /// The coefficients and y = Vᵀ(x_t − M μ) of one state, computed once for
+  /// the input, the denoised estimate and the target that use them (a
+  /// training step needs input and target, a network evaluation input and
+  /// denoised).
+  class State {
+   public:
+    /// The network's input V[c_in ⊙ y].
+    [[nodiscard]] at::Tensor input() const;
+    /// D = μ + V[c_skip ⊙ y + c_out ⊙ Vᵀ F].
+    [[nodiscard]] at::Tensor denoised(const at::Tensor& network_output) const;
+    /// F* = V[(Vᵀ(x₀ − μ) − c_skip ⊙ y) / c_out] for the clean images x₀.
+    [[nodiscard]] at::Tensor target(const at::Tensor& x0) const;
+
+   private:
+    friend class Preconditioner;
+    State(const Preconditioner& owner, Coefficients c, at::Tensor y, at::ScalarType dtype)
+        : owner_(owner), c_(std::move(c)), y_(std::move(y)), dtype_(dtype) {}
+    /// μ as [1, C, H, W] in the state's dtype and device.
+    [[nodiscard]] at::Tensor mean() const;
+
+    const Preconditioner& owner_;
+    Coefficients c_;
+    at::Tensor y_;
+    at::ScalarType dtype_;
+  };
+
+  /// The state x_t at per-mode scales `scales` (must outlive nothing: the
+  /// State holds its own tensors and a reference to this preconditioner).
+  [[nodiscard]] State at(const at::Tensor& xt, const ModeScales& scales) const;
+
+  /// Shorthands of at(xt, scales).input() / .denoised(F) / .target(x0).
+  [[nodiscard]] at::Tensor input(const at::Tensor& xt, const ModeScales& scales) const;
+  [[nodiscard]] at::Tensor denoised(const at::Tensor& xt, const at::Tensor& network_output,
+                                    const ModeScales& scales) const;
+  [[nodiscard]] at::Tensor target(const at::Tensor& x0, const at::Tensor& xt,
+                                  const ModeScales& scales) const;
+  /// c_out² per mode ([N, C, H, W] double CPU): for Gaussian data it is
+  /// E Var(x₀,k | x_t) exactly, the posterior variance a sampler adds back.
+  [[nodiscard]] at::Tensor output_variance(const ModeScales& scales) const;
+
+  static constexpr double kVarianceFloor = 1e-6;
+
+ private:
+  [[nodiscard]] Coefficients coefficients(const ModeScales& scales) const;
+
+  GaussianPrior data_;
+  at::Tensor variance_;  ///< σ_d² with the floor, [1, C, H, W] double
+};
+
+}  // namespace spdec::runtime

@@ -1,0 +1,108 @@
+#include "runtime/run/run_setup.hpp"
+
+#include <ATen/Parallel.h>
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cstdint>
+#include <stdexcept>
+#include <string>
+#include <thread>
+
+#include "codegen/pipeline.hpp"
+#include "runtime/kernels/process_kernels.hpp"
+
+namespace spdec::runtime {
+
+at::Device choose_device(const std::string& device) {
+  if (device == "cuda" || (device == "auto" && at::hasCUDA())) {
+    if (!at::hasCUDA()) throw std::runtime_error("run.device = \"cuda\" but LibTorch sees no GPU");
+    return at::kCUDA;
+  }
+  return at::kCPU;
+}
+
+void apply_thread_count(const config::RunConfig& config) {
+  // LibTorch's default is the number of physical cores (1 on a 2-vCPU
+  // machine); run.threads = 0 means every hardware thread.
+  const unsigned hardware = std::max(1U, std::thread::hardware_concurrency());
+  at::set_num_threads(config.run.threads > 0 ? config.run.threads : static_cast<int>(hardware));
+}
+
+DatasetSpec dataset_spec(const config::DataSection& data, std::int64_t limit) {
+  DatasetSpec spec;
+  spec.kind = data.dataset;
+  spec.path = data.path;
+  spec.split = data.split;
+  spec.channels = data.channels;
+  spec.size = data.size;
+  spec.range = parse_value_range(data.range);
+  spec.flip = data.flip;
+  spec.limit = data.n;
+  if (limit > 0) spec.limit = spec.limit > 0 ? std::min(spec.limit, limit) : limit;
+  return spec;
+}
+
+std::unique_ptr<ProcessModel> make_run_model(const config::RunConfig& config,
+                                             const lang::Process& process, std::int64_t height,
+                                             std::int64_t width, const at::Device& device) {
+  auto shared = std::make_shared<const lang::Process>(process);
+  auto program = std::make_shared<const codegen::StencilProgram>(codegen::build_program(process));
+  auto kernels = make_kernels(config.process.backend, shared, program, device);
+  ModelOptions options;
+  options.flow = config.process.flow == "fed"        ? FlowScheme::fed
+                 : config.process.flow == "explicit" ? FlowScheme::explicit_steps
+                                                     : FlowScheme::automatic;
+  options.fed_cycles = config.process.fed_cycles;
+  return make_process_model(shared, std::move(kernels), height, width, nullptr, options);
+}
+
+UNetOptions unet_options(const config::ModelSection& model, std::int64_t channels,
+                         std::int64_t size) {
+  UNetOptions options;
+  options.in_channels = channels;
+  options.image_size = size;
+  options.base_channels = model.base_channels;
+  options.channel_mult.assign(model.channel_mult.begin(), model.channel_mult.end());
+  options.num_res_blocks = model.num_res_blocks;
+  options.attention_resolutions.assign(model.attention_resolutions.begin(),
+                                       model.attention_resolutions.end());
+  options.dropout = model.dropout;
+  options.embedding = parse_time_embedding(model.embedding);
+  options.fourier_scale = model.fourier_scale;
+  options.num_classes = model.class_conditional ? model.num_classes : 0;
+  return options;
+}
+
+namespace {
+
+/// FNV-1a, 64 bit: stable across platforms and runs (std::hash is not).
+std::uint64_t fnv1a(const std::string& text) {
+  std::uint64_t hash = 0xcbf29ce484222325ULL;
+  for (const char c : text) {
+    hash ^= static_cast<unsigned char>(c);
+    hash *= 0x100000001b3ULL;
+  }
+  return hash;
+}
+
+}  // namespace
+
+std::string process_fingerprint(const lang::Process& process, const std::string& flow_scheme) {
+  // The file's text stands for the drift, diffusion and noise: any edit,
+  // even a comment, gives a new fingerprint (refusing a checkpoint wrongly
+  // is cheap; sampling a network with the wrong process is not).
+  std::string key =
+      process.name + "|" + lang::name(process.semantics) + "|" + lang::name(process.boundary.kind) +
+      fmt::format("|{:.17g}|{:.17g}|{:.17g}", process.time.t0, process.time.T, process.time.dt);
+  for (const lang::Param& param : process.params) {
+    key += fmt::format("|{}={:.17g}", param.name, param.value);
+  }
+  if (process.file) key += "|" + process.file->text();
+  // A flow other than the process's own discretisation defines another
+  // X_t | x₀ (an empty scheme keeps the fingerprints of earlier versions).
+  if (!flow_scheme.empty()) key += "|flow " + flow_scheme;
+  return fmt::format("{}-{:016x}", process.name, fnv1a(key));
+}
+
+}  // namespace spdec::runtime

@@ -1,0 +1,118 @@
+#include "runtime/run/sample_run.hpp"
+
+#include <fmt/format.h>
+
+#include <optional>
+#include <stdexcept>
+#include <string>
+
+#include "runtime/base/npy.hpp"
+#include "runtime/base/progress.hpp"
+#include "runtime/data/dataset.hpp"
+#include "runtime/data/image_grid.hpp"
+#include "runtime/run/run_setup.hpp"
+#include "runtime/run/train_run.hpp"
+#include "runtime/sampling/generate.hpp"
+#include "runtime/training/checkpoint.hpp"
+#include "runtime/training/objective.hpp"
+
+namespace spdec::runtime {
+namespace {
+
+std::filesystem::path chosen_checkpoint(const config::RunConfig& config) {
+  const std::filesystem::path file = config.sample.checkpoint.empty()
+                                         ? checkpoint_path(config)
+                                         : std::filesystem::path(config.sample.checkpoint);
+  if (!std::filesystem::exists(file)) {
+    throw std::runtime_error("no checkpoint at " + file.string() +
+                             ": train first (spdec run train " + config.source_path +
+                             ") or pass --checkpoint PATH");
+  }
+  return file;
+}
+
+/// The checkpoint's [model] must be this config's: the network is rebuilt
+/// from the config.
+void check_same_network(const config::RunConfig& config, const CheckpointHeader& header,
+                        const std::filesystem::path& file) {
+  lang::Diagnostics diagnostics;
+  config::LoadOptions options;
+  options.check_process = false;
+  const auto trained = config::parse_run_config(header.config, file.string() + " (config)",
+                                                config.run.dir, {}, diagnostics, options);
+  if (!trained) return;  // an older schema: the tensor shapes still guard the load
+  if (!(trained->model == config.model)) {
+    throw std::runtime_error("checkpoint " + file.string() +
+                             " was trained with a different [model] section than " +
+                             config.source_path + "; sample with the run's own config");
+  }
+}
+
+}  // namespace
+
+SampleRunFiles run_sample(const config::RunConfig& config, const lang::Process& process,
+                          std::ostream& log) {
+  apply_thread_count(config);
+  const at::Device device = choose_device(config.run.device);
+  const std::filesystem::path file = chosen_checkpoint(config);
+  const CheckpointHeader header = read_checkpoint_header(file);
+  check_same_network(config, header, file);
+  const std::int64_t channels = header.image_shape[0];
+  auto model =
+      make_run_model(config, process, header.image_shape[1], header.image_shape[2], device);
+  const std::string fingerprint = process_fingerprint(process, model->flow_scheme());
+  require_checkpoint_process(file, header, fingerprint);
+  const ObjectiveChoice objective = choose_objective(header.objective, *model);
+
+  UNet net(unet_options(config.model, channels, header.image_shape[1]));
+  std::optional<GaussianPrior> prior;
+  std::optional<GaussianPrior> data_spectrum;
+  CheckpointParts parts;
+  (config.sample.ema ? parts.ema : parts.model) = net.get();
+  (void)load_checkpoint(file, fingerprint, parts, &prior, &model->noise().basis(), &data_spectrum);
+  net->to(device);
+  const NetworkHead head = network_head(objective.kind, header.parameterisation, data_spectrum);
+
+  GenerateRequest request = generate_request(config);
+  if (config.sample.variance_correction) {
+    // Held out: the split the network was not trained on.
+    config::DataSection held = config.data;
+    held.split = config.data.split == "test" ? "train" : "test";
+    held.flip = false;
+    request.held_out =
+        load_dataset(dataset_spec(held, config.sample.variance_images)).to_float().to(device);
+  }
+  const ResolvedSampler sampler = resolve_sampler(request, *model, head);
+  request.chosen_grid = sampler.time_grid;
+  log << "sample: " << request.n << " images from " << file.string() << " (step " << header.step
+      << ", " << (config.sample.ema ? "EMA" : "raw") << " weights, objective " << header.objective
+      << ", " << header.parameterisation << " network), sampler "
+      << (objective.kind == ObjectiveKind::flow_matching ? "flow ODE (" + request.integrator + ")"
+                                                         : sampler.name)
+      << ", " << request.steps << " steps"
+      << (sampler.grid.empty() ? "" : ", time grid " + sampler.grid) << std::endl;
+  if (!sampler.warning.empty()) log << "sample: warning: " << sampler.warning << std::endl;
+  std::optional<Progress> bar;
+  request.progress = [&bar, &log](std::int64_t done, std::int64_t total) {
+    if (!bar) bar.emplace("sample", 0, total, log, Progress::stderr_is_terminal(), total / 10 + 1);
+    bar->update(done);
+  };
+  const ValueRange range = parse_value_range(config.data.range);
+  const at::Tensor images = clamp_to_range(generate(*model, net, head, prior, request), range);
+  if (bar) bar->finish();
+  if (const std::int64_t k = non_finite_images(images); k > 0) {
+    log << "sample: warning: " << non_finite_message(k, images.size(0)) << std::endl;
+  }
+
+  std::filesystem::create_directories(config.run.dir);
+  const SampleRunFiles files{config::run_path(config, "samples.png"),
+                             config::run_path(config, "samples.npy")};
+  write_npy(files.npy, images.contiguous());
+  GridOptions grid;
+  grid.range = range;
+  save_image_grid(files.png, images, grid);
+  log << "wrote " << files.png.string() << " and " << files.npy.string() << std::endl;
+  return files;
+}
+
+}  // namespace spdec::runtime

@@ -1,0 +1,458 @@
+#include "runtime/run/train_run.hpp"
+
+#include <ATen/autocast_mode.h>
+#include <fmt/format.h>
+#include <torch/nn/utils/clip_grad.h>
+#include <torch/optim/adam.h>
+#include <torch/utils.h>
+#include <torch/version.h>
+
+#include <atomic>
+#include <chrono>
+#include <cmath>
+#include <csignal>
+#include <fstream>
+#include <limits>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <sstream>
+#include <utility>
+#include <vector>
+
+#include "runtime/base/progress.hpp"
+#include "runtime/base/splitmix.hpp"
+#include "runtime/data/batch_loader.hpp"
+#include "runtime/data/image_grid.hpp"
+#include "runtime/nn/ema.hpp"
+#include "runtime/process/preconditioner.hpp"
+#include "runtime/run/run_setup.hpp"
+#include "runtime/sampling/generate.hpp"
+#include "runtime/training/checkpoint.hpp"
+#include "runtime/training/network_score.hpp"
+#include "runtime/training/run_prior.hpp"
+
+namespace spdec::runtime {
+namespace {
+
+// --- interruption -----------------------------------------------------------
+
+std::atomic<int> g_stop_signal{0};
+
+extern "C" void record_stop_signal(int signal) { g_stop_signal.store(signal); }
+
+/// SIGINT/SIGTERM set a flag that the loop checks after each step (then it
+/// checkpoints and returns); the previous handlers come back afterwards.
+class StopSignals {
+ public:
+  StopSignals()
+      : old_int_(std::signal(SIGINT, record_stop_signal)),
+        old_term_(std::signal(SIGTERM, record_stop_signal)) {
+    g_stop_signal.store(0);
+  }
+  StopSignals(const StopSignals&) = delete;
+  StopSignals& operator=(const StopSignals&) = delete;
+  StopSignals(StopSignals&&) = delete;
+  StopSignals& operator=(StopSignals&&) = delete;
+  ~StopSignals() {
+    (void)std::signal(SIGINT, old_int_);
+    (void)std::signal(SIGTERM, old_term_);
+  }
+
+ private:
+  void (*old_int_)(int);
+  void (*old_term_)(int);
+};
+
+// --- mixed precision --------------------------------------------------------
+
+/// bf16 autocast for the network on CUDA (train.mixed_precision); nothing on
+/// the CPU. The API moved between LibTorch 1.x and 2.x.
+class Autocast {
+ public:
+  explicit Autocast(bool enabled) : enabled_(enabled) {
+    if (!enabled_) return;
+#if TORCH_VERSION_MAJOR >= 2 && TORCH_VERSION_MINOR >= 4
+    at::autocast::set_autocast_dtype(at::kCUDA, at::kBFloat16);
+    at::autocast::set_autocast_enabled(at::kCUDA, true);
+#else
+    at::autocast::set_autocast_gpu_dtype(at::kBFloat16);
+    at::autocast::set_enabled(true);
+#endif
+  }
+  Autocast(const Autocast&) = delete;
+  Autocast& operator=(const Autocast&) = delete;
+  Autocast(Autocast&&) = delete;
+  Autocast& operator=(Autocast&&) = delete;
+  ~Autocast() {
+    if (!enabled_) return;
+#if TORCH_VERSION_MAJOR >= 2 && TORCH_VERSION_MINOR >= 4
+    at::autocast::set_autocast_enabled(at::kCUDA, false);
+#else
+    at::autocast::set_enabled(false);
+#endif
+    at::autocast::clear_cache();
+  }
+
+ private:
+  bool enabled_;
+};
+
+// --- small pieces ------------------------------------------------------------
+
+/// Linear warm-up to train.lr over train.warmup steps (score_sde).
+double learning_rate(const config::TrainSection& train, std::int64_t step) {
+  if (train.warmup <= 0) return train.lr;
+  return train.lr *
+         std::min(1.0, static_cast<double>(step + 1) / static_cast<double>(train.warmup));
+}
+
+void set_learning_rate(torch::optim::Optimizer& optimizer, double lr) {
+  for (auto& group : optimizer.param_groups()) {
+    static_cast<torch::optim::AdamOptions&>(group.options()).lr(lr);
+  }
+}
+
+/// Class labels with train's null-label dropout (classifier-free guidance);
+/// undefined for unconditional models.
+at::Tensor training_labels(const at::Tensor& labels, const config::ModelSection& model,
+                           std::uint64_t seed, std::uint64_t step, const at::Device& device) {
+  if (!model.class_conditional) return {};
+  at::Tensor out = labels.to(at::kCPU, at::kLong).clone();
+  auto* values = out.data_ptr<std::int64_t>();
+  for (std::int64_t i = 0; i < out.numel(); ++i) {
+    if (values[i] < 0 || values[i] >= model.num_classes) {
+      throw std::runtime_error(fmt::format(
+          "model.class_conditional needs labels 0..{}; the data has label {} (unlabelled data?)",
+          model.num_classes - 1, values[i]));
+    }
+    std::uint64_t state = mix(seed ^ 0x1ab0ULL, step, static_cast<std::uint64_t>(i));
+    if (uniform01(state) < model.label_dropout) values[i] = model.num_classes;
+  }
+  return out.to(device);
+}
+
+/// Keeps the log's lines up to `step` (a resumed run rewrites what came after
+/// its checkpoint).
+void trim_log(const std::filesystem::path& file, std::int64_t step) {
+  std::ifstream in(file);
+  if (!in) return;
+  std::string kept;
+  std::string line;
+  while (std::getline(in, line)) {
+    const auto json = nlohmann::json::parse(line, nullptr, false);
+    if (!json.is_discarded() && json.contains("step") && json["step"].get<std::int64_t>() <= step) {
+      kept += line + "\n";
+    }
+  }
+  in.close();
+  std::ofstream out(file, std::ios::trunc);
+  out << kept;
+}
+
+std::string finite_check(double loss, double grad_norm) {
+  if (!std::isfinite(loss)) return fmt::format("the loss is {}", loss);
+  if (!std::isfinite(grad_norm)) return fmt::format("the gradient norm is {}", grad_norm);
+  return {};
+}
+
+// --- the trainer -------------------------------------------------------------
+
+class Trainer {
+ public:
+  Trainer(const config::RunConfig& config, const lang::Process& process, std::ostream& log,
+          const TrainHooks& hooks)
+      : config_(config), process_(process), log_(log), hooks_(hooks) {}
+
+  TrainSummary run() {
+    setup();
+    TrainSummary summary;
+    summary.first_step = step_;
+    summary.objective = name(choice_.kind);
+    summary.checkpoint = checkpoint_path(config_);
+    if (step_ >= config_.train.steps) {
+      log_ << "train: already at step " << step_ << " of train.steps = " << config_.train.steps
+           << "; nothing to do (raise train.steps to continue)\n";
+      summary.steps = step_;
+      return summary;
+    }
+    loop(summary);
+    summary.steps = step_;
+    return summary;
+  }
+
+ private:
+  void setup() {
+    apply_thread_count(config_);
+    device_ = choose_device(config_.run.device);
+    // Deterministic cuDNN algorithms on a GPU (the CPU kernels already are,
+    // for a fixed thread count: tests/runtime/train_test.cpp checks it).
+    at::globalContext().setDeterministicCuDNN(true);
+    data_ = load_dataset(dataset_spec(config_.data));
+    const std::int64_t channels = data_.images.size(1);
+    model_ = make_run_model(config_, process_, data_.images.size(2), data_.images.size(3), device_);
+    choice_ = choose_objective(config_.train.objective, *model_);
+    parameterisation_ =
+        choose_parameterisation(config_.model.parameterisation, choice_.kind, *model_);
+    fingerprint_ = process_fingerprint(process_, model_->flow_scheme());
+
+    torch::manual_seed(config_.train.seed);
+    const UNetOptions network = unet_options(config_.model, channels, data_.images.size(2));
+    net_ = UNet(network);
+    ema_ = UNet(network);
+    net_->to(device_);
+    ema_->to(device_);
+    copy_weights(*ema_, *net_);
+    optimizer_ = std::make_unique<torch::optim::Adam>(
+        net_->parameters(),
+        torch::optim::AdamOptions(config_.train.lr).betas({0.9, 0.999}).eps(1e-8));
+    std::filesystem::create_directories(config_.run.dir);
+    config::save_resolved(config_);
+    if (std::filesystem::exists(checkpoint_path(config_))) {
+      resume();
+    } else {
+      start();
+    }
+    ObjectiveOptions options;
+    options.projections = config_.train.projections;
+    options.parameterisation = parameterisation_;
+    if (data_spectrum_) {
+      preconditioner_.emplace(*data_spectrum_);
+      options.preconditioner = &*preconditioner_;
+    }
+    objective_ = make_objective(choice_.kind, *model_, options);
+    log_ << "train: " << process_.name << " (" << name(model_->kind())
+         << (model_->flow_scheme().empty() ? "" : ", flow " + model_->flow_scheme() + " cycles")
+         << ", " << model_->kernels().backend() << ") on " << data_.size() << " images " << channels
+         << "x" << model_->height() << "x" << model_->width() << ", objective "
+         << name(choice_.kind) << ": " << choice_.reason << "\n"
+         << "train: U-Net with " << net_->parameter_count() << " parameters on "
+         << (device_.is_cuda() ? "cuda" : fmt::format("cpu ({} threads)", at::get_num_threads()))
+         << "; steps " << step_ << " -> " << config_.train.steps << ", batch "
+         << config_.train.batch_size << std::endl;
+    if (!process_.learnables.empty()) {
+      log_ << "train: warning: " << process_.name << " declares " << process_.learnables.size()
+           << " learnable schedule(s); they stay at their initial knots (joint training of knots "
+              "is not implemented yet)"
+           << std::endl;
+    }
+  }
+
+  void start() {
+    std::filesystem::remove(log_file());
+    const std::int64_t n = std::min<std::int64_t>(config_.train.prior_fit_images, data_.size());
+    if (choice_.kind != ObjectiveKind::flow_matching) {
+      log_ << "train: fitting the prior at T = " << model_->end_time() << " on " << n
+           << " images (train.prior = \"" << config_.train.prior << "\")" << std::endl;
+    }
+    const at::Tensor x0 = data_.to_float().narrow(0, 0, n).to(device_);
+    prior_ = fit_run_prior(*model_, choice_.kind, x0, config_.train.prior, config_.train.seed);
+    if (parameterisation_ == Parameterisation::denoiser) {
+      // The data's mean and per-mode variance, once: the denoiser's
+      // preconditioning (runtime/process/preconditioner.hpp), kept in the checkpoint.
+      data_spectrum_ = gaussian_fit(x0.to(at::kCPU), model_->noise().basis());
+    }
+  }
+
+  void resume() {
+    const CheckpointHeader header = load_checkpoint(
+        checkpoint_path(config_), fingerprint_, {net_.get(), ema_.get(), optimizer_.get()}, &prior_,
+        &model_->noise().basis(), &data_spectrum_);
+    if (header.objective != name(choice_.kind)) {
+      throw std::runtime_error(fmt::format(
+          "checkpoint {} was trained with objective {}, this run asks for {}; use another "
+          "run.dir or train.objective = \"{}\"",
+          checkpoint_path(config_).string(), header.objective, name(choice_.kind),
+          header.objective));
+    }
+    if (header.parameterisation != name(parameterisation_)) {
+      throw std::runtime_error(fmt::format(
+          "checkpoint {} holds a {} network, this run asks for {} (model.parameterisation); use "
+          "another run.dir or model.parameterisation = \"{}\"",
+          checkpoint_path(config_).string(), header.parameterisation, name(parameterisation_),
+          header.parameterisation));
+    }
+    step_ = header.step;
+    trim_log(log_file(), step_);
+    log_ << "train: resuming " << checkpoint_path(config_).string() << " at step " << step_
+         << std::endl;
+  }
+
+  [[nodiscard]] std::filesystem::path log_file() const {
+    return config::run_path(config_, "train_log.jsonl");
+  }
+
+  void loop(TrainSummary& summary) {
+    const StopSignals signals;
+    LoaderOptions options;
+    options.batch_size = config_.train.batch_size;
+    options.seed = config_.train.seed;
+    options.drop_last = config_.train.batch_size <= data_.size();
+    options.start_batch = step_;
+    BatchLoader loader(data_, options);
+    std::ofstream jsonl(log_file(), std::ios::app);
+    Progress progress("train", step_, config_.train.steps, log_, Progress::stderr_is_terminal(),
+                      config_.train.log_every);
+    const auto began = std::chrono::steady_clock::now();
+    const double time_scale = objective_->max_time();
+    while (step_ < config_.train.steps) {
+      if (hooks_.stop_after > 0 && step_ >= hooks_.stop_after) {
+        summary.interrupted = true;
+        break;
+      }
+      const Batch batch = loader.next();
+      const auto [loss, grad_norm, lr] = train_step(batch, time_scale);
+      ++step_;
+      summary.last_loss = loss;
+      const double seconds =
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - began).count();
+      if (step_ % std::max<std::int64_t>(config_.train.log_every, 1) == 0 ||
+          step_ == config_.train.steps) {
+        jsonl << nlohmann::json{{"step", step_},
+                                {"loss", loss},
+                                {"lr", lr},
+                                {"grad_norm", grad_norm},
+                                {"time", seconds}}
+                     .dump()
+              << std::endl;
+      }
+      progress.update(step_, loss);
+      if (config_.train.checkpoint_every > 0 && step_ % config_.train.checkpoint_every == 0) {
+        save();
+      }
+      if (config_.train.sample_every > 0 && step_ % config_.train.sample_every == 0) {
+        progress.finish();
+        sample_grid();
+      }
+      if (g_stop_signal.load() != 0) {
+        summary.interrupted = true;
+        break;
+      }
+    }
+    progress.finish();
+    save();
+    if (summary.interrupted) {
+      log_ << "train: stopped at step " << step_ << "; checkpoint "
+           << checkpoint_path(config_).string() << " (run the same command again to resume)"
+           << std::endl;
+    } else {
+      log_ << "train: done, " << step_ << " steps; checkpoint " << checkpoint_path(config_).string()
+           << std::endl;
+    }
+  }
+
+  struct StepResult {
+    double loss;
+    double grad_norm;
+    double lr;
+  };
+
+  StepResult train_step(const Batch& batch, double time_scale) {
+    const auto key = static_cast<std::uint64_t>(step_);
+    // Dropout draws from the global generator: reseed it per step, so a
+    // resumed run draws what the uninterrupted one would have.
+    torch::manual_seed(mix(config_.train.seed, key, 0xd20bULL));
+    TrainingDraw draw;
+    draw.x0 = batch.images.to(device_);
+    draw.seed = config_.train.seed;
+    draw.step = key;
+    draw.times = training_times(draw.x0.size(0), objective_->min_time(), objective_->max_time(),
+                                config_.train.time_sampling, config_.train.seed, key);
+    const at::Tensor labels =
+        training_labels(batch.labels, config_.model, config_.train.seed, key, device_);
+    const Network network = [this, time_scale, &labels](const at::Tensor& x, const at::Tensor& t) {
+      return net_->forward(x, t / time_scale, labels).to(at::kFloat);
+    };
+    at::Tensor loss;
+    {
+      const Autocast autocast(device_.is_cuda() && config_.train.mixed_precision);
+      loss = objective_->loss(network, draw);
+    }
+    if (hooks_.on_loss) hooks_.on_loss(step_, loss);
+    const double loss_value = loss.item<double>();
+    if (!std::isfinite(loss_value)) diverged(finite_check(loss_value, 0.0));
+    optimizer_->zero_grad();
+    loss.backward();
+    const double max_norm = config_.train.grad_clip > 0 ? config_.train.grad_clip
+                                                        : std::numeric_limits<double>::infinity();
+    const double grad_norm = torch::nn::utils::clip_grad_norm_(net_->parameters(), max_norm);
+    if (!std::isfinite(grad_norm)) diverged(finite_check(loss_value, grad_norm));
+    const double lr = learning_rate(config_.train, step_);
+    set_learning_rate(*optimizer_, lr);
+    optimizer_->step();
+    ema_update(*ema_, *net_, ema_decay(config_.train.ema, step_));
+    return {loss_value, grad_norm, lr};
+  }
+
+  [[noreturn]] void diverged(const std::string& what) const {
+    const std::filesystem::path file = checkpoint_path(config_);
+    const std::string kept =
+        std::filesystem::exists(file)
+            ? fmt::format("the last good checkpoint, {}, is kept", file.string())
+            : "no checkpoint was written yet";
+    throw TrainingDiverged(fmt::format(
+        "training diverged at step {}: {}; stopped before the optimiser step, {} (lower "
+        "train.lr, raise train.warmup or keep train.grad_clip on)",
+        step_ + 1, what, kept));
+  }
+
+  void save() {
+    CheckpointHeader header;
+    header.process = fingerprint_;
+    header.config = config::resolved_toml(config_);
+    header.objective = name(choice_.kind);
+    header.parameterisation = name(parameterisation_);
+    header.step = step_;
+    header.image_shape = {data_.images.size(1), data_.images.size(2), data_.images.size(3)};
+    save_checkpoint(checkpoint_path(config_), header, {net_.get(), ema_.get(), optimizer_.get()},
+                    prior_, data_spectrum_);
+  }
+
+  void sample_grid() {
+    GenerateRequest request = generate_request(config_);
+    request.n = std::min<std::int64_t>(request.n, 64);
+    const at::Tensor images =
+        generate(*model_, ema_, network_head(choice_.kind, name(parameterisation_), data_spectrum_),
+                 prior_, request);
+    const std::filesystem::path file =
+        config::run_path(config_, fmt::format("samples/step_{:07}.png", step_));
+    std::filesystem::create_directories(file.parent_path());
+    GridOptions grid;
+    grid.range = parse_value_range(config_.data.range);
+    save_image_grid(file, clamp_to_range(images, grid.range), grid);
+    log_ << "train: step " << step_ << " samples " << file.string() << std::endl;
+  }
+
+  const config::RunConfig& config_;
+  const lang::Process& process_;
+  std::ostream& log_;
+  TrainHooks hooks_;
+  at::Device device_{at::kCPU};
+  Dataset data_;
+  std::unique_ptr<ProcessModel> model_;
+  ObjectiveChoice choice_;
+  Parameterisation parameterisation_ = Parameterisation::noise;
+  std::optional<GaussianPrior> data_spectrum_;
+  std::optional<Preconditioner> preconditioner_;
+  std::unique_ptr<Objective> objective_;
+  std::string fingerprint_;
+  UNet net_{nullptr};
+  UNet ema_{nullptr};
+  std::unique_ptr<torch::optim::Adam> optimizer_;
+  std::optional<GaussianPrior> prior_;
+  std::int64_t step_ = 0;
+};
+
+}  // namespace
+
+std::filesystem::path checkpoint_path(const config::RunConfig& config) {
+  return config::run_path(config, "checkpoint.pt");
+}
+
+TrainSummary run_train(const config::RunConfig& config, const lang::Process& process,
+                       std::ostream& log, const TrainHooks& hooks) {
+  Trainer trainer(config, process, log, hooks);
+  return trainer.run();
+}
+
+}  // namespace spdec::runtime

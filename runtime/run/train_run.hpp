@@ -1,0 +1,69 @@
+// The `spdec run train` job: train a U-Net for a run's process with the
+// objective `train.objective` resolves to, and keep everything a later
+// `spdec run sample` or a resumed run needs in <run.dir>:
+//
+//   checkpoint.pt       model, EMA, optimiser, step, prior, config, process
+//                       fingerprint (runtime/training/checkpoint.hpp), atomically
+//                       replaced every train.checkpoint_every steps, at the
+//                       end, and on SIGINT/SIGTERM
+//   train_log.jsonl     a line per train.log_every steps: step, loss, lr,
+//                       grad_norm, seconds
+//   samples/step_N.png  a grid from the EMA weights every train.sample_every
+//   config.toml         the resolved config
+//
+// A run directory that holds a checkpoint is resumed: on the CPU the loss
+// curve continues bit for bit as if never stopped (every random draw of a
+// step is keyed by (train.seed, step)). A non-finite loss or gradient norm
+// stops the run before the optimiser step, naming the step; the last
+// checkpoint on disk is the last good one.
+#pragma once
+
+#include <ATen/ATen.h>
+
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <ostream>
+#include <stdexcept>
+#include <string>
+
+#include "lang/process.hpp"
+#include "runtime/config/run_config.hpp"
+
+namespace spdec::runtime {
+
+/// Test and embedding hooks.
+struct TrainHooks {
+  /// Called with each step's loss before the backward pass (tests inject
+  /// NaN here).
+  std::function<void(std::int64_t step, at::Tensor& loss)> on_loss;
+  /// Stop (checkpoint and return) before this many steps are done, as if
+  /// interrupted; 0 = never.
+  std::int64_t stop_after = 0;
+};
+
+struct TrainSummary {
+  std::int64_t first_step = 0;  ///< the step it started (or resumed) from
+  std::int64_t steps = 0;       ///< steps completed in total
+  bool interrupted = false;
+  double last_loss = 0.0;
+  std::string objective;
+  std::filesystem::path checkpoint;
+};
+
+/// A non-finite loss or gradient: the run stopped, the checkpoint is intact.
+class TrainingDiverged : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+/// Runs (or resumes) training; `log` gets the progress and the messages.
+/// Throws TrainingDiverged, or std::runtime_error / std::invalid_argument
+/// naming what is wrong (data, checkpoint, objective, I/O).
+TrainSummary run_train(const config::RunConfig& config, const lang::Process& process,
+                       std::ostream& log, const TrainHooks& hooks = {});
+
+/// <run.dir>/checkpoint.pt
+[[nodiscard]] std::filesystem::path checkpoint_path(const config::RunConfig& config);
+
+}  // namespace spdec::runtime

@@ -1,0 +1,74 @@
+// Training checkpoints: everything a run needs to continue exactly where it
+// stopped, or to sample. One file, written atomically (temp file + rename),
+// so a kill at any moment leaves the previous checkpoint intact.
+//
+//   format        "spdec-checkpoint-1"
+//   process       process_fingerprint (runtime/run/run_setup.hpp): a checkpoint
+//                 is refused for any other process
+//   config        the resolved run config (TOML text)
+//   objective     the objective it was trained with
+//   step          completed optimiser steps
+//   image_shape   C, H, W of the training images
+//   model/…, ema/…  parameters and buffers by name
+//   optimizer     Adam's state (moments and step counts)
+//   prior/mean, prior/variance   the prior at T (absent for flow matching)
+//   parameterisation   "noise" or "denoiser" (absent in older files: noise)
+//   data/mean, data/variance     the training data's mean image and
+//                 per-mode variance (the denoiser's preconditioning)
+//
+// Randomness needs no saved state: every draw of a training step (data
+// order, times, noise, dropout) is keyed by (train.seed, step).
+#pragma once
+
+#include <torch/nn/module.h>
+#include <torch/optim/adam.h>
+
+#include <cstdint>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "runtime/spectral/prior.hpp"
+
+namespace spdec::runtime {
+
+struct CheckpointHeader {
+  std::string process;  ///< fingerprint
+  std::string config;   ///< resolved TOML
+  std::string objective;
+  std::string parameterisation = "noise";
+  std::int64_t step = 0;
+  std::vector<std::int64_t> image_shape;  ///< C, H, W of the training images
+};
+
+struct CheckpointParts {
+  torch::nn::Module* model = nullptr;
+  torch::nn::Module* ema = nullptr;
+  torch::optim::Optimizer* optimizer = nullptr;  ///< may be null (sampling)
+};
+
+/// Writes a checkpoint atomically; throws std::runtime_error naming the file
+/// on an I/O failure.
+void save_checkpoint(const std::filesystem::path& file, const CheckpointHeader& header,
+                     const CheckpointParts& parts, const std::optional<GaussianPrior>& prior,
+                     const std::optional<GaussianPrior>& data_spectrum = std::nullopt);
+
+/// The header alone (cheap checks before building a network).
+[[nodiscard]] CheckpointHeader read_checkpoint_header(const std::filesystem::path& file);
+
+/// Throws the error load_checkpoint gives when `header` is not of the
+/// process with fingerprint `expected`.
+void require_checkpoint_process(const std::filesystem::path& file, const CheckpointHeader& header,
+                                const std::string& expected);
+
+/// Loads into the given parts (each may be null to skip it) and returns the
+/// header. Throws std::runtime_error naming the file when it is missing,
+/// not a spdec checkpoint, trained for another process (expected_process is
+/// compared unless empty), or its tensors do not fit the network.
+CheckpointHeader load_checkpoint(const std::filesystem::path& file,
+                                 const std::string& expected_process, const CheckpointParts& parts,
+                                 std::optional<GaussianPrior>* prior, const SpectralBasis* basis,
+                                 std::optional<GaussianPrior>* data_spectrum = nullptr);
+
+}  // namespace spdec::runtime

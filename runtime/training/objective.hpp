@@ -1,0 +1,120 @@
+// Training objectives (DESIGN §6, `train.objective`). Every objective regresses
+// the network on draws of the forward process and returns a scalar loss;
+// the network never sees the process, only states and times.
+//
+//   exact          linear processes (§6.1): X_t = m_t x₀ + L_t ε exactly;
+//                  the network predicts ε (ε-parameterisation), loss ‖ε̂ − ε‖².
+//   decoupled      `semantics decoupled` (§6.2): X_t = Φ_t(x₀) + L_t ε, the
+//                  same loss (exact DSM for this family).
+//   local_dsm      `semantics sde` (§6.3): the tamed EM chain to t − h, then
+//                  its last step N(m, L_h L_hᵀ) as the DSM kernel; antithetic
+//                  endpoints m ± L_h ε share the chain (variance reduction).
+//   sliced         any semantics: sliced score matching on draws X_t (needs
+//                  only samples; one extra backward through the network).
+//   flow_matching  the OT path of Lipman et al. (x_t = (1 − t) x₀ + t z,
+//                  velocity z − x₀) on [0, 1]; ignores the process except for
+//                  the image shape, for comparison.
+//
+// What the network's output means is the parameterisation: for exact and
+// decoupled, `denoiser` (data prediction with per-mode EDM preconditioning,
+// runtime/process/preconditioner.hpp: nothing divides by the forward multiplier) or
+// `noise` (ε-prediction, s = −C_t⁺ᵀ ε̂, runtime/process/score_parametrization.hpp);
+// local_dsm and sliced regress scores and keep `noise`; flow_matching a
+// velocity.
+#pragma once
+
+#include <ATen/ATen.h>
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "runtime/process/process_model.hpp"
+
+namespace spdec::runtime {
+
+enum class ObjectiveKind { exact, decoupled, local_dsm, sliced, flow_matching };
+[[nodiscard]] const char* name(ObjectiveKind kind);
+
+struct ObjectiveChoice {
+  ObjectiveKind kind = ObjectiveKind::exact;
+  std::string reason;  ///< why (for `auto`: which exact objective the classification allows)
+};
+
+/// `train.objective` for a model: "auto" picks exact (linear), decoupled
+/// (decoupled semantics) or local_dsm (sde semantics); an explicit choice
+/// the model cannot serve throws std::invalid_argument saying why and what
+/// would work.
+[[nodiscard]] ObjectiveChoice choose_objective(const std::string& requested,
+                                               const ProcessModel& model);
+
+/// The network as an objective sees it: its output for states x [N, C, H, W]
+/// at per-sample times t (float [N] on x's device; process time, or the
+/// flow's time in [0, 1]).
+using Network = std::function<at::Tensor(const at::Tensor& x, const at::Tensor& t)>;
+
+/// One training step's draw: data, per-sample times and the noise stream.
+struct TrainingDraw {
+  at::Tensor x0;              ///< [N, C, H, W] float
+  std::vector<double> times;  ///< N times in the objective's range
+  std::uint64_t seed = 0;
+  std::uint64_t step = 0;  ///< the training step (keys every noise draw)
+};
+
+enum class Parameterisation { noise, denoiser };
+[[nodiscard]] const char* name(Parameterisation parameterisation);
+
+/// `model.parameterisation` for an objective: "auto" picks denoiser for exact
+/// and decoupled (unless the process's noise reads u0, which leaves X_t | x₀
+/// without x₀-free per-mode scales) and noise otherwise; "denoiser" where it
+/// cannot serve throws std::invalid_argument saying why.
+[[nodiscard]] Parameterisation choose_parameterisation(const std::string& requested,
+                                                       ObjectiveKind objective,
+                                                       const ProcessModel& model);
+
+class Preconditioner;
+
+struct ObjectiveOptions {
+  std::string projections = "rademacher";  ///< sliced: rademacher | gaussian
+  Parameterisation parameterisation = Parameterisation::noise;
+  /// denoiser: the data's spectrum (must outlive the objective).
+  const Preconditioner* preconditioner = nullptr;
+};
+
+class Objective {
+ public:
+  Objective() = default;
+  Objective(const Objective&) = delete;
+  Objective& operator=(const Objective&) = delete;
+  Objective(Objective&&) = delete;
+  Objective& operator=(Objective&&) = delete;
+  virtual ~Objective() = default;
+
+  [[nodiscard]] virtual ObjectiveKind kind() const = 0;
+  /// The interval times are drawn from.
+  [[nodiscard]] virtual double min_time() const = 0;
+  [[nodiscard]] virtual double max_time() const = 0;
+  /// The loss (a differentiable scalar) for the draw.
+  [[nodiscard]] virtual at::Tensor loss(const Network& network, const TrainingDraw& draw) = 0;
+};
+
+/// The objective of `kind` over `model` (which must outlive it).
+[[nodiscard]] std::unique_ptr<Objective> make_objective(ObjectiveKind kind, ProcessModel& model,
+                                                        const ObjectiveOptions& options = {});
+
+/// n training times on [lo, hi], the same for the same (seed, step) on every
+/// machine: "uniform", or "log_uniform" (uniform in log t, more weight at
+/// small t). Throws std::invalid_argument for another kind or lo ≤ 0 with
+/// log_uniform.
+[[nodiscard]] std::vector<double> training_times(std::int64_t n, double lo, double hi,
+                                                 const std::string& kind, std::uint64_t seed,
+                                                 std::uint64_t step);
+
+/// The per-sample sample ids of a training draw: the noise stream of row i of
+/// step `step` (distinct from every other row and step).
+[[nodiscard]] at::Tensor training_sample_ids(std::int64_t n, std::uint64_t step,
+                                             const at::Device& device);
+
+}  // namespace spdec::runtime
