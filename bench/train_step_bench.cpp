@@ -23,13 +23,10 @@
 #include <thread>
 #include <vector>
 
-#include "codegen/pipeline.hpp"
-#include "lang/check.hpp"
-#include "lang/diagnostics.hpp"
 #include "runtime/data/dataset.hpp"
-#include "runtime/kernels/process_kernels.hpp"
 #include "runtime/nn/ema.hpp"
 #include "runtime/nn/unet.hpp"
+#include "runtime/process/bind.hpp"
 #include "runtime/process/preconditioner.hpp"
 #include "runtime/process/process_model.hpp"
 #include "runtime/sampling/generate.hpp"
@@ -56,20 +53,11 @@ void sync(const at::Device& device) {
 sr::ModelOptions g_model_options{sr::FlowScheme::automatic, 80};
 
 std::unique_ptr<sr::ProcessModel> model_of(const std::string& file, const at::Device& device) {
-  spdec::lang::Diagnostics diagnostics;
-  spdec::lang::CheckOptions options;
-  auto path = (std::filesystem::path(SPDEC_SOURCE_DIR) / "library" / file).string();
-  auto checked = spdec::lang::check_file(path, options, diagnostics);
-  if (checked && checked->find_param("size") != nullptr) {
-    options.overrides.push_back({"size", std::to_string(kSide)});
-    checked = spdec::lang::check_file(path, options, diagnostics);
-  }
-  if (!checked) throw std::runtime_error(spdec::lang::render_all(diagnostics, {false}));
-  auto process = std::make_shared<const spdec::lang::Process>(std::move(*checked));
-  auto program = std::make_shared<const spdec::codegen::StencilProgram>(
-      spdec::codegen::build_program(*process));
-  return sr::make_process_model(process, sr::make_kernels("auto", process, program, device), kSide,
-                                kSide, nullptr, g_model_options);
+  sr::Binding binding;
+  binding.device = device;
+  binding.model = g_model_options;
+  const auto path = (std::filesystem::path(SPDEC_SOURCE_DIR) / "library" / file).string();
+  return sr::bind_file(path, kSide, binding).model;
 }
 
 at::Tensor data_images() {

@@ -17,14 +17,10 @@
 #include <string>
 #include <vector>
 
-#include "codegen/pipeline.hpp"
-#include "lang/check.hpp"
-#include "lang/diagnostics.hpp"
 #include "runtime/data/dataset.hpp"
 #include "runtime/data/image_grid.hpp"
-#include "runtime/kernels/process_kernels.hpp"
 #include "runtime/nn/unet.hpp"
-#include "runtime/process/process_model.hpp"
+#include "runtime/process/bind.hpp"
 #include "runtime/sampling/generate.hpp"
 #include "runtime/training/objective.hpp"
 #include "runtime/training/run_prior.hpp"
@@ -60,25 +56,20 @@ int main(int argc, char** argv) {
   const int steps = argc > 2 ? std::atoi(argv[2]) : 200;
   const std::filesystem::path out = argc > 3 ? argv[3] : "example_samples.png";
 
-  // 1. The process: parse, check and classify the .spde (size = the grid).
-  spdec::lang::Diagnostics diagnostics;
-  spdec::lang::CheckOptions check;
-  check.overrides.push_back({"size", std::to_string(kSide)});
-  auto checked = spdec::lang::check_file(file, check, diagnostics);
-  if (!checked) {
-    // A process without `param size` rejects the override: check it as is.
-    diagnostics = {};
-    checked = spdec::lang::check_file(file, {}, diagnostics);
+  // 1. The process: parse, check and classify the .spde (its `size`, if it
+  // declares one, set to the grid's side), then bind it to its kernels
+  // (generated C++ on the CPU, cached) as the model its training plan names.
+  sr::Binding binding;
+  binding.device = at::kCPU;
+  sr::BoundProcess bound;
+  try {
+    bound = sr::bind_file(file, kSide, binding);
+  } catch (const std::invalid_argument& e) {
+    std::cerr << e.what() << "\n";
+    return 1;
   }
-  std::cerr << spdec::lang::render_all(diagnostics);
-  if (!checked) return 1;
-  auto process = std::make_shared<const spdec::lang::Process>(std::move(*checked));
-
-  // 2. Its kernels (generated C++ on the CPU, cached) behind a process model.
-  auto program = std::make_shared<const spdec::codegen::StencilProgram>(
-      spdec::codegen::build_program(*process));
-  auto model = sr::make_process_model(process, sr::make_kernels("auto", process, program, at::kCPU),
-                                      kSide, kSide);
+  const std::shared_ptr<const spdec::lang::Process> process = bound.process;
+  sr::ProcessModel* model = bound.model.get();
   const sr::ObjectiveChoice choice = sr::choose_objective("auto", *model);
   const auto objective = sr::make_objective(choice.kind, *model);
   std::cout << process->name << ": objective " << sr::name(choice.kind) << " (" << choice.reason

@@ -38,4 +38,21 @@ std::optional<Process> check_file(const std::string& path, const CheckOptions& o
   return check_source(file, options, diagnostics);
 }
 
+std::optional<Process> check_file_for_side(const std::string& path, long side, CheckOptions options,
+                                           Diagnostics& diagnostics) {
+  const SourcePtr file = load_source(path, diagnostics);
+  if (!file) return std::nullopt;
+  const std::optional<ast::Module> module = parse(file, diagnostics);
+  if (!module) return std::nullopt;
+  std::erase_if(options.overrides, [](const ParamOverride& o) { return o.name == kSizeParam; });
+  Diagnostics first;
+  const std::optional<Process> as_declared = check_module(*module, options, first);
+  if (!as_declared || as_declared->find_param(kSizeParam) == nullptr) {
+    for (const Diagnostic& d : first.all()) diagnostics.report(d);
+    return as_declared;
+  }
+  options.overrides.push_back({kSizeParam, std::to_string(side)});
+  return check_module(*module, options, diagnostics);
+}
+
 }  // namespace spdec::lang

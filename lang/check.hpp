@@ -31,5 +31,10 @@ struct CheckOptions {
 [[nodiscard]] std::optional<Process> check_file(const std::string& path,
                                                 const CheckOptions& options,
                                                 Diagnostics& diagnostics);
+/// check_file for a side × side grid: a process that declares `param size`
+/// is checked with size = side (replacing any override of it in `options`).
+[[nodiscard]] std::optional<Process> check_file_for_side(const std::string& path, long side,
+                                                         CheckOptions options,
+                                                         Diagnostics& diagnostics);
 
 }  // namespace spdec::lang

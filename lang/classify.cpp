@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "lang/training_plan.hpp"
+
 namespace spdec::lang {
 
 namespace {
@@ -200,7 +202,9 @@ DriftClass classify_drift(const ExprRef& drift) {
 
 bool is_spectral_linear(const ExprRef& drift) { return spectral(drift); }
 
-void classify(Process& process) {
+namespace {
+
+void classify_terms(Process& process) {
   Classification& c = process.classification;
   c = Classification{};
   const ExprRef& drift = process.drift;
@@ -226,40 +230,22 @@ void classify(Process& process) {
     c.notes.emplace_back("no noise: the process is deterministic and cannot serve generation");
     return;
   }
-  if (c.exact_marginals) {
-    c.exact_objectives.emplace_back("exact");
-    c.notes.push_back(
-        "linear drift diagonal in the " +
-        std::string(process.boundary.kind == BoundaryKind::periodic ? "FFT" : "DCT-II") +
-        " basis with time-only noise: Gaussian marginals in closed form per mode");
-    if (process.time.taming) {
-      c.notes.emplace_back(
-          "taming makes the simulated chain nonlinear; the exact objective "
-          "integrates the untamed linear SDE");
-    }
+  if (c.exact_marginals && process.time.taming) {
+    c.notes.emplace_back(
+        "taming makes the simulated chain nonlinear; the exact objective integrates the untamed "
+        "linear SDE");
   } else if (c.drift_spectral && !spectral_boundary) {
     c.notes.emplace_back(
-        "a dirichlet boundary shifts the mean, so the per-mode closed form "
-        "(neumann/periodic) does not apply");
+        "a dirichlet boundary shifts the mean, so the per-mode closed form (neumann/periodic) "
+        "does not apply");
   }
-  const bool white = process.noise.correlation_length == 0 && !process.noise.filter;
-  const bool decoupled_exact =
-      c.noise == NoiseClass::additive || (c.noise == NoiseClass::multiplicative && white);
-  if (process.semantics == Semantics::decoupled) {
-    if (decoupled_exact) {
-      c.exact_objectives.emplace_back("decoupled");
-      c.notes.emplace_back("decoupled semantics: X_t = Φ_t(x0) + N(0, Σ̄_t), exact DSM given x0");
-    } else {
-      c.notes.emplace_back(
-          "decoupled semantics with multiplicative correlated noise has no "
-          "per-pixel covariance: its DSM is not exact");
-    }
-  } else {
-    c.exact_objectives.emplace_back("local_dsm");
-    c.notes.emplace_back(
-        "sde semantics: local DSM is exact for the simulated chain with h = one step");
-  }
-  c.exact_objectives.emplace_back("sliced");
+}
+
+}  // namespace
+
+void classify(Process& process) {
+  classify_terms(process);
+  process.training = plan_training(process);
 }
 
 }  // namespace spdec::lang

@@ -1,13 +1,14 @@
-// Classification of a checked process (paper, appendix G; DESIGN §6): drift
-// linear / semilinear / quasilinear / nonlinear, noise additive /
-// multiplicative, reads u0, and so which training objectives are exact.
+// Classification of a checked process (the paper's appendix G made
+// mechanical; docs/design.md §2): drift linear / semilinear / quasilinear /
+// nonlinear, noise additive / multiplicative, reads u0, exact marginals; and
+// from these the training plan (lang/training_plan.hpp).
 #pragma once
 
 #include "lang/process.hpp"
 
 namespace spdec::lang {
 
-/// Fills process.classification.
+/// Fills process.classification, then process.training from it.
 void classify(Process& process);
 
 /// The drift's class alone, exposed for tests of the rules.

@@ -8,13 +8,14 @@
 
 #include "lang/expr.hpp"
 #include "lang/source.hpp"
+#include "lang/training_plan.hpp"
 
 namespace spdec::lang {
 
 enum class BoundaryKind { neumann, periodic, dirichlet };
 enum class Semantics { sde, decoupled };
 enum class Channels { independent, coupled };
-/// Face conductance of div(k grad u) (DESIGN §4).
+/// Face conductance of div(k grad u) (specs/LANGUAGE.md §13.4).
 enum class FluxScheme { paper, face_mean, face_gradient };
 /// Node gradient: u[i+1] - u[i-1] (the paper's) or half of it.
 enum class GradientForm { difference, central };
@@ -69,12 +70,16 @@ struct Classification {
   NoiseClass noise = NoiseClass::none;
   bool noise_spatially_varying = false;  ///< g2 reads x, y or u0
   bool reads_u0 = false;
-  /// Gaussian with closed-form per-mode marginals (DESIGN §6.1).
+  /// Gaussian with closed-form per-mode marginals (docs/design.md §2).
   bool exact_marginals = false;
-  /// Exact objectives, the preferred one first (what `train.objective = auto` picks).
-  std::vector<std::string> exact_objectives;
   std::vector<std::string> notes;  ///< why, in words
 };
+
+/// `param size`, where a process declares it, is the side of the image grid
+/// the process runs on (schedules scale with it, e.g. α₁ = 2·size): the run
+/// configuration and check_file_for_side set it, and the runtime refuses a
+/// model whose grid differs from it.
+inline constexpr const char* kSizeParam = "size";
 
 struct Process {
   SourcePtr file;
@@ -91,6 +96,8 @@ struct Process {
   GradientForm gradient = GradientForm::difference;
   std::vector<Learnable> learnables;
   Classification classification;
+  /// Which model and objectives training uses (lang/training_plan.hpp).
+  TrainingPlan training;
 
   [[nodiscard]] const Param* find_param(std::string_view param_name) const;
 };

@@ -1,21 +1,24 @@
-// Decoupled semantics (DESIGN §6.2): X_t = Φ_t(x₀) + N(0, Σ̄_t), Φ the
-// noise-free (tamed) flow, Σ̄_t = D Q D with D² = Σ_k Δt g(t_k)², the same
-// left sum the forward simulation accumulates in flow_steps, so that what a
-// network is trained on and what the sampler assumes are one thing.
+// Decoupled semantics (docs/design.md §2): X_t = Φ_t(x₀) + N(0, Σ̄_t), Φ the
+// noise-free (tamed) flow, Σ̄_t = D Q D with D² = Σ_k Δt g(t_k, Φ_{t_k}(x₀))²,
+// the same left sum the forward simulation accumulates in flow_steps, so that
+// what a network is trained on and what the sampler assumes are one thing.
 //
-// Only noise that does not depend on u (additive, possibly reading u0 or
-// the coordinates) has this Gaussian form: multiplicative noise would make
-// Σ̄ depend on the path, and is refused.
+// Additive noise (possibly reading u0 or the coordinates) gives this form
+// with any Q. Multiplicative noise gives it with white Q: each pixel's
+// variance is accumulated along the flow of x₀ (path-dependent, so per
+// sample); with correlated Q it has no such form, and the training plan
+// refuses the process (lang/training_plan.cpp).
 //
 // Reverse dynamics: the Markov process with these marginals has forward
 // drift E[b(Φ_t(x₀)) | x] ≈ b(x̂), x̂ = x + Σ̄ s (Tweedie's E[Φ_t(x₀) | x]),
 // and diffusion Σ̇ = g Q g. So
 //   reverse SDE  x_s = x − h (b(x̂) − Σ̇ s) + g √h Q^{1/2} ξ
 //   ODE          dx/dt = b(x̂) − ½ Σ̇ s
-// with b the tamed velocity. Σ̇ = g Q g is exact when Q = I or g is the same
-// at every pixel (every library process); otherwise it is the leading term.
-// A process reading u0 gets x̂ for u0 (exact when the drift is zero, as in
-// edge_preserving, where Φ_t(x₀) = x₀).
+// with b the tamed velocity and g taken at x̂. Σ̇ = g Q g is exact when Q = I
+// or g is the same at every pixel (every library process); otherwise it is
+// the leading term. When Σ̄ depends on x₀ (noise reading u or u0) the
+// sampler uses it at its estimate of x₀ — exact when the drift is zero and
+// the noise reads only u0, as in edge_preserving, where Φ_t(x₀) = x₀.
 #include <algorithm>
 #include <cmath>
 #include <optional>
@@ -36,12 +39,6 @@ class DecoupledModel final : public ProcessModel {
                  std::unique_ptr<ProcessKernels> kernels, std::int64_t height, std::int64_t width,
                  const ModelOptions& options)
       : ProcessModel(std::move(process), std::move(kernels), height, width) {
-    if (this->process().classification.noise == lang::NoiseClass::multiplicative) {
-      throw std::invalid_argument(
-          "process `" + this->process().name +
-          "`: decoupled semantics with multiplicative noise has no Gaussian marginal given x0 "
-          "(the variance depends on the path); use semantics sde, or noise that does not read u");
-    }
     choose_flow(options);
   }
 
@@ -115,13 +112,11 @@ class DecoupledModel final : public ProcessModel {
   }
 
   /// m = 1; s² = the mean over pixels of the accumulated ∫g² times Q's
-  /// eigenvalues. Noise that reads u0 has no x₀-free scale: refused.
+  /// eigenvalues. A Σ̄_t that depends on x₀ has no x₀-free scale: refused.
   ModeScales mode_scales(std::span<const double> t) override {
-    if (process().classification.reads_u0) {
+    if (!process().training.per_mode_scales) {
       throw std::invalid_argument(
-          "process `" + process().name +
-          "`: its noise reads u0, so X_t given x0 has no per-mode scale that does not depend "
-          "on x0; use model.parameterisation = \"noise\"");
+          process().training.why_not(lang::Parameterisation::denoiser, lang::ObjectiveKind::decoupled));
     }
     const auto n = static_cast<std::int64_t>(t.size());
     const at::Tensor like = at::zeros({1, 1, height(), width()}, at::kFloat);
@@ -196,7 +191,7 @@ class DecoupledModel final : public ProcessModel {
     const at::Tensor u0 = kernel_u0(x_hat);
     Parts parts;
     parts.drift = tamed_drift(x_hat, u0, t);
-    parts.g = kernels().diffusion(x, u0, t);
+    parts.g = kernels().diffusion(x_hat, u0, t);
     const at::Tensor gs = parts.g * score;
     parts.sigma_dot_score =
         parts.g * (noise().is_identity() ? gs : noise().apply(gs, t).to(x.scalar_type()));
@@ -219,12 +214,13 @@ class DecoupledModel final : public ProcessModel {
   void choose_flow(const ModelOptions& options) {
     if (options.flow == FlowScheme::explicit_steps) return;
     const bool wanted = options.flow == FlowScheme::fed;
-    if (process().classification.reads_u0) {
+    if (!process().training.shared_variance) {
       if (wanted) {
         throw std::invalid_argument(
             "process `" + process().name +
-            "`: FED flows need noise that does not read u0 (its variance is summed along the "
-            "explicit sweep); use process.flow = \"explicit\"");
+            "`: FED flows need a Σ̄_t that is the same for every x0 (noise that reads neither u "
+            "nor u0; this one's variance is summed along the explicit sweep); use process.flow = "
+            "\"explicit\"");
       }
       return;
     }
@@ -271,15 +267,16 @@ class DecoupledModel final : public ProcessModel {
   }
 
   /// D² at t for states like x: from the table of the zero-state sweep when
-  /// g does not read u0 (g does not depend on u, so any state gives the
-  /// same sum), else by summing along the way with u0 = x0_hat.
+  /// Σ̄ is shared by every x₀ (g reads neither u nor u0, so any state gives
+  /// the same sum), else by summing along the flow of x0_hat.
   at::Tensor accumulated_variance(double t, const at::Tensor& x, const at::Tensor& x0_hat) {
     const double dt = process().time.dt;
     const GridPosition position = grid_position(t, dt);
-    if (process().classification.reads_u0) {
-      const at::Tensor u0 = x0_hat.contiguous();
+    if (!process().training.shared_variance) {
+      const at::Tensor u0 = kernel_u0(x0_hat);
       at::Tensor var = at::zeros_like(x);
-      at::Tensor u = kernels().flow_steps(x.contiguous(), u0, 0.0, dt, position.steps, &var);
+      at::Tensor u = kernels().flow_steps(x0_hat.to(x.scalar_type()).contiguous(), u0, 0.0, dt,
+                                          position.steps, &var);
       if (position.rest > 0) {
         (void)kernels().flow_steps(u, u0, static_cast<double>(position.steps) * dt, position.rest,
                                    1, &var);

@@ -1,33 +1,54 @@
 #include "runtime/process/process_model.hpp"
 
+#include <fmt/format.h>
+
 #include <stdexcept>
+#include <string>
 #include <utility>
 
 #include "runtime/process/model_kinds.hpp"
 
 namespace spdec::runtime {
 
-const char* name(ModelKind kind) {
+namespace {
+
+/// "linear (closed-form marginals)" etc.: the kind as messages name it.
+std::string described(ModelKind kind) {
   switch (kind) {
     case ModelKind::linear:
-      return "linear (exact marginals)";
+      return "linear (closed-form marginals)";
     case ModelKind::decoupled:
       return "decoupled";
     case ModelKind::sde:
-      return "sde (simulated chain)";
+      return "sde (the simulated chain)";
   }
-  return "?";
+  return lang::name(kind);
 }
+
+/// A declared `param size` must be the grid's side.
+void check_size(const lang::Process& process, std::int64_t height, std::int64_t width) {
+  const lang::Param* size = process.find_param(lang::kSizeParam);
+  if (size == nullptr) return;
+  if (size->value != static_cast<double>(height) || size->value != static_cast<double>(width)) {
+    throw std::invalid_argument(
+        "process `" + process.name + "` declares `param size` = " + fmt::format("{}", size->value) +
+        " but runs on a " + std::to_string(height) + " x " + std::to_string(width) +
+        " grid: `size` is the image side (set it to the grid's side, as bind_process and the "
+        "run configuration do)");
+  }
+}
+
+}  // namespace
 
 ProcessModel::ProcessModel(std::shared_ptr<const lang::Process> process,
                            std::unique_ptr<ProcessKernels> kernels, std::int64_t height,
                            std::int64_t width)
     : process_(std::move(process)), kernels_(std::move(kernels)), noise_(*process_, height, width) {
   if (!kernels_) throw std::invalid_argument("process model: no kernels");
-  if (process_->classification.noise == lang::NoiseClass::none) {
-    throw std::invalid_argument("process `" + process_->name +
-                                "` adds no noise: it cannot serve generation");
+  if (!process_->training.trainable()) {
+    throw std::invalid_argument("process `" + process_->name + "`: " + process_->training.refusal);
   }
+  check_size(*process_, height, width);
 }
 
 at::Tensor ProcessModel::ancestral_step(const at::Tensor& /*x*/, double /*t*/, double /*s*/,
@@ -35,18 +56,18 @@ at::Tensor ProcessModel::ancestral_step(const at::Tensor& /*x*/, double /*t*/, d
   throw std::invalid_argument(
       "the ancestral sampler needs a linear process with exact "
       "marginals; process `" +
-      process_->name + "` is " + name(kind()) + ": use the pc or ode sampler");
+      process_->name + "` is " + described(kind()) + ": use the pc or ode sampler");
 }
 
 ModeScales ProcessModel::mode_scales(std::span<const double> /*t*/) {
-  throw std::invalid_argument("process `" + process_->name + "` is " + name(kind()) +
+  throw std::invalid_argument("process `" + process_->name + "` is " + described(kind()) +
                               ": its X_t given x0 has no per-mode scales; the denoiser "
                               "parameterisation needs a linear process or decoupled semantics");
 }
 
 at::Tensor ProcessModel::score_from_denoised(const at::Tensor& /*x*/, double /*t*/,
                                              const at::Tensor& /*x0_hat*/) {
-  throw std::invalid_argument("process `" + process_->name + "` is " + name(kind()) +
+  throw std::invalid_argument("process `" + process_->name + "` is " + described(kind()) +
                               ": a denoiser does not give its score");
 }
 
@@ -57,7 +78,7 @@ at::Tensor ProcessModel::posterior_step(const at::Tensor& /*x*/, double /*t*/, d
   throw std::invalid_argument(
       "the posterior sampler needs a linear process or decoupled "
       "semantics; process `" +
-      process_->name + "` is " + name(kind()) + ": use the pc or ode sampler");
+      process_->name + "` is " + described(kind()) + ": use the pc or ode sampler");
 }
 
 at::Tensor ProcessModel::white_noise(const at::Tensor& like, const NoiseSource& noise) {
@@ -102,13 +123,15 @@ std::unique_ptr<ProcessModel> make_process_model(std::shared_ptr<const lang::Pro
                                                  const KnotValues* knots,
                                                  const ModelOptions& options) {
   if (!process) throw std::invalid_argument("process model: no process");
-  if (process->semantics == lang::Semantics::decoupled) {
-    return make_decoupled_model(std::move(process), std::move(kernels), height, width, options);
+  switch (process->training.model) {
+    case ModelKind::linear:
+      return make_linear_model(std::move(process), std::move(kernels), height, width, knots);
+    case ModelKind::decoupled:
+      return make_decoupled_model(std::move(process), std::move(kernels), height, width, options);
+    case ModelKind::sde:
+      return make_sde_model(std::move(process), std::move(kernels), height, width);
   }
-  if (process->classification.exact_marginals) {
-    return make_linear_model(std::move(process), std::move(kernels), height, width, knots);
-  }
-  return make_sde_model(std::move(process), std::move(kernels), height, width);
+  throw std::logic_error("make_process_model: unknown model kind");
 }
 
 }  // namespace spdec::runtime

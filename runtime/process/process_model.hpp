@@ -1,5 +1,5 @@
 // A process bound to its kernels on an H × W grid: the one interface that
-// training objectives and samplers see, whatever the semantics (DESIGN §6).
+// training objectives and samplers see, whatever the semantics (docs/design.md §2).
 //
 //                 marginal of X_t | x₀                 reverse dynamics
 //   linear        exact, per mode (linear_process.hpp)  kernels' reverse_step /
@@ -66,7 +66,9 @@ struct PosteriorStep {
   at::Tensor x0_variance;
 };
 
-enum class ModelKind { linear, decoupled, sde };
+/// Which model a process gets is the process's training plan
+/// (lang/training_plan.hpp): its `model`.
+using lang::ModelKind;
 
 /// How a decoupled model computes its flow Φ_t (ignored by the others).
 enum class FlowScheme {
@@ -79,12 +81,13 @@ struct ModelOptions {
   FlowScheme flow = FlowScheme::explicit_steps;
   std::int64_t fed_cycles = 80;  ///< whole FED cycles on [0, T]
 };
-[[nodiscard]] const char* name(ModelKind kind);
 
 class ProcessModel {
  public:
-  /// Throws std::invalid_argument when the process adds no noise (nothing
-  /// to reverse).
+  /// Throws std::invalid_argument when the process's training plan refuses
+  /// it (no noise: nothing to reverse), or when the process declares
+  /// `param size` and its value is not the grid's side (`size` is the image
+  /// side: bind_process, runtime/process/bind.hpp, sets it).
   ProcessModel(std::shared_ptr<const lang::Process> process,
                std::unique_ptr<ProcessKernels> kernels, std::int64_t height, std::int64_t width);
   ProcessModel(const ProcessModel&) = delete;
@@ -178,7 +181,8 @@ class ProcessModel {
   NoiseOperator noise_;
 };
 
-/// The model for a checked process (see the table above). The kernels are
+/// The model for a checked process: the kind its training plan names
+/// (process.training.model). The kernels are
 /// the process's (make_kernels); `knots` are learned knot values (copied).
 [[nodiscard]] std::unique_ptr<ProcessModel> make_process_model(
     std::shared_ptr<const lang::Process> process, std::unique_ptr<ProcessKernels> kernels,

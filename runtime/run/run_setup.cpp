@@ -9,8 +9,7 @@
 #include <string>
 #include <thread>
 
-#include "codegen/pipeline.hpp"
-#include "runtime/kernels/process_kernels.hpp"
+#include "runtime/process/bind.hpp"
 
 namespace spdec::runtime {
 
@@ -46,15 +45,16 @@ DatasetSpec dataset_spec(const config::DataSection& data, std::int64_t limit) {
 std::unique_ptr<ProcessModel> make_run_model(const config::RunConfig& config,
                                              const lang::Process& process, std::int64_t height,
                                              std::int64_t width, const at::Device& device) {
-  auto shared = std::make_shared<const lang::Process>(process);
-  auto program = std::make_shared<const codegen::StencilProgram>(codegen::build_program(process));
-  auto kernels = make_kernels(config.process.backend, shared, program, device);
-  ModelOptions options;
-  options.flow = config.process.flow == "fed"        ? FlowScheme::fed
-                 : config.process.flow == "explicit" ? FlowScheme::explicit_steps
-                                                     : FlowScheme::automatic;
-  options.fed_cycles = config.process.fed_cycles;
-  return make_process_model(shared, std::move(kernels), height, width, nullptr, options);
+  Binding binding;
+  binding.backend = config.process.backend;
+  binding.device = device;
+  binding.height = height;
+  binding.width = width;
+  binding.model.flow = config.process.flow == "fed"        ? FlowScheme::fed
+                       : config.process.flow == "explicit" ? FlowScheme::explicit_steps
+                                                           : FlowScheme::automatic;
+  binding.model.fed_cycles = config.process.fed_cycles;
+  return bind_process(std::make_shared<const lang::Process>(process), binding).model;
 }
 
 UNetOptions unet_options(const config::ModelSection& model, std::int64_t channels,

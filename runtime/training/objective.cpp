@@ -2,130 +2,61 @@
 
 #include <algorithm>
 #include <cmath>
+#include <optional>
 #include <stdexcept>
+#include <string>
 
 #include "runtime/base/splitmix.hpp"
 #include "runtime/training/objective_kinds.hpp"
 
 namespace spdec::runtime {
 
-const char* name(ObjectiveKind kind) {
-  switch (kind) {
-    case ObjectiveKind::exact:
-      return "exact";
-    case ObjectiveKind::decoupled:
-      return "decoupled";
-    case ObjectiveKind::local_dsm:
-      return "local_dsm";
-    case ObjectiveKind::sliced:
-      return "sliced";
-    case ObjectiveKind::flow_matching:
-      return "flow_matching";
-  }
-  return "?";
-}
-
 namespace {
 
-std::string refusal(const std::string& requested, const ProcessModel& model,
-                    const std::string& needs, const std::string& instead) {
-  return "train.objective = \"" + requested + "\" needs " + needs + "; process '" +
-         model.process().name + "' is " + name(model.kind()) + " (" + instead +
-         ", or \"sliced\" / \"flow_matching\", which serve any process)";
-}
-
-ObjectiveChoice automatic(const ProcessModel& model) {
-  switch (model.kind()) {
-    case ModelKind::linear:
-      return {ObjectiveKind::exact,
-              "the process is linear: exact Gaussian marginals per mode, exact denoising score "
-              "matching (docs/design.md §3)"};
-    case ModelKind::decoupled:
-      return {ObjectiveKind::decoupled,
-              "semantics decoupled: X_t = flow(x0) + Gaussian, exact denoising score matching "
-              "(docs/design.md §3)"};
-    case ModelKind::sde:
-      return {ObjectiveKind::local_dsm,
-              "semantics sde: the tamed Euler-Maruyama chain has no Gaussian marginal; local DSM "
-              "on its last step (docs/design.md §3; \"sliced\" is the exact alternative)"};
-  }
-  throw std::logic_error("choose_objective: unknown model kind");
+/// Why `auto` picked `kind`, in words (the plan's first reason).
+std::string automatic_reason(const lang::TrainingPlan& plan) {
+  return plan.reasons.empty() ? std::string("the process's training plan")
+                              : plan.reasons.front() + " (docs/design.md §3)";
 }
 
 }  // namespace
 
 ObjectiveChoice choose_objective(const std::string& requested, const ProcessModel& model) {
-  if (requested == "auto") return automatic(model);
-  const ObjectiveChoice natural = automatic(model);
-  if (requested == "exact") {
-    if (model.kind() != ModelKind::linear) {
-      throw std::invalid_argument(refusal(requested, model, "a linear process (exact marginals)",
-                                          std::string("use \"") + name(natural.kind) + "\""));
-    }
-    return {ObjectiveKind::exact, "requested; " + natural.reason};
+  const lang::TrainingPlan& plan = model.process().training;
+  if (requested == "auto") {
+    const std::optional<ObjectiveKind> automatic = plan.automatic_objective();
+    if (!automatic) throw std::invalid_argument(plan.why_not(ObjectiveKind::flow_matching));
+    return {*automatic, automatic_reason(plan)};
   }
-  if (requested == "decoupled") {
-    if (model.kind() != ModelKind::decoupled) {
-      throw std::invalid_argument(refusal(requested, model, "`semantics decoupled`",
-                                          std::string("use \"") + name(natural.kind) + "\""));
-    }
-    return {ObjectiveKind::decoupled, "requested; " + natural.reason};
+  const std::optional<ObjectiveKind> kind = lang::kObjectiveKinds.parse(requested);
+  if (!kind) {
+    throw std::invalid_argument("train.objective: unknown value \"" + requested + "\" (auto | " +
+                                lang::kObjectiveKinds.choices() + ")");
   }
-  if (requested == "local_dsm") {
-    if (model.kind() != ModelKind::sde) {
-      throw std::invalid_argument(
-          refusal(requested, model, "`semantics sde`",
-                  std::string("its marginals are Gaussian: use \"") + name(natural.kind) + "\""));
-    }
-    return {ObjectiveKind::local_dsm, "requested; " + natural.reason};
+  if (!plan.accepts(*kind)) throw std::invalid_argument(plan.why_not(*kind));
+  switch (*kind) {
+    case ObjectiveKind::sliced:
+      return {*kind, "requested: sliced score matching on draws of X_t"};
+    case ObjectiveKind::flow_matching:
+      return {*kind,
+              "requested: flow matching on the OT path (the process only fixes the image shape)"};
+    default:
+      return {*kind, "requested; " + automatic_reason(plan)};
   }
-  if (requested == "sliced") {
-    return {ObjectiveKind::sliced, "requested: sliced score matching on draws of X_t"};
-  }
-  if (requested == "flow_matching") {
-    return {ObjectiveKind::flow_matching,
-            "requested: flow matching on the OT path (the process only fixes the image shape)"};
-  }
-  throw std::invalid_argument("train.objective: unknown value \"" + requested +
-                              "\" (auto | exact | decoupled | local_dsm | sliced | flow_matching)");
-}
-
-const char* name(Parameterisation parameterisation) {
-  switch (parameterisation) {
-    case Parameterisation::noise:
-      return "noise";
-    case Parameterisation::denoiser:
-      return "denoiser";
-  }
-  return "?";
 }
 
 Parameterisation choose_parameterisation(const std::string& requested, ObjectiveKind objective,
                                          const ProcessModel& model) {
-  const bool gaussian = objective == ObjectiveKind::exact || objective == ObjectiveKind::decoupled;
-  const bool scaled =
-      !(model.kind() == ModelKind::decoupled && model.process().classification.reads_u0);
-  if (requested == "noise") return Parameterisation::noise;
-  if (requested == "auto") {
-    return gaussian && scaled ? Parameterisation::denoiser : Parameterisation::noise;
+  const lang::TrainingPlan& plan = model.process().training;
+  if (requested == "auto") return plan.automatic_parameterisation(objective);
+  const std::optional<Parameterisation> chosen = lang::kParameterisations.parse(requested);
+  if (!chosen) {
+    throw std::invalid_argument("model.parameterisation: unknown value \"" + requested +
+                                "\" (auto | " + lang::kParameterisations.choices() + ")");
   }
-  if (requested == "denoiser") {
-    if (!gaussian) {
-      throw std::invalid_argument(
-          std::string("model.parameterisation = \"denoiser\" needs train.objective exact or "
-                      "decoupled (a Gaussian X_t given x0); objective ") +
-          name(objective) + " regresses a score or a velocity: use \"noise\" or \"auto\"");
-    }
-    if (!scaled) {
-      throw std::invalid_argument("model.parameterisation = \"denoiser\": process '" +
-                                  model.process().name +
-                                  "' has noise that reads u0, so its X_t given x0 has no "
-                                  "per-mode scale without x0; use \"noise\" or \"auto\"");
-    }
-    return Parameterisation::denoiser;
-  }
-  throw std::invalid_argument("model.parameterisation: unknown value \"" + requested +
-                              "\" (auto | denoiser | noise)");
+  const std::string refusal = plan.why_not(*chosen, objective);
+  if (!refusal.empty()) throw std::invalid_argument(refusal);
+  return *chosen;
 }
 
 std::unique_ptr<Objective> make_objective(ObjectiveKind kind, ProcessModel& model,

@@ -1,12 +1,12 @@
-// Training objectives (DESIGN §6, `train.objective`). Every objective regresses
+// Training objectives (docs/design.md §3, `train.objective`). Every objective regresses
 // the network on draws of the forward process and returns a scalar loss;
 // the network never sees the process, only states and times.
 //
-//   exact          linear processes (§6.1): X_t = m_t x₀ + L_t ε exactly;
-//                  the network predicts ε (ε-parameterisation), loss ‖ε̂ − ε‖².
-//   decoupled      `semantics decoupled` (§6.2): X_t = Φ_t(x₀) + L_t ε, the
+//   exact          linear processes (docs/design.md §2): X_t = m_t x₀ + L_t ε
+//                  exactly; exact denoising score matching.
+//   decoupled      `semantics decoupled` (§2): X_t = Φ_t(x₀) + L_t ε, the
 //                  same loss (exact DSM for this family).
-//   local_dsm      `semantics sde` (§6.3): the tamed EM chain to t − h, then
+//   local_dsm      `semantics sde` (§2): the tamed EM chain to t − h, then
 //                  its last step N(m, L_h L_hᵀ) as the DSM kernel; antithetic
 //                  endpoints m ± L_h ε share the chain (variance reduction).
 //   sliced         any semantics: sliced score matching on draws X_t (needs
@@ -35,18 +35,19 @@
 
 namespace spdec::runtime {
 
-enum class ObjectiveKind { exact, decoupled, local_dsm, sliced, flow_matching };
-[[nodiscard]] const char* name(ObjectiveKind kind);
+using lang::ObjectiveKind;
+/// name(ObjectiveKind), name(Parameterisation), name(ModelKind): the tables'.
+using lang::name;
 
 struct ObjectiveChoice {
   ObjectiveKind kind = ObjectiveKind::exact;
   std::string reason;  ///< why (for `auto`: which exact objective the classification allows)
 };
 
-/// `train.objective` for a model: "auto" picks exact (linear), decoupled
-/// (decoupled semantics) or local_dsm (sde semantics); an explicit choice
-/// the model cannot serve throws std::invalid_argument saying why and what
-/// would work.
+/// `train.objective` for a model, as its process's training plan
+/// (lang/training_plan.hpp) decides: "auto" is the plan's first exact
+/// objective; an objective the plan does not accept throws
+/// std::invalid_argument with the plan's reason and what would work.
 [[nodiscard]] ObjectiveChoice choose_objective(const std::string& requested,
                                                const ProcessModel& model);
 
@@ -63,13 +64,12 @@ struct TrainingDraw {
   std::uint64_t step = 0;  ///< the training step (keys every noise draw)
 };
 
-enum class Parameterisation { noise, denoiser };
-[[nodiscard]] const char* name(Parameterisation parameterisation);
+using lang::Parameterisation;
 
-/// `model.parameterisation` for an objective: "auto" picks denoiser for exact
-/// and decoupled (unless the process's noise reads u0, which leaves X_t | x₀
-/// without x₀-free per-mode scales) and noise otherwise; "denoiser" where it
-/// cannot serve throws std::invalid_argument saying why.
+/// `model.parameterisation` for an objective, as the training plan decides:
+/// "auto" picks denoiser for exact and decoupled when X_t | x₀ has x₀-free
+/// per-mode scales, noise otherwise; "denoiser" where it cannot serve throws
+/// std::invalid_argument saying why.
 [[nodiscard]] Parameterisation choose_parameterisation(const std::string& requested,
                                                        ObjectiveKind objective,
                                                        const ProcessModel& model);

@@ -399,7 +399,9 @@ TEST_CASE("semantics override reclassifies the process", "[config]") {
   const auto original = spdec::config::check_process(*declared.config, diagnostics);
   REQUIRE(original);
   CHECK(original->semantics == spdec::lang::Semantics::decoupled);
-  CHECK(process->classification.exact_objectives != original->classification.exact_objectives);
+  CHECK(process->training.model == spdec::lang::ModelKind::sde);
+  CHECK(original->training.model == spdec::lang::ModelKind::decoupled);
+  CHECK(process->training.exact_objectives != original->training.exact_objectives);
 }
 
 TEST_CASE("every shipped run in specs/ loads without errors", "[config]") {

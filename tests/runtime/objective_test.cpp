@@ -70,7 +70,7 @@ double minimising_alpha(spdec::runtime::Objective& objective, const TrainingDraw
 
 }  // namespace
 
-TEST_CASE("objective: auto picks the exact objective the classification allows", "[objective]") {
+TEST_CASE("objective: auto picks the exact objective the training plan allows", "[objective]") {
   spdec::test::torch_setup();
   auto ve = spdec::test::library_model("ve.spde", kSide);
   auto pm = spdec::test::library_model("perona_malik.spde", kSide);
@@ -82,11 +82,11 @@ TEST_CASE("objective: auto picks the exact objective the classification allows",
   CHECK(spdec::runtime::choose_objective("flow_matching", *pm).kind ==
         ObjectiveKind::flow_matching);
   CHECK_THROWS_WITH(spdec::runtime::choose_objective("exact", *pm_sde),
-                    Catch::Contains("needs a linear process") && Catch::Contains("local_dsm"));
+                    Catch::Contains("closed-form marginals") && Catch::Contains("local_dsm"));
   CHECK_THROWS_WITH(spdec::runtime::choose_objective("decoupled", *ve),
                     Catch::Contains("semantics decoupled"));
   CHECK_THROWS_WITH(spdec::runtime::choose_objective("local_dsm", *pm),
-                    Catch::Contains("use \"decoupled\""));
+                    Catch::Contains("`semantics sde`") && Catch::Contains("decoupled, sliced"));
   CHECK_THROWS_WITH(spdec::runtime::choose_objective("dsm", *ve), Catch::Contains("unknown value"));
 }
 

@@ -51,7 +51,7 @@ void setup() { spdec::test::torch_setup(20240917, 1); }
 /// A library process on 8×8 (its `size` param set to 8 where it has one),
 /// bound to the compiled CPU kernels.
 std::unique_ptr<spdec::runtime::ProcessModel> model_of(const std::string& file) {
-  return spdec::test::sized_library_model(file, kSide);
+  return spdec::test::library_model(file, kSide);
 }
 
 struct SamplerCase {

@@ -49,7 +49,7 @@ void setup() { spdec::test::torch_setup(20261206, 1); }
 std::unique_ptr<sr::ProcessModel> model_of(const std::string& file) {
   sr::ModelOptions options;
   options.flow = sr::FlowScheme::automatic;
-  return spdec::test::sized_library_model(file, kSide, options);
+  return spdec::test::library_model(file, kSide, options);
 }
 
 /// n draws of the data, float32 [n, 1, H, W].

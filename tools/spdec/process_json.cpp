@@ -1,7 +1,10 @@
 #include "tools/spdec/process_json.hpp"
 
 #include <cmath>
+#include <optional>
 #include <sstream>
+#include <string>
+#include <vector>
 
 namespace spdec::cli {
 
@@ -53,6 +56,47 @@ std::string drift_words(const lang::Process& p) {
   return "?";
 }
 
+std::vector<std::string> objective_names(const std::vector<lang::ObjectiveKind>& objectives) {
+  std::vector<std::string> out;
+  out.reserve(objectives.size());
+  for (const lang::ObjectiveKind o : objectives) out.emplace_back(lang::name(o));
+  return out;
+}
+
+json to_json(const lang::TrainingPlan& plan) {
+  const std::optional<lang::ObjectiveKind> automatic = plan.automatic_objective();
+  return {
+      {"model", lang::name(plan.model)},
+      {"trainable", plan.trainable()},
+      {"refusal", plan.trainable() ? json(nullptr) : json(plan.refusal)},
+      {"exact_objectives", objective_names(plan.exact_objectives)},
+      {"accepted_objectives", objective_names(plan.accepted_objectives())},
+      {"automatic_objective", automatic ? json(lang::name(*automatic)) : json(nullptr)},
+      {"automatic_parameterisation",
+       automatic ? json(lang::name(plan.automatic_parameterisation(*automatic))) : json(nullptr)},
+      {"per_mode_scales", plan.per_mode_scales},
+      {"reasons", plan.reasons},
+  };
+}
+
+/// The training plan as check prints it: the model, what training accepts,
+/// what auto picks, and why.
+void describe_training(std::ostream& out, const lang::TrainingPlan& plan) {
+  out << "  training      model " << lang::name(plan.model);
+  const std::optional<lang::ObjectiveKind> automatic = plan.automatic_objective();
+  if (!automatic) {
+    out << "; cannot be trained: " << plan.refusal << "\n";
+    return;
+  }
+  out << "; exact objectives " << join(objective_names(plan.exact_objectives), ", ")
+      << " (auto picks `" << lang::name(*automatic) << "`, parameterisation `"
+      << lang::name(plan.automatic_parameterisation(*automatic))
+      << "`); flow_matching also trains\n";
+  for (const std::string& reason : plan.reasons) {
+    out << "  why: " << reason << "\n";
+  }
+}
+
 }  // namespace
 
 json to_json(const lang::Process& p) {
@@ -81,9 +125,11 @@ json to_json(const lang::Process& p) {
         {"filter", p.noise.filter ? json(lang::to_string(p.noise.filter)) : json(nullptr)}}},
       {"reads_u0", c.reads_u0},
       {"exact_marginals", c.exact_marginals},
-      {"exact_objectives", c.exact_objectives},
-      {"recommended_objective",
-       c.exact_objectives.empty() ? json(nullptr) : json(c.exact_objectives.front())},
+      {"exact_objectives", objective_names(p.training.exact_objectives)},
+      {"recommended_objective", p.training.automatic_objective()
+                                    ? json(lang::name(*p.training.automatic_objective()))
+                                    : json(nullptr)},
+      {"training", to_json(p.training)},
       {"notes", c.notes},
       {"semantics", lang::name(p.semantics)},
       {"boundary", {{"kind", lang::name(p.boundary.kind)}, {"value", number(p.boundary.value)}}},
@@ -150,11 +196,7 @@ std::string describe(const lang::Process& p) {
     out << "  learnable     " << l.name << ": " << l.knot_times.size()
         << " knots, log-linear interpolation\n";
   }
-  out << "  exact training  "
-      << (c.exact_objectives.empty() ? "none (the process adds no noise)"
-                                     : join(c.exact_objectives, ", ") + " (auto picks `" +
-                                           c.exact_objectives.front() + "`)")
-      << "\n";
+  describe_training(out, p.training);
   for (const std::string& note : c.notes) {
     out << "  note: " << note << "\n";
   }
