@@ -1,4 +1,4 @@
-// Predictor–corrector sampling (paper algorithm 3.1, DESIGN §6.4) over any
+// Predictor–corrector sampling (the paper's algorithm 3.1; docs/design.md §5) over any
 // process model and any score function.
 //
 // From x_T the sampler walks the time grid T = t_0 > … > t_N = t₀

@@ -1,4 +1,4 @@
-// Linear spectral processes: exact Gaussian marginals (DESIGN §6.1,
+// Linear spectral processes: exact Gaussian marginals (docs/design.md §2,
 // specs/LANGUAGE.md §17.3). For drift = a(t)·lap(u) + c(t)·u, additive noise
 // g(t) Q(t)^{1/2} dW and a neumann or periodic boundary, every mode k of the
 // boundary's orthonormal basis Φ (runtime/spectral/spectral_basis.hpp) evolves on its
