@@ -1,10 +1,11 @@
-// Where a training step's time goes, and how fast sampling is (issue 6,
-// DESIGN §8): for library processes on Fashion-MNIST-sized images, one
-// training step split into data (a batch from the loader), forward
-// simulation (the process model's perturb: exact marginals, the decoupled
-// flow sweep, or the sde chain), the network's forward and backward
-// (objective minus simulation), and the optimiser (Adam + EMA); then
-// sampling images/s per sampler and step count. A benchmark, never a test.
+// Where a training step's time goes, and how fast sampling is (issue 6;
+// docs/results.md, "Benchmarks"): for library processes on
+// Fashion-MNIST-sized images, one training step split into data (a batch
+// from the loader), forward simulation (the process model's perturb: exact
+// marginals, the decoupled flow sweep, or the sde chain), the network's
+// forward and backward (objective minus simulation), and the optimiser
+// (Adam + EMA); then sampling images/s per sampler and step count. A
+// benchmark, never a test.
 //
 //   build/bench/train_step_bench [--quick] [--json FILE] [--device cpu|cuda]
 //

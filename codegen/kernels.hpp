@@ -1,4 +1,4 @@
-// The kernels every process compiles to (DESIGN §5), what each computes, and
+// The kernels every process compiles to (docs/compiler.md, "Kernels"), what each computes, and
 // the workspace each needs. Notation: b the drift, g = g₂ the diffusion
 // coefficient, d = ∂gᵢ/∂uᵢ, q = diag(Q) (1 for white noise), s the score,
 // ζ = Q^{1/2}ξ the noise (white ξ from the Philox stream when Q = I, else

@@ -1,5 +1,5 @@
 // Pass: lowering a checked process to the stencil IR (the discretisation of
-// LANGUAGE.md §12–15 and DESIGN §4).
+// specs/LANGUAGE.md §12–15).
 //
 // Every expression is lowered at a *placement*: a node o (an offset from the
 // kernel's pixel, possibly a ghost node outside the grid) or a face between

@@ -9,7 +9,7 @@
 
 namespace spdec::codegen {
 
-/// lower.cpp — discretisation (LANGUAGE.md §12–15, DESIGN §4): the checked
+/// lower.cpp — discretisation (specs/LANGUAGE.md §12–15): the checked
 /// drift and diffusion become per-pixel IR over ghost-mapped neighbours;
 /// time-stage subexpressions become host params. Fills drift.general and
 /// diffusion.general and the program's settings.

@@ -1,7 +1,7 @@
 // Run configurations: the `.toml` file that names a `.spde` process and says
 // what to do with it (data, model, training, sampling, evaluation) and where
 // every output goes (`run.dir`). The schema — every key, its type, default and
-// meaning — is specs/RUN_CONFIG.md; DESIGN §1 is the user's view.
+// meaning — is specs/RUN_CONFIG.md; README.md is the user's view.
 //
 // Loading is strict and speaks to people: an unknown key, a wrong type or a
 // value out of range is a Diagnostic (file:line:col, the source line, a caret,

@@ -1,5 +1,5 @@
 // Forward simulation of a process on data: the states at requested times,
-// under the process's semantics (DESIGN §6.2–6.3), and the statistics a
+// under the process's semantics (docs/design.md §2), and the statistics a
 // forward strip reports (`spdec run forward`).
 //
 //   sde        the tamed Euler–Maruyama chain with noise (forward_step), step

@@ -1,4 +1,4 @@
-// Linear processes (DESIGN §6.1): the exact per-mode marginals of
+// Linear processes (docs/design.md §2): the exact per-mode marginals of
 // runtime/spectral/linear_process.hpp for training and denoising, the generated
 // kernels for the reverse-SDE and probability-flow steps, and the exact
 // ancestral step.

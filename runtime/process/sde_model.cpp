@@ -1,4 +1,4 @@
-// SDE semantics (DESIGN §6.3): the forward process is the tamed
+// SDE semantics (docs/design.md §2): the forward process is the tamed
 // Euler–Maruyama chain itself. perturb() runs it with noise to each sample's
 // time and returns the Gaussian of its last step, X_t | X_{t−h} =
 // N(X_{t−h} + h b̃, h g² Q) — what local DSM regresses on. The reverse

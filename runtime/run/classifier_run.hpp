@@ -1,6 +1,6 @@
-// `spdec run classifier`: train the evaluation classifier (runtime/
-// classifier.hpp) on the run's labelled data (data.split = train; the
-// [train] keys steps, batch_size, lr and seed), measure its accuracy on the
+// `spdec run classifier`: train the evaluation classifier
+// (runtime/nn/classifier.hpp) on the run's labelled data (data.split = train;
+// the [train] keys steps, batch_size, lr and seed), measure its accuracy on the
 // test split, and write <run.dir>/classifier.pt — which `eval.classifier`
 // then names (runtime/nn/classifier_file.hpp reads and writes it).
 #pragma once

@@ -1,6 +1,6 @@
-// The probability-flow sampler of flow matching (runtime/objective_flow_
-// matching.cpp): integrate dx/dt = v(x, t) from t = 1 (white noise) to 0
-// with Euler or Heun steps on a uniform grid.
+// The probability-flow sampler of flow matching
+// (runtime/training/objective_flow_matching.cpp): integrate dx/dt = v(x, t)
+// from t = 1 (white noise) to 0 with Euler or Heun steps on a uniform grid.
 #pragma once
 
 #include <ATen/ATen.h>

@@ -1,4 +1,4 @@
-// Predictor–corrector sampling (paper algorithm 3.1, DESIGN §6.4) over any
+// Predictor–corrector sampling (the paper's algorithm 3.1; docs/design.md §5) over any
 // process model and any score function.
 //
 // From x_T the sampler walks the time grid T = t_0 > … > t_N = t₀
@@ -33,8 +33,8 @@
 // has erased (V ≈ g²/2Λ) would need ε < 1/Λ, which the snr rule cannot see.
 //
 // Every sampler is driven by a denoiser and a score at once: whichever the
-// network gives, the other comes through the process model (runtime/
-// denoiser.hpp).
+// network gives, the other comes through the process model
+// (runtime/process/denoiser.hpp).
 //
 // Noise: every draw is the Philox stream of (seed, sample id, step): corrector
 // j at level i draws step i(n+1) + j, the predictor step i(n+1) + n, the prior

@@ -1,12 +1,12 @@
-// The covariance of X_t given x₀ that a process model (runtime/
-// process_model.hpp) hands to training objectives and samplers, as an
+// The covariance of X_t given x₀ that a process model
+// (runtime/process/process_model.hpp) hands to training objectives and samplers, as an
 // operator on images — never a D×D matrix:
 //
 //   Σ = D Φ diag(v) Φᵀ D,   L = D Φ diag(√v)   (Σ = L Lᵀ)
 //
 // Φ the orthonormal basis of the boundary (runtime/spectral/spectral_basis.hpp), v a
 // variance per mode and D a per-pixel scale (undefined: 1). One form serves
-// every semantics (DESIGN §6):
+// every semantics (docs/design.md §2):
 //
 //   linear (exact)          D = 1,   v = v_k(t)              (runtime/spectral/linear_process.hpp)
 //   decoupled, additive     D = √(∫₀ᵗ g²) per pixel, v = q_k  (Q's eigenvalues)

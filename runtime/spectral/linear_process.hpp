@@ -1,4 +1,4 @@
-// Linear spectral processes: exact Gaussian marginals (DESIGN §6.1,
+// Linear spectral processes: exact Gaussian marginals (docs/design.md §2,
 // specs/LANGUAGE.md §17.3). For drift = a(t)·lap(u) + c(t)·u, additive noise
 // g(t) Q(t)^{1/2} dW and a neumann or periodic boundary, every mode k of the
 // boundary's orthonormal basis Φ (runtime/spectral/spectral_basis.hpp) evolves on its
@@ -14,10 +14,10 @@
 // SDE is integrated, LANGUAGE.md §17.3).
 //
 // How a(t), c(t), g(t) are obtained: by probing, not symbolically. The drift
-// is linear and spectral, so the reference evaluator (runtime/
-// reference_kernels.hpp) applied in double at time t to the constant image
-// (κ = 0) gives c(t), and applied to one non-constant basis image of known κ
-// gives c(t) − a(t)κ. Both probes are checked to be eigenvectors (the residual
+// is linear and spectral, so the reference evaluator
+// (runtime/kernels/reference_kernels.hpp) applied in double at time t to the
+// constant image (κ = 0) gives c(t), and applied to one non-constant basis
+// image of known κ gives c(t) − a(t)κ. Both probes are checked to be eigenvectors (the residual
 // must vanish to rounding), so a process that is not what the classification
 // says is refused rather than silently mis-integrated. The diffusion is
 // evaluated the same way and must be constant over the grid (g = g(t)).

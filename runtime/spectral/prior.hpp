@@ -1,4 +1,4 @@
-// Priors at T (DESIGN §6.4): the distribution a sampler starts from.
+// Priors at T (docs/design.md §5): the distribution a sampler starts from.
 //
 // Every prior here is a Gaussian that is diagonal in the orthonormal basis Φ
 // of the process's boundary (runtime/spectral/spectral_basis.hpp; DCT-II for neumann

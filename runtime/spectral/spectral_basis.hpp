@@ -1,5 +1,5 @@
 // The orthonormal bases that diagonalise the five-point Laplacian of each
-// boundary (specs/LANGUAGE.md §11, DESIGN.md §4): the 2-D DCT-II for neumann
+// boundary (specs/LANGUAGE.md §11, docs/design.md §1): the 2-D DCT-II for neumann
 // (and dirichlet, whose noise uses the Neumann basis) and the 2-D FFT for
 // periodic. Transforms act on the last two dimensions [..., H, W] of a real
 // floating-point tensor on any device, batched and differentiable.

@@ -1,6 +1,6 @@
-// Exact denoising score matching in the denoiser parameterisation (runtime/
-// preconditioner.hpp), for the processes whose X_t | x₀ is Gaussian and
-// known: linear and decoupled. The network F sees V[c_in ⊙ Vᵀ(x_t − Mμ)] and
+// Exact denoising score matching in the denoiser parameterisation
+// (runtime/process/preconditioner.hpp), for the processes whose X_t | x₀ is
+// Gaussian and known: linear and decoupled. The network F sees V[c_in ⊙ Vᵀ(x_t − Mμ)] and
 // regresses the unit-variance target F*; the loss Σ_k (D_k − x₀,k)²/c_out,k²
 // is denoising score matching with EDM's per-mode weight, since the score
 // −Σ_t⁻¹(x_t − M_t D) is affine in D. For decoupled processes the target is

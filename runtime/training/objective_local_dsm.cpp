@@ -1,4 +1,4 @@
-// Local denoising score matching for `semantics sde` (DESIGN §6.3; Singhal,
+// Local denoising score matching for `semantics sde` (docs/design.md §3; Singhal,
 // Goldstein & Ranganath 2024): the chain runs with noise to t − h and its
 // last step X_t | X_{t−h} = N(m, L_h L_hᵀ) is the DSM kernel, target
 // s* = −L_h⁺ᵀ ε. With h one step this is exact for the chain, but the

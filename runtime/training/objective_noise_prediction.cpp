@@ -1,6 +1,6 @@
 // Exact denoising score matching in the ε-parameterisation, for the processes
-// whose X_t | x₀ is Gaussian and known: linear (DESIGN §6.1) and decoupled
-// (§6.2). X_t = mean + C_t ε; the network predicts ε, and since the DSM
+// whose X_t | x₀ is Gaussian and known: linear and decoupled
+// (docs/design.md §2). X_t = mean + C_t ε; the network predicts ε, and since the DSM
 // target −C_t⁺ᵀ ε is linear in ε, ‖ε̂ − ε‖² is DSM weighted by C_tᵀ C_t — the
 // weighting of Ho et al. and score_sde's λ(t) = σ_t² generalised to
 // correlated noise.

@@ -1,4 +1,4 @@
-// The prior at T that sampling starts from (DESIGN §6.4, `train.prior`),
+// The prior at T that sampling starts from (docs/design.md §5, `train.prior`),
 // chosen and fitted when training starts and stored in the checkpoint.
 //
 //   gaussian_fit  mean image and per-mode variance of X_T, simulated from

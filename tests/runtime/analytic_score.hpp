@@ -1,4 +1,4 @@
-// Closed-form scores for the sampler oracles (DESIGN §6.5): the exact
+// Closed-form scores for the sampler oracles (docs/design.md §6): the exact
 // ∇ log p_t of (a) Gaussian data under a linear process and (b) data made of
 // K fixed images under any process whose X_t | x₀ is Gaussian with a
 // covariance that does not depend on x₀ (linear; decoupled with additive

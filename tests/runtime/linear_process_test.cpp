@@ -1,5 +1,5 @@
-// Exact Gaussian marginals of linear spectral processes (runtime/
-// linear_process.hpp, DESIGN §6.1) against closed forms, against long
+// Exact Gaussian marginals of linear spectral processes (runtime/spectral/
+// linear_process.hpp, docs/design.md §2) against closed forms, against long
 // forward simulations with the reference kernels, against Gaussian
 // conditioning identities; and Euler–Maruyama's convergence orders measured
 // against the exact spectral solution.

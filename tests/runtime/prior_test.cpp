@@ -1,4 +1,4 @@
-// Priors at T (runtime/spectral/prior.hpp, DESIGN §6.4): gaussian_fit recovers a known
+// Priors at T (runtime/spectral/prior.hpp, docs/design.md §5): gaussian_fit recovers a known
 // diagonal Gaussian, files round-trip and corrupt ones are named, closed_form
 // matches the exact marginals, and the survival share tells VP (x₀ forgotten)
 // from heat (the image mean kept).

@@ -1,4 +1,4 @@
-// The sampler oracles (DESIGN §6.5, issue 4): every sampler, driven by a
+// The sampler oracles (docs/design.md §6, issue 4): every sampler, driven by a
 // closed-form score, must give back the data distribution. No network, no
 // training: what is tested is the processes, the priors and the samplers.
 //
@@ -175,7 +175,7 @@ void check_mixture(const char* file) {
     CHECK(distance.max().item<double>() < 0.01 * separation);
     // How often: Pearson's χ² with 2 degrees of freedom; 18.42 is its
     // 1 − 10⁻⁴ quantile, so an exact sampler fails once in 10⁴ seeds, while a
-    // biased one (DESIGN §6.2: b at the noisy state gives 0.43 / 0.27 / 0.31,
+    // biased one (docs/design.md §5: b at the noisy state gives 0.43 / 0.27 / 0.31,
     // χ² ≈ 100 at n = 2048) fails for sure.
     CHECK(chi2 < 18.42);
     CHECK(at::isfinite(x).all().item<bool>());
