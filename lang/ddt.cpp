@@ -21,9 +21,13 @@ class TimeAlgebra {
 
   static Term apply(Op op, std::span<const Term> operands, const Term& origin) {
     // A factor that is exactly zero contributes nothing: dropping the term
-    // (rather than writing 0·x) also avoids 0·inf = NaN at λ(T) = inf.
+    // (rather than writing 0·x) also avoids 0·inf = NaN at λ(T) = inf. The
+    // zero has the product's shape (2·v differentiates to 0·v + 2·v').
     if (op == Op::mul && (operands[0]->is_constant(0.0) || operands[1]->is_constant(0.0))) {
-      return constant(0.0, origin->span);
+      const bool vector =
+          operands[0]->shape == Shape::vector || operands[1]->shape == Shape::vector;
+      const Span s = origin->span;
+      return vector ? make_vector(constant(0.0, s), constant(0.0, s), s) : constant(0.0, s);
     }
     return make_operation(op, {operands.begin(), operands.end()}, origin->span);
   }
