@@ -242,6 +242,11 @@ constexpr bool rows_in_enum_order() {
 }
 static_assert(rows_in_enum_order(), "kTable must have one row per Op, in enum order");
 
+// The syntax tree's binary operators, in ast::BinaryOp order.
+constexpr std::array<Op, static_cast<std::size_t>(ast::BinaryOp::pow) + 1> kBinaryOperators = {
+    Op::logical_or, Op::logical_and, Op::eq,  Op::ne,  Op::lt,  Op::le,  Op::gt,
+    Op::ge,         Op::add,         Op::sub, Op::mul, Op::div, Op::pow};
+
 // --- derivative rules: a tiny recursive-descent parser ------------------------
 
 RuleNode rule_node(RuleNode::Kind kind, std::uint8_t index = 0) {
@@ -416,6 +421,8 @@ std::optional<Op> op_with_spelling(std::string_view spelling, std::size_t arity)
   }
   return std::nullopt;
 }
+
+Op operation_of(ast::BinaryOp op) { return kBinaryOperators.at(static_cast<std::size_t>(op)); }
 
 std::string c_expression(Op op, std::span<const std::string> operands,
                          std::string_view math_prefix) {

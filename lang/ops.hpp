@@ -14,6 +14,7 @@
 #include <string_view>
 #include <vector>
 
+#include "lang/ast.hpp"
 #include "lang/expr.hpp"
 
 namespace spdec::lang {
@@ -101,6 +102,10 @@ inline constexpr std::size_t kOpCount = static_cast<std::size_t>(Op::shift) + 1;
 /// The operation the language spells this way with this many operands
 /// (`-` with 1 is neg, with 2 sub).
 [[nodiscard]] std::optional<Op> op_with_spelling(std::string_view spelling, std::size_t arity);
+
+/// The operation a binary operator of the syntax tree denotes (its spelling
+/// and precedence are the table's).
+[[nodiscard]] Op operation_of(ast::BinaryOp op);
 
 /// The C/CUDA text of a scalar operation applied to `operands`.
 [[nodiscard]] std::string c_expression(Op op, std::span<const std::string> operands,

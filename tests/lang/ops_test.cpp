@@ -212,3 +212,17 @@ TEST_CASE("ddt of a constant times a vector keeps the vector's shape", "[ops][dd
   REQUIRE(checked.process.has_value());
   CHECK(checked.process->find_param("v")->value == Approx(4.0));  // d/dt (4t² + 4) at 1/2
 }
+
+TEST_CASE("the syntax tree's binary operators are the table's, spelled as written",
+          "[ops][format]") {
+  using spdec::lang::ast::BinaryOp;
+  for (int i = 0; i <= static_cast<int>(BinaryOp::pow); ++i) {
+    const auto b = static_cast<BinaryOp>(i);
+    const Op op = spdec::lang::operation_of(b);
+    INFO(spdec::lang::ast::spelling(b));
+    CHECK(spdec::lang::op_info(op).notation == spdec::lang::Notation::infix);
+    CHECK(spdec::lang::op_with_spelling(spdec::lang::ast::spelling(b), 2) == op);
+  }
+  CHECK(spdec::lang::operation_of(BinaryOp::pow) == Op::pow);
+  CHECK(spdec::lang::operation_of(BinaryOp::logical_or) == Op::logical_or);
+}
