@@ -12,12 +12,13 @@
 // Inside channel_sum(e) the loads read the summed channel c; only the term
 // with c equal to the kernel's channel depends on it, and that term is e read
 // at the kernel's channel, i.e. the derivative of e outside the sum.
+#include "lang/differentiate.hpp"
+
 #include <optional>
 #include <span>
 #include <vector>
 
 #include "codegen/passes.hpp"
-#include "lang/differentiate.hpp"
 
 namespace spdec::codegen {
 namespace {

@@ -381,8 +381,7 @@ std::string to_string(const ExprRef& e) {
 
 ExprRef make_operation(Op op, std::vector<ExprRef> args, Span span) {
   const OpInfo& row = op_info(op);
-  if (args.size() != row.arity || row.kind == OpKind::leaf || op == Op::knots ||
-      op == Op::shift) {
+  if (args.size() != row.arity || row.kind == OpKind::leaf || op == Op::knots || op == Op::shift) {
     internal_error(std::string("make_operation of ") + name(op));
   }
   if (op == Op::select) {

@@ -87,8 +87,8 @@ constexpr OpInfo vector_row(Op op, std::string_view id, std::string_view spellin
   return row;
 }
 
-constexpr OpInfo stencil_row(Op op, std::string_view id, std::string_view spelling,
-                             ShapeRule shape, std::uint8_t space_order) {
+constexpr OpInfo stencil_row(Op op, std::string_view id, std::string_view spelling, ShapeRule shape,
+                             std::uint8_t space_order) {
   OpInfo row;
   row.op = op;
   row.id = id;
@@ -244,7 +244,7 @@ static_assert(rows_in_enum_order(), "kTable must have one row per Op, in enum or
 
 // The syntax tree's binary operators, in ast::BinaryOp order.
 constexpr std::array<Op, static_cast<std::size_t>(ast::BinaryOp::pow) + 1> kBinaryOperators = {
-    Op::logical_or, Op::logical_and, Op::eq,  Op::ne,  Op::lt,  Op::le,  Op::gt,
+    Op::logical_or, Op::logical_and, Op::eq,  Op::ne,  Op::lt,  Op::le, Op::gt,
     Op::ge,         Op::add,         Op::sub, Op::mul, Op::div, Op::pow};
 
 // --- derivative rules: a tiny recursive-descent parser ------------------------
@@ -333,8 +333,8 @@ class RuleParser {
 
   std::string_view identifier() {
     const std::size_t begin = pos_;
-    while (pos_ < text_.size() && (std::isalnum(static_cast<unsigned char>(text_[pos_])) != 0 ||
-                                   text_[pos_] == '_')) {
+    while (pos_ < text_.size() &&
+           (std::isalnum(static_cast<unsigned char>(text_[pos_])) != 0 || text_[pos_] == '_')) {
       if (pos_ == begin && std::isdigit(static_cast<unsigned char>(text_[pos_])) != 0) {
         break;  // a number
       }

@@ -75,7 +75,7 @@ struct OpInfo {
   Notation notation = Notation::call;
   Precedence precedence = Precedence::primary;
   ShapeRule shape = ShapeRule::scalars;
-  bool commutative = false;  ///< codegen orders the operands canonically (more sharing)
+  bool commutative = false;         ///< codegen orders the operands canonically (more sharing)
   std::uint8_t reads = reads_none;  ///< leaves: what reading one means (Reads bits)
   std::uint8_t space_order = 0;     ///< stencils: the order of the derivative in space
   /// OpKind::scalar: the value in IEEE double of operands x[0..arity).

@@ -1,6 +1,8 @@
 // The op table (lang/ops.hpp) and the one differentiator it drives, as ddt
 // uses it: completeness, names, C forms, rules, and derivatives against
 // central differences of the evaluator.
+#include "lang/ops.hpp"
+
 #include <catch2/catch.hpp>
 #include <cmath>
 #include <set>
@@ -9,7 +11,6 @@
 #include "lang/builtins.hpp"
 #include "lang/ddt.hpp"
 #include "lang/evaluate.hpp"
-#include "lang/ops.hpp"
 #include "tests/lang/derivative_oracle.hpp"
 #include "tests/lang/test_support.hpp"
 
@@ -125,8 +126,10 @@ TEST_CASE("every scalar and vector operation has a derivative rule that parses",
     CHECK((spdec::lang::derivative_rule(row.op, false) != nullptr) == differentiable(row));
   }
   REQUIRE(spdec::lang::derivative_rule(Op::pow, true) != nullptr);
-  CHECK(spdec::lang::derivative_rule(Op::pow, true) != spdec::lang::derivative_rule(Op::pow, false));
-  CHECK(spdec::lang::derivative_rule(Op::exp, true) == spdec::lang::derivative_rule(Op::exp, false));
+  CHECK(spdec::lang::derivative_rule(Op::pow, true) !=
+        spdec::lang::derivative_rule(Op::pow, false));
+  CHECK(spdec::lang::derivative_rule(Op::exp, true) ==
+        spdec::lang::derivative_rule(Op::exp, false));
 }
 
 TEST_CASE("malformed derivative rules are internal errors", "[ops]") {
@@ -166,9 +169,8 @@ TEST_CASE("ddt agrees with central differences on random expressions rooted at e
         const auto check = spdec::test::check_derivative(f, t, component(d, t));
         if (!check.usable) continue;
         INFO(row.id << ": " << spdec::lang::to_string(e) << "\nd = " << spdec::lang::to_string(d)
-                    << "\nt = " << t << ", component " << second << ": d = "
-                    << component(d, t) << ", differences " << check.estimate << " ± "
-                    << check.tolerance);
+                    << "\nt = " << t << ", component " << second << ": d = " << component(d, t)
+                    << ", differences " << check.estimate << " ± " << check.tolerance);
         CHECK(check.agrees);
         ++checked;
       }
