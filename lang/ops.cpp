@@ -331,13 +331,17 @@ class RuleParser {
     return static_cast<std::uint8_t>(digit - '0');
   }
 
+  /// A word of letters, digits and `_` not starting with a digit; empty
+  /// where a number (or nothing) starts.
   std::string_view identifier() {
     const std::size_t begin = pos_;
-    while (pos_ < text_.size() &&
-           (std::isalnum(static_cast<unsigned char>(text_[pos_])) != 0 || text_[pos_] == '_')) {
-      if (pos_ == begin && std::isdigit(static_cast<unsigned char>(text_[pos_])) != 0) {
-        break;  // a number
-      }
+    const auto word_char = [](char c) {
+      return std::isalnum(static_cast<unsigned char>(c)) != 0 || c == '_';
+    };
+    if (pos_ < text_.size() && std::isdigit(static_cast<unsigned char>(text_[pos_])) != 0) {
+      return {};
+    }
+    while (pos_ < text_.size() && word_char(text_[pos_])) {
       ++pos_;
     }
     return text_.substr(begin, pos_ - begin);
