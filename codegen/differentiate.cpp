@@ -12,124 +12,71 @@
 // Inside channel_sum(e) the loads read the summed channel c; only the term
 // with c equal to the kernel's channel depends on it, and that term is e read
 // at the kernel's channel, i.e. the derivative of e outside the sum.
-#include <unordered_map>
+#include "lang/differentiate.hpp"
+
+#include <optional>
+#include <span>
+#include <vector>
 
 #include "codegen/passes.hpp"
-#include "lang/diagnostics.hpp"
 
 namespace spdec::codegen {
 namespace {
 
-class Differentiator {
+/// ∂/∂u(pixel) in the IR, for lang's differentiator: `apply` nodes follow
+/// the op table's rules; loads, `at` and channel sums are this pass's own.
+class StateAlgebra {
  public:
-  explicit Differentiator(Graph& graph) : g_(graph) {}
+  using Term = NodeId;
 
-  NodeId d(NodeId id) {
-    if (const auto found = memo_.find(id); found != memo_.end()) return found->second;
-    const NodeId result = derivative(id);
-    memo_.emplace(id, result);
-    return result;
+  explicit StateAlgebra(Graph& graph) : g_(graph) {}
+
+  Term number(double v, Term /*origin*/) { return g_.constant(v); }
+
+  Term apply(lang::Op op, std::span<const Term> x, Term /*origin*/) {
+    return g_.apply(op, x[0], x.size() > 1 ? x[1] : kNoNode, x.size() > 2 ? x[2] : kNoNode);
+  }
+
+  bool is_number(Term id) const { return g_[id].is_constant(); }
+  static NodeId key(Term id) { return id; }
+
+  std::optional<lang::Op> operation(Term id) const {
+    if (g_[id].kind != Kind::apply) return std::nullopt;
+    return g_[id].op;
+  }
+
+  std::vector<Term> operands(Term id) const {
+    const Node& node = g_[id];
+    return {node.args.begin(), node.args.begin() + node.arity};
+  }
+
+  bool independent(Term id) const { return (g_[id].depends & depends_u) == 0; }
+  Term zero(Term /*id*/) { return g_.constant(0.0); }
+
+  Term own_derivative(Term id, lang::Differentiator<StateAlgebra>& d) {
+    const Node node = g_[id];  // copy: the graph grows below
+    switch (node.kind) {
+      case Kind::load:
+        return node.field == Field::u ? g_.indicator() : zero(id);
+      case Kind::at:
+        return g_.at(d.derivative(node.args[0]), node.a, node.b);
+      case Kind::channel_sum:
+        return d.derivative(node.args[0]);
+      default:
+        return zero(id);
+    }
   }
 
  private:
-  NodeId zero() { return g_.constant(0.0); }
-
-  NodeId derivative(NodeId id) {
-    const Node node = g_[id];  // copy: the graph grows below
-    if ((node.depends & depends_u) == 0) return zero();
-    switch (node.kind) {
-      case Kind::load:
-        return node.field == Field::u ? g_.indicator() : zero();
-      case Kind::at:
-        return g_.at(d(node.args[0]), node.a, node.b);
-      case Kind::channel_sum:
-        return d(node.args[0]);
-      case Kind::apply:
-        return apply_rule(node);
-      default:
-        return zero();
-    }
-  }
-
-  NodeId apply_rule(const Node& n) {
-    using lang::Op;
-    const NodeId a = n.args[0];
-    const NodeId b = n.args[1];
-    switch (n.op) {
-      case Op::neg:
-        return g_.neg(d(a));
-      case Op::add:
-        return g_.add(d(a), d(b));
-      case Op::sub:
-        return g_.sub(d(a), d(b));
-      case Op::mul:
-        return g_.add(g_.mul(d(a), b), g_.mul(a, d(b)));
-      case Op::div:  // (a' b − a b') / b²
-        return g_.div(g_.sub(g_.mul(d(a), b), g_.mul(a, d(b))), g_.mul(b, b));
-      case Op::pow:
-        return power_rule(a, b);
-      case Op::select:
-        return g_.apply(Op::select, a, d(b), d(n.args[2]));
-      case Op::exp:
-        return g_.mul(g_.apply(Op::exp, a), d(a));
-      case Op::log:
-        return g_.div(d(a), a);
-      case Op::sqrt:
-        return g_.div(d(a), g_.mul(g_.constant(2.0), g_.apply(Op::sqrt, a)));
-      case Op::abs:  // sign(a) a', with the subgradient 0 at 0
-        return g_.apply(Op::select, g_.apply(Op::lt, a, zero()), g_.neg(d(a)),
-                        g_.apply(Op::select, g_.apply(Op::gt, a, zero()), d(a), zero()));
-      case Op::sin:
-        return g_.mul(g_.apply(Op::cos, a), d(a));
-      case Op::cos:
-        return g_.neg(g_.mul(g_.apply(Op::sin, a), d(a)));
-      case Op::tanh: {
-        const NodeId t = g_.apply(Op::tanh, a);
-        return g_.mul(g_.sub(g_.constant(1.0), g_.mul(t, t)), d(a));
-      }
-      case Op::sigmoid: {
-        const NodeId s = g_.apply(Op::sigmoid, a);
-        return g_.mul(g_.mul(s, g_.sub(g_.constant(1.0), s)), d(a));
-      }
-      case Op::min:  // the derivative of the argument that is taken (a on ties)
-        return g_.apply(Op::select, g_.apply(Op::le, a, b), d(a), d(b));
-      case Op::max:
-        return g_.apply(Op::select, g_.apply(Op::ge, a, b), d(a), d(b));
-      case Op::lt:
-      case Op::le:
-      case Op::gt:
-      case Op::ge:
-      case Op::eq:
-      case Op::ne:
-      case Op::logical_and:
-      case Op::logical_or:
-      case Op::logical_not:
-        return zero();  // piecewise constant
-      default:
-        lang::internal_error(std::string("codegen: no derivative for ") + lang::name(n.op));
-    }
-  }
-
-  NodeId power_rule(NodeId a, NodeId b) {
-    using lang::Op;
-    if (g_[b].is_constant()) {  // b a^(b−1) a'
-      const NodeId exponent = g_.constant(g_[b].value - 1.0);
-      return g_.mul(g_.mul(b, g_.apply(Op::pow, a, exponent)), d(a));
-    }
-    // a^b (b' log a + b a' / a)
-    const NodeId term = g_.add(g_.mul(d(b), g_.apply(Op::log, a)), g_.div(g_.mul(b, d(a)), a));
-    return g_.mul(g_.apply(Op::pow, a, b), term);
-  }
-
   Graph& g_;
-  std::unordered_map<NodeId, NodeId> memo_;
 };
 
 }  // namespace
 
 void differentiate(StencilProgram& program) {
-  Differentiator differentiator(program.graph);
-  program.diffusion_du.general = differentiator.d(program.diffusion.general);
+  StateAlgebra algebra(program.graph);
+  lang::Differentiator<StateAlgebra> differentiator(algebra);
+  program.diffusion_du.general = differentiator.derivative(program.diffusion.general);
 }
 
 }  // namespace spdec::codegen

@@ -21,6 +21,7 @@
 
 #include "codegen/emit.hpp"
 #include "lang/diagnostics.hpp"
+#include "lang/ops.hpp"
 
 namespace spdec::codegen {
 
@@ -216,78 +217,16 @@ class PixelEmitter {
     return name;
   }
 
-  std::string fn(const char* name) const { return dialect_.math_prefix + name; }
-
   std::string apply(const Node& node, std::size_t pos, const std::string& chan) {
-    using lang::Op;
-    std::array<std::string, 3> a;
-    for (std::size_t i = 0; i < node.arity; ++i) a.at(i) = value(node.args.at(i), pos, chan);
-    const auto binary = [&](const char* op) { return "(" + a[0] + " " + op + " " + a[1] + ")"; };
-    const auto compare = [&](const char* op) {
-      return "((" + a[0] + " " + op + " " + a[1] + ") ? 1.0f : 0.0f)";
-    };
-    const auto call = [&](const char* f) {
-      std::string text = fn(f) + "(" + a[0];
-      for (std::size_t i = 1; i < node.arity; ++i) text += ", " + a.at(i);
-      return text + ")";
-    };
-    switch (node.op) {
-      case Op::neg:
-        return "(-" + a[0] + ")";
-      case Op::add:
-        return binary("+");
-      case Op::sub:
-        return binary("-");
-      case Op::mul:
-        return binary("*");
-      case Op::div:
-        return binary("/");
-      case Op::lt:
-        return compare("<");
-      case Op::le:
-        return compare("<=");
-      case Op::gt:
-        return compare(">");
-      case Op::ge:
-        return compare(">=");
-      case Op::eq:
-        return compare("==");
-      case Op::ne:
-        return compare("!=");
-      case Op::logical_and:
-        return "((" + a[0] + " != 0.0f && " + a[1] + " != 0.0f) ? 1.0f : 0.0f)";
-      case Op::logical_or:
-        return "((" + a[0] + " != 0.0f || " + a[1] + " != 0.0f) ? 1.0f : 0.0f)";
-      case Op::logical_not:
-        return "((" + a[0] + " == 0.0f) ? 1.0f : 0.0f)";
-      case Op::select:
-        return "((" + a[0] + " != 0.0f) ? " + a[1] + " : " + a[2] + ")";
-      case Op::pow:
-        if (g_[node.args[1]].is_constant(2.0)) return "(" + a[0] + " * " + a[0] + ")";
-        return call("powf");
-      case Op::exp:
-        return call("expf");
-      case Op::log:
-        return call("logf");
-      case Op::sqrt:
-        return call("sqrtf");
-      case Op::abs:
-        return call("fabsf");
-      case Op::sin:
-        return call("sinf");
-      case Op::cos:
-        return call("cosf");
-      case Op::tanh:
-        return call("tanhf");
-      case Op::sigmoid:
-        return "(1.0f / (1.0f + " + fn("expf") + "(-" + a[0] + ")))";
-      case Op::min:
-        return call("fminf");
-      case Op::max:
-        return call("fmaxf");
-      default:
-        lang::internal_error(std::string("codegen: cannot emit ") + lang::name(node.op));
+    std::vector<std::string> operands;
+    for (std::size_t i = 0; i < node.arity; ++i) {
+      operands.push_back(value(node.args.at(i), pos, chan));
     }
+    // x^2 as a product: exact, and no call for the most common power.
+    if (node.op == lang::Op::pow && g_[node.args[1]].is_constant(2.0)) {
+      return "(" + operands[0] + " * " + operands[0] + ")";
+    }
+    return lang::c_expression(node.op, operands, dialect_.math_prefix);
   }
 
   const StencilProgram& program_;

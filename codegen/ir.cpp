@@ -6,6 +6,7 @@
 #include <unordered_set>
 
 #include "lang/diagnostics.hpp"
+#include "lang/ops.hpp"
 
 namespace spdec::codegen {
 
@@ -76,56 +77,13 @@ std::uint64_t node_fields_hash(const Node& n) {
   return mix(h, n.arity);
 }
 
-bool is_commutative(lang::Op op) {
-  switch (op) {
-    case lang::Op::add:
-    case lang::Op::mul:
-    case lang::Op::eq:
-    case lang::Op::ne:
-    case lang::Op::min:
-    case lang::Op::max:
-    case lang::Op::logical_and:
-    case lang::Op::logical_or:
-      return true;
-    default:
-      return false;
-  }
-}
-
+/// The operand count of an `apply` node: only lang's scalar operations.
 int op_arity(lang::Op op) {
-  switch (op) {
-    case lang::Op::neg:
-    case lang::Op::logical_not:
-    case lang::Op::exp:
-    case lang::Op::log:
-    case lang::Op::sqrt:
-    case lang::Op::abs:
-    case lang::Op::sin:
-    case lang::Op::cos:
-    case lang::Op::tanh:
-    case lang::Op::sigmoid:
-      return 1;
-    case lang::Op::select:
-      return 3;
-    case lang::Op::add:
-    case lang::Op::sub:
-    case lang::Op::mul:
-    case lang::Op::div:
-    case lang::Op::pow:
-    case lang::Op::lt:
-    case lang::Op::le:
-    case lang::Op::gt:
-    case lang::Op::ge:
-    case lang::Op::eq:
-    case lang::Op::ne:
-    case lang::Op::logical_and:
-    case lang::Op::logical_or:
-    case lang::Op::min:
-    case lang::Op::max:
-      return 2;
-    default:
-      lang::internal_error(std::string("codegen: not a scalar operation: ") + lang::name(op));
+  const lang::OpInfo& row = lang::op_info(op);
+  if (row.kind != lang::OpKind::scalar) {
+    lang::internal_error(std::string("codegen: not a scalar operation: ") + lang::name(op));
   }
+  return row.arity;
 }
 
 }  // namespace
@@ -318,7 +276,7 @@ NodeId Graph::simplify_apply(lang::Op op, NodeId a, NodeId b, NodeId c) {
   n.op = op;
   n.arity = static_cast<std::uint8_t>(op_arity(op));
   n.args = {a, b, c};
-  if (is_commutative(op) && n.args[1] < n.args[0]) {
+  if (lang::op_info(op).commutative && n.args[1] < n.args[0]) {
     std::swap(n.args[0], n.args[1]);  // canonical order: more sharing
   }
   return intern(n);

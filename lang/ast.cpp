@@ -6,6 +6,7 @@
 #include <string>
 
 #include "lang/number.hpp"
+#include "lang/ops.hpp"
 #include "lang/overloaded.hpp"
 
 namespace spdec::lang::ast {
@@ -141,37 +142,7 @@ const char* spelling(UnaryOp op) {
   return "?";
 }
 
-const char* spelling(BinaryOp op) {
-  switch (op) {
-    case BinaryOp::logical_or:
-      return "||";
-    case BinaryOp::logical_and:
-      return "&&";
-    case BinaryOp::eq:
-      return "==";
-    case BinaryOp::ne:
-      return "!=";
-    case BinaryOp::lt:
-      return "<";
-    case BinaryOp::le:
-      return "<=";
-    case BinaryOp::gt:
-      return ">";
-    case BinaryOp::ge:
-      return ">=";
-    case BinaryOp::add:
-      return "+";
-    case BinaryOp::sub:
-      return "-";
-    case BinaryOp::mul:
-      return "*";
-    case BinaryOp::div:
-      return "/";
-    case BinaryOp::pow:
-      return "^";
-  }
-  return "?";
-}
+const char* spelling(BinaryOp op) { return name(operation_of(op)); }
 
 bool same_structure(const Module& a, const Module& b) {
   if (a.statements.size() != b.statements.size()) {

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "lang/ops.hpp"
 #include "lang/training_plan.hpp"
 
 namespace spdec::lang {
@@ -38,20 +39,8 @@ Dependence nonlinear_of(const Dependence& a) {
   return {a.order, false, Top::nonlinear};
 }
 
-int derivative_order(Op op) {
-  switch (op) {
-    case Op::grad:
-    case Op::dx:
-    case Op::dy:
-    case Op::sobel:
-    case Op::div_:
-      return 1;
-    case Op::lap:
-      return 2;
-    default:
-      return 0;
-  }
-}
+/// The order in space of a stencil (grad 1, lap 2), 0 for everything else.
+int derivative_order(Op op) { return op_info(op).space_order; }
 
 Dependence sum(const Dependence& a, const Dependence& b) {
   if (a.order < 0) {
@@ -91,6 +80,13 @@ Dependence dependence(const ExprRef& e) {
     return kFree;
   }
   const auto& a = e->args;
+  if (const int order = derivative_order(e->op); order > 0) {
+    const Dependence inner = dependence(a[0]);
+    // Differentiating is linear in the new top derivatives (chain rule);
+    // their coefficients read u unless the operand was linear in its top.
+    return {inner.order + order, inner.affine,
+            inner.top == Top::linear_free ? Top::linear_free : Top::linear_state};
+  }
   switch (e->op) {
     case Op::field_u:
       return {0, true, Top::linear_free};
@@ -112,18 +108,6 @@ Dependence dependence(const ExprRef& e) {
       const Dependence c = dependence(a[0]);
       const Dependence branches = sum(dependence(a[1]), dependence(a[2]));
       return c.order < 0 ? branches : nonlinear_of(sum(c, branches));
-    }
-    case Op::grad:
-    case Op::dx:
-    case Op::dy:
-    case Op::sobel:
-    case Op::div_:
-    case Op::lap: {
-      const Dependence inner = dependence(a[0]);
-      // Differentiating is linear in the new top derivatives (chain rule);
-      // their coefficients read u unless the operand was linear in its top.
-      return {inner.order + derivative_order(e->op), inner.affine,
-              inner.top == Top::linear_free ? Top::linear_free : Top::linear_state};
     }
     default: {
       Dependence all;

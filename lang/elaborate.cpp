@@ -11,6 +11,7 @@
 
 #include "lang/builtins.hpp"
 #include "lang/evaluate.hpp"
+#include "lang/ops.hpp"
 #include "lang/overloaded.hpp"
 #include "lang/parser.hpp"
 
@@ -487,45 +488,13 @@ class Elaborator {
     return nullptr;
   }
 
-  static Op binary_op(ast::BinaryOp op) {
-    switch (op) {
-      case ast::BinaryOp::logical_or:
-        return Op::logical_or;
-      case ast::BinaryOp::logical_and:
-        return Op::logical_and;
-      case ast::BinaryOp::eq:
-        return Op::eq;
-      case ast::BinaryOp::ne:
-        return Op::ne;
-      case ast::BinaryOp::lt:
-        return Op::lt;
-      case ast::BinaryOp::le:
-        return Op::le;
-      case ast::BinaryOp::gt:
-        return Op::gt;
-      case ast::BinaryOp::ge:
-        return Op::ge;
-      case ast::BinaryOp::add:
-        return Op::add;
-      case ast::BinaryOp::sub:
-        return Op::sub;
-      case ast::BinaryOp::mul:
-        return Op::mul;
-      case ast::BinaryOp::div:
-        return Op::div;
-      case ast::BinaryOp::pow:
-        return Op::pow;
-    }
-    return Op::add;
-  }
-
   ExprRef binary_expr(const ast::Binary& b, Span span, const Scope& scope) {
     ExprRef lhs = elaborate(*b.lhs, scope);
     ExprRef rhs = elaborate(*b.rhs, scope);
     if (!lhs || !rhs) {
       return nullptr;
     }
-    const Op op = binary_op(b.op);
+    const Op op = operation_of(b.op);
     const ShapeProblem problem = shape_problem(op, {lhs->shape, rhs->shape});
     if (!problem.code.empty()) {
       error(problem.code, problem.operand == 0 ? b.lhs->span : b.rhs->span, problem.message,

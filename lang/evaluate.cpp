@@ -5,6 +5,7 @@
 #include <cmath>
 
 #include "lang/diagnostics.hpp"
+#include "lang/ops.hpp"
 
 namespace spdec::lang {
 
@@ -33,17 +34,6 @@ Value evaluate(const ExprRef& e, const EvalContext& context) {
       return {context.t, 0};
     case Op::kappa:
       return {context.kappa, 0};
-    case Op::field_u:
-    case Op::field_u0:
-    case Op::coord_x:
-    case Op::coord_y:
-    case Op::grad:
-    case Op::div_:
-    case Op::lap:
-    case Op::dx:
-    case Op::dy:
-    case Op::sobel:
-      return {0, 0};  // flat state
     case Op::shift:
       return evaluate(e->args[0], context);
     case Op::knots: {
@@ -77,6 +67,10 @@ Value evaluate(const ExprRef& e, const EvalContext& context) {
     }
     default:
       break;
+  }
+  const OpKind kind = op_info(e->op).kind;
+  if (kind == OpKind::leaf || kind == OpKind::stencil) {
+    return {0, 0};  // a flat state: the other leaves (u, u0, x, y) and every difference are 0
   }
   // Arithmetic: component-wise for vectors, scalars broadcast.
   std::array<Value, 2> v{};

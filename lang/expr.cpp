@@ -1,13 +1,17 @@
 #include "lang/expr.hpp"
 
+#include <algorithm>
 #include <array>
 #include <charconv>
 #include <cmath>
+#include <initializer_list>
+#include <iterator>
 #include <map>
 #include <utility>
 
 #include "lang/diagnostics.hpp"
 #include "lang/number.hpp"
+#include "lang/ops.hpp"
 
 namespace spdec::lang {
 
@@ -61,18 +65,25 @@ ExprRef fold_vector_binary(Op op, const ExprRef& a, const ExprRef& b, Span span)
                      binary(op, component(a, 1), component(b, 1), span), span);
 }
 
-Shape result_shape(Op op, Shape a, Shape b) {
-  switch (op) {
-    case Op::add:
-    case Op::sub:
-      return a;
-    case Op::mul:
-      return (a == Shape::vector || b == Shape::vector) ? Shape::vector : Shape::scalar;
-    case Op::div:
-      return a;
-    default:
+/// The shape of `op` applied to operands of shapes `s` (already checked).
+Shape result_shape(Op op, std::initializer_list<Shape> s) {
+  const Shape first = s.size() > 0 ? *s.begin() : Shape::scalar;
+  switch (op_info(op).shape) {
+    case ShapeRule::scalars:
+    case ShapeRule::vectors_to_scalar:
       return Shape::scalar;
+    case ShapeRule::scalars_to_vector:
+      return Shape::vector;
+    case ShapeRule::keep:
+    case ShapeRule::same:
+    case ShapeRule::quotient:
+      return first;
+    case ShapeRule::product:
+      return std::ranges::find(s, Shape::vector) != s.end() ? Shape::vector : Shape::scalar;
+    case ShapeRule::branches:
+      return s.size() > 1 ? *std::next(s.begin()) : Shape::scalar;
   }
+  return Shape::scalar;
 }
 
 }  // namespace
@@ -91,163 +102,19 @@ const char* name(Stage stage) {
   return "?";
 }
 
-const char* name(Op op) {
-  switch (op) {
-    case Op::constant:
-      return "constant";
-    case Op::time:
-      return "t";
-    case Op::field_u:
-      return "u";
-    case Op::field_u0:
-      return "u0";
-    case Op::coord_x:
-      return "x";
-    case Op::coord_y:
-      return "y";
-    case Op::kappa:
-      return "kappa";
-    case Op::knots:
-      return "knots";
-    case Op::neg:
-      return "-";
-    case Op::logical_not:
-      return "!";
-    case Op::add:
-      return "+";
-    case Op::sub:
-      return "-";
-    case Op::mul:
-      return "*";
-    case Op::div:
-      return "/";
-    case Op::pow:
-      return "^";
-    case Op::lt:
-      return "<";
-    case Op::le:
-      return "<=";
-    case Op::gt:
-      return ">";
-    case Op::ge:
-      return ">=";
-    case Op::eq:
-      return "==";
-    case Op::ne:
-      return "!=";
-    case Op::logical_and:
-      return "&&";
-    case Op::logical_or:
-      return "||";
-    case Op::select:
-      return "select";
-    case Op::exp:
-      return "exp";
-    case Op::log:
-      return "log";
-    case Op::sqrt:
-      return "sqrt";
-    case Op::abs:
-      return "abs";
-    case Op::sin:
-      return "sin";
-    case Op::cos:
-      return "cos";
-    case Op::tanh:
-      return "tanh";
-    case Op::sigmoid:
-      return "sigmoid";
-    case Op::min:
-      return "min";
-    case Op::max:
-      return "max";
-    case Op::make_vector:
-      return "vec";
-    case Op::norm:
-      return "norm";
-    case Op::norm2:
-      return "norm2";
-    case Op::dot:
-      return "dot";
-    case Op::grad:
-      return "grad";
-    case Op::div_:
-      return "div";
-    case Op::lap:
-      return "lap";
-    case Op::dx:
-      return "dx";
-    case Op::dy:
-      return "dy";
-    case Op::sobel:
-      return "sobel";
-    case Op::shift:
-      return "shift";
-  }
-  return "?";
-}
+// Spellings are string literals, so the view's data is NUL-terminated.
+const char* name(Op op) { return op_info(op).spelling.data(); }
 
 bool Expr::is_constant_vector(double v) const {
   return op == Op::make_vector && args[0]->is_constant(v) && args[1]->is_constant(v);
 }
 
 double apply_scalar(Op op, const double* x) {
-  switch (op) {
-    case Op::neg:
-      return -x[0];
-    case Op::logical_not:
-      return x[0] == 0.0 ? 1.0 : 0.0;
-    case Op::add:
-      return x[0] + x[1];
-    case Op::sub:
-      return x[0] - x[1];
-    case Op::mul:
-      return x[0] * x[1];
-    case Op::div:
-      return x[0] / x[1];
-    case Op::pow:
-      return std::pow(x[0], x[1]);
-    case Op::lt:
-      return x[0] < x[1] ? 1.0 : 0.0;
-    case Op::le:
-      return x[0] <= x[1] ? 1.0 : 0.0;
-    case Op::gt:
-      return x[0] > x[1] ? 1.0 : 0.0;
-    case Op::ge:
-      return x[0] >= x[1] ? 1.0 : 0.0;
-    case Op::eq:
-      return x[0] == x[1] ? 1.0 : 0.0;
-    case Op::ne:
-      return x[0] != x[1] ? 1.0 : 0.0;
-    case Op::logical_and:
-      return (x[0] != 0.0 && x[1] != 0.0) ? 1.0 : 0.0;
-    case Op::logical_or:
-      return (x[0] != 0.0 || x[1] != 0.0) ? 1.0 : 0.0;
-    case Op::select:
-      return x[0] != 0.0 ? x[1] : x[2];
-    case Op::exp:
-      return std::exp(x[0]);
-    case Op::log:
-      return std::log(x[0]);
-    case Op::sqrt:
-      return std::sqrt(x[0]);
-    case Op::abs:
-      return std::fabs(x[0]);
-    case Op::sin:
-      return std::sin(x[0]);
-    case Op::cos:
-      return std::cos(x[0]);
-    case Op::tanh:
-      return std::tanh(x[0]);
-    case Op::sigmoid:
-      return 1.0 / (1.0 + std::exp(-x[0]));
-    case Op::min:
-      return std::fmin(x[0], x[1]);
-    case Op::max:
-      return std::fmax(x[0], x[1]);
-    default:
-      internal_error(std::string("apply_scalar of non-scalar op ") + name(op));
+  const auto evaluate = op_info(op).evaluate;
+  if (evaluate == nullptr) {
+    internal_error(std::string("apply_scalar of non-scalar op ") + name(op));
   }
+  return evaluate(x);
 }
 
 ExprRef constant(double value, Span span) {
@@ -259,28 +126,10 @@ ExprRef constant(double value, Span span) {
 }
 
 ExprRef leaf(Op op, Span span) {
-  std::uint8_t reads = reads_none;
-  switch (op) {
-    case Op::time:
-      reads = reads_t;
-      break;
-    case Op::field_u:
-      reads = reads_u;
-      break;
-    case Op::field_u0:
-      reads = reads_u0;
-      break;
-    case Op::coord_x:
-    case Op::coord_y:
-      reads = reads_xy;
-      break;
-    case Op::kappa:
-      reads = reads_kappa;
-      break;
-    default:
-      internal_error(std::string("leaf() of ") + name(op));
+  if (op_info(op).kind != OpKind::leaf || op == Op::constant) {
+    internal_error(std::string("leaf() of ") + name(op));
   }
-  return make(op, Shape::scalar, reads, span, {});
+  return make(op, Shape::scalar, op_info(op).reads, span, {});
 }
 
 ExprRef knots(std::int32_t learnable, ExprRef time, Span span) {
@@ -290,19 +139,36 @@ ExprRef knots(std::int32_t learnable, ExprRef time, Span span) {
   return e;
 }
 
-ShapeProblem shape_problem(Op op, const std::vector<Shape>& s) {
-  auto all_scalar = [&]() -> ShapeProblem {
-    for (std::size_t i = 0; i < s.size(); ++i) {
-      if (s[i] != Shape::scalar) {
-        return {"E020", std::string("`") + name(op) + "` needs a scalar here, not a vector",
-                "reduce a vector with norm(v), norm2(v), dot(v, w), or take dx/dy", i};
-      }
+namespace {
+
+ShapeProblem all_scalar(Op op, const std::vector<Shape>& s) {
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    if (s[i] != Shape::scalar) {
+      return {"E020", std::string("`") + name(op) + "` needs a scalar here, not a vector",
+              "reduce a vector with norm(v), norm2(v), dot(v, w), or take dx/dy", i};
     }
-    return {};
-  };
-  switch (op) {
-    case Op::add:
-    case Op::sub:
+  }
+  return {};
+}
+
+ShapeProblem all_vector(Op op, const std::vector<Shape>& s) {
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    if (s[i] != Shape::vector) {
+      return {"E021", std::string("`") + name(op) + "` needs a vector here, not a scalar",
+              op == Op::div_ ? "div takes a vector field, e.g. div(k * grad(u)); "
+                               "lap(e) is div(grad(e))"
+                             : "make a vector with grad(e) or vec(a, b)",
+              i};
+    }
+  }
+  return {};
+}
+
+}  // namespace
+
+ShapeProblem shape_problem(Op op, const std::vector<Shape>& s) {
+  switch (op_info(op).shape) {
+    case ShapeRule::same:
       if (s[0] != s[1]) {
         return {"E022",
                 std::string("cannot ") + (op == Op::add ? "add" : "subtract") + " a " + name(s[0]) +
@@ -310,44 +176,26 @@ ShapeProblem shape_problem(Op op, const std::vector<Shape>& s) {
                 "both sides must be scalars, or both vectors", s[0] == Shape::scalar ? 1U : 0U};
       }
       return {};
-    case Op::mul:
+    case ShapeRule::product:
       if (s[0] == Shape::vector && s[1] == Shape::vector) {
         return {"E022", "cannot multiply two vectors", "use dot(a, b) for the dot product", 1};
       }
       return {};
-    case Op::div:
+    case ShapeRule::quotient:
       if (s[1] == Shape::vector) {
         return {"E022", "cannot divide by a vector", "divide by a scalar, e.g. norm(v)", 1};
       }
       return {};
-    case Op::neg:
-    case Op::select:
+    case ShapeRule::keep:
+    case ShapeRule::branches:
       return {};
-    case Op::make_vector:
-    case Op::grad:
-    case Op::lap:
-    case Op::dx:
-    case Op::dy:
-    case Op::sobel:
-    case Op::shift:
-      return all_scalar();
-    case Op::norm:
-    case Op::norm2:
-    case Op::div_:
-    case Op::dot:
-      for (std::size_t i = 0; i < s.size(); ++i) {
-        if (s[i] != Shape::vector) {
-          return {"E021", std::string("`") + name(op) + "` needs a vector here, not a scalar",
-                  op == Op::div_ ? "div takes a vector field, e.g. div(k * grad(u)); "
-                                   "lap(e) is div(grad(e))"
-                                 : "make a vector with grad(e) or vec(a, b)",
-                  i};
-        }
-      }
-      return {};
-    default:
-      return all_scalar();
+    case ShapeRule::vectors_to_scalar:
+      return all_vector(op, s);
+    case ShapeRule::scalars:
+    case ShapeRule::scalars_to_vector:
+      return all_scalar(op, s);
   }
+  return {};
 }
 
 ExprRef unary(Op op, ExprRef a, Span span) {
@@ -375,7 +223,7 @@ ExprRef unary(Op op, ExprRef a, Span span) {
   if (op == Op::neg && a->op == Op::neg) {
     return a->args[0];
   }
-  const Shape shape = (op == Op::neg) ? a->shape : Shape::scalar;
+  const Shape shape = result_shape(op, {a->shape});
   const std::uint8_t reads = a->reads;  // read before `a` is moved from
   return make(op, shape, reads, span, {std::move(a)});
 }
@@ -389,7 +237,7 @@ ExprRef binary(Op op, ExprRef a, ExprRef b, Span span) {
     const std::array<double, 2> x = {a->value, b->value};
     return constant(apply_scalar(op, x.data()), span);
   }
-  const Shape shape = result_shape(op, a->shape, b->shape);
+  const Shape shape = result_shape(op, {a->shape, b->shape});
   const bool arithmetic = op == Op::add || op == Op::sub || op == Op::mul || op == Op::div;
   if (arithmetic && shape == Shape::vector && (is_vector_of_constants(a) || a->is_constant()) &&
       (is_vector_of_constants(b) || b->is_constant())) {
@@ -462,8 +310,7 @@ ExprRef make_vector(ExprRef a, ExprRef b, Span span) {
 }
 
 ExprRef stencil(Op op, ExprRef a, Span span) {
-  const bool vector_result = op == Op::grad || op == Op::sobel;
-  const Shape shape = vector_result ? Shape::vector : Shape::scalar;
+  const Shape shape = result_shape(op, {a->shape});
   // Differences of something that does not vary in space are zero.
   if (a->stage != Stage::field) {
     return zero_like(shape, span);
@@ -507,28 +354,23 @@ std::string to_string(const ExprRef& e) {
   switch (e->op) {
     case Op::constant:
       return number_text(e->value);
-    case Op::time:
-    case Op::field_u:
-    case Op::field_u0:
-    case Op::coord_x:
-    case Op::coord_y:
-    case Op::kappa:
-      return name(e->op);
     case Op::knots:
       return "knots#" + std::to_string(e->index) + "(" + to_string(e->args[0]) + ")";
-    case Op::neg:
-      return "-(" + to_string(e->args[0]) + ")";
-    case Op::logical_not:
-      return "!(" + to_string(e->args[0]) + ")";
     case Op::shift:
       return "shift(" + to_string(e->args[0]) + ", " + std::to_string(e->index) + ", " +
              std::to_string(e->index2) + ")";
     default:
       break;
   }
-  const bool infix = e->args.size() == 2 && e->op >= Op::add && e->op <= Op::logical_or;
-  if (infix) {
-    return "(" + to_string(e->args[0]) + " " + name(e->op) + " " + to_string(e->args[1]) + ")";
+  switch (op_info(e->op).notation) {
+    case Notation::leaf:
+      return name(e->op);
+    case Notation::prefix:
+      return std::string(name(e->op)) + "(" + to_string(e->args[0]) + ")";
+    case Notation::infix:
+      return "(" + to_string(e->args[0]) + " " + name(e->op) + " " + to_string(e->args[1]) + ")";
+    case Notation::call:
+      break;
   }
   std::string out = std::string(name(e->op)) + "(";
   for (std::size_t i = 0; i < e->args.size(); ++i) {
@@ -537,38 +379,37 @@ std::string to_string(const ExprRef& e) {
   return out + ")";
 }
 
+ExprRef make_operation(Op op, std::vector<ExprRef> args, Span span) {
+  const OpInfo& row = op_info(op);
+  if (args.size() != row.arity || row.kind == OpKind::leaf || op == Op::knots || op == Op::shift) {
+    internal_error(std::string("make_operation of ") + name(op));
+  }
+  if (op == Op::select) {
+    return select(std::move(args[0]), std::move(args[1]), std::move(args[2]), span);
+  }
+  if (op == Op::make_vector) {
+    return make_vector(std::move(args[0]), std::move(args[1]), span);
+  }
+  if (row.kind == OpKind::stencil) {
+    return stencil(op, std::move(args[0]), span);
+  }
+  if (row.arity == 1) {
+    return unary(op, std::move(args[0]), span);
+  }
+  return binary(op, std::move(args[0]), std::move(args[1]), span);
+}
+
 ExprRef with_args(const Expr& e, std::vector<ExprRef> args) {
-  switch (e.op) {
-    case Op::constant:
-    case Op::time:
-    case Op::field_u:
-    case Op::field_u0:
-    case Op::coord_x:
-    case Op::coord_y:
-    case Op::kappa:
-      return std::make_shared<Expr>(e);
-    case Op::knots:
-      return knots(e.index, args.at(0), e.span);
-    case Op::select:
-      return select(args.at(0), args.at(1), args.at(2), e.span);
-    case Op::make_vector:
-      return make_vector(args.at(0), args.at(1), e.span);
-    case Op::grad:
-    case Op::div_:
-    case Op::lap:
-    case Op::dx:
-    case Op::dy:
-    case Op::sobel:
-      return stencil(e.op, args.at(0), e.span);
-    case Op::shift:
-      return shift(args.at(0), e.index, e.index2, e.span);
-    default:
-      break;
+  if (op_info(e.op).kind == OpKind::leaf) {
+    return std::make_shared<Expr>(e);
   }
-  if (args.size() == 1) {
-    return unary(e.op, args[0], e.span);
+  if (e.op == Op::knots) {
+    return knots(e.index, args.at(0), e.span);
   }
-  return binary(e.op, args.at(0), args.at(1), e.span);
+  if (e.op == Op::shift) {
+    return shift(args.at(0), e.index, e.index2, e.span);
+  }
+  return make_operation(e.op, std::move(args), e.span);
 }
 
 namespace {

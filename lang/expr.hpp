@@ -72,7 +72,7 @@ enum class Op : std::uint8_t {
   dx,     ///< x component of grad
   dy,     ///< y component of grad
   sobel,  ///< scalar -> vector, Sobel gradient
-  shift,  ///< e at (i + di, j + dj): `index` = di, `index2` = dj
+  shift,  ///< e at (i + di, j + dj): `index` = di, `index2` = dj (stays last: kOpCount)
 };
 
 [[nodiscard]] const char* name(Op op);
@@ -141,6 +141,9 @@ struct ShapeProblem {
 };
 [[nodiscard]] ShapeProblem shape_problem(Op op, const std::vector<Shape>& operands);
 
+/// Any operation of Op that needs nothing but its operands (not leaves,
+/// knots or shift), through the constructor above that builds it.
+[[nodiscard]] ExprRef make_operation(Op op, std::vector<ExprRef> args, Span span);
 /// The same operation with new operands (re-folded by the constructors).
 [[nodiscard]] ExprRef with_args(const Expr& e, std::vector<ExprRef> args);
 /// e with every `t` replaced by `value`: how a schedule, elaborated once in

@@ -50,6 +50,7 @@
 #include <vector>
 
 #include "lang/diagnostics.hpp"
+#include "lang/ops.hpp"
 #include "lang/overloaded.hpp"
 
 namespace spdec::lang {
@@ -58,40 +59,15 @@ namespace {
 
 // --- expressions --------------------------------------------------------------
 
-// Binding strength, loosest first, as in grammar.hpp.
-constexpr int kOr = 1;
-constexpr int kAnd = 2;
-constexpr int kCompare = 3;
-constexpr int kSum = 4;
-constexpr int kProduct = 5;
-constexpr int kUnary = 6;
-constexpr int kPower = 7;
-constexpr int kPrimary = 8;
+// Binding strength, loosest first, as in grammar.hpp (the op table's).
+constexpr int level_of(Precedence p) { return static_cast<int>(p); }
+constexpr int kCompare = level_of(Precedence::comparison);
+constexpr int kSum = level_of(Precedence::sum);
+constexpr int kUnary = level_of(Precedence::unary);
+constexpr int kPower = level_of(Precedence::power);
+constexpr int kPrimary = level_of(Precedence::primary);
 
-int binary_level(ast::BinaryOp op) {
-  switch (op) {
-    case ast::BinaryOp::logical_or:
-      return kOr;
-    case ast::BinaryOp::logical_and:
-      return kAnd;
-    case ast::BinaryOp::eq:
-    case ast::BinaryOp::ne:
-    case ast::BinaryOp::lt:
-    case ast::BinaryOp::le:
-    case ast::BinaryOp::gt:
-    case ast::BinaryOp::ge:
-      return kCompare;
-    case ast::BinaryOp::add:
-    case ast::BinaryOp::sub:
-      return kSum;
-    case ast::BinaryOp::mul:
-    case ast::BinaryOp::div:
-      return kProduct;
-    case ast::BinaryOp::pow:
-      return kPower;
-  }
-  return kPrimary;
-}
+int binary_level(ast::BinaryOp op) { return level_of(op_info(operation_of(op)).precedence); }
 
 int level(const ast::Expr& e) {
   if (const auto* binary = std::get_if<ast::Binary>(&e.node)) {
