@@ -73,7 +73,7 @@ std::optional<Header> decode_header(std::string_view file, std::string_view magi
 }
 
 std::uint64_t checksum(std::string_view key_text, std::string_view payload) {
-  Fnv1a64 hash;
+  lang::Fnv1a64 hash;
   hash.update(key_text);
   hash.update(payload);
   return hash.value();
@@ -136,7 +136,7 @@ std::string CacheKey::text() const {
   return out;
 }
 
-std::string CacheKey::digest() const { return hex64(fnv1a64(text())); }
+std::string CacheKey::digest() const { return hex64(lang::fnv1a64(text())); }
 
 std::string CacheKey::stem() const {
   return file_name_part(name, "kernel") + "-" + file_name_part(target, "any") + "-" + digest();

@@ -10,6 +10,7 @@
 #include <thread>
 
 #include "codegen/pipeline.hpp"
+#include "lang/hash.hpp"
 #include "runtime/kernels/process_kernels.hpp"
 
 namespace spdec::runtime {
@@ -74,20 +75,6 @@ UNetOptions unet_options(const config::ModelSection& model, std::int64_t channel
   return options;
 }
 
-namespace {
-
-/// FNV-1a, 64 bit: stable across platforms and runs (std::hash is not).
-std::uint64_t fnv1a(const std::string& text) {
-  std::uint64_t hash = 0xcbf29ce484222325ULL;
-  for (const char c : text) {
-    hash ^= static_cast<unsigned char>(c);
-    hash *= 0x100000001b3ULL;
-  }
-  return hash;
-}
-
-}  // namespace
-
 std::string process_fingerprint(const lang::Process& process, const std::string& flow_scheme) {
   // The file's text stands for the drift, diffusion and noise: any edit,
   // even a comment, gives a new fingerprint (refusing a checkpoint wrongly
@@ -102,7 +89,7 @@ std::string process_fingerprint(const lang::Process& process, const std::string&
   // A flow other than the process's own discretisation defines another
   // X_t | x₀ (an empty scheme keeps the fingerprints of earlier versions).
   if (!flow_scheme.empty()) key += "|flow " + flow_scheme;
-  return fmt::format("{}-{:016x}", process.name, fnv1a(key));
+  return fmt::format("{}-{:016x}", process.name, lang::fnv1a64(key));
 }
 
 }  // namespace spdec::runtime
