@@ -1,7 +1,6 @@
 #include "runtime/config/run_config.hpp"
 
 #include <toml++/toml.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <array>
@@ -15,6 +14,7 @@
 #include <sstream>
 #include <system_error>
 
+#include "lang/atomic_write.hpp"
 #include "lang/check.hpp"
 #include "lang/classify.hpp"
 #include "spdec/build_info.hpp"
@@ -1228,22 +1228,8 @@ fs::path save_resolved(const RunConfig& config) {
     throw ConfigError("cannot create run directory " + dir.string() + ": " + ec.message());
   }
   fs::path target = dir / "config.toml";
-  const fs::path temp = dir / ("config.toml.tmp." + std::to_string(::getpid()));
-  {
-    std::ofstream out(temp, std::ios::binary | std::ios::trunc);
-    out << resolved_toml(config);
-    out.flush();
-    if (!out) {
-      fs::remove(temp, ec);
-      throw ConfigError("cannot write " + temp.string());
-    }
-  }
-  fs::rename(temp, target, ec);
-  if (ec) {
-    std::error_code ignored;
-    fs::remove(temp, ignored);
-    throw ConfigError("cannot rename " + temp.string() + " to " + target.string() + ": " +
-                      ec.message());
+  if (const auto failure = lang::write_file_atomically(target, resolved_toml(config))) {
+    throw ConfigError(failure->message());
   }
   return target;
 }

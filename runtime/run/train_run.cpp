@@ -20,6 +20,7 @@
 #include <utility>
 #include <vector>
 
+#include "runtime/base/atomic_write.hpp"
 #include "runtime/base/progress.hpp"
 #include "runtime/base/splitmix.hpp"
 #include "runtime/data/batch_loader.hpp"
@@ -146,8 +147,8 @@ void trim_log(const std::filesystem::path& file, std::int64_t step) {
     }
   }
   in.close();
-  std::ofstream out(file, std::ios::trunc);
-  out << kept;
+  // Atomically: a crash while trimming must not lose the steps kept.
+  write_file_atomically(file, kept);
 }
 
 std::string finite_check(double loss, double grad_norm) {
