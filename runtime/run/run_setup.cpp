@@ -15,8 +15,8 @@
 
 namespace spdec::runtime {
 
-at::Device choose_device(const std::string& device) {
-  if (device == "cuda" || (device == "auto" && at::hasCUDA())) {
+at::Device choose_device(config::Device device) {
+  if (device == config::Device::cuda || (device == config::Device::automatic && at::hasCUDA())) {
     if (!at::hasCUDA()) throw std::runtime_error("run.device = \"cuda\" but LibTorch sees no GPU");
     return at::kCUDA;
   }
@@ -37,7 +37,7 @@ DatasetSpec dataset_spec(const config::DataSection& data, std::int64_t limit) {
   spec.split = data.split;
   spec.channels = data.channels;
   spec.size = data.size;
-  spec.range = parse_value_range(data.range);
+  spec.range = data.range;
   spec.flip = data.flip;
   spec.limit = data.n;
   if (limit > 0) spec.limit = spec.limit > 0 ? std::min(spec.limit, limit) : limit;
@@ -51,9 +51,9 @@ std::unique_ptr<ProcessModel> make_run_model(const config::RunConfig& config,
   auto program = std::make_shared<const codegen::StencilProgram>(codegen::build_program(process));
   auto kernels = make_kernels(config.process.backend, shared, program, device);
   ModelOptions options;
-  options.flow = config.process.flow == "fed"        ? FlowScheme::fed
-                 : config.process.flow == "explicit" ? FlowScheme::explicit_steps
-                                                     : FlowScheme::automatic;
+  options.flow = config.process.flow == config::Flow::fed              ? FlowScheme::fed
+                 : config.process.flow == config::Flow::explicit_steps ? FlowScheme::explicit_steps
+                                                                       : FlowScheme::automatic;
   options.fed_cycles = config.process.fed_cycles;
   return make_process_model(shared, std::move(kernels), height, width, nullptr, options);
 }
@@ -69,7 +69,7 @@ UNetOptions unet_options(const config::ModelSection& model, std::int64_t channel
   options.attention_resolutions.assign(model.attention_resolutions.begin(),
                                        model.attention_resolutions.end());
   options.dropout = model.dropout;
-  options.embedding = parse_time_embedding(model.embedding);
+  options.embedding = model.embedding;
   options.fourier_scale = model.fourier_scale;
   options.num_classes = model.class_conditional ? model.num_classes : 0;
   return options;
