@@ -117,8 +117,8 @@ StepSplit time_training(sr::ProcessModel& model, const at::Tensor& data, std::in
     sr::TrainingDraw draw;
     draw.x0 = data.index_select(0, index).to(device);
     draw.step = static_cast<std::uint64_t>(step + 2);
-    draw.times = sr::training_times(batch, objective->min_time(), objective->max_time(), "uniform",
-                                    0, draw.step);
+    draw.times = sr::training_times(batch, objective->min_time(), objective->max_time(),
+                                    spdec::config::TimeSampling::uniform, 0, draw.step);
     sync(device);
     one.data = seconds_since(start);
     start = Clock::now();
@@ -163,11 +163,9 @@ int main(int argc, char** argv) {
   app.add_option("--device", device_name, "cpu or cuda")->check(CLI::IsMember({"cpu", "cuda"}));
   std::string flow = "auto";
   app.add_option("--flow", flow, "decoupled flow: auto (fed where it applies), explicit or fed")
-      ->check(CLI::IsMember({"auto", "explicit", "fed"}));
+      ->check(CLI::IsMember(spdec::config::kFlows.names()));
   CLI11_PARSE(app, argc, argv);
-  g_model_options.flow = flow == "fed"        ? sr::FlowScheme::fed
-                         : flow == "explicit" ? sr::FlowScheme::explicit_steps
-                                              : sr::FlowScheme::automatic;
+  g_model_options.flow = *spdec::config::kFlows.parse(flow);
   at::set_num_threads(static_cast<int>(std::thread::hardware_concurrency()));
   const at::Device device = device_name == "cuda" ? at::Device(at::kCUDA) : at::Device(at::kCPU);
   const int steps = quick ? 3 : 10;
@@ -212,8 +210,8 @@ int main(int argc, char** argv) {
   for (const char* file : {"ve.spde", "perona_malik.spde"}) {
     auto model = model_of(file, device);
     const auto kind = sr::choose_objective("auto", *model).kind;
-    const auto prior =
-        sr::fit_run_prior(*model, kind, data.narrow(0, 0, 256).to(device), "auto", 0);
+    const auto prior = sr::fit_run_prior(*model, kind, data.narrow(0, 0, 256).to(device),
+                                         spdec::config::PriorChoice::automatic, 0);
     sr::UNet net(network_options());
     net->to(device);
     // The posterior sampler drives a denoiser network (the data's spectrum
@@ -231,7 +229,7 @@ int main(int argc, char** argv) {
       sr::GenerateRequest request;
       request.n = 64;
       request.batch_size = 64;
-      request.sampler = sampler;
+      request.sampler = *spdec::config::kSamplers.parse(sampler);
       request.steps = quick ? 10 : 100;
       const auto start = Clock::now();
       (void)sr::generate(*model, net, posterior ? denoiser_head : noise_head, prior, request);

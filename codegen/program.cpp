@@ -4,6 +4,7 @@
 #include <map>
 #include <sstream>
 
+#include "lang/hash.hpp"
 #include "lang/number.hpp"
 
 namespace spdec::codegen {
@@ -113,13 +114,7 @@ std::string print(const StencilProgram& program) {
 std::uint64_t program_hash(const StencilProgram& program) {
   // Hash the printed form: it names every node and setting that reaches the
   // emitters, so equal dumps generate equal code.
-  const std::string text = print(program);
-  std::uint64_t h = 0xcbf29ce484222325ULL;  // FNV-1a
-  for (const char c : text) {
-    h ^= static_cast<unsigned char>(c);
-    h *= 0x100000001b3ULL;
-  }
-  return h;
+  return lang::fnv1a64(print(program));
 }
 
 }  // namespace spdec::codegen

@@ -97,8 +97,8 @@ int main(int argc, char** argv) {
     sr::TrainingDraw draw;
     draw.x0 = data.index_select(0, index);
     draw.step = static_cast<std::uint64_t>(step);
-    draw.times = sr::training_times(kBatch, objective->min_time(), objective->max_time(), "uniform",
-                                    0, draw.step);
+    draw.times = sr::training_times(kBatch, objective->min_time(), objective->max_time(),
+                                    spdec::config::TimeSampling::uniform, 0, draw.step);
     const at::Tensor loss = objective->loss(network, draw);
     adam.zero_grad();
     loss.backward();
@@ -109,7 +109,8 @@ int main(int argc, char** argv) {
   }
 
   // 5. Sampling: the prior at T fitted on the data, then the PC sampler.
-  const auto prior = sr::fit_run_prior(*model, choice.kind, data, "auto", 0);
+  const auto prior =
+      sr::fit_run_prior(*model, choice.kind, data, spdec::config::PriorChoice::automatic, 0);
   sr::GenerateRequest request;
   request.n = 16;
   request.batch_size = 16;

@@ -224,59 +224,35 @@ class Elaborator {
 
   void option(const ast::OptionDecl& d) {
     const std::string& k = d.keyword.name;
-    const std::string& v = d.value.name;
-    std::vector<std::string> allowed;
-    bool ok = true;
     if (k == "semantics") {
-      allowed = {"sde", "decoupled"};
-      if (v == "sde") {
-        process_.semantics = Semantics::sde;
-      } else if (v == "decoupled") {
-        process_.semantics = Semantics::decoupled;
-      } else {
-        ok = false;
-      }
+      read_option(d, kSemantics, process_.semantics);
     } else if (k == "channels") {
-      allowed = {"independent", "coupled"};
-      if (v == "independent") {
-        process_.channels = Channels::independent;
-      } else if (v == "coupled") {
-        process_.channels = Channels::coupled;
-      } else {
-        ok = false;
-      }
+      read_option(d, kChannels, process_.channels);
     } else if (k == "scheme") {
-      allowed = {"paper", "face_mean", "face_gradient"};
-      if (v == "paper") {
-        process_.scheme = FluxScheme::paper;
-      } else if (v == "face_mean") {
-        process_.scheme = FluxScheme::face_mean;
-      } else if (v == "face_gradient") {
-        process_.scheme = FluxScheme::face_gradient;
-      } else {
-        ok = false;
-      }
+      read_option(d, kFluxSchemes, process_.scheme);
     } else {
-      allowed = {"difference", "central"};
-      if (v == "difference") {
-        process_.gradient = GradientForm::difference;
-      } else if (v == "central") {
-        process_.gradient = GradientForm::central;
-      } else {
-        ok = false;
-      }
+      read_option(d, kGradientForms, process_.gradient);
     }
-    if (!ok) {
-      std::string list;
-      for (std::size_t i = 0; i < allowed.size(); ++i) {
-        list +=
-            (i == 0 ? "" : (i + 1 == allowed.size() ? " or " : ", ")) + ("`" + allowed[i] + "`");
-      }
-      const std::string guess = closest_match(v, allowed);
-      diagnostics_.error("E045", file_, d.value.span,
-                         "`" + v + "` is not a valid `" + k + "`: expected " + list,
-                         guess.empty() ? "" : "did you mean `" + guess + "`?");
+  }
+
+  /// The option's value through its table; an unknown one is E045, listing
+  /// the table's spellings.
+  template <typename Enum, std::size_t N>
+  void read_option(const ast::OptionDecl& d, const EnumTable<Enum, N>& table, Enum& out) {
+    const std::string& v = d.value.name;
+    if (const std::optional<Enum> parsed = table.parse(v)) {
+      out = *parsed;
+      return;
     }
+    const std::vector<std::string> allowed = table.names();
+    std::string list;
+    for (std::size_t i = 0; i < allowed.size(); ++i) {
+      list += (i == 0 ? "" : (i + 1 == allowed.size() ? " or " : ", ")) + ("`" + allowed[i] + "`");
+    }
+    const std::string guess = closest_match(v, allowed);
+    diagnostics_.error("E045", file_, d.value.span,
+                       "`" + v + "` is not a valid `" + d.keyword.name + "`: expected " + list,
+                       guess.empty() ? "" : "did you mean `" + guess + "`?");
   }
 
   void apply_overrides(const std::vector<ParamOverride>& overrides) {
@@ -686,9 +662,8 @@ class Elaborator {
   void settings() {
     if (boundary_ != nullptr) {
       const std::string& kind = boundary_->kind.name;
-      process_.boundary.kind = kind == "periodic"    ? BoundaryKind::periodic
-                               : kind == "dirichlet" ? BoundaryKind::dirichlet
-                                                     : BoundaryKind::neumann;
+      // The grammar admits only the table's keywords.
+      process_.boundary.kind = kBoundaryKinds.parse(kind).value_or(BoundaryKind::neumann);
       if (boundary_->value) {
         const auto v = constant_value(*boundary_->value, "the dirichlet boundary value");
         if (v && !std::isfinite(*v)) {

@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "lang/enum_table.hpp"
 #include "lang/expr.hpp"
 #include "lang/source.hpp"
 #include "lang/training_plan.hpp"
@@ -22,6 +23,31 @@ enum class GradientForm { difference, central };
 
 enum class DriftClass { linear, semilinear, quasilinear, nonlinear };
 enum class NoiseClass { none, additive, multiplicative };
+
+// Their spellings, in the `.spde` language and in every report (name() below
+// and the parser of the process options read these tables).
+inline constexpr EnumTable<BoundaryKind, 3> kBoundaryKinds({{{BoundaryKind::neumann, "neumann"},
+                                                             {BoundaryKind::periodic, "periodic"},
+                                                             {BoundaryKind::dirichlet,
+                                                              "dirichlet"}}});
+inline constexpr EnumTable<Semantics, 2> kSemantics({{{Semantics::sde, "sde"},
+                                                      {Semantics::decoupled, "decoupled"}}});
+inline constexpr EnumTable<Channels, 2> kChannels({{{Channels::independent, "independent"},
+                                                    {Channels::coupled, "coupled"}}});
+inline constexpr EnumTable<FluxScheme, 3> kFluxSchemes({{{FluxScheme::paper, "paper"},
+                                                         {FluxScheme::face_mean, "face_mean"},
+                                                         {FluxScheme::face_gradient,
+                                                          "face_gradient"}}});
+inline constexpr EnumTable<GradientForm, 2> kGradientForms(
+    {{{GradientForm::difference, "difference"}, {GradientForm::central, "central"}}});
+inline constexpr EnumTable<DriftClass, 4> kDriftClasses({{{DriftClass::linear, "linear"},
+                                                          {DriftClass::semilinear, "semilinear"},
+                                                          {DriftClass::quasilinear, "quasilinear"},
+                                                          {DriftClass::nonlinear, "nonlinear"}}});
+inline constexpr EnumTable<NoiseClass, 3> kNoiseClasses({{{NoiseClass::none, "none"},
+                                                          {NoiseClass::additive, "additive"},
+                                                          {NoiseClass::multiplicative,
+                                                           "multiplicative"}}});
 
 [[nodiscard]] const char* name(BoundaryKind kind);
 [[nodiscard]] const char* name(Semantics semantics);

@@ -10,6 +10,7 @@
 
 #include "codegen/jit/files.hpp"
 #include "codegen/jit/hash.hpp"
+#include "lang/atomic_write.hpp"
 
 namespace spdec::jit {
 namespace {
@@ -73,7 +74,7 @@ std::optional<Header> decode_header(std::string_view file, std::string_view magi
 }
 
 std::uint64_t checksum(std::string_view key_text, std::string_view payload) {
-  Fnv1a64 hash;
+  lang::Fnv1a64 hash;
   hash.update(key_text);
   hash.update(payload);
   return hash.value();
@@ -136,7 +137,7 @@ std::string CacheKey::text() const {
   return out;
 }
 
-std::string CacheKey::digest() const { return hex64(fnv1a64(text())); }
+std::string CacheKey::digest() const { return hex64(lang::fnv1a64(text())); }
 
 std::string CacheKey::stem() const {
   return file_name_part(name, "kernel") + "-" + file_name_part(target, "any") + "-" + digest();
@@ -177,13 +178,15 @@ void KernelCache::check_writable() {
     report_unwritable("cannot create it: " + ec.message());
     return;
   }
-  std::string error;
-  const auto probe = detail::write_temp_file(directory_, {}, &error);
-  if (!probe) {
-    report_unwritable(error);
+  // A real write, not access(2): that answers for the real uid and for root
+  // says yes where the file system then refuses.
+  const std::filesystem::path probe =
+      directory_ / (".tmp-" + std::to_string(::getpid()) + "-probe");
+  if (const auto failure = lang::write_file_atomically(probe, {})) {
+    report_unwritable(failure->problem);
     return;
   }
-  std::filesystem::remove(*probe, ec);
+  std::filesystem::remove(probe, ec);
 }
 
 void KernelCache::report_unwritable(const std::string& why) {
@@ -252,16 +255,11 @@ void KernelCache::store(const CacheKey& key, std::string_view bytes) {
     std::string file =
         encode_header(kEntryMagic, key_text, bytes.size(), checksum(key_text, bytes));
     file.append(bytes);
-    std::string error;
-    const auto temp = detail::write_temp_file(directory_, file, &error);
-    if (temp && detail::rename_file(*temp, entry_path(key), &error)) {
+    const auto failure = lang::write_file_atomically(entry_path(key), file);
+    if (!failure) {
       return;
     }
-    if (temp) {
-      std::error_code ignored;
-      std::filesystem::remove(*temp, ignored);
-    }
-    report_unwritable(error);
+    report_unwritable(failure->message());
   }
   const std::lock_guard lock(mutex_);
   memory_[key.stem()] = std::string(bytes);
@@ -305,14 +303,9 @@ std::optional<std::filesystem::path> KernelCache::store_shared_object(
     report_unwritable(error);
     return std::nullopt;
   }
-  const auto temp = detail::write_temp_file(
-      directory_, encode_header(kSidecarMagic, key_text, object->size(), sum), &error);
-  if (!temp || !detail::rename_file(*temp, sidecar_path(key), &error)) {
-    if (temp) {
-      std::error_code ignored;
-      std::filesystem::remove(*temp, ignored);
-    }
-    report_unwritable(error);
+  if (const auto failure = lang::write_file_atomically(
+          sidecar_path(key), encode_header(kSidecarMagic, key_text, object->size(), sum))) {
+    report_unwritable(failure->message());
   }
   // Even without a sidecar the .so at `path` is complete and can be loaded.
   return path;

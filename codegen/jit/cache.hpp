@@ -46,11 +46,13 @@
 // whichever sidecar lands last points at a .so that matches it. A writer that
 // dies between the two renames leaves a .so without a sidecar (a miss, and an
 // orphan that the next writer replaces). Corruption afterwards (truncation,
-// bit rot, a torn write after a power loss: there is no fsync) fails the
-// checks and is a miss, never a crash; the rebuilt entry replaces it.
-// Temporary files are ".tmp-<pid>-XXXXXX" (mkstemp/mkdtemp: unique by
-// construction). Orphans (a .so whose sidecar was replaced by a different
-// build, temporaries of killed processes) are not removed automatically.
+// bit rot, a torn .so after a power loss: entries and sidecars are fsync'ed
+// before their rename, the .so is not) fails the checks and is a miss, never
+// a crash; the rebuilt entry replaces it. Entries and sidecars are written by
+// lang::write_file_atomically; temporary files and directories are
+// ".tmp-<pid>-..." (unique among live writers). Orphans (a .so whose sidecar
+// was replaced by a different build, temporaries of killed processes) are not
+// removed automatically.
 //
 // UNWRITABLE DIRECTORY. When the directory cannot be created or written, the
 // cache warns once (naming the directory and the reason) and carries on:

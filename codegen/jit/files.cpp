@@ -28,30 +28,10 @@ class Fd {
     }
   }
   [[nodiscard]] int get() const { return fd_; }
-  // Closes now and reports whether close succeeded (a failed close can mean
-  // lost data on some file systems).
-  bool close() {
-    const int fd = std::exchange(fd_, -1);
-    return fd < 0 || ::close(fd) == 0;
-  }
 
  private:
   int fd_;
 };
-
-bool write_all(int fd, std::string_view bytes) {
-  while (!bytes.empty()) {
-    const ssize_t n = ::write(fd, bytes.data(), bytes.size());
-    if (n < 0) {
-      if (errno == EINTR) {
-        continue;
-      }
-      return false;
-    }
-    bytes.remove_prefix(static_cast<std::size_t>(n));
-  }
-  return true;
-}
 
 // A writable, NUL-terminated copy of a path for mkstemp/mkdtemp.
 std::vector<char> template_buffer(const std::filesystem::path& path) {
@@ -87,24 +67,6 @@ std::optional<std::string> read_file(const std::filesystem::path& path) {
     }
     bytes.append(chunk.data(), static_cast<std::size_t>(n));
   }
-}
-
-std::optional<std::filesystem::path> write_temp_file(const std::filesystem::path& dir,
-                                                     std::string_view bytes, std::string* error) {
-  std::vector<char> name =
-      template_buffer(dir / (".tmp-" + std::to_string(::getpid()) + "-XXXXXX"));
-  Fd fd(::mkostemp(name.data(), O_CLOEXEC));
-  if (fd.get() < 0) {
-    *error = "cannot create a file in " + dir.string() + ": " + errno_text(errno);
-    return std::nullopt;
-  }
-  std::filesystem::path path(name.data());
-  if (!write_all(fd.get(), bytes) || !fd.close()) {
-    *error = "cannot write " + path.string() + ": " + errno_text(errno);
-    ::unlink(path.c_str());
-    return std::nullopt;
-  }
-  return path;
 }
 
 bool rename_file(const std::filesystem::path& from, const std::filesystem::path& to,

@@ -8,7 +8,6 @@
 #include <filesystem>
 #include <optional>
 #include <string>
-#include <string_view>
 #include <utility>
 
 namespace spdec::jit::detail {
@@ -19,14 +18,9 @@ namespace spdec::jit::detail {
 /// The whole file, or nullopt when it cannot be opened or read.
 [[nodiscard]] std::optional<std::string> read_file(const std::filesystem::path& path);
 
-/// Writes bytes to a new file with a unique name ".tmp-<pid>-XXXXXX" in dir
-/// (mkstemp, so two writers never share a temporary file) and returns its
-/// path; on failure removes what it made, sets *error and returns nullopt.
-[[nodiscard]] std::optional<std::filesystem::path> write_temp_file(const std::filesystem::path& dir,
-                                                                   std::string_view bytes,
-                                                                   std::string* error);
-
-/// rename(2); on failure sets *error ("rename A -> B: reason") and returns false.
+/// rename(2) of a file that is complete already (a built shared object;
+/// bytes are written with lang::write_file_atomically); on failure sets *error ("rename A -> B:
+/// reason") and returns false.
 [[nodiscard]] bool rename_file(const std::filesystem::path& from, const std::filesystem::path& to,
                                std::string* error);
 

@@ -4,21 +4,6 @@
 
 namespace spdec::jit {
 
-void Fnv1a64::update(std::string_view bytes) {
-  std::uint64_t h = state_;
-  for (const char c : bytes) {
-    h ^= static_cast<unsigned char>(c);
-    h *= kPrime;
-  }
-  state_ = h;
-}
-
-std::uint64_t fnv1a64(std::string_view bytes) {
-  Fnv1a64 hash;
-  hash.update(bytes);
-  return hash.value();
-}
-
 std::string hex64(std::uint64_t value) {
   static constexpr std::array<char, 16> kDigits = {'0', '1', '2', '3', '4', '5', '6', '7',
                                                    '8', '9', 'a', 'b', 'c', 'd', 'e', 'f'};
@@ -31,7 +16,7 @@ std::string hex64(std::uint64_t value) {
 }
 
 std::string content_hash(std::string_view text) {
-  return hex64(fnv1a64(text)) + "-" + std::to_string(text.size());
+  return hex64(lang::fnv1a64(text)) + "-" + std::to_string(text.size());
 }
 
 }  // namespace spdec::jit

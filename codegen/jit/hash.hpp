@@ -1,7 +1,6 @@
-// Hashing for the kernel cache: 64-bit FNV-1a.
-//
-// Used for cache keys (over short key texts and kernel sources) and for the
-// checksums that detect corrupt or truncated cache entries. It is not a
+// Hash texts of the kernel cache: the cache keys (over short key texts and
+// kernel sources) and the checksums that detect corrupt or truncated entries
+// are FNV-1a 64 (lang/hash.hpp, the project's one hash). It is not a
 // cryptographic hash: the cache defends against accidents (torn writes,
 // truncation, bit rot), not against someone who can write the cache folder.
 #pragma once
@@ -10,23 +9,9 @@
 #include <string>
 #include <string_view>
 
+#include "lang/hash.hpp"
+
 namespace spdec::jit {
-
-/// Incremental 64-bit FNV-1a; feeding bytes in pieces gives the same value as
-/// feeding them at once.
-class Fnv1a64 {
- public:
-  static constexpr std::uint64_t kOffsetBasis = 14695981039346656037ULL;
-  static constexpr std::uint64_t kPrime = 1099511628211ULL;
-
-  void update(std::string_view bytes);
-  [[nodiscard]] std::uint64_t value() const { return state_; }
-
- private:
-  std::uint64_t state_ = kOffsetBasis;
-};
-
-[[nodiscard]] std::uint64_t fnv1a64(std::string_view bytes);
 
 /// 16 lowercase hexadecimal digits.
 [[nodiscard]] std::string hex64(std::uint64_t value);

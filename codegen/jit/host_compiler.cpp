@@ -44,7 +44,7 @@ std::string cpu_identity() {
     }
     begin = end + 1;
   }
-  return "native:" + hex64(fnv1a64(model + "\n" + features)) + ":" + model;
+  return "native:" + hex64(lang::fnv1a64(model + "\n" + features)) + ":" + model;
 }
 
 // `<cxx> --version`, asked once per process and compiler path.

@@ -1,7 +1,6 @@
 #include "runtime/config/run_config.hpp"
 
 #include <toml++/toml.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <array>
@@ -14,7 +13,9 @@
 #include <set>
 #include <sstream>
 #include <system_error>
+#include <type_traits>
 
+#include "lang/atomic_write.hpp"
 #include "lang/check.hpp"
 #include "lang/classify.hpp"
 #include "spdec/build_info.hpp"
@@ -39,25 +40,26 @@ constexpr const char* kUnknownParam = "C007";  // process.params names no param
 constexpr const char* kUnreadable = "C008";    // the TOML file cannot be read
 constexpr const char* kInconsistent = "C009";  // two keys disagree
 
+/// The choices of each enumerated key: its table's spellings (choices.hpp).
 const std::map<std::string, std::vector<std::string>>& choices() {
   static const std::map<std::string, std::vector<std::string>> table{
-      {"run.device", {"auto", "cpu", "cuda"}},
-      {"process.semantics", {"declared", "sde", "decoupled"}},
-      {"process.backend", {"auto", "compiled", "reference"}},
-      {"process.flow", {"auto", "explicit", "fed"}},
-      {"data.dataset", {"fashion_mnist", "idx", "cifar10", "folder"}},
-      {"data.split", {"train", "test"}},
-      {"data.range", {"[-1,1]", "[0,1]"}},
-      {"model.embedding", {"fourier", "sinusoidal"}},
+      {"run.device", kDevices.names()},
+      {"process.semantics", kSemanticsChoices.names()},
+      {"process.backend", kBackends.names()},
+      {"process.flow", kFlows.names()},
+      {"data.dataset", kDatasets.names()},
+      {"data.split", kSplits.names()},
+      {"data.range", kValueRanges.names()},
+      {"model.embedding", kTimeEmbeddings.names()},
       {"train.objective", {"auto", "exact", "decoupled", "local_dsm", "sliced", "flow_matching"}},
-      {"train.time_sampling", {"uniform", "log_uniform"}},
-      {"train.projections", {"rademacher", "gaussian"}},
-      {"train.prior", {"auto", "closed_form", "gaussian_fit", "simulate"}},
+      {"train.time_sampling", kTimeSamplings.names()},
+      {"train.projections", kProjections.names()},
+      {"train.prior", kPriorChoices.names()},
       {"model.parameterisation", {"auto", "denoiser", "noise"}},
-      {"sample.sampler", {"auto", "pc", "ode", "ancestral", "posterior", "exponential"}},
-      {"sample.integrator", {"euler", "heun"}},
-      {"sample.grid", {"auto", "uniform", "power"}},
-      {"eval.split", {"train", "test"}},
+      {"sample.sampler", kSamplers.names()},
+      {"sample.integrator", kIntegrators.names()},
+      {"sample.grid", kGridChoices.names()},
+      {"eval.split", kSplits.names()},
   };
   return table;
 }
@@ -351,20 +353,41 @@ class Reader {
     return f;
   }
 
+  /// A key whose choices are strings (train.objective, model.parameterisation).
   Found get_choice(const std::string& path, std::string& out) {
     std::string value = out;
     const Found f = get(path, value);
     if (!f) return f;
     const std::vector<std::string>& valid = choices().at(path);
     if (std::find(valid.begin(), valid.end(), value) == valid.end()) {
-      const std::string close = suggest(value, valid);
-      error_at(f, kBadValue,
-               "`" + path + "` must be one of " + join_quoted(valid) + ", got \"" + value + "\"",
-               close.empty() ? std::string{} : "did you mean \"" + close + "\"?");
+      bad_choice(f, path, valid, value);
     } else {
       out = value;
     }
     return f;
+  }
+
+  /// An enumerated key, parsed once through its table.
+  template <typename Enum, std::size_t N>
+  Found get_choice(const std::string& path, const ChoiceTable<Enum, N>& table, Enum& out) {
+    std::string value = table.name(out);
+    const Found f = get(path, value);
+    if (!f) return f;
+    if (const std::optional<Enum> parsed = table.parse(value)) {
+      out = *parsed;
+    } else {
+      bad_choice(f, path, table.names(), value);
+    }
+    return f;
+  }
+
+  /// "`key` must be one of "a", "b" or "c", got "x"", with a "did you mean".
+  void bad_choice(const Found& f, const std::string& path, const std::vector<std::string>& valid,
+                  const std::string& value) {
+    const std::string close = suggest(value, valid);
+    error_at(f, kBadValue,
+             "`" + path + "` must be one of " + join_quoted(valid) + ", got \"" + value + "\"",
+             close.empty() ? std::string{} : "did you mean \"" + close + "\"?");
   }
 
   /// An array of T; `element` reads one element (returns false on a wrong one).
@@ -545,8 +568,8 @@ fs::path base_of(const Found& found, const fs::path& fallback) {
   return found ? found.layer->base_dir : fallback;
 }
 
-std::string default_data_path(const std::string& dataset) {
-  if (dataset == "fashion_mnist") return "/usr/share/datasets/fashion-mnist";
+std::string default_data_path(Dataset dataset) {
+  if (dataset == Dataset::fashion_mnist) return "/usr/share/datasets/fashion-mnist";
   return {};
 }
 
@@ -555,7 +578,7 @@ void read_run(Reader& r, RunConfig& c, const fs::path& toml_dir, const std::stri
   c.run.name = stem;
   r.get("run.name", c.run.name);
   const Found run_dir = r.get("run.dir", c.run.dir);
-  r.get_choice("run.device", c.run.device);
+  r.get_choice("run.device", kDevices, c.run.device);
   r.get_int("run.threads", c.run.threads, 0, "0 (all) or more");
   if (c.run.dir.empty()) {
     c.run.dir = absolute_normal(fs::path("runs") / c.run.name, fs::current_path()).string();
@@ -569,29 +592,30 @@ void read_process_keys(Reader& r, RunConfig& c) {
   r.get("process.file", c.process.file);
   r.open_table("process.params");
   r.find("process.params");
-  r.get_choice("process.semantics", c.process.semantics);
-  r.get_choice("process.backend", c.process.backend);
-  r.get_choice("process.flow", c.process.flow);
+  r.get_choice("process.semantics", kSemanticsChoices, c.process.semantics);
+  r.get_choice("process.backend", kBackends, c.process.backend);
+  r.get_choice("process.flow", kFlows, c.process.flow);
   r.get_int("process.fed_cycles", c.process.fed_cycles, 1, "positive");
 }
 
 void read_data(Reader& r, RunConfig& c, const fs::path& toml_dir) {
   // [data]
-  r.get_choice("data.dataset", c.data.dataset);
+  r.get_choice("data.dataset", kDatasets, c.data.dataset);
   const Found data_path = r.get("data.path", c.data.path);
   if (c.data.path.empty()) c.data.path = default_data_path(c.data.dataset);
   if (c.data.path.empty()) {
     const Found dataset = r.find("data.dataset");
-    r.error_at(dataset, kBadValue, "`data.path` is required for dataset \"" + c.data.dataset + "\"",
+    r.error_at(dataset, kBadValue,
+               "`data.path` is required for dataset \"" + std::string(name(c.data.dataset)) + "\"",
                "the folder (or file) that holds the data, relative to this file");
   }
   if (!c.data.path.empty()) {
     c.data.path = absolute_normal(c.data.path, base_of(data_path, toml_dir)).string();
   }
-  r.get_choice("data.split", c.data.split);
+  r.get_choice("data.split", kSplits, c.data.split);
   r.get_int("data.channels", c.data.channels, 0, "0 (as stored) or more");
   r.get_int("data.size", c.data.size, 1, "positive");
-  r.get_choice("data.range", c.data.range);
+  r.get_choice("data.range", kValueRanges, c.data.range);
   r.get("data.flip", c.data.flip);
   r.get("data.n", c.data.n, 0, "0 (all) or more");
 }
@@ -664,7 +688,7 @@ void read_model(Reader& r, RunConfig& c) {
   r.get_array<int>("model.attention_resolutions", c.model.attention_resolutions,
                    "an array of positive integers", positive_int);
   r.get("model.dropout", c.model.dropout, 0, true, "in [0, 1)", 1, false);
-  r.get_choice("model.embedding", c.model.embedding);
+  r.get_choice("model.embedding", kTimeEmbeddings, c.model.embedding);
   r.get("model.fourier_scale", c.model.fourier_scale, 0, false, "positive");
   r.get("model.class_conditional", c.model.class_conditional);
   r.get_int("model.num_classes", c.model.num_classes, 1, "positive");
@@ -689,21 +713,21 @@ void read_train(Reader& r, RunConfig& c) {
   r.get("train.checkpoint_every", c.train.checkpoint_every, 1, "positive");
   r.get("train.sample_every", c.train.sample_every, 0, "0 (never) or more");
   r.get("train.log_every", c.train.log_every, 1, "positive");
-  r.get_choice("train.time_sampling", c.train.time_sampling);
-  r.get_choice("train.projections", c.train.projections);
-  r.get_choice("train.prior", c.train.prior);
+  r.get_choice("train.time_sampling", kTimeSamplings, c.train.time_sampling);
+  r.get_choice("train.projections", kProjections, c.train.projections);
+  r.get_choice("train.prior", kPriorChoices, c.train.prior);
   r.get("train.prior_fit_images", c.train.prior_fit_images, 1, "positive");
   r.get("train.mixed_precision", c.train.mixed_precision);
 }
 
 void read_sample(Reader& r, RunConfig& c, const fs::path& toml_dir) {
   // [sample]
-  r.get_choice("sample.sampler", c.sample.sampler);
-  r.get_choice("sample.integrator", c.sample.integrator);
+  r.get_choice("sample.sampler", kSamplers, c.sample.sampler);
+  r.get_choice("sample.integrator", kIntegrators, c.sample.integrator);
   r.get_int("sample.steps", c.sample.steps, 1, "positive");
   r.get_int("sample.corrector_steps", c.sample.corrector_steps, 0, "0 (no corrector) or more");
   r.get("sample.snr", c.sample.snr, 0, true, "0 or more");
-  r.get_choice("sample.grid", c.sample.grid);
+  r.get_choice("sample.grid", kGridChoices, c.sample.grid);
   r.get("sample.rho", c.sample.rho, 0, false, "positive");
   r.get("sample.eta", c.sample.eta, 0, true, "in [0, 1]", 1, true);
   r.get("sample.variance_correction", c.sample.variance_correction);
@@ -757,22 +781,28 @@ void read_eval(Reader& r, RunConfig& c, const fs::path& toml_dir) {
     }
   }
   {
-    static const std::vector<std::string> metrics{"fid", "kid", "is", "precision_recall"};
+    std::vector<std::string> names;
+    for (const Metric m : c.eval.metrics) names.emplace_back(name(m));
     const Found f =
-        r.get_array<std::string>("eval.metrics", c.eval.metrics, "an array of metric names",
+        r.get_array<std::string>("eval.metrics", names, "an array of metric names",
                                  [](const toml::node& n) { return n.value_exact<std::string>(); });
-    for (const std::string& m : c.eval.metrics) {
-      if (std::find(metrics.begin(), metrics.end(), m) == metrics.end()) {
-        const std::string close = suggest(m, metrics);
-        r.error_at(f, kBadValue,
-                   "`eval.metrics` may hold " + join_quoted(metrics) + ", got \"" + m + "\"",
-                   close.empty() ? std::string{} : "did you mean \"" + close + "\"?");
-        break;
+    std::vector<Metric> metrics;
+    for (const std::string& m : names) {
+      if (const std::optional<Metric> metric = kMetrics.parse(m)) {
+        metrics.push_back(*metric);
+        continue;
       }
+      const std::vector<std::string> valid = kMetrics.names();
+      const std::string close = suggest(m, valid);
+      r.error_at(f, kBadValue,
+                 "`eval.metrics` may hold " + join_quoted(valid) + ", got \"" + m + "\"",
+                 close.empty() ? std::string{} : "did you mean \"" + close + "\"?");
+      break;
     }
+    if (metrics.size() == names.size()) c.eval.metrics = std::move(metrics);
   }
   r.get_int("eval.precision_recall_k", c.eval.precision_recall_k, 1, "positive");
-  r.get_choice("eval.split", c.eval.split);
+  r.get_choice("eval.split", kSplits, c.eval.split);
   {
     std::int64_t seed = 0;
     r.get("eval.seed", seed, 0, "0 or more");
@@ -1000,20 +1030,26 @@ class Writer {
   void key(const char* name, std::int64_t value) { line(name, std::to_string(value)); }
   void key(const char* name, int value) { line(name, std::to_string(value)); }
   void key(const char* name, std::uint64_t value) { line(name, std::to_string(value)); }
+  /// An enumerated key: its table's spelling.
+  template <typename Enum>
+  requires std::is_enum_v<Enum>
+  void key(const char* key_name, Enum value) { line(key_name, toml_string(name(value))); }
   template <typename T>
-  void key(const char* name, const std::vector<T>& values) {
+  void key(const char* key_name, const std::vector<T>& values) {
     std::string text = "[";
     for (std::size_t i = 0; i < values.size(); ++i) {
       if (i != 0) text += ", ";
       if constexpr (std::is_same_v<T, std::string>) {
         text += toml_string(values[i]);
+      } else if constexpr (std::is_enum_v<T>) {
+        text += toml_string(name(values[i]));
       } else if constexpr (std::is_same_v<T, double>) {
         text += format_double(values[i]);
       } else {
         text += std::to_string(values[i]);
       }
     }
-    line(name, text + "]");
+    line(key_name, text + "]");
   }
   void raw(const std::string& text) { out_ << text; }
   [[nodiscard]] std::string str() const { return out_.str(); }
@@ -1090,9 +1126,10 @@ std::optional<lang::Process> check_process(const RunConfig& config, Diagnostics&
   }
   std::optional<lang::Process> process =
       lang::check_file(config.process.file, options, diagnostics);
-  if (process && config.process.semantics != "declared") {
-    const lang::Semantics wanted =
-        config.process.semantics == "sde" ? lang::Semantics::sde : lang::Semantics::decoupled;
+  if (process && config.process.semantics != SemanticsChoice::declared) {
+    const lang::Semantics wanted = config.process.semantics == SemanticsChoice::sde
+                                       ? lang::Semantics::sde
+                                       : lang::Semantics::decoupled;
     if (process->semantics != wanted) {
       process->semantics = wanted;
       process->classification = {};
@@ -1228,22 +1265,8 @@ fs::path save_resolved(const RunConfig& config) {
     throw ConfigError("cannot create run directory " + dir.string() + ": " + ec.message());
   }
   fs::path target = dir / "config.toml";
-  const fs::path temp = dir / ("config.toml.tmp." + std::to_string(::getpid()));
-  {
-    std::ofstream out(temp, std::ios::binary | std::ios::trunc);
-    out << resolved_toml(config);
-    out.flush();
-    if (!out) {
-      fs::remove(temp, ec);
-      throw ConfigError("cannot write " + temp.string());
-    }
-  }
-  fs::rename(temp, target, ec);
-  if (ec) {
-    std::error_code ignored;
-    fs::remove(temp, ignored);
-    throw ConfigError("cannot rename " + temp.string() + " to " + target.string() + ": " +
-                      ec.message());
+  if (const auto failure = lang::write_file_atomically(target, resolved_toml(config))) {
+    throw ConfigError(failure->message());
   }
   return target;
 }

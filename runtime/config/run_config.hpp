@@ -22,6 +22,7 @@
 
 #include "lang/diagnostics.hpp"
 #include "lang/process.hpp"
+#include "runtime/config/choices.hpp"
 
 namespace spdec::config {
 
@@ -29,8 +30,8 @@ namespace spdec::config {
 struct RunSection {
   std::string name;  ///< default: the TOML file's stem
   std::string dir;   ///< default: runs/<name> under the working directory; absolute once loaded
-  std::string device = "auto";  ///< auto | cpu | cuda
-  int threads = 0;              ///< CPU threads; 0 = all
+  Device device = Device::automatic;
+  int threads = 0;  ///< CPU threads; 0 = all
   friend bool operator==(const RunSection&, const RunSection&) = default;
 };
 
@@ -38,23 +39,23 @@ struct RunSection {
 struct ProcessSection {
   std::string file;                      ///< required; absolute once loaded
   std::map<std::string, double> params;  ///< param overrides, name -> value
-  std::string semantics = "declared";    ///< declared | sde | decoupled
-  std::string backend = "auto";          ///< auto | compiled | reference
-  std::string flow = "auto";             ///< decoupled flow: auto | explicit | fed
-  int fed_cycles = 80;                   ///< fed: whole cycles on [0, T]
+  SemanticsChoice semantics = SemanticsChoice::declared;
+  Backend backend = Backend::automatic;
+  Flow flow = Flow::automatic;  ///< decoupled flow
+  int fed_cycles = 80;          ///< fed: whole cycles on [0, T]
   friend bool operator==(const ProcessSection&, const ProcessSection&) = default;
 };
 
 /// [data]: the training (and reference) images.
 struct DataSection {
-  std::string dataset = "fashion_mnist";  ///< fashion_mnist | idx | cifar10 | folder
-  std::string path;                       ///< default per dataset; absolute once loaded
-  std::string split = "train";            ///< train | test
-  int channels = 0;                       ///< 0 = as stored (1 for Fashion-MNIST, 3 for CIFAR-10)
-  int size = 32;                          ///< image side after resize/pad
-  std::string range = "[-1,1]";           ///< [-1,1] | [0,1]
-  bool flip = false;                      ///< random horizontal flips
-  std::int64_t n = 0;                     ///< use the first n images; 0 = all
+  Dataset dataset = Dataset::fashion_mnist;
+  std::string path;  ///< default per dataset; absolute once loaded
+  Split split = Split::train;
+  int channels = 0;  ///< 0 = as stored (1 for Fashion-MNIST, 3 for CIFAR-10)
+  int size = 32;     ///< image side after resize/pad
+  ValueRange range = ValueRange::minus_one_one;
+  bool flip = false;   ///< random horizontal flips
+  std::int64_t n = 0;  ///< use the first n images; 0 = all
   friend bool operator==(const DataSection&, const DataSection&) = default;
 };
 
@@ -78,7 +79,7 @@ struct ModelSection {
   int num_res_blocks = 2;
   std::vector<int> attention_resolutions{16};
   double dropout = 0.1;
-  std::string embedding = "fourier";  ///< fourier | sinusoidal
+  TimeEmbedding embedding = TimeEmbedding::fourier;
   double fourier_scale = 16.0;
   bool class_conditional = false;
   int num_classes = 10;
@@ -101,9 +102,9 @@ struct TrainSection {
   std::int64_t checkpoint_every = 5000;
   std::int64_t sample_every = 5000;  ///< 0 = never
   std::int64_t log_every = 100;
-  std::string time_sampling = "uniform";   ///< uniform | log_uniform
-  std::string projections = "rademacher";  ///< sliced: rademacher | gaussian
-  std::string prior = "auto";              ///< auto | closed_form | gaussian_fit | simulate
+  TimeSampling time_sampling = TimeSampling::uniform;
+  Projections projections = Projections::rademacher;  ///< sliced score matching
+  PriorChoice prior = PriorChoice::automatic;
   std::int64_t prior_fit_images = 1000;
   bool mixed_precision = true;  ///< bf16 autocast on CUDA; ignored on CPU
   friend bool operator==(const TrainSection&, const TrainSection&) = default;
@@ -111,13 +112,13 @@ struct TrainSection {
 
 /// [sample]: `spdec run sample`.
 struct SampleSection {
-  std::string sampler = "auto";     ///< auto | pc | ode | ancestral | posterior | exponential
-  std::string integrator = "heun";  ///< ode: euler | heun
+  Sampler sampler = Sampler::automatic;
+  Integrator integrator = Integrator::heun;  ///< ode and flow matching
   int steps = 1000;
   int corrector_steps = 1;
   double snr = 0.16;
-  bool denoise = true;               ///< final Tweedie step at t0
-  std::string grid = "auto";         ///< auto | uniform | power
+  bool denoise = true;  ///< final Tweedie step at t0
+  GridChoice grid = GridChoice::automatic;
   double rho = 7.0;                  ///< power grid's ρ
   double eta = 1.0;                  ///< posterior: 1 ancestral, 0 deterministic (DDIM)
   int order = 2;                     ///< exponential: 1 or 2
@@ -141,9 +142,9 @@ struct EvalSection {
   int feature_image_size = 299;   ///< the TorchScript network's input side; 0 = the images' own
   std::string
       classifier;  ///< `spdec run classifier`'s classifier.pt; absolute once loaded; empty = none
-  std::vector<std::string> metrics{"fid", "kid", "is"};
+  std::vector<Metric> metrics{Metric::fid, Metric::kid, Metric::is};
   int precision_recall_k = 3;  ///< neighbours of the improved precision/recall
-  std::string split = "test";
+  Split split = Split::test;
   std::uint64_t seed = 0;
   friend bool operator==(const EvalSection&, const EvalSection&) = default;
 };
@@ -220,7 +221,8 @@ std::filesystem::path save_resolved(const RunConfig& config);
 /// The path inside the run directory for an output name (absolute names kept).
 [[nodiscard]] std::filesystem::path run_path(const RunConfig& config, const std::string& name);
 
-/// The valid values of the enumerated keys (for help texts and tests).
+/// The valid values of the enumerated keys, from their tables
+/// (runtime/config/choices.hpp; for help texts and tests).
 [[nodiscard]] const std::vector<std::string>& valid_values(const std::string& key);
 
 }  // namespace spdec::config

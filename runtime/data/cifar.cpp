@@ -37,30 +37,29 @@ LabelledImages read_cifar10_batch(const std::filesystem::path& file) {
 }
 
 std::vector<std::filesystem::path> cifar10_split_files(const std::filesystem::path& dir,
-                                                       const std::string& split) {
+                                                       config::Split split) {
   std::filesystem::path root = dir;
   std::error_code ec;
   if (std::filesystem::is_directory(dir / "cifar-10-batches-bin", ec)) {
     root = dir / "cifar-10-batches-bin";
   }
   std::vector<std::filesystem::path> files;
-  if (split == "train") {
+  if (split == config::Split::train) {
     for (int i = 1; i <= 5; ++i)
       files.push_back(root / ("data_batch_" + std::to_string(i) + ".bin"));
-  } else if (split == "test") {
-    files.push_back(root / "test_batch.bin");
   } else {
-    throw DataError(dir, "unknown split \"" + split + "\" (train or test)");
+    files.push_back(root / "test_batch.bin");
   }
   for (const auto& file : files) {
     if (!std::filesystem::is_regular_file(file, ec)) {
-      throw DataError(file, "no such file (a CIFAR-10 binary batch of the " + split + " split)");
+      throw DataError(file, "no such file (a CIFAR-10 binary batch of the " +
+                                std::string(config::name(split)) + " split)");
     }
   }
   return files;
 }
 
-LabelledImages read_cifar10(const std::filesystem::path& dir, const std::string& split) {
+LabelledImages read_cifar10(const std::filesystem::path& dir, config::Split split) {
   std::vector<at::Tensor> images;
   std::vector<at::Tensor> labels;
   for (const auto& file : cifar10_split_files(dir, split)) {

@@ -7,6 +7,8 @@
 #include <filesystem>
 #include <vector>
 
+#include "runtime/config/choices.hpp"
+
 namespace spdec::runtime {
 
 inline constexpr std::int64_t kCifarRecordBytes = 1 + 3 * 32 * 32;
@@ -21,12 +23,12 @@ struct LabelledImages {
 LabelledImages read_cifar10_batch(const std::filesystem::path& file);
 
 /// The batch files of a split in a CIFAR-10 folder (`dir`, or its
-/// `cifar-10-batches-bin` subfolder): data_batch_1..5.bin for "train",
-/// test_batch.bin for "test". A missing file is a DataError naming it.
+/// `cifar-10-batches-bin` subfolder): data_batch_1..5.bin for train,
+/// test_batch.bin for test. A missing file is a DataError naming it.
 std::vector<std::filesystem::path> cifar10_split_files(const std::filesystem::path& dir,
-                                                       const std::string& split);
+                                                       config::Split split);
 
 /// The split's batches, concatenated in file order.
-LabelledImages read_cifar10(const std::filesystem::path& dir, const std::string& split);
+LabelledImages read_cifar10(const std::filesystem::path& dir, config::Split split);
 
 }  // namespace spdec::runtime

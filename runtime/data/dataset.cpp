@@ -9,16 +9,6 @@
 
 namespace spdec::runtime {
 
-ValueRange parse_value_range(const std::string& text) {
-  if (text == "-1,1" || text == "[-1,1]" || text == "[-1, 1]" || text == "minus_one_one") {
-    return ValueRange::minus_one_one;
-  }
-  if (text == "0,1" || text == "[0,1]" || text == "[0, 1]" || text == "zero_one") {
-    return ValueRange::zero_one;
-  }
-  throw std::invalid_argument("value range must be \"[-1,1]\" or \"[0,1]\", got \"" + text + "\"");
-}
-
 ResizeMode parse_resize_mode(const std::string& text) {
   if (text == "pad") return ResizeMode::pad;
   if (text == "bilinear") return ResizeMode::bilinear;
@@ -131,10 +121,6 @@ Dataset load_idx_pair(const std::filesystem::path& images, const std::filesystem
 }
 
 Dataset load_dataset(const DatasetSpec& spec) {
-  if (spec.split != "train" && spec.split != "test") {
-    throw std::invalid_argument("data split must be \"train\" or \"test\", got \"" + spec.split +
-                                "\"");
-  }
   if (spec.channels != 0 && spec.channels != 1 && spec.channels != 3) {
     throw std::invalid_argument("data channels must be 1 or 3, got " +
                                 std::to_string(spec.channels));
@@ -143,23 +129,23 @@ Dataset load_dataset(const DatasetSpec& spec) {
     throw std::invalid_argument("data size and limit must be >= 0");
   }
   Dataset data;
-  if (spec.kind == "fashion_mnist") {
+  if (spec.kind == config::Dataset::fashion_mnist) {
     const std::filesystem::path dir = spec.path.empty() ? kFashionMnistDir : spec.path;
-    const std::string prefix = spec.split == "train" ? "train" : "t10k";
+    const std::string prefix = spec.split == Split::train ? "train" : "t10k";
     data = load_idx_pair(dir / (prefix + "-images-idx3-ubyte.gz"),
                          dir / (prefix + "-labels-idx1-ubyte.gz"));
-  } else if (spec.kind == "idx") {
+  } else if (spec.kind == config::Dataset::idx) {
     if (spec.labels_path.empty()) {
       data.images = read_idx_images(spec.path);
       data.labels = at::full({data.images.size(0)}, -1, at::TensorOptions().dtype(at::kLong));
     } else {
       data = load_idx_pair(spec.path, spec.labels_path);
     }
-  } else if (spec.kind == "cifar10") {
+  } else if (spec.kind == config::Dataset::cifar10) {
     LabelledImages cifar = read_cifar10(spec.path, spec.split);
     data.images = cifar.images;
     data.labels = cifar.labels;
-  } else if (spec.kind == "folder") {
+  } else {  // config::Dataset::folder
     const int channels = spec.channels == 0 ? 3 : spec.channels;
     std::vector<std::filesystem::path> files = list_image_files(spec.path);
     if (spec.limit > 0 && static_cast<std::int64_t>(files.size()) > spec.limit) {
@@ -174,9 +160,6 @@ Dataset load_dataset(const DatasetSpec& spec) {
     }
     data.images = stack_images(images, files);
     data.labels = at::full({data.images.size(0)}, -1, at::TensorOptions().dtype(at::kLong));
-  } else {
-    throw std::invalid_argument("data kind must be fashion_mnist, idx, cifar10 or folder, got \"" +
-                                spec.kind + "\"");
   }
   if (spec.limit > 0 && data.images.size(0) > spec.limit) {
     data.images = data.images.narrow(0, 0, spec.limit).contiguous();

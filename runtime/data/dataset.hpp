@@ -11,19 +11,16 @@
 #include <string>
 #include <vector>
 
+#include "runtime/config/choices.hpp"
+
 namespace spdec::runtime {
 
 /// Where Debian's `dataset-fashion-mnist` puts Fashion-MNIST.
 inline constexpr const char* kFashionMnistDir = "/usr/share/datasets/fashion-mnist";
 
-enum class ValueRange {
-  minus_one_one,  ///< 0 → −1, 255 → 1 (the default)
-  zero_one,       ///< 0 → 0, 255 → 1
-};
-
-/// "-1,1" / "[-1,1]" / "minus_one_one" or "0,1" / "[0,1]" / "zero_one";
-/// anything else throws std::invalid_argument.
-ValueRange parse_value_range(const std::string& text);
+/// minus_one_one: 0 → −1, 255 → 1 (the default); zero_one: 0 → 0, 255 → 1.
+using config::Split;
+using config::ValueRange;
 
 enum class ResizeMode {
   pad,       ///< centred padding with the background when smaller, centred crop when larger
@@ -34,12 +31,12 @@ enum class ResizeMode {
 ResizeMode parse_resize_mode(const std::string& text);
 
 struct DatasetSpec {
-  std::string kind = "fashion_mnist";  ///< "fashion_mnist" | "idx" | "cifar10" | "folder"
+  config::Dataset kind = config::Dataset::fashion_mnist;
   /// fashion_mnist: its folder (empty: kFashionMnistDir); idx: the image file;
   /// cifar10: the folder of binary batches; folder: the image folder.
   std::filesystem::path path;
   std::filesystem::path labels_path;  ///< idx only; empty: no labels (all −1)
-  std::string split = "train";        ///< "train" | "test" (fashion_mnist, cifar10)
+  Split split = Split::train;         ///< fashion_mnist, cifar10
   int channels = 0;                   ///< 0: the data's own (folder: 3); else 1 or 3
   std::int64_t size = 0;              ///< 0: keep; else square size × size
   ResizeMode resize = ResizeMode::pad;

@@ -389,16 +389,12 @@ std::unique_ptr<ProcessKernels> make_compiled_kernels(
   return std::make_unique<CompiledKernels>(std::move(process), std::move(program), device, options);
 }
 
-std::unique_ptr<ProcessKernels> make_kernels(const std::string& backend,
+std::unique_ptr<ProcessKernels> make_kernels(config::Backend backend,
                                              std::shared_ptr<const lang::Process> process,
                                              std::shared_ptr<const codegen::StencilProgram> program,
                                              const at::Device& device, KernelsOptions options) {
-  if (backend == "reference")
+  if (backend == config::Backend::reference)
     return make_reference_kernels(std::move(process), std::move(program), options);
-  if (backend != "compiled" && backend != "auto") {
-    throw std::invalid_argument("backend must be \"auto\", \"compiled\" or \"reference\", got \"" +
-                                backend + "\"");
-  }
   std::string why;
   const auto target = device.is_cuda() ? codegen::Target::cuda : codegen::Target::cpu;
   bool available = codegen::target_available(target, &why);
@@ -407,7 +403,8 @@ std::unique_ptr<ProcessKernels> make_kernels(const std::string& backend,
     why = jit::cuda_driver_error();
   }
   if (!available) {
-    if (backend == "compiled") throw std::runtime_error("backend \"compiled\" unavailable: " + why);
+    if (backend == config::Backend::compiled)
+      throw std::runtime_error("backend \"compiled\" unavailable: " + why);
     static bool said = false;
     if (!said) {
       said = true;

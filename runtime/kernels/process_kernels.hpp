@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "codegen/program.hpp"
+#include "runtime/config/choices.hpp"
 
 namespace spdec::runtime {
 
@@ -133,10 +134,10 @@ struct KernelsOptions {
     std::shared_ptr<const lang::Process> process,
     std::shared_ptr<const codegen::StencilProgram> program, KernelsOptions options = {});
 
-/// backend = "auto" | "compiled" | "reference" (auto: compiled when a
-/// compiler for the device is present, else reference, said once on stderr).
+/// process.backend's kernels (auto: compiled when a compiler for the device
+/// is present, else reference, said once on stderr).
 [[nodiscard]] std::unique_ptr<ProcessKernels> make_kernels(
-    const std::string& backend, std::shared_ptr<const lang::Process> process,
+    config::Backend backend, std::shared_ptr<const lang::Process> process,
     std::shared_ptr<const codegen::StencilProgram> program, const at::Device& device,
     KernelsOptions options = {});
 

@@ -326,23 +326,6 @@ torch::Tensor decoder_step(torch::nn::Module& step, const torch::Tensor& h,
 
 }  // namespace
 
-TimeEmbedding parse_time_embedding(const std::string& text) {
-  if (text == "fourier") return TimeEmbedding::fourier;
-  if (text == "sinusoidal") return TimeEmbedding::sinusoidal;
-  throw std::invalid_argument("unknown time embedding '" + text +
-                              "' (expected 'fourier' or 'sinusoidal')");
-}
-
-const char* name(TimeEmbedding embedding) {
-  switch (embedding) {
-    case TimeEmbedding::fourier:
-      return "fourier";
-    case TimeEmbedding::sinusoidal:
-      return "sinusoidal";
-  }
-  return "?";
-}
-
 UNetImpl::UNetImpl(const UNetOptions& options) : options_(options) {
   validate(options_);
   const std::int64_t nf = options_.base_channels;

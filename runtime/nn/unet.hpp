@@ -35,13 +35,12 @@
 #include <string>
 #include <vector>
 
+#include "runtime/config/choices.hpp"
+
 namespace spdec::runtime {
 
-enum class TimeEmbedding { fourier, sinusoidal };
-
-/// "fourier" or "sinusoidal"; anything else is a std::invalid_argument naming it.
-[[nodiscard]] TimeEmbedding parse_time_embedding(const std::string& text);
-[[nodiscard]] const char* name(TimeEmbedding embedding);
+/// model.embedding: fourier | sinusoidal (runtime/config/choices.hpp).
+using config::TimeEmbedding;
 
 struct UNetOptions {
   std::int64_t in_channels = 1;  // image channels; the output has the same

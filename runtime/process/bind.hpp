@@ -16,12 +16,13 @@
 #include "codegen/program.hpp"
 #include "lang/check.hpp"
 #include "lang/process.hpp"
+#include "runtime/config/choices.hpp"
 #include "runtime/process/process_model.hpp"
 
 namespace spdec::runtime {
 
 struct Binding {
-  std::string backend = "auto";  ///< process.backend: auto | compiled | reference
+  config::Backend backend = config::Backend::automatic;  ///< process.backend
   at::Device device = at::kCPU;
   std::int64_t height = 0;
   std::int64_t width = 0;

@@ -27,6 +27,7 @@
 #include <utility>
 #include <vector>
 
+#include "runtime/base/step_grid.hpp"
 #include "runtime/kernels/fed_flow.hpp"
 #include "runtime/process/model_kinds.hpp"
 
@@ -332,14 +333,6 @@ at::Tensor ascending_order(std::span<const double> t) {
     return t[static_cast<std::size_t>(a)] < t[static_cast<std::size_t>(b)];
   });
   return at::tensor(order, at::kLong);
-}
-
-GridPosition grid_position(double t, double dt) {
-  GridPosition position;
-  position.steps = static_cast<std::int64_t>(std::floor(t / dt * (1 + 1e-12)));
-  position.rest = t - static_cast<double>(position.steps) * dt;
-  if (position.rest <= 1e-12 * std::max(1.0, t)) position.rest = 0;
-  return position;
 }
 
 std::unique_ptr<ProcessModel> make_decoupled_model(std::shared_ptr<const lang::Process> process,

@@ -4,6 +4,8 @@
 #include <cmath>
 #include <stdexcept>
 
+#include "runtime/base/step_grid.hpp"
+
 namespace spdec::runtime {
 namespace {
 
@@ -67,10 +69,9 @@ class Simulation {
   void advance(double target) {
     const double dt = process_.time.dt;
     // Full steps, then one shortened step that lands on the target exactly.
-    const auto full = static_cast<std::int64_t>(std::floor((target - t_) / dt * (1 + 1e-12)));
-    if (full > 0) take_steps(dt, full);
-    const double rest = target - t_;
-    if (rest > 1e-12 * std::max(1.0, process_.time.T)) take_steps(rest, 1);
+    const GridPosition position = grid_position(target, dt, t_);
+    if (position.steps > 0) take_steps(dt, position.steps);
+    if (position.rest > 0) take_steps(position.rest, 1);
     t_ = target;
   }
 

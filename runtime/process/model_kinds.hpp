@@ -23,11 +23,5 @@ namespace spdec::runtime {
 
 /// Per-sample times in ascending order: the permutation that sorts them.
 [[nodiscard]] at::Tensor ascending_order(std::span<const double> t);
-/// k full steps of dt and a shortened last step `rest` (≥ 0) that land on t.
-struct GridPosition {
-  std::int64_t steps = 0;
-  double rest = 0;
-};
-[[nodiscard]] GridPosition grid_position(double t, double dt);
 
 }  // namespace spdec::runtime

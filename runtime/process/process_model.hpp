@@ -26,6 +26,7 @@
 #include <string>
 
 #include "lang/process.hpp"
+#include "runtime/config/choices.hpp"
 #include "runtime/kernels/process_kernels.hpp"
 #include "runtime/spectral/covariance.hpp"
 #include "runtime/spectral/noise_operator.hpp"
@@ -70,12 +71,12 @@ struct PosteriorStep {
 /// (lang/training_plan.hpp): its `model`.
 using lang::ModelKind;
 
-/// How a decoupled model computes its flow Φ_t (ignored by the others).
-enum class FlowScheme {
-  explicit_steps,  ///< flow_steps on the process's Δt grid (tamed, as the chain)
-  fed,             ///< Fast Explicit Diffusion cycles (runtime/kernels/fed_flow.hpp; untamed)
-  automatic,       ///< fed where the drift admits it and the noise does not read u0
-};
+/// How a decoupled model computes its flow Φ_t (ignored by the others):
+/// `process.flow` (runtime/config/choices.hpp) — explicit_steps: flow_steps on
+/// the process's Δt grid (tamed, as the chain); fed: Fast Explicit Diffusion
+/// cycles (runtime/kernels/fed_flow.hpp; untamed); automatic: fed where the
+/// drift admits it and Σ̄_t is the same for every x₀.
+using FlowScheme = config::Flow;
 
 struct ModelOptions {
   FlowScheme flow = FlowScheme::explicit_steps;

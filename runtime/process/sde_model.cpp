@@ -9,6 +9,7 @@
 #include <utility>
 #include <vector>
 
+#include "runtime/base/step_grid.hpp"
 #include "runtime/process/model_kinds.hpp"
 
 namespace spdec::runtime {

@@ -18,13 +18,14 @@ namespace {
 
 constexpr std::int64_t kEvalBatch = 512;
 
-Dataset labelled(const config::RunConfig& config, const std::string& split) {
+Dataset labelled(const config::RunConfig& config, config::Split split) {
   config::DataSection data = config.data;
   data.split = split;
   Dataset set = load_dataset(dataset_spec(data));
   if (set.size() == 0 || (set.labels < 0).any().item<bool>()) {
     throw std::runtime_error("spdec run classifier needs labelled data; data.dataset = \"" +
-                             config.data.dataset + "\" (" + split + ") has unlabelled images");
+                             std::string(name(config.data.dataset)) + "\" (" + name(split) +
+                             ") has unlabelled images");
   }
   return set;
 }
@@ -49,8 +50,8 @@ double accuracy(Classifier& net, const Dataset& data, const at::Device& device) 
 ClassifierRunResult run_classifier(const config::RunConfig& config, std::ostream& log) {
   apply_thread_count(config);
   const at::Device device = choose_device(config.run.device);
-  const Dataset train = labelled(config, "train");
-  const Dataset test = labelled(config, "test");
+  const Dataset train = labelled(config, config::Split::train);
+  const Dataset test = labelled(config, config::Split::test);
   torch::manual_seed(config.train.seed);
   ClassifierOptions options;
   options.in_channels = train.images.size(1);

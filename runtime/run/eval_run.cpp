@@ -19,15 +19,14 @@
 namespace spdec::runtime {
 namespace {
 
-at::Tensor reference_images(const config::RunConfig& config, const std::string& split,
-                            std::int64_t n) {
+at::Tensor reference_images(const config::RunConfig& config, config::Split split, std::int64_t n) {
   config::DataSection data = config.data;
   data.split = split;
   data.flip = false;
   const Dataset set = load_dataset(dataset_spec(data, n));
   if (set.size() < n) {
     throw std::runtime_error(
-        fmt::format("eval.n = {} but the {} split has {} images", n, split, set.size()));
+        fmt::format("eval.n = {} but the {} split has {} images", n, name(split), set.size()));
   }
   return set.to_float();
 }
@@ -52,7 +51,7 @@ at::Tensor generated_images(const config::RunConfig& config, const lang::Process
 
 nlohmann::json as_json(const MeanStd& v) { return {{"mean", v.mean}, {"std", v.std}}; }
 
-bool wants(const config::EvalSection& eval, const std::string& metric) {
+bool wants(const config::EvalSection& eval, config::Metric metric) {
   return std::find(eval.metrics.begin(), eval.metrics.end(), metric) != eval.metrics.end();
 }
 
@@ -63,21 +62,21 @@ nlohmann::json score(const config::EvalSection& eval, const ExtractedFeatures& g
                      const ExtractedFeatures& reference,
                      const FeatureStatistics& reference_statistics) {
   nlohmann::json json = nlohmann::json::object();
-  if (wants(eval, "fid")) {
+  if (wants(eval, config::Metric::fid)) {
     json["fid"] = frechet_distance(feature_statistics(generated.features), reference_statistics);
   }
-  if (wants(eval, "kid")) {
+  if (wants(eval, config::Metric::kid)) {
     KidOptions kid;
     kid.seed = eval.seed;
     json["kid"] = as_json(kernel_inception_distance(generated.features, reference.features, kid));
   }
-  if (wants(eval, "precision_recall")) {
+  if (wants(eval, config::Metric::precision_recall)) {
     const PrecisionRecall pr =
         precision_recall(reference.features, generated.features, eval.precision_recall_k);
     json["precision"] = pr.precision;
     json["recall"] = pr.recall;
   }
-  if (wants(eval, "is") && generated.probabilities.defined()) {
+  if (wants(eval, config::Metric::is) && generated.probabilities.defined()) {
     const std::int64_t splits = std::min<std::int64_t>(10, generated.probabilities.size(0));
     json["is"] = as_json(inception_score(generated.probabilities, splits));
   }
@@ -108,13 +107,13 @@ EvalRunResult run_eval(const config::RunConfig& config, const lang::Process& pro
                        std::ostream& log) {
   apply_thread_count(config);
   const at::Device device = choose_device(config.run.device);
-  const ValueRange range = parse_value_range(config.data.range);
+  const ValueRange range = config.data.range;
   const std::unique_ptr<FeatureExtractor> extractor =
       make_feature_extractor(config.eval, range, device);
   log << "eval: features from " << extractor->description() << std::endl;
   const std::int64_t n = config.eval.n;
   const std::int64_t batch = config.eval.batch_size;
-  const std::string other = config.eval.split == "test" ? "train" : "test";
+  const config::Split other = config::other_split(config.eval.split);
   const at::Tensor samples = generated_images(config, process, log);
   // FID and KID of a set with NaNs are NaN (or an eigensolver failure): say
   // what happened instead.
@@ -129,15 +128,16 @@ EvalRunResult run_eval(const config::RunConfig& config, const lang::Process& pro
       extractor->extract(reference_images(config, other, n), batch);
 
   nlohmann::json json = {{"n", n},
-                         {"reference_split", config.eval.split},
+                         {"reference_split", name(config.eval.split)},
                          {"feature_extractor", extractor->description()}};
-  const FeatureStatistics reference_statistics =
-      wants(config.eval, "fid") ? feature_statistics(reference.features) : FeatureStatistics{};
+  const FeatureStatistics reference_statistics = wants(config.eval, config::Metric::fid)
+                                                     ? feature_statistics(reference.features)
+                                                     : FeatureStatistics{};
   json.update(score(config.eval, generated, reference, reference_statistics));
   // The noise floor: what the same n real images of the other split score.
   json["noise_floor"] = score(config.eval, other_split, reference, reference_statistics);
-  json["noise_floor"]["split"] = other;
-  if (wants(config.eval, "is")) {
+  json["noise_floor"]["split"] = name(other);
+  if (wants(config.eval, config::Metric::is)) {
     if (reference.probabilities.defined()) {
       json["reference_is"] =
           as_json(inception_score(reference.probabilities, std::min<std::int64_t>(10, n)));
@@ -154,7 +154,7 @@ EvalRunResult run_eval(const config::RunConfig& config, const lang::Process& pro
   result.json = config::run_path(config, "metrics.json");
   write_file_atomically(result.json, json.dump(2) + "\n");
   log << "eval (n = " << n << "):" << summary_line(json) << "\n"
-      << "noise floor (" << other << " vs " << config.eval.split
+      << "noise floor (" << name(other) << " vs " << name(config.eval.split)
       << "):" << summary_line(json["noise_floor"]);
   if (json.contains("reference_is")) {
     log << fmt::format("  (reference IS {:.3f})", json["reference_is"]["mean"].get<double>());

@@ -31,7 +31,7 @@ constexpr double kExplainedAtTWarning = 0.05;
 
 /// The first `images` data images (or the `forward.input` files) as float32.
 at::Tensor initial_images(const config::RunConfig& config) {
-  const auto range = parse_value_range(config.data.range);
+  const auto range = config.data.range;
   const std::int64_t wanted = config.forward.images;
   at::Tensor bytes;
   if (!config.forward.input.empty()) {
@@ -142,7 +142,7 @@ ForwardRunFiles run_forward(const config::RunConfig& config, const lang::Process
   GridOptions grid;
   grid.rows = states.size(1);
   grid.cols = states.size(0);
-  grid.range = parse_value_range(config.data.range);
+  grid.range = config.data.range;
   for (const double t : options.times) grid.col_labels.push_back(time_label(t));
   save_image_grid(files.png, states.transpose(0, 1).flatten(0, 1).contiguous(), grid);
   const nlohmann::json json = report(config, process, kernels->backend(), result);

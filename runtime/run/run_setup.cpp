@@ -9,12 +9,13 @@
 #include <string>
 #include <thread>
 
+#include "lang/hash.hpp"
 #include "runtime/process/bind.hpp"
 
 namespace spdec::runtime {
 
-at::Device choose_device(const std::string& device) {
-  if (device == "cuda" || (device == "auto" && at::hasCUDA())) {
+at::Device choose_device(config::Device device) {
+  if (device == config::Device::cuda || (device == config::Device::automatic && at::hasCUDA())) {
     if (!at::hasCUDA()) throw std::runtime_error("run.device = \"cuda\" but LibTorch sees no GPU");
     return at::kCUDA;
   }
@@ -35,7 +36,7 @@ DatasetSpec dataset_spec(const config::DataSection& data, std::int64_t limit) {
   spec.split = data.split;
   spec.channels = data.channels;
   spec.size = data.size;
-  spec.range = parse_value_range(data.range);
+  spec.range = data.range;
   spec.flip = data.flip;
   spec.limit = data.n;
   if (limit > 0) spec.limit = spec.limit > 0 ? std::min(spec.limit, limit) : limit;
@@ -50,9 +51,7 @@ std::unique_ptr<ProcessModel> make_run_model(const config::RunConfig& config,
   binding.device = device;
   binding.height = height;
   binding.width = width;
-  binding.model.flow = config.process.flow == "fed"        ? FlowScheme::fed
-                       : config.process.flow == "explicit" ? FlowScheme::explicit_steps
-                                                           : FlowScheme::automatic;
+  binding.model.flow = config.process.flow;
   binding.model.fed_cycles = config.process.fed_cycles;
   return bind_process(std::make_shared<const lang::Process>(process), binding).model;
 }
@@ -68,25 +67,11 @@ UNetOptions unet_options(const config::ModelSection& model, std::int64_t channel
   options.attention_resolutions.assign(model.attention_resolutions.begin(),
                                        model.attention_resolutions.end());
   options.dropout = model.dropout;
-  options.embedding = parse_time_embedding(model.embedding);
+  options.embedding = model.embedding;
   options.fourier_scale = model.fourier_scale;
   options.num_classes = model.class_conditional ? model.num_classes : 0;
   return options;
 }
-
-namespace {
-
-/// FNV-1a, 64 bit: stable across platforms and runs (std::hash is not).
-std::uint64_t fnv1a(const std::string& text) {
-  std::uint64_t hash = 0xcbf29ce484222325ULL;
-  for (const char c : text) {
-    hash ^= static_cast<unsigned char>(c);
-    hash *= 0x100000001b3ULL;
-  }
-  return hash;
-}
-
-}  // namespace
 
 std::string process_fingerprint(const lang::Process& process, const std::string& flow_scheme) {
   // The file's text stands for the drift, diffusion and noise: any edit,
@@ -102,7 +87,7 @@ std::string process_fingerprint(const lang::Process& process, const std::string&
   // A flow other than the process's own discretisation defines another
   // X_t | x₀ (an empty scheme keeps the fingerprints of earlier versions).
   if (!flow_scheme.empty()) key += "|flow " + flow_scheme;
-  return fmt::format("{}-{:016x}", process.name, fnv1a(key));
+  return fmt::format("{}-{:016x}", process.name, lang::fnv1a64(key));
 }
 
 }  // namespace spdec::runtime

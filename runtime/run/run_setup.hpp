@@ -18,9 +18,9 @@
 
 namespace spdec::runtime {
 
-/// run.device: "auto" (CUDA when LibTorch sees a GPU), "cpu" or "cuda";
-/// throws std::runtime_error for "cuda" without a GPU.
-[[nodiscard]] at::Device choose_device(const std::string& device);
+/// run.device: auto (CUDA when LibTorch sees a GPU), cpu or cuda; throws
+/// std::runtime_error for cuda without a GPU.
+[[nodiscard]] at::Device choose_device(config::Device device);
 
 /// Applies run.threads (0: every core) to LibTorch's intra-op pool.
 void apply_thread_count(const config::RunConfig& config);

@@ -77,7 +77,7 @@ SampleRunFiles run_sample(const config::RunConfig& config, const lang::Process& 
   if (config.sample.variance_correction) {
     // Held out: the split the network was not trained on.
     config::DataSection held = config.data;
-    held.split = config.data.split == "test" ? "train" : "test";
+    held.split = config::other_split(config.data.split);
     held.flip = false;
     request.held_out =
         load_dataset(dataset_spec(held, config.sample.variance_images)).to_float().to(device);
@@ -87,8 +87,9 @@ SampleRunFiles run_sample(const config::RunConfig& config, const lang::Process& 
   log << "sample: " << request.n << " images from " << file.string() << " (step " << header.step
       << ", " << (config.sample.ema ? "EMA" : "raw") << " weights, objective " << header.objective
       << ", " << header.parameterisation << " network), sampler "
-      << (objective.kind == ObjectiveKind::flow_matching ? "flow ODE (" + request.integrator + ")"
-                                                         : sampler.name)
+      << (objective.kind == ObjectiveKind::flow_matching
+              ? "flow ODE (" + std::string(name(request.integrator)) + ")"
+              : sampler.name)
       << ", " << request.steps << " steps"
       << (sampler.grid.empty() ? "" : ", time grid " + sampler.grid) << std::endl;
   if (!sampler.warning.empty()) log << "sample: warning: " << sampler.warning << std::endl;
@@ -97,7 +98,7 @@ SampleRunFiles run_sample(const config::RunConfig& config, const lang::Process& 
     if (!bar) bar.emplace("sample", 0, total, log, Progress::stderr_is_terminal(), total / 10 + 1);
     bar->update(done);
   };
-  const ValueRange range = parse_value_range(config.data.range);
+  const ValueRange range = config.data.range;
   const at::Tensor images = clamp_to_range(generate(*model, net, head, prior, request), range);
   if (bar) bar->finish();
   if (const std::int64_t k = non_finite_images(images); k > 0) {

@@ -20,6 +20,7 @@
 #include <utility>
 #include <vector>
 
+#include "runtime/base/atomic_write.hpp"
 #include "runtime/base/progress.hpp"
 #include "runtime/base/splitmix.hpp"
 #include "runtime/data/batch_loader.hpp"
@@ -146,8 +147,8 @@ void trim_log(const std::filesystem::path& file, std::int64_t step) {
     }
   }
   in.close();
-  std::ofstream out(file, std::ios::trunc);
-  out << kept;
+  // Atomically: a crash while trimming must not lose the steps kept.
+  write_file_atomically(file, kept);
 }
 
 std::string finite_check(double loss, double grad_norm) {
@@ -243,7 +244,7 @@ class Trainer {
     const std::int64_t n = std::min<std::int64_t>(config_.train.prior_fit_images, data_.size());
     if (choice_.kind != ObjectiveKind::flow_matching) {
       log_ << "train: fitting the prior at T = " << model_->end_time() << " on " << n
-           << " images (train.prior = \"" << config_.train.prior << "\")" << std::endl;
+           << " images (train.prior = \"" << name(config_.train.prior) << "\")" << std::endl;
     }
     const at::Tensor x0 = data_.to_float().narrow(0, 0, n).to(device_);
     prior_ = fit_run_prior(*model_, choice_.kind, x0, config_.train.prior, config_.train.seed);
@@ -418,7 +419,7 @@ class Trainer {
         config::run_path(config_, fmt::format("samples/step_{:07}.png", step_));
     std::filesystem::create_directories(file.parent_path());
     GridOptions grid;
-    grid.range = parse_value_range(config_.data.range);
+    grid.range = config_.data.range;
     save_image_grid(file, clamp_to_range(images, grid.range), grid);
     log_ << "train: step " << step_ << " samples " << file.string() << std::endl;
   }

@@ -20,24 +20,27 @@
 namespace spdec::runtime {
 namespace {
 
-/// "auto" decided: the stable posterior sampler where the model has it.
+using config::Sampler;
+
+/// auto decided: the stable posterior sampler where the model has it.
+Sampler resolved_sampler(const GenerateRequest& request, const ProcessModel& model) {
+  if (request.sampler != Sampler::automatic) return request.sampler;
+  return model.has_posterior() ? Sampler::posterior : Sampler::pc;
+}
+
 std::string sampler_name(const GenerateRequest& request, const ProcessModel& model,
                          const NetworkHead& head) {
   if (head.objective == ObjectiveKind::flow_matching) return "flow ode";
-  if (request.sampler != "auto") return request.sampler;
-  return model.has_posterior() ? "posterior" : "pc";
+  return config::name(resolved_sampler(request, model));
 }
 
-Predictor predictor_of(const std::string& sampler, const GenerateRequest& request,
-                       const ProcessModel& model) {
-  if (sampler == "pc") return Predictor::reverse_sde;
-  if (sampler == "ode") {
-    if (request.integrator == "euler") return Predictor::ode_euler;
-    if (request.integrator == "heun") return Predictor::ode_heun;
-    throw std::invalid_argument("sample.integrator: unknown value \"" + request.integrator +
-                                "\" (euler | heun)");
+Predictor predictor_of(Sampler sampler, const GenerateRequest& request, const ProcessModel& model) {
+  if (sampler == Sampler::pc) return Predictor::reverse_sde;
+  if (sampler == Sampler::ode) {
+    return request.integrator == config::Integrator::euler ? Predictor::ode_euler
+                                                           : Predictor::ode_heun;
   }
-  if (sampler == "ancestral") {
+  if (sampler == Sampler::ancestral) {
     if (!model.has_ancestral()) {
       throw std::invalid_argument("sample.sampler = \"ancestral\" needs a linear process; '" +
                                   model.process().name + "' is " + name(model.kind()) +
@@ -45,7 +48,7 @@ Predictor predictor_of(const std::string& sampler, const GenerateRequest& reques
     }
     return Predictor::ancestral;
   }
-  if (sampler == "posterior") {
+  if (sampler == Sampler::posterior) {
     if (!model.has_posterior()) {
       throw std::invalid_argument(
           "sample.sampler = \"posterior\" needs a linear process or "
@@ -54,22 +57,19 @@ Predictor predictor_of(const std::string& sampler, const GenerateRequest& reques
     }
     return Predictor::posterior;
   }
-  if (sampler == "exponential") {
-    if (model.linear() == nullptr) {
-      throw std::invalid_argument("sample.sampler = \"exponential\" needs a linear process; '" +
-                                  model.process().name + "' is " + name(model.kind()) +
-                                  ": use \"posterior\"");
-    }
-    return Predictor::exponential;
+  // Sampler::exponential (automatic was resolved above).
+  if (model.linear() == nullptr) {
+    throw std::invalid_argument("sample.sampler = \"exponential\" needs a linear process; '" +
+                                model.process().name + "' is " + name(model.kind()) +
+                                ": use \"posterior\"");
   }
-  throw std::invalid_argument("sample.sampler: unknown value \"" + sampler +
-                              "\" (auto | pc | ode | ancestral | posterior | exponential)");
+  return Predictor::exponential;
 }
 
 SamplerOptions sampler_options(const GenerateRequest& request, ProcessModel& model,
                                const NetworkHead& head) {
   SamplerOptions options;
-  options.predictor = predictor_of(sampler_name(request, model, head), request, model);
+  options.predictor = predictor_of(resolved_sampler(request, model), request, model);
   options.steps = request.steps;
   options.corrector_steps =
       options.predictor == Predictor::reverse_sde ? request.corrector_steps : 0;
@@ -80,11 +80,11 @@ SamplerOptions sampler_options(const GenerateRequest& request, ProcessModel& mod
   options.order = request.order;
   options.clip_lo = request.clip_lo;
   options.clip_hi = request.clip_hi;
-  options.grid =
-      TimeGrid{parse_grid_kind(request.grid == "auto" ? "uniform" : request.grid), request.rho};
+  options.grid = TimeGrid{
+      request.grid == config::GridChoice::power ? GridKind::power : GridKind::uniform, request.rho};
   const bool closed_form =
       options.predictor == Predictor::posterior || options.predictor == Predictor::exponential;
-  if (request.grid == "auto" && closed_form && head.preconditioner) {
+  if (request.grid == config::GridChoice::automatic && closed_form && head.preconditioner) {
     options.grid =
         rank_time_grids(model, head.preconditioner->data().variance(), options).front().grid;
   }
@@ -160,7 +160,7 @@ at::Tensor generate_batch(ProcessModel& model, UNet& net, const NetworkHead& hea
     const at::Tensor z = model.white_noise(like, noise);
     FlowSamplerOptions options;
     options.steps = request.steps;
-    options.heun = request.integrator != "euler";
+    options.heun = request.integrator != config::Integrator::euler;
     options.progress = progress;
     const Network velocity = [&net, &labels, &request](const at::Tensor& x, const at::Tensor& t) {
       return guided_output(net, x, t, labels, request.guidance);
@@ -204,7 +204,7 @@ GenerateRequest generate_request(const config::RunConfig& config) {
   request.rho = sample.rho;
   request.eta = sample.eta;
   request.order = sample.order;
-  request.clip_lo = parse_value_range(config.data.range) == ValueRange::zero_one ? 0.0 : -1.0;
+  request.clip_lo = config.data.range == ValueRange::zero_one ? 0.0 : -1.0;
   request.clip_hi = 1.0;
   if (sample.label) request.label = *sample.label;
   request.guidance = sample.guidance;
@@ -254,9 +254,10 @@ ResolvedSampler resolve_sampler(const GenerateRequest& request, ProcessModel& mo
   resolved.grid = describe_grid(options.grid);
   if ((options.predictor == Predictor::posterior || options.predictor == Predictor::exponential) &&
       head.preconditioner) {
-    resolved.grid += fmt::format(
-        "{}, Gaussian-oracle error {:.3g}", request.grid == "auto" ? " chosen by the oracle" : "",
-        gaussian_oracle_error(model, head.preconditioner->data().variance(), options));
+    resolved.grid +=
+        fmt::format("{}, Gaussian-oracle error {:.3g}",
+                    request.grid == config::GridChoice::automatic ? " chosen by the oracle" : "",
+                    gaussian_oracle_error(model, head.preconditioner->data().variance(), options));
   }
   resolved.warning = stability_warning(model, options);
   return resolved;

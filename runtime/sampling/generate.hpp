@@ -25,17 +25,16 @@ struct GenerateRequest {
   std::int64_t n = 64;
   std::int64_t batch_size = 64;
   std::uint64_t seed = 0;
-  /// auto | pc | ode | ancestral | posterior | exponential (auto: posterior
-  /// for linear and decoupled processes, pc for sde semantics).
-  std::string sampler = "auto";
-  std::string integrator = "heun";  ///< ode and flow matching: euler | heun
+  /// auto: posterior for linear and decoupled processes, pc for sde semantics.
+  config::Sampler sampler = config::Sampler::automatic;
+  config::Integrator integrator = config::Integrator::heun;  ///< ode and flow matching
   std::int64_t steps = 1000;
   std::int64_t corrector_steps = 1;  ///< pc only
   double snr = 0.16;
   bool denoise = true;
-  /// auto | uniform | power (auto: for posterior and exponential the grid
-  /// the Gaussian oracle ranks best, runtime/sampling/grid_choice.hpp; else uniform).
-  std::string grid = "auto";
+  /// auto: for posterior and exponential the grid the Gaussian oracle ranks
+  /// best, runtime/sampling/grid_choice.hpp; else uniform.
+  config::GridChoice grid = config::GridChoice::automatic;
   double rho = 7.0;  ///< power grid's ρ
   /// The grid `grid = auto` resolved to (resolve_sampler's), so that it is
   /// ranked once per run rather than once per batch; empty: resolve here.

@@ -28,10 +28,4 @@ std::vector<double> time_grid(double T, double t0, std::int64_t steps, const Tim
   return t;
 }
 
-GridKind parse_grid_kind(const std::string& text) {
-  if (text == "uniform") return GridKind::uniform;
-  if (text == "power") return GridKind::power;
-  throw std::invalid_argument("unknown time grid `" + text + "` (uniform or power)");
-}
-
 }  // namespace spdec::runtime

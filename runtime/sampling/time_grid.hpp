@@ -24,7 +24,4 @@ struct TimeGrid {
 [[nodiscard]] std::vector<double> time_grid(double T, double t0, std::int64_t steps,
                                             const TimeGrid& grid = {});
 
-/// "uniform" | "power"; throws std::invalid_argument naming the value.
-[[nodiscard]] GridKind parse_grid_kind(const std::string& text);
-
 }  // namespace spdec::runtime

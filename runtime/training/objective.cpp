@@ -78,14 +78,10 @@ std::unique_ptr<Objective> make_objective(ObjectiveKind kind, ProcessModel& mode
   throw std::logic_error("make_objective: unknown kind");
 }
 
-std::vector<double> training_times(std::int64_t n, double lo, double hi, const std::string& kind,
+std::vector<double> training_times(std::int64_t n, double lo, double hi, config::TimeSampling kind,
                                    std::uint64_t seed, std::uint64_t step) {
   if (!(lo <= hi)) throw std::invalid_argument("training_times: empty interval");
-  const bool log_uniform = kind == "log_uniform";
-  if (!log_uniform && kind != "uniform") {
-    throw std::invalid_argument("train.time_sampling: unknown value \"" + kind +
-                                "\" (uniform | log_uniform)");
-  }
+  const bool log_uniform = kind == config::TimeSampling::log_uniform;
   if (log_uniform && !(lo > 0.0)) {
     throw std::invalid_argument("train.time_sampling = \"log_uniform\" needs t0 > 0");
   }

@@ -31,6 +31,7 @@
 #include <string>
 #include <vector>
 
+#include "runtime/config/choices.hpp"
 #include "runtime/process/process_model.hpp"
 
 namespace spdec::runtime {
@@ -77,7 +78,7 @@ using lang::Parameterisation;
 class Preconditioner;
 
 struct ObjectiveOptions {
-  std::string projections = "rademacher";  ///< sliced: rademacher | gaussian
+  config::Projections projections = config::Projections::rademacher;  ///< sliced
   Parameterisation parameterisation = Parameterisation::noise;
   /// denoiser: the data's spectrum (must outlive the objective).
   const Preconditioner* preconditioner = nullptr;
@@ -105,11 +106,10 @@ class Objective {
                                                         const ObjectiveOptions& options = {});
 
 /// n training times on [lo, hi], the same for the same (seed, step) on every
-/// machine: "uniform", or "log_uniform" (uniform in log t, more weight at
-/// small t). Throws std::invalid_argument for another kind or lo ≤ 0 with
-/// log_uniform.
+/// machine: uniform, or log_uniform (uniform in log t, more weight at small
+/// t). Throws std::invalid_argument for lo ≤ 0 with log_uniform.
 [[nodiscard]] std::vector<double> training_times(std::int64_t n, double lo, double hi,
-                                                 const std::string& kind, std::uint64_t seed,
+                                                 config::TimeSampling kind, std::uint64_t seed,
                                                  std::uint64_t step);
 
 /// The per-sample sample ids of a training draw: the noise stream of row i of

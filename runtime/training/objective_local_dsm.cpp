@@ -20,6 +20,7 @@
 #include <utility>
 #include <vector>
 
+#include "runtime/base/step_grid.hpp"
 #include "runtime/process/score_parametrization.hpp"
 #include "runtime/training/objective_kinds.hpp"
 
@@ -68,8 +69,8 @@ class LocalDsm final : public Objective {
   /// The length of the chain's last step at t (a full Δt, or the rest).
   [[nodiscard]] double last_step(double t) const {
     const double dt = model_.process().time.dt;
-    const double rest = t - dt * std::floor(t / dt);
-    return rest > 1e-12 * dt ? rest : dt;
+    const GridPosition position = grid_position(t, dt);
+    return position.rest > 0 ? position.rest : dt;
   }
 
   ProcessModel& model_;

@@ -26,12 +26,7 @@ namespace {
 class Sliced final : public Objective {
  public:
   Sliced(ProcessModel& model, const ObjectiveOptions& options)
-      : model_(model), gaussian_(options.projections == "gaussian") {
-    if (!gaussian_ && options.projections != "rademacher") {
-      throw std::invalid_argument("train.projections: unknown value \"" + options.projections +
-                                  "\" (rademacher | gaussian)");
-    }
-  }
+      : model_(model), gaussian_(options.projections == config::Projections::gaussian) {}
 
   [[nodiscard]] ObjectiveKind kind() const override { return ObjectiveKind::sliced; }
   [[nodiscard]] double min_time() const override { return process_min_time(model_); }

@@ -32,12 +32,15 @@ GaussianPrior fit_by_simulation(ProcessModel& model, const at::Tensor& x0, std::
 }  // namespace
 
 std::optional<GaussianPrior> fit_run_prior(ProcessModel& model, ObjectiveKind objective,
-                                           const at::Tensor& x0, const std::string& kind,
+                                           const at::Tensor& x0, config::PriorChoice kind,
                                            std::uint64_t seed) {
   if (objective == ObjectiveKind::flow_matching) return std::nullopt;
   const at::NoGradGuard no_grad;
-  if (kind == "auto" || kind == "gaussian_fit") return fit_by_simulation(model, x0, seed);
-  if (kind == "closed_form") {
+  using config::PriorChoice;
+  if (kind == PriorChoice::automatic || kind == PriorChoice::gaussian_fit) {
+    return fit_by_simulation(model, x0, seed);
+  }
+  if (kind == PriorChoice::closed_form) {
     const LinearProcess* linear = model.linear();
     if (linear == nullptr) {
       throw std::invalid_argument("train.prior = \"closed_form\" needs a linear process; '" +
@@ -47,13 +50,9 @@ std::optional<GaussianPrior> fit_run_prior(ProcessModel& model, ObjectiveKind ob
     const at::Tensor mean = x0.to(at::kDouble).mean(0).to(at::kCPU);
     return closed_form(*linear, model.end_time(), x0.size(1), mean);
   }
-  if (kind == "simulate") {
-    throw std::invalid_argument(
-        "train.prior = \"simulate\" (drawing X_T from training images at sampling time) is not "
-        "implemented; \"gaussian_fit\" fits X_T's mean and per-mode variance instead");
-  }
-  throw std::invalid_argument("train.prior: unknown value \"" + kind +
-                              "\" (auto | gaussian_fit | closed_form | simulate)");
+  throw std::invalid_argument(
+      "train.prior = \"simulate\" (drawing X_T from training images at sampling time) is not "
+      "implemented; \"gaussian_fit\" fits X_T's mean and per-mode variance instead");
 }
 
 }  // namespace spdec::runtime

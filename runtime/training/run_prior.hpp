@@ -16,6 +16,7 @@
 #include <optional>
 #include <string>
 
+#include "runtime/config/choices.hpp"
 #include "runtime/process/process_model.hpp"
 #include "runtime/spectral/prior.hpp"
 #include "runtime/training/objective.hpp"
@@ -24,11 +25,12 @@ namespace spdec::runtime {
 
 /// The prior for `objective` (nullopt for flow matching, whose prior is
 /// white noise) from data images x0 [N, C, H, W]; `kind` is train.prior.
-/// Throws std::invalid_argument for a kind the model cannot serve.
+/// Throws std::invalid_argument for a kind the model cannot serve (or, for
+/// simulate, that is not implemented).
 [[nodiscard]] std::optional<GaussianPrior> fit_run_prior(ProcessModel& model,
                                                          ObjectiveKind objective,
                                                          const at::Tensor& x0,
-                                                         const std::string& kind,
+                                                         config::PriorChoice kind,
                                                          std::uint64_t seed);
 
 }  // namespace spdec::runtime

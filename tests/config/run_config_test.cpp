@@ -12,6 +12,7 @@
 #include "lang/diagnostics.hpp"
 
 namespace fs = std::filesystem;
+namespace cfg = spdec::config;
 using spdec::config::LoadOptions;
 using spdec::config::RunConfig;
 
@@ -71,28 +72,29 @@ TEST_CASE("defaults fill every key the file leaves out", "[config]") {
   CHECK(c.run.name == "run");
   CHECK(c.run.dir == (fs::current_path() / "runs" / "run").lexically_normal().string());
   CHECK(c.process.file == (source_dir() / "library" / "heat.spde").lexically_normal().string());
-  CHECK(c.process.semantics == "declared");
-  CHECK(c.process.backend == "auto");
+  CHECK(c.process.semantics == cfg::SemanticsChoice::declared);
+  CHECK(c.process.backend == cfg::Backend::automatic);
   // heat.spde declares `size`: it follows data.size.
   CHECK(c.process.params == std::map<std::string, double>{{"size", 32.0}});
-  CHECK(c.data.dataset == "fashion_mnist");
+  CHECK(c.data.dataset == cfg::Dataset::fashion_mnist);
   CHECK(c.data.path == "/usr/share/datasets/fashion-mnist");
   CHECK(c.data.size == 32);
-  CHECK(c.data.range == "[-1,1]");
+  CHECK(c.data.range == cfg::ValueRange::minus_one_one);
   CHECK(c.train.objective == "auto");
   CHECK(c.train.steps == 100000);
   CHECK(c.train.lr == 2e-4);
   CHECK(c.train.warmup == 5000);
   CHECK(c.train.grad_clip == 1.0);
   CHECK(c.train.ema == 0.9999);
-  CHECK(c.sample.sampler == "auto");
+  CHECK(c.sample.sampler == cfg::Sampler::automatic);
   CHECK(c.sample.eta == 1.0);
   CHECK(c.sample.order == 2);
   CHECK(c.model.parameterisation == "auto");
   CHECK(c.sample.snr == 0.16);
   CHECK_FALSE(c.sample.label);
   CHECK(c.model.channel_mult == std::vector<int>{1, 2, 2});
-  CHECK(c.eval.metrics == std::vector<std::string>{"fid", "kid", "is"});
+  CHECK(c.eval.metrics ==
+        std::vector<cfg::Metric>{cfg::Metric::fid, cfg::Metric::kid, cfg::Metric::is});
 }
 
 TEST_CASE("command-line overrides win over the file, the file over defaults", "[config]") {
@@ -122,8 +124,8 @@ TEST_CASE("overrides are TOML values, or strings when they are not TOML", "[conf
   CHECK(c.train.lr == 2e-4);
   CHECK(c.train.grad_clip == 0.0);
   CHECK(c.data.flip);
-  CHECK(c.sample.sampler == "ode");
-  CHECK(c.sample.integrator == "euler");
+  CHECK(c.sample.sampler == cfg::Sampler::ode);
+  CHECK(c.sample.integrator == cfg::Integrator::euler);
   CHECK(c.run.dir == (fs::current_path() / "relative/dir").lexically_normal().string());
   CHECK(c.run.name == "123");
   CHECK(c.process.params.at("lambda_min") == 0.05);
@@ -245,6 +247,16 @@ TEST_CASE("values out of range or not among the choices", "[config]") {
         load(kHeat + "[sample]\nsampler = \"pcc\"\n"), "C004", 4, 11,
         R"(`sample.sampler` must be one of "auto", "pc", "ode", "ancestral", "posterior" or "exponential", got "pcc")",
         "did you mean \"pc\"?");
+  }
+  SECTION("an unknown flow lists its table's choices") {
+    check_error(load(kHeat + "flow = \"fedd\"\n"), "C004", 3, 8,
+                R"(`process.flow` must be one of "auto", "explicit" or "fed", got "fedd")",
+                "did you mean \"fed\"?");
+  }
+  SECTION("an unknown metric lists the valid ones") {
+    check_error(load(kHeat + "[eval]\nmetrics = [\"fid\", \"kidd\"]\n"), "C004", 4, 11,
+                R"(`eval.metrics` may hold "fid", "kid", "is" or "precision_recall", got "kidd")",
+                "did you mean \"kid\"?");
   }
   SECTION("sample.order is 1 or 2") {
     check_error(load(kHeat + "[sample]\norder = 3\n"), "C004", 4, 9,
@@ -435,4 +447,37 @@ TEST_CASE("outputs land in the run directory; choices are listed", "[config]") {
   CHECK(spdec::config::valid_values("sample.sampler") ==
         std::vector<std::string>{"auto", "pc", "ode", "ancestral", "posterior", "exponential"});
   CHECK(spdec::config::valid_values("train.steps").empty());
+}
+
+TEST_CASE("enumerated keys are parsed once, into their enums, and written back by name",
+          "[config]") {
+  const Loaded loaded =
+      load(kHeat, {"run.device=cpu", "process.flow=explicit", "process.backend=reference",
+                   "data.range=\"[0,1]\"", "data.split=test", "eval.split=train",
+                   "model.embedding=sinusoidal", "train.time_sampling=log_uniform",
+                   "train.projections=gaussian", "train.prior=closed_form", "sample.grid=power",
+                   R"(eval.metrics=["fid", "precision_recall"])"});
+  INFO(loaded.rendered());
+  REQUIRE(loaded.config);
+  const RunConfig& c = *loaded.config;
+  CHECK(c.run.device == cfg::Device::cpu);
+  CHECK(c.process.flow == cfg::Flow::explicit_steps);
+  CHECK(c.process.backend == cfg::Backend::reference);
+  CHECK(c.data.range == cfg::ValueRange::zero_one);
+  CHECK(c.data.split == cfg::Split::test);
+  CHECK(c.eval.split == cfg::Split::train);
+  CHECK(c.model.embedding == cfg::TimeEmbedding::sinusoidal);
+  CHECK(c.train.time_sampling == cfg::TimeSampling::log_uniform);
+  CHECK(c.train.projections == cfg::Projections::gaussian);
+  CHECK(c.train.prior == cfg::PriorChoice::closed_form);
+  CHECK(c.sample.grid == cfg::GridChoice::power);
+  CHECK(c.eval.metrics ==
+        std::vector<cfg::Metric>{cfg::Metric::fid, cfg::Metric::precision_recall});
+  const std::string toml = cfg::resolved_toml(c);
+  CHECK(toml.find("flow = \"explicit\"\n") != std::string::npos);
+  CHECK(toml.find("range = \"[0,1]\"\n") != std::string::npos);
+  CHECK(toml.find("metrics = [\"fid\", \"precision_recall\"]\n") != std::string::npos);
+  // Every table's spellings are the config's choices.
+  CHECK(cfg::valid_values("process.flow") == cfg::kFlows.names());
+  CHECK(cfg::valid_values("data.range") == std::vector<std::string>{"[-1,1]", "[0,1]"});
 }

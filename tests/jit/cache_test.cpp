@@ -62,15 +62,10 @@ class ScopedEnv {
 
 }  // namespace
 
-TEST_CASE("FNV-1a 64 matches the reference values", "[jit][cache]") {
-  CHECK(jit::fnv1a64("") == 0xcbf29ce484222325ULL);
-  CHECK(jit::fnv1a64("a") == 0xaf63dc4c8601ec8cULL);
-  CHECK(jit::fnv1a64("foobar") == 0x85944171f73967e8ULL);
+TEST_CASE("cache hash texts: hex64 and content_hash keep their values", "[jit][cache]") {
   CHECK(jit::hex64(0xaf63dc4c8601ec8cULL) == "af63dc4c8601ec8c");
-  jit::Fnv1a64 pieces;
-  pieces.update("foo");
-  pieces.update("bar");
-  CHECK(pieces.value() == jit::fnv1a64("foobar"));
+  // Cache file names derive from these: a change would orphan every cache.
+  CHECK(jit::content_hash("foobar") == "85944171f73967e8-6");
   CHECK(jit::content_hash("abc") != jit::content_hash("abd"));
 }
 

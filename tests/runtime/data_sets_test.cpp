@@ -106,7 +106,7 @@ TEST_CASE("data: Fashion-MNIST from the Debian package loads with its documented
   CHECK(at::bincount(train.labels).eq(6000).all().item<bool>());
   CHECK(train.images.max().item<int>() == 255);
 
-  spec.split = "test";
+  spec.split = spdec::config::Split::test;
   spec.size = 32;
   spec.range = ValueRange::zero_one;
   const Dataset test = load_dataset(spec);
@@ -138,7 +138,7 @@ TEST_CASE("data: IDX round trip, plain and gzip", "[runtime][data]") {
     CHECK(data.labels[2].item<std::int64_t>() == 2);
 
     DatasetSpec spec;
-    spec.kind = "idx";
+    spec.kind = spdec::config::Dataset::idx;
     spec.path = images;  // no labels: −1
     const Dataset unlabelled = load_dataset(spec);
     CHECK(unlabelled.labels.eq(-1).all().item<bool>());
@@ -235,7 +235,7 @@ TEST_CASE("data: CIFAR-10 binary batches", "[runtime][data]") {
   write_bytes(dir / "test_batch.bin", record(3, 5));
 
   DatasetSpec spec;
-  spec.kind = "cifar10";
+  spec.kind = spdec::config::Dataset::cifar10;
   spec.path = dir;
   const Dataset train = load_dataset(spec);
   CHECK(train.images.sizes() == at::IntArrayRef({10, 3, 32, 32}));
@@ -245,7 +245,7 @@ TEST_CASE("data: CIFAR-10 binary batches", "[runtime][data]") {
   CHECK(train.images[0][0][0][0].item<int>() == 10);
   CHECK(train.images[0][1][0][0].item<int>() == 200);  // channel-major
   CHECK(train.images[0][1][0][1].item<int>() == 10);
-  spec.split = "test";
+  spec.split = spdec::config::Split::test;
   spec.channels = 1;
   const Dataset test = load_dataset(spec);
   CHECK(test.images.sizes() == at::IntArrayRef({1, 1, 32, 32}));
@@ -253,12 +253,12 @@ TEST_CASE("data: CIFAR-10 binary batches", "[runtime][data]") {
   SECTION("a file of the wrong size") {
     const fs::path bad = dir / "data_batch_3.bin";
     write_bytes(bad, record(1, 1) + "xyz");
-    spec.split = "train";
+    spec.split = spdec::config::Split::train;
     require_data_error([&] { load_dataset(spec); }, bad, "not a positive multiple of");
   }
   SECTION("a missing batch") {
     fs::remove(dir / "data_batch_4.bin");
-    spec.split = "train";
+    spec.split = spdec::config::Split::train;
     require_data_error([&] { load_dataset(spec); }, dir / "data_batch_4.bin", "no such file");
   }
   SECTION("a label out of range") {
@@ -282,7 +282,7 @@ TEST_CASE("data: image folders (PNG, JPEG), channels, sizes, bad files", "[runti
   write_png(dir / ".hidden.png", at::full({1, 2, 2}, 1, at::TensorOptions().dtype(at::kByte)));
 
   DatasetSpec spec;
-  spec.kind = "folder";
+  spec.kind = spdec::config::Dataset::folder;
   spec.path = dir;
   Dataset data = load_dataset(spec);
   REQUIRE(data.images.sizes() == at::IntArrayRef({2, 3, 6, 8}));
@@ -356,8 +356,8 @@ TEST_CASE("data: value range, resize or pad, flips", "[runtime][data]") {
   CHECK(spdec::test::max_abs_diff(to_float(bytes, ValueRange::zero_one),
                                   at::tensor({0.0, 0.2, 1.0})) < 1e-6);
   CHECK(spdec::test::max_abs_diff(to_bytes(to_float(bytes)), bytes) == 0.0);
-  CHECK(parse_value_range("[0,1]") == ValueRange::zero_one);
-  CHECK_THROWS_AS(parse_value_range("0..1"), std::invalid_argument);
+  CHECK(spdec::config::kValueRanges.parse("[0,1]") == ValueRange::zero_one);
+  CHECK_FALSE(spdec::config::kValueRanges.parse("0..1"));
 
   const at::Tensor ones = at::full({2, 1, 28, 28}, 200, at::TensorOptions().dtype(at::kByte));
   const at::Tensor padded = resize_or_pad(ones, 32, 32, ResizeMode::pad, 7);

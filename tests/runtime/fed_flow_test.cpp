@@ -67,7 +67,7 @@ at::Tensor images(std::int64_t n) {
   if (std::filesystem::exists(std::filesystem::path(rt::kFashionMnistDir) /
                               "t10k-images-idx3-ubyte.gz")) {
     rt::DatasetSpec spec;
-    spec.split = "test";
+    spec.split = spdec::config::Split::test;
     spec.limit = n;
     return rt::load_dataset(spec).to_float().contiguous();
   }

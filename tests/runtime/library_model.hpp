@@ -17,7 +17,7 @@ namespace spdec::test {
 inline std::unique_ptr<runtime::ProcessModel> library_model(
     const std::string& file, std::int64_t side, const runtime::ModelOptions& options = {}) {
   runtime::Binding binding;
-  binding.backend = "compiled";
+  binding.backend = spdec::config::Backend::compiled;
   binding.device = at::kCPU;
   binding.model = options;
   const std::filesystem::path path = std::filesystem::path(SPDEC_SOURCE_DIR) / "library" / file;

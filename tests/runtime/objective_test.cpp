@@ -22,6 +22,9 @@
 
 namespace {
 
+constexpr auto kUniform = spdec::config::TimeSampling::uniform;
+constexpr auto kLogUniform = spdec::config::TimeSampling::log_uniform;
+
 using spdec::runtime::Network;
 using spdec::runtime::ObjectiveKind;
 using spdec::runtime::TrainingDraw;
@@ -43,7 +46,7 @@ double quadratic_minimiser(F&& f) {
 TrainingDraw gaussian_draw(std::int64_t n, double lo, double hi, std::uint64_t step) {
   TrainingDraw draw;
   draw.x0 = kDataStd * at::randn({n, 1, kSide, kSide}, spdec::test::f32());
-  draw.times = spdec::runtime::training_times(n, lo, hi, "uniform", 7, step);
+  draw.times = spdec::runtime::training_times(n, lo, hi, kUniform, 7, step);
   draw.seed = 7;
   draw.step = step;
   return draw;
@@ -91,9 +94,9 @@ TEST_CASE("objective: auto picks the exact objective the training plan allows", 
 }
 
 TEST_CASE("objective: training times are reproducible, in range and uniform", "[objective]") {
-  const auto a = spdec::runtime::training_times(20000, 1e-3, 2.0, "uniform", 3, 11);
-  const auto b = spdec::runtime::training_times(20000, 1e-3, 2.0, "uniform", 3, 11);
-  const auto c = spdec::runtime::training_times(20000, 1e-3, 2.0, "uniform", 3, 12);
+  const auto a = spdec::runtime::training_times(20000, 1e-3, 2.0, kUniform, 3, 11);
+  const auto b = spdec::runtime::training_times(20000, 1e-3, 2.0, kUniform, 3, 11);
+  const auto c = spdec::runtime::training_times(20000, 1e-3, 2.0, kUniform, 3, 12);
   CHECK(a == b);
   CHECK(a != c);
   double mean = 0;
@@ -105,12 +108,12 @@ TEST_CASE("objective: training times are reproducible, in range and uniform", "[
   // U[lo, hi] has standard deviation (hi − lo)/√12 ≈ 0.577; the mean of
   // 20000 draws is within 5 standard errors (0.0204) of the centre.
   CHECK(std::abs(mean - 1.0005) < 5 * 0.577 / std::sqrt(20000.0));
-  const auto logs = spdec::runtime::training_times(20000, 1e-3, 1.0, "log_uniform", 3, 11);
+  const auto logs = spdec::runtime::training_times(20000, 1e-3, 1.0, kLogUniform, 3, 11);
   std::int64_t below = 0;
   for (const double t : logs) below += t < std::sqrt(1e-3) ? 1 : 0;
   // Log-uniform: half the draws below the geometric mean (binomial, 5σ = 354).
   CHECK(std::abs(static_cast<double>(below) - 10000.0) < 5 * std::sqrt(5000.0));
-  CHECK_THROWS_WITH(spdec::runtime::training_times(4, 0.0, 1.0, "log_uniform", 0, 0),
+  CHECK_THROWS_WITH(spdec::runtime::training_times(4, 0.0, 1.0, kLogUniform, 0, 0),
                     Catch::Contains("t0 > 0"));
 }
 
@@ -144,7 +147,8 @@ TEST_CASE("objective: sliced score matching on VE is minimised by the true score
   spdec::test::torch_setup();
   auto model = spdec::test::library_model("ve.spde", kSide);
   const auto* linear = model->linear();
-  for (const char* projections : {"rademacher", "gaussian"}) {
+  for (const auto projections :
+       {spdec::config::Projections::rademacher, spdec::config::Projections::gaussian}) {
     spdec::runtime::ObjectiveOptions options;
     options.projections = projections;
     const auto objective = spdec::runtime::make_objective(ObjectiveKind::sliced, *model, options);
@@ -153,7 +157,7 @@ TEST_CASE("objective: sliced score matching on VE is minimised by the true score
     const double alpha = minimising_alpha(*objective, draw, [&](double t) {
       return std::sqrt(variance(t)) / (kDataStd * kDataStd + variance(t));
     });
-    INFO(projections << ": alpha* = " << alpha);
+    INFO(spdec::config::name(projections) << ": alpha* = " << alpha);
     // Gaussian projections add the variance of vᵀ diag(J) v (relative 1/√(32·... )):
     // still well within 5 % at this size.
     CHECK(std::abs(alpha - 1.0) < 0.05);

@@ -105,7 +105,7 @@ TEST_CASE("training plan: what check prints is what training does", "[training_p
   spdec::test::torch_setup();
   at::manual_seed(3);
   rt::Binding binding;
-  binding.backend = "compiled";
+  binding.backend = spdec::config::Backend::compiled;
   std::size_t trained = 0;
   for (const fs::path& file : process_files()) {
     INFO(file.string());

@@ -18,7 +18,6 @@
 
 namespace {
 
-using spdec::runtime::parse_time_embedding;
 using spdec::runtime::TimeEmbedding;
 using spdec::runtime::UNet;
 using spdec::runtime::UNetOptions;
@@ -278,9 +277,9 @@ TEST_CASE("unet: bad options and inputs throw std::invalid_argument", "[unet]") 
                   std::invalid_argument);
 }
 
-TEST_CASE("unet: parse_time_embedding", "[unet]") {
-  CHECK(parse_time_embedding("fourier") == TimeEmbedding::fourier);
-  CHECK(parse_time_embedding("sinusoidal") == TimeEmbedding::sinusoidal);
-  CHECK_THROWS_WITH(parse_time_embedding("gaussian"), Catch::Contains("'gaussian'"));
-  CHECK_THROWS_AS(parse_time_embedding("Fourier"), std::invalid_argument);
+TEST_CASE("unet: time embeddings are spelled by their table", "[unet]") {
+  CHECK(spdec::config::kTimeEmbeddings.parse("fourier") == TimeEmbedding::fourier);
+  CHECK(spdec::config::kTimeEmbeddings.parse("sinusoidal") == TimeEmbedding::sinusoidal);
+  CHECK_FALSE(spdec::config::kTimeEmbeddings.parse("Fourier"));
+  CHECK(std::string(spdec::config::name(TimeEmbedding::sinusoidal)) == "sinusoidal");
 }

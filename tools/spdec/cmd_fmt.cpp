@@ -3,23 +3,18 @@
 // Without a flag the canonical text is printed; --check only reports files
 // that are not canonical; --in-place rewrites them. A file with syntax errors
 // is never rewritten: its diagnostics are printed and the exit code is 1.
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include <algorithm>
-#include <cerrno>
 #include <cstdio>
 #include <cstdlib>
-#include <cstring>
-#include <filesystem>
 #include <iostream>
 #include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
-#include <system_error>
 #include <vector>
 
+#include "lang/atomic_write.hpp"
 #include "lang/diagnostics.hpp"
 #include "lang/format.hpp"
 #include "lang/parser.hpp"
@@ -122,43 +117,6 @@ std::string first_difference(std::string_view current, std::string_view canonica
   return out;
 }
 
-// --- --in-place: atomic rewrite --------------------------------------------------
-
-/// Writes `text` to `path` by renaming a temporary file of the same directory
-/// over it, so a crash never leaves a half-written file. Keeps the mode, and
-/// writes through a symbolic link to its target.
-bool replace_file(const std::string& path, const std::string& text, std::string& error) {
-  std::error_code ec;
-  const std::filesystem::path target = std::filesystem::canonical(path, ec);
-  struct stat info {};
-  if (ec || ::stat(target.c_str(), &info) != 0) {
-    error = "cannot resolve the file";
-    return false;
-  }
-  std::string temp =
-      (target.parent_path() / ("." + target.filename().string() + ".spdec-fmt-XXXXXX")).string();
-  const int fd = ::mkstemp(temp.data());
-  if (fd < 0) {
-    error = std::string("cannot create a temporary file: ") + std::strerror(errno);
-    return false;
-  }
-  std::size_t written = 0;
-  bool ok = true;
-  while (ok && written < text.size()) {
-    const ssize_t n = ::write(fd, text.data() + written, text.size() - written);
-    ok = n > 0 || (n < 0 && errno == EINTR);
-    written += n > 0 ? static_cast<std::size_t>(n) : 0;
-  }
-  ok = ok && ::fchmod(fd, info.st_mode & 07777U) == 0 && ::fsync(fd) == 0;
-  ok = ::close(fd) == 0 && ok;
-  ok = ok && ::rename(temp.c_str(), target.c_str()) == 0;
-  if (!ok) {
-    error = std::string("cannot write: ") + std::strerror(errno);
-    ::unlink(temp.c_str());
-  }
-  return ok;
-}
-
 // --- the command --------------------------------------------------------------------
 
 /// 0 when the file is fine (or was rewritten), 1 otherwise.
@@ -179,9 +137,10 @@ int fmt_one(const std::string& path, const FmtArgs& args, bool many) {
     if (f->current == f->canonical) {
       return 0;
     }
-    std::string error;
-    if (!replace_file(path, f->canonical, error)) {
-      std::cerr << "spdec fmt: " << path << ": " << error << "\n";
+    // Atomic (a crash never leaves a half-written file), keeping the file's
+    // mode and writing through a symbolic link to its target.
+    if (const auto failure = lang::write_file_atomically(path, f->canonical)) {
+      std::cerr << "spdec fmt: " << failure->message() << "\n";
       return 1;
     }
     std::cout << "formatted " << path << "\n";

@@ -1,0 +1,131 @@
+// The enumerated keys of a run configuration: one enum and one table each
+// (lang/enum_table.hpp). The table is the only list of spellings: the config
+// parses a key through it once (its error lists the table's choices), writes
+// the resolved TOML from it, and the runtime receives the enum and names it
+// from the same table. Torch-free, like the rest of spdec_config.
+//
+// train.objective and model.parameterisation are not here: their enums live
+// with the training plan.
+#pragma once
+
+#include <cstddef>
+
+#include "lang/enum_table.hpp"
+
+namespace spdec::config {
+
+template <typename Enum, std::size_t N>
+using ChoiceTable = lang::EnumTable<Enum, N>;
+
+/// run.device: auto = CUDA when present.
+enum class Device { automatic, cpu, cuda };
+inline constexpr ChoiceTable<Device, 3> kDevices(
+    {{{Device::automatic, "auto"}, {Device::cpu, "cpu"}, {Device::cuda, "cuda"}}});
+
+/// process.semantics: declared keeps the file's.
+enum class SemanticsChoice { declared, sde, decoupled };
+inline constexpr ChoiceTable<SemanticsChoice, 3> kSemanticsChoices(
+    {{{SemanticsChoice::declared, "declared"},
+      {SemanticsChoice::sde, "sde"},
+      {SemanticsChoice::decoupled, "decoupled"}}});
+
+/// process.backend: generated kernels or the reference evaluator.
+enum class Backend { automatic, compiled, reference };
+inline constexpr ChoiceTable<Backend, 3> kBackends({{{Backend::automatic, "auto"},
+                                                     {Backend::compiled, "compiled"},
+                                                     {Backend::reference, "reference"}}});
+
+/// process.flow: how a decoupled process computes Φ_t.
+enum class Flow { automatic, explicit_steps, fed };
+inline constexpr ChoiceTable<Flow, 3> kFlows(
+    {{{Flow::automatic, "auto"}, {Flow::explicit_steps, "explicit"}, {Flow::fed, "fed"}}});
+
+/// data.dataset: the format on disk.
+enum class Dataset { fashion_mnist, idx, cifar10, folder };
+inline constexpr ChoiceTable<Dataset, 4> kDatasets({{{Dataset::fashion_mnist, "fashion_mnist"},
+                                                     {Dataset::idx, "idx"},
+                                                     {Dataset::cifar10, "cifar10"},
+                                                     {Dataset::folder, "folder"}}});
+
+/// data.split, eval.split.
+enum class Split { train, test };
+inline constexpr ChoiceTable<Split, 2> kSplits({{{Split::train, "train"}, {Split::test, "test"}}});
+
+/// The split that is not `split` (the held-out images, the noise floor's).
+[[nodiscard]] constexpr Split other_split(Split split) {
+  return split == Split::train ? Split::test : Split::train;
+}
+
+/// data.range: pixel values in [-1, 1] (0 → −1, 255 → 1) or [0, 1].
+enum class ValueRange { minus_one_one, zero_one };
+inline constexpr ChoiceTable<ValueRange, 2> kValueRanges({{{ValueRange::minus_one_one, "[-1,1]"},
+                                                           {ValueRange::zero_one, "[0,1]"}}});
+
+/// model.embedding: the U-Net's time embedding.
+enum class TimeEmbedding { fourier, sinusoidal };
+inline constexpr ChoiceTable<TimeEmbedding, 2> kTimeEmbeddings(
+    {{{TimeEmbedding::fourier, "fourier"}, {TimeEmbedding::sinusoidal, "sinusoidal"}}});
+
+/// train.time_sampling: training times on [t0, T].
+enum class TimeSampling { uniform, log_uniform };
+inline constexpr ChoiceTable<TimeSampling, 2> kTimeSamplings(
+    {{{TimeSampling::uniform, "uniform"}, {TimeSampling::log_uniform, "log_uniform"}}});
+
+/// train.projections: sliced score matching's projections.
+enum class Projections { rademacher, gaussian };
+inline constexpr ChoiceTable<Projections, 2> kProjections({{{Projections::rademacher, "rademacher"},
+                                                            {Projections::gaussian, "gaussian"}}});
+
+/// train.prior: the prior at T.
+enum class PriorChoice { automatic, closed_form, gaussian_fit, simulate };
+inline constexpr ChoiceTable<PriorChoice, 4> kPriorChoices(
+    {{{PriorChoice::automatic, "auto"},
+      {PriorChoice::closed_form, "closed_form"},
+      {PriorChoice::gaussian_fit, "gaussian_fit"},
+      {PriorChoice::simulate, "simulate"}}});
+
+/// sample.sampler.
+enum class Sampler { automatic, pc, ode, ancestral, posterior, exponential };
+inline constexpr ChoiceTable<Sampler, 6> kSamplers({{{Sampler::automatic, "auto"},
+                                                     {Sampler::pc, "pc"},
+                                                     {Sampler::ode, "ode"},
+                                                     {Sampler::ancestral, "ancestral"},
+                                                     {Sampler::posterior, "posterior"},
+                                                     {Sampler::exponential, "exponential"}}});
+
+/// sample.integrator: the ODE samplers' (and flow matching's) integrator.
+enum class Integrator { euler, heun };
+inline constexpr ChoiceTable<Integrator, 2> kIntegrators({{{Integrator::euler, "euler"},
+                                                           {Integrator::heun, "heun"}}});
+
+/// sample.grid: auto = ranked by the Gaussian oracle where it applies.
+enum class GridChoice { automatic, uniform, power };
+inline constexpr ChoiceTable<GridChoice, 3> kGridChoices({{{GridChoice::automatic, "auto"},
+                                                           {GridChoice::uniform, "uniform"},
+                                                           {GridChoice::power, "power"}}});
+
+/// eval.metrics' elements.
+enum class Metric { fid, kid, is, precision_recall };
+inline constexpr ChoiceTable<Metric, 4> kMetrics({{{Metric::fid, "fid"},
+                                                   {Metric::kid, "kid"},
+                                                   {Metric::is, "is"},
+                                                   {Metric::precision_recall,
+                                                    "precision_recall"}}});
+
+[[nodiscard]] constexpr const char* name(Device v) { return kDevices.name(v); }
+[[nodiscard]] constexpr const char* name(SemanticsChoice v) { return kSemanticsChoices.name(v); }
+[[nodiscard]] constexpr const char* name(Backend v) { return kBackends.name(v); }
+[[nodiscard]] constexpr const char* name(Flow v) { return kFlows.name(v); }
+[[nodiscard]] constexpr const char* name(Dataset v) { return kDatasets.name(v); }
+[[nodiscard]] constexpr const char* name(Split v) { return kSplits.name(v); }
+[[nodiscard]] constexpr const char* name(ValueRange v) { return kValueRanges.name(v); }
+[[nodiscard]] constexpr const char* name(TimeEmbedding v) { return kTimeEmbeddings.name(v); }
+[[nodiscard]] constexpr const char* name(TimeSampling v) { return kTimeSamplings.name(v); }
+[[nodiscard]] constexpr const char* name(Projections v) { return kProjections.name(v); }
+[[nodiscard]] constexpr const char* name(PriorChoice v) { return kPriorChoices.name(v); }
+[[nodiscard]] constexpr const char* name(Sampler v) { return kSamplers.name(v); }
+[[nodiscard]] constexpr const char* name(Integrator v) { return kIntegrators.name(v); }
+[[nodiscard]] constexpr const char* name(GridChoice v) { return kGridChoices.name(v); }
+[[nodiscard]] constexpr const char* name(Metric v) { return kMetrics.name(v); }
+
+}  // namespace spdec::config
