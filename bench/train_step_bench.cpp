@@ -89,11 +89,11 @@ struct StepSplit {
 
 StepSplit time_training(sr::ProcessModel& model, const at::Tensor& data, std::int64_t batch,
                         int steps, const at::Device& device) {
-  const auto choice = sr::choose_objective("auto", model);
+  const auto choice = sr::choose_objective(std::nullopt, model);
   // The parameterisation training picks (the denoiser's preconditioning
   // from the data's spectrum, as `spdec run train` fits it).
   sr::ObjectiveOptions options;
-  options.parameterisation = sr::choose_parameterisation("auto", choice.kind, model);
+  options.parameterisation = sr::choose_parameterisation(std::nullopt, choice.kind, model);
   std::optional<sr::Preconditioner> preconditioner;
   if (options.parameterisation == sr::Parameterisation::denoiser) {
     preconditioner.emplace(sr::gaussian_fit(data.narrow(0, 0, 1000), model.noise().basis()));
@@ -188,7 +188,7 @@ int main(int argc, char** argv) {
   for (const char* file : {"ve.spde", "heat.spde", "perona_malik.spde", "perona_malik_sde.spde"}) {
     auto model = model_of(file, device);
     const StepSplit s = time_training(*model, data, batch, steps, device);
-    const std::string objective = sr::name(sr::choose_objective("auto", *model).kind);
+    const std::string objective = sr::name(sr::choose_objective(std::nullopt, *model).kind);
     const double share = 100.0 * s.simulation / s.total();
     std::printf("%-20s %-10s %9.2f %9.2f %9.2f %9.2f %9.2f %7.1f%%%s\n", file, objective.c_str(),
                 1e3 * s.data, 1e3 * s.simulation, 1e3 * s.network, 1e3 * s.optimiser,
@@ -209,7 +209,7 @@ int main(int argc, char** argv) {
   std::printf("%-20s %-10s %6s %9s %9s\n", "process", "sampler", "steps", "seconds", "images/s");
   for (const char* file : {"ve.spde", "perona_malik.spde"}) {
     auto model = model_of(file, device);
-    const auto kind = sr::choose_objective("auto", *model).kind;
+    const auto kind = sr::choose_objective(std::nullopt, *model).kind;
     const auto prior = sr::fit_run_prior(*model, kind, data.narrow(0, 0, 256).to(device),
                                          spdec::config::PriorChoice::automatic, 0);
     sr::UNet net(network_options());

@@ -70,7 +70,7 @@ int main(int argc, char** argv) {
   }
   const std::shared_ptr<const spdec::lang::Process> process = bound.process;
   sr::ProcessModel* model = bound.model.get();
-  const sr::ObjectiveChoice choice = sr::choose_objective("auto", *model);
+  const sr::ObjectiveChoice choice = sr::choose_objective(std::nullopt, *model);
   const auto objective = sr::make_objective(choice.kind, *model);
   std::cout << process->name << ": objective " << sr::name(choice.kind) << " (" << choice.reason
             << ")\n";

@@ -44,8 +44,8 @@ inline constexpr EnumTable<ObjectiveKind, 5> kObjectiveKinds{{{
 /// preconditioning).
 enum class Parameterisation { noise, denoiser };
 inline constexpr EnumTable<Parameterisation, 2> kParameterisations{{{
-    {Parameterisation::noise, "noise"},
     {Parameterisation::denoiser, "denoiser"},
+    {Parameterisation::noise, "noise"},
 }}};
 [[nodiscard]] constexpr const char* name(Parameterisation p) { return kParameterisations.name(p); }
 

@@ -40,7 +40,14 @@ constexpr const char* kUnknownParam = "C007";  // process.params names no param
 constexpr const char* kUnreadable = "C008";    // the TOML file cannot be read
 constexpr const char* kInconsistent = "C009";  // two keys disagree
 
-/// The choices of each enumerated key: its table's spellings (choices.hpp).
+/// "auto" and then `names`: a key whose automatic choice the training plan makes.
+std::vector<std::string> with_auto(std::vector<std::string> names) {
+  names.insert(names.begin(), "auto");
+  return names;
+}
+
+/// The choices of each enumerated key: its table's spellings (choices.hpp;
+/// train.objective and model.parameterisation: lang/training_plan.hpp).
 const std::map<std::string, std::vector<std::string>>& choices() {
   static const std::map<std::string, std::vector<std::string>> table{
       {"run.device", kDevices.names()},
@@ -51,11 +58,11 @@ const std::map<std::string, std::vector<std::string>>& choices() {
       {"data.split", kSplits.names()},
       {"data.range", kValueRanges.names()},
       {"model.embedding", kTimeEmbeddings.names()},
-      {"train.objective", {"auto", "exact", "decoupled", "local_dsm", "sliced", "flow_matching"}},
+      {"train.objective", with_auto(lang::kObjectiveKinds.names())},
       {"train.time_sampling", kTimeSamplings.names()},
       {"train.projections", kProjections.names()},
       {"train.prior", kPriorChoices.names()},
-      {"model.parameterisation", {"auto", "denoiser", "noise"}},
+      {"model.parameterisation", with_auto(lang::kParameterisations.names())},
       {"sample.sampler", kSamplers.names()},
       {"sample.integrator", kIntegrators.names()},
       {"sample.grid", kGridChoices.names()},
@@ -353,16 +360,20 @@ class Reader {
     return f;
   }
 
-  /// A key whose choices are strings (train.objective, model.parameterisation).
-  Found get_choice(const std::string& path, std::string& out) {
-    std::string value = out;
+  /// An enumerated key with "auto" (nullopt: the training plan decides),
+  /// parsed once through its table.
+  template <typename Enum, std::size_t N>
+  Found get_choice(const std::string& path, const lang::EnumTable<Enum, N>& table,
+                   std::optional<Enum>& out) {
+    std::string value = out ? table.name(*out) : "auto";
     const Found f = get(path, value);
     if (!f) return f;
-    const std::vector<std::string>& valid = choices().at(path);
-    if (std::find(valid.begin(), valid.end(), value) == valid.end()) {
-      bad_choice(f, path, valid, value);
+    if (value == "auto") {
+      out.reset();
+    } else if (const std::optional<Enum> parsed = table.parse(value)) {
+      out = *parsed;
     } else {
-      out = value;
+      bad_choice(f, path, choices().at(path), value);
     }
     return f;
   }
@@ -693,12 +704,12 @@ void read_model(Reader& r, RunConfig& c) {
   r.get("model.class_conditional", c.model.class_conditional);
   r.get_int("model.num_classes", c.model.num_classes, 1, "positive");
   r.get("model.label_dropout", c.model.label_dropout, 0, true, "in [0, 1)", 1, false);
-  r.get_choice("model.parameterisation", c.model.parameterisation);
+  r.get_choice("model.parameterisation", lang::kParameterisations, c.model.parameterisation);
 }
 
 void read_train(Reader& r, RunConfig& c) {
   // [train]
-  r.get_choice("train.objective", c.train.objective);
+  r.get_choice("train.objective", lang::kObjectiveKinds, c.train.objective);
   r.get("train.steps", c.train.steps, 1, "positive");
   r.get_int("train.batch_size", c.train.batch_size, 1, "positive");
   r.get("train.lr", c.train.lr, 0, false, "positive");
@@ -957,13 +968,14 @@ void resolve_process(std::vector<Layer>& layers, Reader& r, RunConfig& c,
   }
   if (!names_ok) return;
 
-  // `size` is the image side: it follows data.size unless the run sets both alike.
-  if (process->find_param("size") != nullptr) {
-    const auto it = c.process.params.find("size");
+  // `size` is the image side (lang::kSizeParam): it follows data.size unless
+  // the run sets both alike; the runtime's model refuses any other value.
+  if (process->find_param(lang::kSizeParam) != nullptr) {
+    const auto it = c.process.params.find(lang::kSizeParam);
     if (it == c.process.params.end()) {
-      c.process.params["size"] = c.data.size;
+      c.process.params[lang::kSizeParam] = c.data.size;
     } else if (it->second != c.data.size) {
-      const ParamSite& site = sites.at("size");
+      const ParamSite& site = sites.at(lang::kSizeParam);
       r.error_at({site.node, site.layer}, kInconsistent,
                  "`process.params.size` = " + readable(it->second) +
                      " disagrees with `data.size` = " + std::to_string(c.data.size),
@@ -1198,10 +1210,11 @@ std::string resolved_toml(const RunConfig& c) {
   w.key("class_conditional", c.model.class_conditional);
   w.key("num_classes", c.model.num_classes);
   w.key("label_dropout", c.model.label_dropout);
-  w.key("parameterisation", c.model.parameterisation);
+  w.key("parameterisation",
+        c.model.parameterisation ? lang::name(*c.model.parameterisation) : "auto");
 
   w.section("train");
-  w.key("objective", c.train.objective);
+  w.key("objective", c.train.objective ? lang::name(*c.train.objective) : "auto");
   w.key("steps", c.train.steps);
   w.key("batch_size", c.train.batch_size);
   w.key("lr", c.train.lr);

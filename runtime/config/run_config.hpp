@@ -22,6 +22,7 @@
 
 #include "lang/diagnostics.hpp"
 #include "lang/process.hpp"
+#include "lang/training_plan.hpp"
 #include "runtime/config/choices.hpp"
 
 namespace spdec::config {
@@ -83,15 +84,17 @@ struct ModelSection {
   double fourier_scale = 16.0;
   bool class_conditional = false;
   int num_classes = 10;
-  double label_dropout = 0.1;             ///< null-label rate, for classifier-free guidance
-  std::string parameterisation = "auto";  ///< auto | denoiser | noise
+  double label_dropout = 0.1;  ///< null-label rate, for classifier-free guidance
+  /// auto (nullopt: the training plan decides) | denoiser | noise
+  std::optional<lang::Parameterisation> parameterisation;
   friend bool operator==(const ModelSection&, const ModelSection&) = default;
 };
 
 /// [train]
 struct TrainSection {
-  std::string objective =
-      "auto";  ///< auto | exact | decoupled | local_dsm | sliced | flow_matching
+  /// auto (nullopt: the training plan's first exact objective) | exact |
+  /// decoupled | local_dsm | sliced | flow_matching
+  std::optional<lang::ObjectiveKind> objective;
   std::int64_t steps = 100000;
   int batch_size = 64;
   double lr = 2e-4;

@@ -85,8 +85,8 @@ SampleRunFiles run_sample(const config::RunConfig& config, const lang::Process& 
   const ResolvedSampler sampler = resolve_sampler(request, *model, head);
   request.chosen_grid = sampler.time_grid;
   log << "sample: " << request.n << " images from " << file.string() << " (step " << header.step
-      << ", " << (config.sample.ema ? "EMA" : "raw") << " weights, objective " << header.objective
-      << ", " << header.parameterisation << " network), sampler "
+      << ", " << (config.sample.ema ? "EMA" : "raw") << " weights, objective "
+      << name(header.objective) << ", " << name(header.parameterisation) << " network), sampler "
       << (objective.kind == ObjectiveKind::flow_matching
               ? "flow ODE (" + std::string(name(request.integrator)) + ")"
               : sampler.name)

@@ -259,19 +259,19 @@ class Trainer {
     const CheckpointHeader header = load_checkpoint(
         checkpoint_path(config_), fingerprint_, {net_.get(), ema_.get(), optimizer_.get()}, &prior_,
         &model_->noise().basis(), &data_spectrum_);
-    if (header.objective != name(choice_.kind)) {
+    if (header.objective != choice_.kind) {
       throw std::runtime_error(fmt::format(
           "checkpoint {} was trained with objective {}, this run asks for {}; use another "
           "run.dir or train.objective = \"{}\"",
-          checkpoint_path(config_).string(), header.objective, name(choice_.kind),
-          header.objective));
+          checkpoint_path(config_).string(), name(header.objective), name(choice_.kind),
+          name(header.objective)));
     }
-    if (header.parameterisation != name(parameterisation_)) {
+    if (header.parameterisation != parameterisation_) {
       throw std::runtime_error(fmt::format(
           "checkpoint {} holds a {} network, this run asks for {} (model.parameterisation); use "
           "another run.dir or model.parameterisation = \"{}\"",
-          checkpoint_path(config_).string(), header.parameterisation, name(parameterisation_),
-          header.parameterisation));
+          checkpoint_path(config_).string(), name(header.parameterisation), name(parameterisation_),
+          name(header.parameterisation)));
     }
     step_ = header.step;
     trim_log(log_file(), step_);
@@ -401,8 +401,8 @@ class Trainer {
     CheckpointHeader header;
     header.process = fingerprint_;
     header.config = config::resolved_toml(config_);
-    header.objective = name(choice_.kind);
-    header.parameterisation = name(parameterisation_);
+    header.objective = choice_.kind;
+    header.parameterisation = parameterisation_;
     header.step = step_;
     header.image_shape = {data_.images.size(1), data_.images.size(2), data_.images.size(3)};
     save_checkpoint(checkpoint_path(config_), header, {net_.get(), ema_.get(), optimizer_.get()},
@@ -413,7 +413,7 @@ class Trainer {
     GenerateRequest request = generate_request(config_);
     request.n = std::min<std::int64_t>(request.n, 64);
     const at::Tensor images =
-        generate(*model_, ema_, network_head(choice_.kind, name(parameterisation_), data_spectrum_),
+        generate(*model_, ema_, network_head(choice_.kind, parameterisation_, data_spectrum_),
                  prior_, request);
     const std::filesystem::path file =
         config::run_path(config_, fmt::format("samples/step_{:07}.png", step_));

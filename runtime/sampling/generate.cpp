@@ -230,16 +230,14 @@ at::Tensor sample_labels(const GenerateRequest& request, std::int64_t num_classe
   return at::tensor(labels, at::TensorOptions().dtype(at::kLong)).to(device);
 }
 
-NetworkHead network_head(ObjectiveKind objective, const std::string& parameterisation,
+NetworkHead network_head(ObjectiveKind objective, Parameterisation parameterisation,
                          const std::optional<GaussianPrior>& data_spectrum) {
   NetworkHead head;
   head.objective = objective;
-  if (parameterisation == "denoiser") {
+  head.parameterisation = parameterisation;
+  if (parameterisation == Parameterisation::denoiser) {
     if (!data_spectrum) throw std::invalid_argument("a denoiser network needs its data spectrum");
-    head.parameterisation = Parameterisation::denoiser;
     head.preconditioner.emplace(*data_spectrum);
-  } else if (parameterisation != "noise") {
-    throw std::invalid_argument("unknown network parameterisation \"" + parameterisation + "\"");
   }
   return head;
 }

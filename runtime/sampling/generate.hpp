@@ -67,7 +67,7 @@ struct NetworkHead {
 
 /// The head of a checkpoint: its objective, its parameterisation ("noise" |
 /// "denoiser") and, for a denoiser, the data spectrum it was trained with.
-[[nodiscard]] NetworkHead network_head(ObjectiveKind objective, const std::string& parameterisation,
+[[nodiscard]] NetworkHead network_head(ObjectiveKind objective, Parameterisation parameterisation,
                                        const std::optional<GaussianPrior>& data_spectrum);
 
 /// The sampler `request` resolves to for `model` ("auto" decided), with a

@@ -3,10 +3,11 @@
 //
 // From x_T the sampler walks the time grid T = t_0 > … > t_N = t₀
 // (runtime/sampling/time_grid.hpp). At each t_i (i < N):
-//   corrector  n Langevin steps preconditioned by the noise covariance Q,
-//              x ← x + ε Q s + √(2ε) Q^{1/2} z, with the signal-to-noise rule
-//              ε = 2 (snr ‖z‖ / ‖Q^{1/2} s‖)² per sample (score_sde's
-//              LangevinCorrector, in the coordinates where Q is the identity);
+//   corrector  n Langevin steps preconditioned by the marginal covariance
+//              Σ_t (below), x ← x + ε Σ s + √(2ε) Σ^{1/2} z, with the
+//              signal-to-noise rule ε = 2 (snr ‖z‖ / ‖Σ^{1/2} s‖)² per sample
+//              (score_sde's LangevinCorrector, in the coordinates where Σ_t
+//              is the identity);
 //   predictor  t_i → t_{i+1}:
 //              reverse_sde  Euler–Maruyama on the reverse SDE (the model's
 //                           reverse_step: eq. 20, or the Tweedie drift for

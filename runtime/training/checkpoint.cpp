@@ -75,6 +75,19 @@ torch::serialize::InputArchive open(const std::filesystem::path& file) {
   return archive;
 }
 
+/// A string entry spelled as one of `table`'s names.
+template <typename Enum, std::size_t N>
+Enum read_choice(torch::serialize::InputArchive& archive, const std::filesystem::path& file,
+                 const char* key, const lang::EnumTable<Enum, N>& table) {
+  const std::string text = read_string(archive, file, key);
+  const std::optional<Enum> value = table.parse(text);
+  if (!value) {
+    throw checkpoint_error(
+        file, std::string("has an unknown ") + key + " \"" + text + "\" (" + table.choices() + ")");
+  }
+  return *value;
+}
+
 CheckpointHeader read_header(torch::serialize::InputArchive& archive,
                              const std::filesystem::path& file) {
   if (read_string(archive, file, "format") != kFormat) {
@@ -83,15 +96,16 @@ CheckpointHeader read_header(torch::serialize::InputArchive& archive,
   CheckpointHeader header;
   header.process = read_string(archive, file, "process");
   header.config = read_string(archive, file, "config");
-  header.objective = read_string(archive, file, "objective");
+  header.objective = read_choice(archive, file, "objective", lang::kObjectiveKinds);
   c10::IValue step;
   if (!archive.try_read("step", step) || !step.isInt()) {
     throw checkpoint_error(file, "has no step count");
   }
   header.step = step.toInt();
   c10::IValue parameterisation;
-  if (archive.try_read("parameterisation", parameterisation) && parameterisation.isString()) {
-    header.parameterisation = parameterisation.toStringRef();
+  if (archive.try_read("parameterisation", parameterisation)) {  // absent in older files: noise
+    header.parameterisation =
+        read_choice(archive, file, "parameterisation", lang::kParameterisations);
   }
   c10::IValue shape;
   if (!archive.try_read("image_shape", shape) || !shape.isIntList()) {
@@ -111,9 +125,9 @@ void save_checkpoint(const std::filesystem::path& file, const CheckpointHeader& 
   archive.write("format", c10::IValue(std::string(kFormat)));
   archive.write("process", c10::IValue(header.process));
   archive.write("config", c10::IValue(header.config));
-  archive.write("objective", c10::IValue(header.objective));
+  archive.write("objective", c10::IValue(std::string(lang::name(header.objective))));
   archive.write("step", c10::IValue(header.step));
-  archive.write("parameterisation", c10::IValue(header.parameterisation));
+  archive.write("parameterisation", c10::IValue(std::string(lang::name(header.parameterisation))));
   archive.write("image_shape", c10::IValue(header.image_shape));
   if (parts.model != nullptr) write_module(archive, "model/", *parts.model);
   if (parts.ema != nullptr) write_module(archive, "ema/", *parts.ema);
@@ -178,7 +192,8 @@ CheckpointHeader load_checkpoint(const std::filesystem::path& file,
       }
     }
   }
-  if (data_spectrum != nullptr && basis != nullptr && header.parameterisation == "denoiser") {
+  if (data_spectrum != nullptr && basis != nullptr &&
+      header.parameterisation == lang::Parameterisation::denoiser) {
     at::Tensor mean;
     at::Tensor variance;
     if (!archive.try_read("data/mean", mean) || !archive.try_read("data/variance", variance)) {

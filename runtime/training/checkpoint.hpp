@@ -29,6 +29,7 @@
 #include <string>
 #include <vector>
 
+#include "lang/training_plan.hpp"
 #include "runtime/spectral/prior.hpp"
 
 namespace spdec::runtime {
@@ -36,8 +37,8 @@ namespace spdec::runtime {
 struct CheckpointHeader {
   std::string process;  ///< fingerprint
   std::string config;   ///< resolved TOML
-  std::string objective;
-  std::string parameterisation = "noise";
+  lang::ObjectiveKind objective = lang::ObjectiveKind::exact;
+  lang::Parameterisation parameterisation = lang::Parameterisation::noise;
   std::int64_t step = 0;
   std::vector<std::int64_t> image_shape;  ///< C, H, W of the training images
 };

@@ -21,42 +21,33 @@ std::string automatic_reason(const lang::TrainingPlan& plan) {
 
 }  // namespace
 
-ObjectiveChoice choose_objective(const std::string& requested, const ProcessModel& model) {
+ObjectiveChoice choose_objective(std::optional<ObjectiveKind> requested,
+                                 const ProcessModel& model) {
   const lang::TrainingPlan& plan = model.process().training;
-  if (requested == "auto") {
+  if (!requested) {
     const std::optional<ObjectiveKind> automatic = plan.automatic_objective();
     if (!automatic) throw std::invalid_argument(plan.why_not(ObjectiveKind::flow_matching));
     return {*automatic, automatic_reason(plan)};
   }
-  const std::optional<ObjectiveKind> kind = lang::kObjectiveKinds.parse(requested);
-  if (!kind) {
-    throw std::invalid_argument("train.objective: unknown value \"" + requested + "\" (auto | " +
-                                lang::kObjectiveKinds.choices() + ")");
-  }
-  if (!plan.accepts(*kind)) throw std::invalid_argument(plan.why_not(*kind));
-  switch (*kind) {
+  if (!plan.accepts(*requested)) throw std::invalid_argument(plan.why_not(*requested));
+  switch (*requested) {
     case ObjectiveKind::sliced:
-      return {*kind, "requested: sliced score matching on draws of X_t"};
+      return {*requested, "requested: sliced score matching on draws of X_t"};
     case ObjectiveKind::flow_matching:
-      return {*kind,
+      return {*requested,
               "requested: flow matching on the OT path (the process only fixes the image shape)"};
     default:
-      return {*kind, "requested; " + automatic_reason(plan)};
+      return {*requested, "requested; " + automatic_reason(plan)};
   }
 }
 
-Parameterisation choose_parameterisation(const std::string& requested, ObjectiveKind objective,
-                                         const ProcessModel& model) {
+Parameterisation choose_parameterisation(std::optional<Parameterisation> requested,
+                                         ObjectiveKind objective, const ProcessModel& model) {
   const lang::TrainingPlan& plan = model.process().training;
-  if (requested == "auto") return plan.automatic_parameterisation(objective);
-  const std::optional<Parameterisation> chosen = lang::kParameterisations.parse(requested);
-  if (!chosen) {
-    throw std::invalid_argument("model.parameterisation: unknown value \"" + requested +
-                                "\" (auto | " + lang::kParameterisations.choices() + ")");
-  }
-  const std::string refusal = plan.why_not(*chosen, objective);
+  if (!requested) return plan.automatic_parameterisation(objective);
+  const std::string refusal = plan.why_not(*requested, objective);
   if (!refusal.empty()) throw std::invalid_argument(refusal);
-  return *chosen;
+  return *requested;
 }
 
 std::unique_ptr<Objective> make_objective(ObjectiveKind kind, ProcessModel& model,

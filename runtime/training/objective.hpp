@@ -28,6 +28,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -46,10 +47,10 @@ struct ObjectiveChoice {
 };
 
 /// `train.objective` for a model, as its process's training plan
-/// (lang/training_plan.hpp) decides: "auto" is the plan's first exact
+/// (lang/training_plan.hpp) decides: "auto" (nullopt) is the plan's first exact
 /// objective; an objective the plan does not accept throws
 /// std::invalid_argument with the plan's reason and what would work.
-[[nodiscard]] ObjectiveChoice choose_objective(const std::string& requested,
+[[nodiscard]] ObjectiveChoice choose_objective(std::optional<ObjectiveKind> requested,
                                                const ProcessModel& model);
 
 /// The network as an objective sees it: its output for states x [N, C, H, W]
@@ -68,10 +69,10 @@ struct TrainingDraw {
 using lang::Parameterisation;
 
 /// `model.parameterisation` for an objective, as the training plan decides:
-/// "auto" picks denoiser for exact and decoupled when X_t | x₀ has x₀-free
+/// "auto" (nullopt) picks denoiser for exact and decoupled when X_t | x₀ has x₀-free
 /// per-mode scales, noise otherwise; "denoiser" where it cannot serve throws
 /// std::invalid_argument saying why.
-[[nodiscard]] Parameterisation choose_parameterisation(const std::string& requested,
+[[nodiscard]] Parameterisation choose_parameterisation(std::optional<Parameterisation> requested,
                                                        ObjectiveKind objective,
                                                        const ProcessModel& model);
 

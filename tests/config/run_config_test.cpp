@@ -80,7 +80,7 @@ TEST_CASE("defaults fill every key the file leaves out", "[config]") {
   CHECK(c.data.path == "/usr/share/datasets/fashion-mnist");
   CHECK(c.data.size == 32);
   CHECK(c.data.range == cfg::ValueRange::minus_one_one);
-  CHECK(c.train.objective == "auto");
+  CHECK_FALSE(c.train.objective.has_value());  // auto: the training plan decides
   CHECK(c.train.steps == 100000);
   CHECK(c.train.lr == 2e-4);
   CHECK(c.train.warmup == 5000);
@@ -89,7 +89,7 @@ TEST_CASE("defaults fill every key the file leaves out", "[config]") {
   CHECK(c.sample.sampler == cfg::Sampler::automatic);
   CHECK(c.sample.eta == 1.0);
   CHECK(c.sample.order == 2);
-  CHECK(c.model.parameterisation == "auto");
+  CHECK_FALSE(c.model.parameterisation.has_value());
   CHECK(c.sample.snr == 0.16);
   CHECK_FALSE(c.sample.label);
   CHECK(c.model.channel_mult == std::vector<int>{1, 2, 2});

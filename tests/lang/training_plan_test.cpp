@@ -113,5 +113,5 @@ TEST_CASE("enumeration tables round-trip their names", "[training_plan][enum_tab
   CHECK(spdec::lang::kObjectiveKinds.choices() ==
         "exact | decoupled | local_dsm | sliced | flow_matching");
   CHECK(spdec::lang::kModelKinds.parse("sde") == ModelKind::sde);
-  CHECK(spdec::lang::kParameterisations.names() == std::vector<std::string>{"noise", "denoiser"});
+  CHECK(spdec::lang::kParameterisations.names() == std::vector<std::string>{"denoiser", "noise"});
 }

@@ -78,19 +78,19 @@ TEST_CASE("objective: auto picks the exact objective the training plan allows", 
   auto ve = spdec::test::library_model("ve.spde", kSide);
   auto pm = spdec::test::library_model("perona_malik.spde", kSide);
   auto pm_sde = spdec::test::library_model("perona_malik_sde.spde", kSide);
-  CHECK(spdec::runtime::choose_objective("auto", *ve).kind == ObjectiveKind::exact);
-  CHECK(spdec::runtime::choose_objective("auto", *pm).kind == ObjectiveKind::decoupled);
-  CHECK(spdec::runtime::choose_objective("auto", *pm_sde).kind == ObjectiveKind::local_dsm);
-  CHECK(spdec::runtime::choose_objective("sliced", *pm_sde).kind == ObjectiveKind::sliced);
-  CHECK(spdec::runtime::choose_objective("flow_matching", *pm).kind ==
+  CHECK(spdec::runtime::choose_objective(std::nullopt, *ve).kind == ObjectiveKind::exact);
+  CHECK(spdec::runtime::choose_objective(std::nullopt, *pm).kind == ObjectiveKind::decoupled);
+  CHECK(spdec::runtime::choose_objective(std::nullopt, *pm_sde).kind == ObjectiveKind::local_dsm);
+  CHECK(spdec::runtime::choose_objective(ObjectiveKind::sliced, *pm_sde).kind ==
+        ObjectiveKind::sliced);
+  CHECK(spdec::runtime::choose_objective(ObjectiveKind::flow_matching, *pm).kind ==
         ObjectiveKind::flow_matching);
-  CHECK_THROWS_WITH(spdec::runtime::choose_objective("exact", *pm_sde),
+  CHECK_THROWS_WITH(spdec::runtime::choose_objective(ObjectiveKind::exact, *pm_sde),
                     Catch::Contains("closed-form marginals") && Catch::Contains("local_dsm"));
-  CHECK_THROWS_WITH(spdec::runtime::choose_objective("decoupled", *ve),
+  CHECK_THROWS_WITH(spdec::runtime::choose_objective(ObjectiveKind::decoupled, *ve),
                     Catch::Contains("semantics decoupled"));
-  CHECK_THROWS_WITH(spdec::runtime::choose_objective("local_dsm", *pm),
+  CHECK_THROWS_WITH(spdec::runtime::choose_objective(ObjectiveKind::local_dsm, *pm),
                     Catch::Contains("`semantics sde`") && Catch::Contains("decoupled, sliced"));
-  CHECK_THROWS_WITH(spdec::runtime::choose_objective("dsm", *ve), Catch::Contains("unknown value"));
 }
 
 TEST_CASE("objective: training times are reproducible, in range and uniform", "[objective]") {

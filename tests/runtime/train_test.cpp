@@ -214,7 +214,7 @@ TEST_CASE("train: the denoiser's score approaches the analytic mixture score", "
   const auto header = spdec::runtime::load_checkpoint(spdec::runtime::checkpoint_path(run.config),
                                                       "", {nullptr, net.get(), nullptr}, nullptr,
                                                       &model->noise().basis(), &spectrum);
-  REQUIRE(header.parameterisation == "denoiser");
+  REQUIRE(header.parameterisation == spdec::lang::Parameterisation::denoiser);
   REQUIRE(spectrum.has_value());
   net->eval();
   const spdec::runtime::Preconditioner preconditioner(*spectrum);

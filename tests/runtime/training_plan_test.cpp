@@ -83,9 +83,10 @@ rt::TrainingDraw draw_for(const rt::Objective& objective, const rt::ProcessModel
 /// the parameterisation, the objective and one loss.
 void train_one_draw(rt::ProcessModel& model, ObjectiveKind kind) {
   const spdec::lang::TrainingPlan& plan = model.process().training;
-  const rt::ObjectiveChoice choice = rt::choose_objective(spdec::lang::name(kind), model);
+  const rt::ObjectiveChoice choice = rt::choose_objective(kind, model);
   CHECK(choice.kind == kind);
-  const rt::Parameterisation parameterisation = rt::choose_parameterisation("auto", kind, model);
+  const rt::Parameterisation parameterisation =
+      rt::choose_parameterisation(std::nullopt, kind, model);
   CHECK(parameterisation == plan.automatic_parameterisation(kind));
   const at::Tensor images = at::rand({16, 1, model.height(), model.width()}, at::kDouble);
   const rt::Preconditioner preconditioner(rt::gaussian_fit(images, model.noise().basis()));
@@ -123,13 +124,13 @@ TEST_CASE("training plan: what check prints is what training does", "[training_p
     rt::BoundProcess bound = rt::bind_file(file.string(), kSide, binding);
     rt::ProcessModel& model = *bound.model;
     CHECK(model.kind() == plan.model);
-    CHECK(rt::choose_objective("auto", model).kind == plan.automatic_objective());
+    CHECK(rt::choose_objective(std::nullopt, model).kind == plan.automatic_objective());
     for (const auto& entry : spdec::lang::kObjectiveKinds.entries()) {
       INFO(std::string(entry.name));
       if (plan.accepts(entry.value)) {
         train_one_draw(model, entry.value);
       } else {
-        CHECK_THROWS_WITH(rt::choose_objective(std::string(entry.name), model),
+        CHECK_THROWS_WITH(rt::choose_objective(entry.value, model),
                           Catch::Contains(plan.why_not(entry.value)));
       }
     }
