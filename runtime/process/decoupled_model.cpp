@@ -116,8 +116,8 @@ class DecoupledModel final : public ProcessModel {
   /// eigenvalues. A Σ̄_t that depends on x₀ has no x₀-free scale: refused.
   ModeScales mode_scales(std::span<const double> t) override {
     if (!process().training.per_mode_scales) {
-      throw std::invalid_argument(
-          process().training.why_not(lang::Parameterisation::denoiser, lang::ObjectiveKind::decoupled));
+      throw std::invalid_argument(process().training.why_not(lang::Parameterisation::denoiser,
+                                                             lang::ObjectiveKind::decoupled));
     }
     const auto n = static_cast<std::int64_t>(t.size());
     const at::Tensor like = at::zeros({1, 1, height(), width()}, at::kFloat);
