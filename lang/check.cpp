@@ -46,7 +46,7 @@ std::optional<Process> check_file_for_side(const std::string& path, long side, C
   if (!module) return std::nullopt;
   std::erase_if(options.overrides, [](const ParamOverride& o) { return o.name == kSizeParam; });
   Diagnostics first;
-  const std::optional<Process> as_declared = check_module(*module, options, first);
+  std::optional<Process> as_declared = check_module(*module, options, first);
   if (!as_declared || as_declared->find_param(kSizeParam) == nullptr) {
     for (const Diagnostic& d : first.all()) diagnostics.report(d);
     return as_declared;

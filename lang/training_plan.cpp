@@ -142,7 +142,7 @@ std::string TrainingPlan::why_not(Parameterisation parameterisation,
     return std::string(
                "model.parameterisation = \"denoiser\" needs train.objective exact or decoupled (a "
                "Gaussian X_t given x0); objective ") +
-           name(objective) + " regresses a score or a velocity: use \"noise\" or \"auto\"";
+           name(objective) + R"( regresses a score or a velocity: use "noise" or "auto")";
   }
   if (!per_mode_scales) {
     return "model.parameterisation = \"denoiser\": process '" + process_name +

@@ -1,6 +1,7 @@
 // Helpers shared by the front-end tests.
 #pragma once
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <memory>
@@ -47,10 +48,9 @@ struct CheckResult {
     return nullptr;
   }
   [[nodiscard]] bool has_warning(const std::string& code) const {
-    for (const auto& d : diagnostics.all()) {
-      if (d.severity == lang::Severity::warning && d.code == code) return true;
-    }
-    return false;
+    return std::ranges::any_of(diagnostics.all(), [&code](const lang::Diagnostic& d) {
+      return d.severity == lang::Severity::warning && d.code == code;
+    });
   }
 };
 
