@@ -3,16 +3,32 @@
 #include <torch/serialize/input-archive.h>
 #include <torch/serialize/output-archive.h>
 
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <functional>
+#include <memory>
 #include <sstream>
 #include <stdexcept>
+#include <string_view>
 #include <utility>
 
+#include "lang/hash.hpp"
 #include "runtime/base/atomic_write.hpp"
 
 namespace spdec::runtime {
 namespace {
 
 constexpr const char* kFormat = "spdec-checkpoint-1";
+
+// The checksum trailer: the archive's bytes are followed by this tag and the
+// 16 hex digits of their FNV-1a 64 (lang/hash.hpp), so a flipped bit or a
+// torn copy is found before anything is loaded. LibTorch 1.13 does not verify
+// the zip's CRCs itself. Files written before checksums have no trailer and
+// are read as they are.
+constexpr std::string_view kChecksumTag = "\nspdec-fnv1a64:";
+constexpr std::size_t kTrailerSize = 15 + 16;  // the tag and the digits
+static_assert(kChecksumTag.size() == 15);
 
 std::runtime_error checkpoint_error(const std::filesystem::path& file, const std::string& what) {
   return std::runtime_error("checkpoint " + file.string() + ": " + what);
@@ -64,15 +80,76 @@ std::string read_string(torch::serialize::InputArchive& archive, const std::file
   return value.toStringRef();
 }
 
-torch::serialize::InputArchive open(const std::filesystem::path& file) {
-  if (!std::filesystem::exists(file)) throw checkpoint_error(file, "no such file");
-  torch::serialize::InputArchive archive;
-  try {
-    archive.load_from(file.string());
-  } catch (const std::exception& e) {
-    throw checkpoint_error(file, std::string("not a readable checkpoint (") + e.what() + ")");
+/// LibTorch's messages carry a backtrace after their first line.
+std::string first_line(const std::string& text) { return text.substr(0, text.find('\n')); }
+
+std::string hex_digits(std::uint64_t value) {
+  static constexpr std::string_view kDigits = "0123456789abcdef";
+  std::string out(16, '0');
+  for (int i = 15; i >= 0; --i, value >>= 4U)
+    out[static_cast<std::size_t>(i)] = kDigits[value & 15U];
+  return out;
+}
+
+/// The file's archive bytes, checked against its checksum trailer.
+std::string verified_bytes(const std::filesystem::path& file) {
+  std::error_code ec;
+  if (!std::filesystem::exists(file, ec)) {
+    throw checkpoint_error(file, std::filesystem::is_symlink(file, ec)
+                                     ? "is a dangling symbolic link"
+                                     : "no such file");
   }
-  return archive;
+  std::ifstream in(file, std::ios::binary);
+  std::ostringstream content;
+  content << in.rdbuf();
+  if (!in) throw checkpoint_error(file, std::string("cannot be read: ") + std::strerror(errno));
+  std::string bytes = content.str();
+  if (bytes.size() < kTrailerSize ||
+      std::string_view(bytes).substr(bytes.size() - kTrailerSize, kChecksumTag.size()) !=
+          kChecksumTag) {
+    return bytes;  // written before checksums
+  }
+  const std::string stored = bytes.substr(bytes.size() - 16);
+  bytes.resize(bytes.size() - kTrailerSize);
+  if (hex_digits(lang::fnv1a64(bytes)) != stored) {
+    const std::filesystem::path previous = previous_checkpoint_path(file);
+    throw checkpoint_error(
+        file, "is damaged: its contents do not match its checksum (a flipped bit or a torn copy)" +
+                  (std::filesystem::exists(previous, ec)
+                       ? "; the previous checkpoint is " + previous.string() +
+                             ": move it over this one to resume from it, or sample from it with "
+                             "sample.checkpoint"
+                       : std::string()));
+  }
+  return bytes;
+}
+
+/// An archive read from verified bytes, which it keeps alive.
+struct OpenArchive {
+  std::string bytes;
+  torch::serialize::InputArchive archive;
+};
+
+std::unique_ptr<OpenArchive> open(const std::filesystem::path& file) {
+  auto opened = std::make_unique<OpenArchive>();
+  opened->bytes = verified_bytes(file);
+  try {
+    opened->archive.load_from(opened->bytes.data(), opened->bytes.size());
+  } catch (const std::exception& e) {
+    throw checkpoint_error(file,
+                           std::string("not a readable checkpoint (") + first_line(e.what()) + ")");
+  }
+  return opened;
+}
+
+/// Refuses weights that are not finite, naming the first such tensor.
+void require_finite(const torch::nn::Module& module, const std::string& prefix,
+                    const std::function<std::runtime_error(const std::string&)>& fail) {
+  for (const auto& item : module.named_parameters(true)) {
+    if (!at::isfinite(item.value().detach()).all().item<bool>()) {
+      throw fail("non-finite weights in " + prefix + item.key());
+    }
+  }
 }
 
 /// A string entry spelled as one of `table`'s names.
@@ -116,11 +193,37 @@ CheckpointHeader read_header(torch::serialize::InputArchive& archive,
   return header;
 }
 
+/// checkpoint.pt becomes checkpoint.prev.pt before it is replaced: a hard
+/// link renamed into place, so checkpoint.pt itself is never missing.
+void keep_previous(const std::filesystem::path& file) {
+  std::error_code ec;
+  if (!std::filesystem::is_regular_file(file, ec)) return;
+  const std::filesystem::path previous = previous_checkpoint_path(file);
+  std::filesystem::path link = previous;
+  link += ".link";
+  std::filesystem::remove(link, ec);
+  std::filesystem::create_hard_link(file, link, ec);
+  if (!ec) std::filesystem::rename(link, previous, ec);
+  if (ec) std::filesystem::remove(link, ec);  // best effort: the new checkpoint still lands
+}
+
 }  // namespace
+
+std::filesystem::path previous_checkpoint_path(const std::filesystem::path& file) {
+  std::filesystem::path previous = file;
+  previous.replace_extension(".prev" + file.extension().string());
+  return previous;
+}
 
 void save_checkpoint(const std::filesystem::path& file, const CheckpointHeader& header,
                      const CheckpointParts& parts, const std::optional<GaussianPrior>& prior,
                      const std::optional<GaussianPrior>& data_spectrum) {
+  const auto refuse = [&file, &header](const std::string& what) {
+    return checkpoint_error(file, "not written at step " + std::to_string(header.step) + ": " +
+                                      what + " (the run diverged; the last checkpoint is kept)");
+  };
+  if (parts.model != nullptr) require_finite(*parts.model, "model/", refuse);
+  if (parts.ema != nullptr) require_finite(*parts.ema, "ema/", refuse);
   torch::serialize::OutputArchive archive;
   archive.write("format", c10::IValue(std::string(kFormat)));
   archive.write("process", c10::IValue(header.process));
@@ -144,14 +247,18 @@ void save_checkpoint(const std::filesystem::path& file, const CheckpointHeader& 
     archive.write("data/mean", data_spectrum->mean());
     archive.write("data/variance", data_spectrum->variance());
   }
-  std::ostringstream bytes;
-  archive.save_to(bytes);
-  write_file_atomically(file, bytes.str());
+  std::ostringstream stream;
+  archive.save_to(stream);
+  std::string bytes = stream.str();
+  bytes += kChecksumTag;
+  bytes += hex_digits(lang::fnv1a64(bytes.substr(0, bytes.size() - kChecksumTag.size())));
+  keep_previous(file);
+  write_file_atomically(file, bytes);
 }
 
 CheckpointHeader read_checkpoint_header(const std::filesystem::path& file) {
-  torch::serialize::InputArchive archive = open(file);
-  return read_header(archive, file);
+  const auto opened = open(file);
+  return read_header(opened->archive, file);
 }
 
 void require_checkpoint_process(const std::filesystem::path& file, const CheckpointHeader& header,
@@ -169,11 +276,19 @@ CheckpointHeader load_checkpoint(const std::filesystem::path& file,
                                  const std::string& expected_process, const CheckpointParts& parts,
                                  std::optional<GaussianPrior>* prior, const SpectralBasis* basis,
                                  std::optional<GaussianPrior>* data_spectrum) {
-  torch::serialize::InputArchive archive = open(file);
+  const auto opened = open(file);
+  torch::serialize::InputArchive& archive = opened->archive;
   CheckpointHeader header = read_header(archive, file);
   if (!expected_process.empty()) require_checkpoint_process(file, header, expected_process);
-  if (parts.model != nullptr) read_module(archive, file, "model/", *parts.model);
-  if (parts.ema != nullptr) read_module(archive, file, "ema/", *parts.ema);
+  const auto damaged = [&file](const std::string& what) { return checkpoint_error(file, what); };
+  if (parts.model != nullptr) {
+    read_module(archive, file, "model/", *parts.model);
+    require_finite(*parts.model, "model/", damaged);
+  }
+  if (parts.ema != nullptr) {
+    read_module(archive, file, "ema/", *parts.ema);
+    require_finite(*parts.ema, "ema/", damaged);
+  }
   if (parts.optimizer != nullptr) {
     torch::serialize::InputArchive optimizer;
     if (!archive.try_read("optimizer", optimizer)) {

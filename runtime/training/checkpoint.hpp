@@ -1,6 +1,10 @@
 // Training checkpoints: everything a run needs to continue exactly where it
 // stopped, or to sample. One file, written atomically (temp file + rename),
-// so a kill at any moment leaves the previous checkpoint intact.
+// so a kill at any moment leaves the previous checkpoint intact; the file it
+// replaces is kept as checkpoint.prev.pt. The archive is followed by a
+// checksum trailer (FNV-1a 64 of its bytes), verified before anything is
+// loaded: a damaged file is refused naming it and the previous one. Weights
+// that are not finite are never written, and refused on load.
 //
 //   format        "spdec-checkpoint-1"
 //   process       process_fingerprint (runtime/run/run_setup.hpp): a checkpoint
@@ -34,6 +38,10 @@
 
 namespace spdec::runtime {
 
+/// Where save_checkpoint keeps the checkpoint it replaces: checkpoint.prev.pt
+/// beside checkpoint.pt.
+[[nodiscard]] std::filesystem::path previous_checkpoint_path(const std::filesystem::path& file);
+
 struct CheckpointHeader {
   std::string process;  ///< fingerprint
   std::string config;   ///< resolved TOML
@@ -49,8 +57,10 @@ struct CheckpointParts {
   torch::optim::Optimizer* optimizer = nullptr;  ///< may be null (sampling)
 };
 
-/// Writes a checkpoint atomically; throws std::runtime_error naming the file
-/// on an I/O failure.
+/// Writes a checkpoint atomically, keeping the one it replaces as
+/// previous_checkpoint_path(file); throws std::runtime_error naming the file
+/// on an I/O failure, or when the model or EMA weights are not finite (then
+/// nothing is written).
 void save_checkpoint(const std::filesystem::path& file, const CheckpointHeader& header,
                      const CheckpointParts& parts, const std::optional<GaussianPrior>& prior,
                      const std::optional<GaussianPrior>& data_spectrum = std::nullopt);
@@ -64,9 +74,10 @@ void require_checkpoint_process(const std::filesystem::path& file, const Checkpo
                                 const std::string& expected);
 
 /// Loads into the given parts (each may be null to skip it) and returns the
-/// header. Throws std::runtime_error naming the file when it is missing,
-/// not a spdec checkpoint, trained for another process (expected_process is
-/// compared unless empty), or its tensors do not fit the network.
+/// header. Throws std::runtime_error naming the file when it is missing (or
+/// a dangling link), damaged (checksum), not a spdec checkpoint, trained for
+/// another process (expected_process is compared unless empty), its tensors
+/// do not fit the network, or its weights are not finite.
 CheckpointHeader load_checkpoint(const std::filesystem::path& file,
                                  const std::string& expected_process, const CheckpointParts& parts,
                                  std::optional<GaussianPrior>* prior, const SpectralBasis* basis,
