@@ -1270,14 +1270,14 @@ fs::path run_path(const RunConfig& config, const std::string& name) {
   return path.is_absolute() ? path : fs::path(config.run.dir) / path;
 }
 
-fs::path save_resolved(const RunConfig& config) {
+fs::path save_resolved(const RunConfig& config, const std::string& name) {
   const fs::path dir(config.run.dir);
   std::error_code ec;
   fs::create_directories(dir, ec);
   if (ec) {
     throw ConfigError("cannot create run directory " + dir.string() + ": " + ec.message());
   }
-  fs::path target = dir / "config.toml";
+  fs::path target = dir / name;
   if (const auto failure = lang::write_file_atomically(target, resolved_toml(config))) {
     throw ConfigError(failure->message());
   }

@@ -216,10 +216,12 @@ class ConfigError : public std::runtime_error {
 /// Loading it again gives an equal RunConfig.
 [[nodiscard]] std::string resolved_toml(const RunConfig& config);
 
-/// Writes resolved_toml to <run.dir>/config.toml atomically (temp + rename),
-/// creating the directory. Returns the file's path; throws ConfigError on an
-/// I/O failure.
-std::filesystem::path save_resolved(const RunConfig& config);
+/// Writes resolved_toml to <run.dir>/<name> (config.toml unless a job must
+/// not replace a trained run's config.toml, specs/RUN_CONFIG.md) atomically
+/// (temp + rename), creating the directory. Returns the file's path; throws
+/// ConfigError on an I/O failure.
+std::filesystem::path save_resolved(const RunConfig& config,
+                                    const std::string& name = "config.toml");
 
 /// The path inside the run directory for an output name (absolute names kept).
 [[nodiscard]] std::filesystem::path run_path(const RunConfig& config, const std::string& name);

@@ -133,6 +133,27 @@ at::Tensor training_labels(const at::Tensor& labels, const config::ModelSection&
   return out.to(device);
 }
 
+/// What in run.dir is a run's history, each relative to run.dir: what
+/// `--fresh` discards, and what a start without a checkpoint refuses to lose.
+std::vector<std::string> run_history(const std::filesystem::path& dir) {
+  std::vector<std::string> found;
+  for (const char* name :
+       {"checkpoint.pt", "train_log.jsonl", "samples/", "samples.png", "samples.npy"}) {
+    std::error_code ec;
+    const std::string bare = std::string(name) == "samples/" ? "samples" : name;
+    if (std::filesystem::exists(std::filesystem::symlink_status(dir / bare, ec))) {
+      found.emplace_back(name);
+    }
+  }
+  return found;
+}
+
+std::string joined(const std::vector<std::string>& names) {
+  std::string text;
+  for (const std::string& name : names) text += (text.empty() ? "" : ", ") + name;
+  return text;
+}
+
 /// Keeps the log's lines up to `step` (a resumed run rewrites what came after
 /// its checkpoint).
 void trim_log(const std::filesystem::path& file, std::int64_t step) {
@@ -183,7 +204,45 @@ class Trainer {
   }
 
  private:
+  /// Before anything is loaded or written: a fresh start over a run's
+  /// history (a log or samples without a usable checkpoint) is refused
+  /// unless hooks_.fresh; a dangling checkpoint symlink always names itself.
+  void check_history() {
+    const std::filesystem::path dir(config_.run.dir);
+    const std::filesystem::path checkpoint = checkpoint_path(config_);
+    if (hooks_.fresh) return;
+    std::error_code ec;
+    if (std::filesystem::is_symlink(checkpoint, ec) && !std::filesystem::exists(checkpoint, ec)) {
+      throw std::runtime_error(fmt::format(
+          "checkpoint {} is a dangling symlink (to {}); restore its target to resume, or run "
+          "`spdec run train --fresh` to discard the run's history and start at step 0",
+          checkpoint.string(), std::filesystem::read_symlink(checkpoint, ec).string()));
+    }
+    if (std::filesystem::exists(checkpoint, ec)) return;
+    const std::vector<std::string> history = run_history(dir);
+    if (!history.empty()) {
+      throw std::runtime_error(fmt::format(
+          "run.dir {} holds a run's history ({}) but no checkpoint.pt; use another run.dir, or "
+          "`spdec run train --fresh` to discard the history and start at step 0",
+          dir.string(), joined(history)));
+    }
+  }
+
+  /// --fresh: removes the run's history before a start at step 0.
+  void discard_history() {
+    const std::filesystem::path dir(config_.run.dir);
+    const std::vector<std::string> history = run_history(dir);
+    if (history.empty()) return;
+    log_ << "train: --fresh: discarding the run's history in " << dir.string() << ": "
+         << joined(history) << std::endl;
+    for (std::string name : history) {
+      if (name.back() == '/') name.pop_back();
+      std::filesystem::remove_all(dir / name);
+    }
+  }
+
   void setup() {
+    check_history();
     apply_thread_count(config_);
     device_ = choose_device(config_.run.device);
     // Deterministic cuDNN algorithms on a GPU (the CPU kernels already are,
@@ -208,12 +267,14 @@ class Trainer {
         net_->parameters(),
         torch::optim::AdamOptions(config_.train.lr).betas({0.9, 0.999}).eps(1e-8));
     std::filesystem::create_directories(config_.run.dir);
-    config::save_resolved(config_);
+    if (hooks_.fresh) discard_history();
     if (std::filesystem::exists(checkpoint_path(config_))) {
       resume();
     } else {
       start();
     }
+    // Only now: a refused checkpoint leaves the config.toml that loads it.
+    config::save_resolved(config_);
     ObjectiveOptions options;
     options.projections = config_.train.projections;
     options.parameterisation = parameterisation_;

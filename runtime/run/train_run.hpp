@@ -40,6 +40,10 @@ struct TrainHooks {
   /// Stop (checkpoint and return) before this many steps are done, as if
   /// interrupted; 0 = never.
   std::int64_t stop_after = 0;
+  /// `spdec run train --fresh`: start at step 0 even where run.dir holds a
+  /// run's history (checkpoint.pt, train_log.jsonl, samples), discarding it;
+  /// without it such a directory with no usable checkpoint is refused.
+  bool fresh = false;
 };
 
 struct TrainSummary {

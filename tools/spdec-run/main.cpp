@@ -3,12 +3,14 @@
 // (about a second): `spdec run ARGS` executes `spdec-run ARGS` from the same
 // directory.
 #include <CLI/CLI.hpp>
+#include <filesystem>
 #include <iostream>
 #include <spdec/build_info.hpp>
 #include <string>
 #include <vector>
 
 #include "lang/diagnostics.hpp"
+#include "runtime/base/run_lock.hpp"
 #include "runtime/config/run_config.hpp"
 #include "runtime/run/classifier_run.hpp"
 #include "runtime/run/eval_run.hpp"
@@ -24,12 +26,49 @@ struct JobArgs {
   std::vector<std::string> inputs;
   std::string backend;
   std::string checkpoint;
+  bool fresh = false;
 };
+
+std::optional<spdec::config::RunConfig> load_config(const JobArgs& args,
+                                                    std::optional<spdec::lang::Process>& process);
+
+/// A loaded job: its config, its process, and the run directory's lock,
+/// held until the job returns (every job writes into run.dir).
+struct Job {
+  spdec::config::RunConfig config;
+  spdec::lang::Process process;
+  spdec::runtime::RunDirLock lock;
+};
+
+/// The run config with the command line's overrides, with run.dir locked for
+/// `name`; nullopt after printing the diagnostics or the refusal (another
+/// job holds run.dir).
+std::optional<Job> load(const JobArgs& args, const std::string& name) {
+  std::optional<spdec::lang::Process> process;
+  auto config = load_config(args, process);
+  if (!config) return std::nullopt;
+  try {
+    spdec::runtime::RunDirLock lock(config->run.dir, name);
+    return Job{std::move(*config), std::move(*process), std::move(lock)};
+  } catch (const std::exception& e) {
+    std::cerr << "spdec run " << name << ": error: " << e.what() << "\n";
+    return std::nullopt;
+  }
+}
+
+/// The resolved config of a job that is not `train`: config.toml, unless a
+/// checkpoint.pt lies beside it (config.toml is then the trained run's and
+/// stays as it is): <job>.toml then.
+void save_job_config(const spdec::config::RunConfig& config, const std::string& name) {
+  const std::filesystem::path checkpoint = spdec::config::run_path(config, "checkpoint.pt");
+  const bool trained = std::filesystem::exists(std::filesystem::symlink_status(checkpoint));
+  (void)spdec::config::save_resolved(config, trained ? name + ".toml" : "config.toml");
+}
 
 /// The run config with the command line's overrides; nullopt after printing
 /// the diagnostics.
-std::optional<spdec::config::RunConfig> load(const JobArgs& args,
-                                             std::optional<spdec::lang::Process>& process) {
+std::optional<spdec::config::RunConfig> load_config(const JobArgs& args,
+                                                    std::optional<spdec::lang::Process>& process) {
   spdec::lang::Diagnostics diagnostics;
   std::vector<std::string> overrides = args.overrides;
   if (!args.backend.empty()) overrides.push_back("process.backend=\"" + args.backend + "\"");
@@ -44,22 +83,22 @@ std::optional<spdec::config::RunConfig> load(const JobArgs& args,
 }
 
 int run_forward(const JobArgs& args) {
-  std::optional<spdec::lang::Process> process;
-  const auto config = load(args, process);
-  if (!config) return 1;
-  spdec::config::save_resolved(*config);
-  (void)spdec::runtime::run_forward(*config, *process, std::cout);
+  const auto job = load(args, "forward");
+  if (!job) return 1;
+  save_job_config(job->config, "forward");
+  (void)spdec::runtime::run_forward(job->config, job->process, std::cout);
   return 0;
 }
 
 int run_train(const JobArgs& args) {
-  std::optional<spdec::lang::Process> process;
-  const auto config = load(args, process);
-  if (!config) return 1;
+  const auto job = load(args, "train");
+  if (!job) return 1;
   try {
-    const auto summary = spdec::runtime::run_train(*config, *process, std::cout);
+    spdec::runtime::TrainHooks hooks;
+    hooks.fresh = args.fresh;
+    const auto summary = spdec::runtime::run_train(job->config, job->process, std::cout, hooks);
     // 130: stopped by a signal (the checkpoint is written; run again to resume).
-    return summary.interrupted && summary.steps < config->train.steps ? 130 : 0;
+    return summary.interrupted && summary.steps < job->config.train.steps ? 130 : 0;
   } catch (const spdec::runtime::TrainingDiverged& e) {
     std::cerr << "spdec run train: error: " << e.what() << "\n";
     return 1;
@@ -67,31 +106,28 @@ int run_train(const JobArgs& args) {
 }
 
 int run_sample(const JobArgs& args) {
-  std::optional<spdec::lang::Process> process;
   JobArgs with_checkpoint = args;
   if (!args.checkpoint.empty()) {
     with_checkpoint.overrides.push_back("sample.checkpoint=\"" + args.checkpoint + "\"");
   }
-  const auto config = load(with_checkpoint, process);
-  if (!config) return 1;
-  (void)spdec::runtime::run_sample(*config, *process, std::cout);
+  const auto job = load(with_checkpoint, "sample");
+  if (!job) return 1;
+  (void)spdec::runtime::run_sample(job->config, job->process, std::cout);
   return 0;
 }
 
 int run_classifier(const JobArgs& args) {
-  std::optional<spdec::lang::Process> process;
-  const auto config = load(args, process);
-  if (!config) return 1;
-  spdec::config::save_resolved(*config);
-  (void)spdec::runtime::run_classifier(*config, std::cout);
+  const auto job = load(args, "classifier");
+  if (!job) return 1;
+  save_job_config(job->config, "classifier");
+  (void)spdec::runtime::run_classifier(job->config, std::cout);
   return 0;
 }
 
 int run_eval(const JobArgs& args) {
-  std::optional<spdec::lang::Process> process;
-  const auto config = load(args, process);
-  if (!config) return 1;
-  (void)spdec::runtime::run_eval(*config, *process, std::cout);
+  const auto job = load(args, "eval");
+  if (!job) return 1;
+  (void)spdec::runtime::run_eval(job->config, job->process, std::cout);
   return 0;
 }
 
@@ -122,6 +158,9 @@ int main(int argc, char** argv) {
                             "directory that holds a checkpoint): checkpoint.pt, "
                             "train_log.jsonl, samples/",
                             *args);
+  train->add_flag("--fresh", args->fresh,
+                  "start at step 0 even where run.dir holds a run's history, discarding its "
+                  "checkpoint.pt, train_log.jsonl and samples");
   train->callback([args, &exit_code] { exit_code = run_train(*args); });
   CLI::App* sample =
       add_job(app, "sample", "Draw images from a trained run: samples.png, samples.npy", *args);
