@@ -137,8 +137,8 @@ at::Tensor training_labels(const at::Tensor& labels, const config::ModelSection&
 /// `--fresh` discards, and what a start without a checkpoint refuses to lose.
 std::vector<std::string> run_history(const std::filesystem::path& dir) {
   std::vector<std::string> found;
-  for (const char* name :
-       {"checkpoint.pt", "train_log.jsonl", "samples/", "samples.png", "samples.npy"}) {
+  for (const char* name : {"checkpoint.pt", "checkpoint.prev.pt", "train_log.jsonl", "samples/",
+                           "samples.png", "samples.npy"}) {
     std::error_code ec;
     const std::string bare = std::string(name) == "samples/" ? "samples" : name;
     if (std::filesystem::exists(std::filesystem::symlink_status(dir / bare, ec))) {
