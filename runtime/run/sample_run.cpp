@@ -113,6 +113,13 @@ SampleRunFiles run_sample(const config::RunConfig& config, const lang::Process& 
   grid.range = range;
   save_image_grid(files.png, images, grid);
   log << "wrote " << files.png.string() << " and " << files.npy.string() << std::endl;
+  // Files of nothing but NaN are not a result: the job fails (exit 1) once
+  // they are written, so that a script sees the divergence.
+  if (non_finite_images(images) == images.size(0)) {
+    throw std::runtime_error("every sample is non-finite (" +
+                             non_finite_message(images.size(0), images.size(0)) +
+                             "): the network or the sampler diverged; see " + files.npy.string());
+  }
   return files;
 }
 
