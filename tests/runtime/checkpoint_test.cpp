@@ -19,6 +19,8 @@
 namespace fs = std::filesystem;
 namespace rt = spdec::runtime;
 
+using spdec::test::read_bytes;
+
 namespace {
 
 fs::path fresh_dir(const std::string& name) {
@@ -26,11 +28,6 @@ fs::path fresh_dir(const std::string& name) {
   fs::remove_all(dir);
   fs::create_directories(dir);
   return dir;
-}
-
-std::string read_bytes(const fs::path& file) {
-  std::ifstream in(file, std::ios::binary);
-  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
 }
 
 void write_bytes(const fs::path& file, const std::string& bytes) {

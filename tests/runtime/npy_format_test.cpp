@@ -12,6 +12,8 @@
 namespace fs = std::filesystem;
 using namespace spdec::runtime;
 
+using spdec::test::read_bytes;
+
 namespace {
 
 fs::path temp_dir(const std::string& name) {
@@ -20,11 +22,6 @@ fs::path temp_dir(const std::string& name) {
   fs::remove_all(dir);
   fs::create_directories(dir);
   return dir;
-}
-
-std::string read_bytes(const fs::path& file) {
-  std::ifstream in(file, std::ios::binary);
-  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
 }
 
 }  // namespace

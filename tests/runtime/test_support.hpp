@@ -8,6 +8,8 @@
 #include <cmath>
 #include <cstdint>
 #include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <memory>
 #include <optional>
 #include <string>
@@ -29,6 +31,12 @@ inline void torch_setup(std::uint64_t seed = 20240917, int threads = 2) {
 
 inline at::TensorOptions f64() { return at::TensorOptions().dtype(at::kDouble); }
 inline at::TensorOptions f32() { return at::TensorOptions().dtype(at::kFloat); }
+
+/// A file's bytes, as written.
+inline std::string read_bytes(const std::filesystem::path& file) {
+  std::ifstream in(file, std::ios::binary);
+  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+}
 
 /// max |a − b|, in double.
 inline double max_abs_diff(const at::Tensor& a, const at::Tensor& b) {
