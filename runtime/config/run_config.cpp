@@ -40,6 +40,8 @@ constexpr const char* kUnknownParam = "C007";  // process.params names no param
 constexpr const char* kUnreadable = "C008";    // the TOML file cannot be read
 constexpr const char* kInconsistent = "C009";  // two keys disagree
 
+constexpr std::int64_t kMaxTrainSteps = (std::int64_t{1} << 43) - 1;
+
 /// "auto" and then `names`: a key whose automatic choice the training plan makes.
 std::vector<std::string> with_auto(std::vector<std::string> names) {
   names.insert(names.begin(), "auto");
@@ -292,11 +294,12 @@ class Reader {
     return f;
   }
 
-  Found get(const std::string& path, std::int64_t& out, std::int64_t min, const char* range_text) {
+  Found get(const std::string& path, std::int64_t& out, std::int64_t min, const char* range_text,
+            std::int64_t max = std::numeric_limits<std::int64_t>::max()) {
     const Found f = find(path);
     if (!f) return f;
     if (const auto v = f.node->value_exact<std::int64_t>()) {
-      if (*v < min) {
+      if (*v < min || *v > max) {
         error_at(f, kBadValue,
                  "`" + path + "` must be " + range_text + ", got " + std::to_string(*v));
       } else {
@@ -710,7 +713,10 @@ void read_model(Reader& r, RunConfig& c) {
 void read_train(Reader& r, RunConfig& c) {
   // [train]
   r.get_choice("train.objective", lang::kObjectiveKinds, c.train.objective);
-  r.get("train.steps", c.train.steps, 1, "positive");
+  // Step k keys its noise streams k·2^20 + row as 64-bit signed integers
+  // (runtime/training/objective.cpp), so steps stop below 2^43.
+  r.get("train.steps", c.train.steps, 1, "positive and at most 2^43 - 1 (8796093022207)",
+        kMaxTrainSteps);
   r.get_int("train.batch_size", c.train.batch_size, 1, "positive");
   r.get("train.lr", c.train.lr, 0, false, "positive");
   r.get("train.warmup", c.train.warmup, 0, "0 (none) or more");

@@ -223,7 +223,15 @@ TEST_CASE("wrong types say what was expected and what was given", "[config]") {
 TEST_CASE("values out of range or not among the choices", "[config]") {
   SECTION("steps <= 0") {
     check_error(load(kHeat + "[train]\nsteps = 0\n"), "C004", 4, 9,
-                "`train.steps` must be positive, got 0");
+                "`train.steps` must be positive and at most 2^43 - 1 (8796093022207), got 0");
+  }
+  SECTION("absurd step counts: the noise streams k * 2^20 + row must fit in 64 bits") {
+    check_error(load(kHeat + "[train]\nsteps = 9223372036854775807\n"), "C004", 4, 9,
+                "`train.steps` must be positive and at most 2^43 - 1 (8796093022207), got "
+                "9223372036854775807");
+    const Loaded largest = load(kHeat + "[train]\nsteps = 8796093022207\n");
+    REQUIRE(largest.config);
+    CHECK(largest.config->train.steps == 8796093022207);
   }
   SECTION("lr <= 0") {
     check_error(load(kHeat + "[train]\nlr = -1e-4\n"), "C004", 4, 6,
