@@ -136,8 +136,9 @@ class DecoupledModel final : public ProcessModel {
 
   /// −Σ̄_t⁺ (x − Φ_t(x̂₀)): the flow of the estimate stands for E[Φ_t(x₀) | x].
   at::Tensor score_from_denoised(const at::Tensor& x, double t, const at::Tensor& x0_hat) override {
-    const at::Tensor flow = flow_pair(x0_hat, t, t).second;
-    return (-covariance(t, x, x0_hat).apply_inverse(x - flow)).to(x.scalar_type()).contiguous();
+    const FlowPair pair = flow_pair(x0_hat, t, t);
+    const Covariance sigma = noise_covariance(at::sqrt(variance_of(pair.variance_t, t, x, x0_hat)));
+    return (-sigma.apply_inverse(x - pair.at_t)).to(x.scalar_type()).contiguous();
   }
 
   [[nodiscard]] bool has_posterior() const override { return true; }
@@ -152,9 +153,11 @@ class DecoupledModel final : public ProcessModel {
   at::Tensor posterior_step(const at::Tensor& x, double t, double s, const at::Tensor& x0_hat,
                             const PosteriorStep& options, const NoiseSource& noise) override {
     if (!(s < t)) throw std::invalid_argument("posterior step: needs s < t");
-    const auto [flow_s, flow_t] = flow_pair(x0_hat, s, t);
-    const at::Tensor v_t = accumulated_variance(t, x, x0_hat).to(x.scalar_type());
-    const at::Tensor v_s = accumulated_variance(s, x, x0_hat).to(x.scalar_type());
+    const FlowPair pair = flow_pair(x0_hat, s, t);
+    const at::Tensor& flow_s = pair.at_s;
+    const at::Tensor& flow_t = pair.at_t;
+    const at::Tensor v_t = variance_of(pair.variance_t, t, x, x0_hat).to(x.scalar_type());
+    const at::Tensor v_s = variance_of(pair.variance_s, s, x, x0_hat).to(x.scalar_type());
     const at::Tensor carries = v_t > 0;
     const at::Tensor safe_v_t = at::where(carries, v_t, at::ones_like(v_t));
     const at::Tensor rho = at::where(carries, v_s / safe_v_t, at::zeros_like(v_t));
@@ -236,29 +239,57 @@ class DecoupledModel final : public ProcessModel {
 
   /// Φ_s(x₀) and Φ_t(x₀) for s ≤ t from one sweep over the Δt grid; each
   /// lands on its time with a shortened last step, as perturb does, so the
-  /// sampler pushes its estimate through the very flow training used.
-  std::pair<at::Tensor, at::Tensor> flow_pair(const at::Tensor& x0, double s, double t) {
+  /// sampler pushes its estimate through the very flow training used. When
+  /// Σ̄ depends on x₀ (not shared_variance; the flow is then explicit), the
+  /// same sweep accumulates D² at s and t, which would otherwise take a
+  /// sweep each (accumulated_variance); else the variances stay undefined.
+  struct FlowPair {
+    at::Tensor at_s;
+    at::Tensor at_t;
+    at::Tensor variance_s;
+    at::Tensor variance_t;
+  };
+
+  FlowPair flow_pair(const at::Tensor& x0, double s, double t) {
     if (fed_) {
       FedPair pair =
           fed_flow_pair(kernels(), process(), x0.to(at::kFloat).contiguous(), s, t, *fed_);
-      return {pair.at_s.contiguous(), pair.at_t.contiguous()};
+      return {pair.at_s.contiguous(), pair.at_t.contiguous(), {}, {}};
     }
     const double dt = process().time.dt;
     const at::Tensor u0 = kernel_u0(x0);
     const GridPosition at_s = grid_position(s, dt);
     const GridPosition at_t = grid_position(t, dt);
-    const auto steps = [&](const at::Tensor& u, std::int64_t from, std::int64_t count) {
-      return count > 0 ? kernels().flow_steps(u, u0, static_cast<double>(from) * dt, dt, count) : u;
-    };
-    const auto land = [&](const at::Tensor& u, const GridPosition& position) {
-      return position.rest > 0
-                 ? kernels().flow_steps(u, u0, static_cast<double>(position.steps) * dt,
-                                        position.rest, 1)
+    const bool carry = !process().training.shared_variance;
+    const auto steps = [&](const at::Tensor& u, std::int64_t from, std::int64_t count,
+                           at::Tensor* variance) {
+      return count > 0
+                 ? kernels().flow_steps(u, u0, static_cast<double>(from) * dt, dt, count, variance)
                  : u;
     };
-    const at::Tensor node_s = steps(x0.to(at::kFloat).contiguous(), 0, at_s.steps);
-    const at::Tensor node_t = steps(node_s, at_s.steps, at_t.steps - at_s.steps);
-    return {land(node_s, at_s).contiguous(), land(node_t, at_t).contiguous()};
+    const auto land = [&](const at::Tensor& u, const GridPosition& position, at::Tensor* variance) {
+      return position.rest > 0
+                 ? kernels().flow_steps(u, u0, static_cast<double>(position.steps) * dt,
+                                        position.rest, 1, variance)
+                 : u;
+    };
+    const at::Tensor start = x0.to(at::kFloat).contiguous();
+    at::Tensor variance = carry ? at::zeros_like(start) : at::Tensor();
+    FlowPair pair;
+    const at::Tensor node_s = steps(start, 0, at_s.steps, carry ? &variance : nullptr);
+    if (carry) pair.variance_s = variance.clone();
+    pair.at_s = land(node_s, at_s, carry ? &pair.variance_s : nullptr).contiguous();
+    const at::Tensor node_t =
+        steps(node_s, at_s.steps, at_t.steps - at_s.steps, carry ? &variance : nullptr);
+    pair.at_t = land(node_t, at_t, carry ? &variance : nullptr).contiguous();
+    if (carry) pair.variance_t = variance;
+    return pair;
+  }
+
+  /// D² at `time`: what a flow pair carried, or the shared table's.
+  at::Tensor variance_of(const at::Tensor& carried, double time, const at::Tensor& x,
+                         const at::Tensor& x0_hat) {
+    return carried.defined() ? carried : accumulated_variance(time, x, x0_hat);
   }
 
   /// D Q D (D = `scale`) in the noise's basis; white Q skips the transforms.
