@@ -47,7 +47,8 @@ std::optional<Process> check_file_for_side(const std::string& path, long side, C
   std::erase_if(options.overrides, [](const ParamOverride& o) { return o.name == kSizeParam; });
   Diagnostics first;
   std::optional<Process> as_declared = check_module(*module, options, first);
-  if (!as_declared || as_declared->find_param(kSizeParam) == nullptr) {
+  const Param* size = as_declared ? as_declared->find_param(kSizeParam) : nullptr;
+  if (size == nullptr || size->value == static_cast<double>(side)) {
     for (const Diagnostic& d : first.all()) diagnostics.report(d);
     return as_declared;
   }
