@@ -210,10 +210,7 @@ void classify_terms(Process& process) {
   const bool time_only_noise = c.noise == NoiseClass::additive && !c.noise_spatially_varying;
   c.exact_marginals = c.drift_spectral && time_only_noise && spectral_boundary;
 
-  if (c.noise == NoiseClass::none) {
-    c.notes.emplace_back("no noise: the process is deterministic and cannot serve generation");
-    return;
-  }
+  if (c.noise == NoiseClass::none) return;  // the training plan's refusal says why
   if (c.exact_marginals && process.time.taming) {
     c.notes.emplace_back(
         "taming makes the simulated chain nonlinear; the exact objective integrates the untamed "
