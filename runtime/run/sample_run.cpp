@@ -101,8 +101,9 @@ SampleRunFiles run_sample(const config::RunConfig& config, const lang::Process& 
   const ValueRange range = config.data.range;
   const at::Tensor images = clamp_to_range(generate(*model, net, head, prior, request), range);
   if (bar) bar->finish();
-  if (const std::int64_t k = non_finite_images(images); k > 0) {
-    log << "sample: warning: " << non_finite_message(k, images.size(0)) << std::endl;
+  const std::int64_t non_finite = non_finite_images(images);
+  if (non_finite > 0) {
+    log << "sample: warning: " << non_finite_message(non_finite, images.size(0)) << std::endl;
   }
 
   std::filesystem::create_directories(config.run.dir);
@@ -115,7 +116,7 @@ SampleRunFiles run_sample(const config::RunConfig& config, const lang::Process& 
   log << "wrote " << files.png.string() << " and " << files.npy.string() << std::endl;
   // Files of nothing but NaN are not a result: the job fails (exit 1) once
   // they are written, so that a script sees the divergence.
-  if (non_finite_images(images) == images.size(0)) {
+  if (non_finite == images.size(0)) {
     throw std::runtime_error("every sample is non-finite (" +
                              non_finite_message(images.size(0), images.size(0)) +
                              "): the network or the sampler diverged; see " + files.npy.string());

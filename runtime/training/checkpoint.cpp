@@ -250,8 +250,9 @@ void save_checkpoint(const std::filesystem::path& file, const CheckpointHeader& 
   std::ostringstream stream;
   archive.save_to(stream);
   std::string bytes = stream.str();
+  const std::string checksum = hex_digits(lang::fnv1a64(bytes));
   bytes += kChecksumTag;
-  bytes += hex_digits(lang::fnv1a64(bytes.substr(0, bytes.size() - kChecksumTag.size())));
+  bytes += checksum;
   keep_previous(file);
   write_file_atomically(file, bytes);
 }
