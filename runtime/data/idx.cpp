@@ -219,7 +219,7 @@ void write_idx(const std::filesystem::path& file, const std::vector<std::int64_t
   out.write(reinterpret_cast<const char*>(bytes.data()),
             static_cast<std::streamsize>(bytes.size()));
   out.close();
-  if (!out) throw DataError(file, "write error");
+  if (!out) throw DataError(file, "write error: " + os_reason());
 }
 
 }  // namespace spdec::runtime

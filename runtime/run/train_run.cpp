@@ -21,6 +21,8 @@
 #include <vector>
 
 #include "runtime/base/atomic_write.hpp"
+#include "runtime/base/data_error.hpp"
+#include "runtime/base/os_reason.hpp"
 #include "runtime/base/progress.hpp"
 #include "runtime/base/splitmix.hpp"
 #include "runtime/data/batch_loader.hpp"
@@ -367,6 +369,7 @@ class Trainer {
     options.start_batch = step_;
     BatchLoader loader(data_, options);
     std::ofstream jsonl(log_file(), std::ios::app);
+    if (!jsonl) throw DataError(log_file(), "cannot open the log for appending: " + os_reason());
     Progress progress("train", step_, config_.train.steps, log_, Progress::stderr_is_terminal(),
                       config_.train.log_every);
     const auto began = std::chrono::steady_clock::now();
@@ -391,6 +394,8 @@ class Trainer {
                                 {"time", seconds}}
                      .dump()
               << std::endl;
+        // A lost line would be a gap in the curve: stop, naming the reason.
+        if (!jsonl) throw DataError(log_file(), "cannot append to the log: " + os_reason());
       }
       progress.update(step_, loss);
       if (config_.train.checkpoint_every > 0 && step_ % config_.train.checkpoint_every == 0) {
