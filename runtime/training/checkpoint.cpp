@@ -4,6 +4,7 @@
 #include <torch/serialize/output-archive.h>
 
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <functional>
@@ -80,8 +81,13 @@ std::string read_string(torch::serialize::InputArchive& archive, const std::file
   return value.toStringRef();
 }
 
-/// LibTorch's messages carry a backtrace after their first line.
-std::string first_line(const std::string& text) { return text.substr(0, text.find('\n')); }
+/// LibTorch's messages carry a backtrace after their first line: a person
+/// reads the first, a developer sets SPDEC_VERBOSE=1 for the whole text.
+std::string first_line(const std::string& text) {
+  const char* verbose = std::getenv("SPDEC_VERBOSE");
+  if (verbose != nullptr && *verbose != '\0' && std::string_view(verbose) != "0") return text;
+  return text.substr(0, text.find('\n'));
+}
 
 std::string hex_digits(std::uint64_t value) {
   static constexpr std::string_view kDigits = "0123456789abcdef";
