@@ -3,9 +3,7 @@
 #include <torch/serialize/input-archive.h>
 #include <torch/serialize/output-archive.h>
 
-#include <cerrno>
 #include <cstdlib>
-#include <cstring>
 #include <fstream>
 #include <functional>
 #include <memory>
@@ -15,6 +13,7 @@
 #include <utility>
 
 #include "lang/hash.hpp"
+#include "lang/os_reason.hpp"
 #include "runtime/base/atomic_write.hpp"
 
 namespace spdec::runtime {
@@ -89,14 +88,6 @@ std::string first_line(const std::string& text) {
   return text.substr(0, text.find('\n'));
 }
 
-std::string hex_digits(std::uint64_t value) {
-  static constexpr std::string_view kDigits = "0123456789abcdef";
-  std::string out(16, '0');
-  for (int i = 15; i >= 0; --i, value >>= 4U)
-    out[static_cast<std::size_t>(i)] = kDigits[value & 15U];
-  return out;
-}
-
 /// The file's archive bytes, checked against its checksum trailer.
 std::string verified_bytes(const std::filesystem::path& file) {
   std::error_code ec;
@@ -108,7 +99,7 @@ std::string verified_bytes(const std::filesystem::path& file) {
   std::ifstream in(file, std::ios::binary);
   std::ostringstream content;
   content << in.rdbuf();
-  if (!in) throw checkpoint_error(file, std::string("cannot be read: ") + std::strerror(errno));
+  if (!in) throw checkpoint_error(file, "cannot be read: " + lang::os_reason());
   std::string bytes = content.str();
   if (bytes.size() < kTrailerSize ||
       std::string_view(bytes).substr(bytes.size() - kTrailerSize, kChecksumTag.size()) !=
@@ -117,7 +108,7 @@ std::string verified_bytes(const std::filesystem::path& file) {
   }
   const std::string stored = bytes.substr(bytes.size() - 16);
   bytes.resize(bytes.size() - kTrailerSize);
-  if (hex_digits(lang::fnv1a64(bytes)) != stored) {
+  if (lang::hex64(lang::fnv1a64(bytes)) != stored) {
     const std::filesystem::path previous = previous_checkpoint_path(file);
     throw checkpoint_error(
         file, "is damaged: its contents do not match its checksum (a flipped bit or a torn copy)" +
@@ -256,7 +247,7 @@ void save_checkpoint(const std::filesystem::path& file, const CheckpointHeader& 
   std::ostringstream stream;
   archive.save_to(stream);
   std::string bytes = stream.str();
-  const std::string checksum = hex_digits(lang::fnv1a64(bytes));
+  const std::string checksum = lang::hex64(lang::fnv1a64(bytes));
   bytes += kChecksumTag;
   bytes += checksum;
   keep_previous(file);
