@@ -76,13 +76,19 @@ enum class Projections { rademacher, gaussian };
 inline constexpr ChoiceTable<Projections, 2> kProjections({{{Projections::rademacher, "rademacher"},
                                                             {Projections::gaussian, "gaussian"}}});
 
-/// train.prior: the prior at T.
-enum class PriorChoice { automatic, closed_form, gaussian_fit, simulate };
-inline constexpr ChoiceTable<PriorChoice, 4> kPriorChoices(
+/// train.prior: the Gaussian prior at T fitted into the checkpoint.
+enum class PriorChoice { automatic, closed_form, gaussian_fit };
+inline constexpr ChoiceTable<PriorChoice, 3> kPriorChoices(
     {{{PriorChoice::automatic, "auto"},
       {PriorChoice::closed_form, "closed_form"},
-      {PriorChoice::gaussian_fit, "gaussian_fit"},
-      {PriorChoice::simulate, "simulate"}}});
+      {PriorChoice::gaussian_fit, "gaussian_fit"}}});
+
+/// sample.prior: where x_T comes from — the checkpoint's Gaussian or
+/// training images pushed to T (runtime/sampling/data_prior.hpp).
+enum class SamplePrior { automatic, fitted, simulate };
+inline constexpr ChoiceTable<SamplePrior, 3> kSamplePriors({{{SamplePrior::automatic, "auto"},
+                                                             {SamplePrior::fitted, "fitted"},
+                                                             {SamplePrior::simulate, "simulate"}}});
 
 /// sample.sampler.
 enum class Sampler { automatic, pc, ode, ancestral, posterior, exponential };
@@ -123,6 +129,7 @@ inline constexpr ChoiceTable<Metric, 4> kMetrics({{{Metric::fid, "fid"},
 [[nodiscard]] constexpr const char* name(TimeSampling v) { return kTimeSamplings.name(v); }
 [[nodiscard]] constexpr const char* name(Projections v) { return kProjections.name(v); }
 [[nodiscard]] constexpr const char* name(PriorChoice v) { return kPriorChoices.name(v); }
+[[nodiscard]] constexpr const char* name(SamplePrior v) { return kSamplePriors.name(v); }
 [[nodiscard]] constexpr const char* name(Sampler v) { return kSamplers.name(v); }
 [[nodiscard]] constexpr const char* name(Integrator v) { return kIntegrators.name(v); }
 [[nodiscard]] constexpr const char* name(GridChoice v) { return kGridChoices.name(v); }

@@ -69,6 +69,7 @@ const std::map<std::string, std::vector<std::string>>& choices() {
       {"sample.sampler", kSamplers.names()},
       {"sample.integrator", kIntegrators.names()},
       {"sample.grid", kGridChoices.names()},
+      {"sample.prior", kSamplePriors.names()},
       {"eval.split", kSplits.names()},
   };
   return table;
@@ -750,6 +751,8 @@ void read_sample(Reader& r, RunConfig& c, const fs::path& toml_dir) {
   r.get("sample.eta", c.sample.eta, 0, true, "in [0, 1]", 1, true);
   r.get("sample.variance_correction", c.sample.variance_correction);
   r.get_int("sample.variance_images", c.sample.variance_images, 2, "2 or more");
+  r.get_choice("sample.prior", kSamplePriors, c.sample.prior);
+  r.get_int("sample.prior_images", c.sample.prior_images, 2, "2 or more");
   if (const Found f = r.get_int("sample.order", c.sample.order, 1, "1 or 2");
       f && c.sample.order > 2) {
     r.error_at(f, kBadValue,
@@ -1250,6 +1253,8 @@ std::string resolved_toml(const RunConfig& c) {
   w.key("eta", c.sample.eta);
   w.key("variance_correction", c.sample.variance_correction);
   w.key("variance_images", c.sample.variance_images);
+  w.key("prior", c.sample.prior);
+  w.key("prior_images", c.sample.prior_images);
   w.key("order", c.sample.order);
   w.key("denoise", c.sample.denoise);
   w.key("n", c.sample.n);

@@ -2,16 +2,19 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <optional>
 #include <stdexcept>
 #include <string>
 
+#include "runtime/base/data_error.hpp"
 #include "runtime/base/npy.hpp"
 #include "runtime/base/progress.hpp"
 #include "runtime/data/dataset.hpp"
 #include "runtime/data/image_grid.hpp"
 #include "runtime/run/run_setup.hpp"
 #include "runtime/run/train_run.hpp"
+#include "runtime/sampling/data_prior.hpp"
 #include "runtime/sampling/generate.hpp"
 #include "runtime/training/checkpoint.hpp"
 #include "runtime/training/objective.hpp"
@@ -48,6 +51,50 @@ void check_same_network(const config::RunConfig& config, const CheckpointHeader&
   }
 }
 
+/// The training images the prior at T is drawn from (`sample.prior`), or an
+/// undefined tensor for the checkpoint's Gaussian; the log says which, and
+/// for `auto` why.
+at::Tensor prior_images(const config::RunConfig& config, ProcessModel& model,
+                        ObjectiveKind objective, const at::Device& device, std::ostream& log) {
+  using config::SamplePrior;
+  if (objective == ObjectiveKind::flow_matching || config.sample.prior == SamplePrior::fitted) {
+    return {};
+  }
+  config::DataSection data = config.data;
+  data.flip = false;
+  at::Tensor images;
+  try {
+    images = load_dataset(dataset_spec(data, config.sample.prior_images)).to_float().to(device);
+  } catch (const DataError& e) {
+    if (config.sample.prior == SamplePrior::simulate) throw;
+    log << "sample: prior at T: the checkpoint's Gaussian fit (the training images, which "
+           "sample.prior = \"auto\" would check, are not readable: "
+        << e.what() << ")" << std::endl;
+    return {};
+  }
+  const std::string drawn = fmt::format("{} training images pushed to T", images.size(0));
+  if (config.sample.prior == SamplePrior::simulate) {
+    log << "sample: prior at T: " << drawn << " (sample.prior = \"simulate\")" << std::endl;
+    return images;
+  }
+  const double share = data_share_at_end(
+      model, images.narrow(0, 0, std::min(kDataShareImages, images.size(0))), config.sample.seed);
+  if (share <= kDataPriorShare) {
+    log << fmt::format(
+               "sample: prior at T: the checkpoint's Gaussian fit (x0 explains {:.2g} % of "
+               "X_T's variance, so the process forgets it)",
+               100 * share)
+        << std::endl;
+    return {};
+  }
+  log << fmt::format(
+             "sample: prior at T: {} (x0 still explains {:.3g} % of X_T's variance, which a "
+             "Gaussian fit would scramble; sample.prior = \"fitted\" uses the checkpoint's)",
+             drawn, 100 * share)
+      << std::endl;
+  return images;
+}
+
 }  // namespace
 
 SampleRunFiles run_sample(const config::RunConfig& config, const lang::Process& process,
@@ -82,6 +129,7 @@ SampleRunFiles run_sample(const config::RunConfig& config, const lang::Process& 
     request.held_out =
         load_dataset(dataset_spec(held, config.sample.variance_images)).to_float().to(device);
   }
+  request.prior_images = prior_images(config, *model, objective.kind, device, log);
   const ResolvedSampler sampler = resolve_sampler(request, *model, head);
   request.chosen_grid = sampler.time_grid;
   log << "sample: " << request.n << " images from " << file.string() << " (step " << header.step

@@ -11,6 +11,7 @@
 
 #include "runtime/base/splitmix.hpp"
 #include "runtime/data/dataset.hpp"
+#include "runtime/sampling/data_prior.hpp"
 #include "runtime/sampling/flow_sampler.hpp"
 #include "runtime/sampling/grid_choice.hpp"
 #include "runtime/sampling/posterior_variance.hpp"
@@ -167,12 +168,17 @@ at::Tensor generate_batch(ProcessModel& model, UNet& net, const NetworkHead& hea
     };
     return sample_flow(velocity, z, options);
   }
-  if (!prior) throw std::invalid_argument("generate: no prior at T (the checkpoint has none)");
+  if (!prior && !request.prior_images.defined()) {
+    throw std::invalid_argument("generate: no prior at T (the checkpoint has none)");
+  }
   SamplerOptions options = sampler_options(request, model, head);
   if (gamma) options.x0_variance = [gamma](double t) { return (*gamma)(t); };
   options.sample_ids = ids;
   options.progress = progress;
-  const at::Tensor x_T = draw_prior(model, *prior, n, request.seed, ids, device);
+  const at::Tensor x_T =
+      request.prior_images.defined()
+          ? simulate_prior(model, request.prior_images, request.seed, ids, device)
+          : draw_prior(model, *prior, n, request.seed, ids, device);
   if (head.parameterisation == Parameterisation::denoiser) {
     if (!head.preconditioner) {
       throw std::invalid_argument("generate: a denoiser network needs the data's spectrum");

@@ -49,6 +49,9 @@ struct GenerateRequest {
   /// denoising error gives Γ (runtime/sampling/posterior_variance.hpp), tabulated at
   /// up to 32 of the grid's times before sampling; undefined: no Γ.
   at::Tensor held_out;
+  /// Training images [N, C, H, W] the prior at T is drawn from
+  /// (runtime/sampling/data_prior.hpp); undefined: the checkpoint's Gaussian.
+  at::Tensor prior_images;
   std::optional<std::int64_t> label;  ///< class-conditional: all this label; else random
   double guidance = 0.0;
   /// (done, total) predictor steps over all batches.
@@ -89,7 +92,8 @@ struct ResolvedSampler {
                                        const at::Device& device);
 
 /// n samples [n, C, H, W] float32 on the CPU, not clamped. `net` is used in
-/// eval mode (its mode is restored). prior: required unless flow matching.
+/// eval mode (its mode is restored). prior: required unless flow matching
+/// or request.prior_images is set.
 [[nodiscard]] at::Tensor generate(ProcessModel& model, UNet net, const NetworkHead& head,
                                   const std::optional<GaussianPrior>& prior,
                                   const GenerateRequest& request);

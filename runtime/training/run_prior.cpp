@@ -96,19 +96,14 @@ std::optional<GaussianPrior> fit_run_prior(ProcessModel& model, ObjectiveKind ob
   if (kind == PriorChoice::automatic || kind == PriorChoice::gaussian_fit) {
     return fit_by_simulation(model, x0, seed);
   }
-  if (kind == PriorChoice::closed_form) {
-    const LinearProcess* linear = model.linear();
-    if (linear == nullptr) {
-      throw std::invalid_argument("train.prior = \"closed_form\" needs a linear process; '" +
-                                  model.process().name + "' is " + name(model.kind()) +
-                                  ": use \"gaussian_fit\"");
-    }
-    const at::Tensor mean = x0.to(at::kDouble).mean(0).to(at::kCPU);
-    return closed_form(*linear, model.end_time(), x0.size(1), mean);
+  const LinearProcess* linear = model.linear();
+  if (linear == nullptr) {
+    throw std::invalid_argument("train.prior = \"closed_form\" needs a linear process; '" +
+                                model.process().name + "' is " + name(model.kind()) +
+                                ": use \"gaussian_fit\"");
   }
-  throw std::invalid_argument(
-      "train.prior = \"simulate\" (drawing X_T from training images at sampling time) is not "
-      "implemented; \"gaussian_fit\" fits X_T's mean and per-mode variance instead");
+  const at::Tensor mean = x0.to(at::kDouble).mean(0).to(at::kCPU);
+  return closed_form(*linear, model.end_time(), x0.size(1), mean);
 }
 
 }  // namespace spdec::runtime

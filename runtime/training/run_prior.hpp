@@ -25,8 +25,8 @@ namespace spdec::runtime {
 
 /// The prior for `objective` (nullopt for flow matching, whose prior is
 /// white noise) from data images x0 [N, C, H, W]; `kind` is train.prior.
-/// Throws std::invalid_argument for a kind the model cannot serve (or, for
-/// simulate, that is not implemented).
+/// Throws std::invalid_argument for a kind the model cannot serve. Where
+/// sampling draws X_T from the data instead: runtime/sampling/data_prior.hpp.
 [[nodiscard]] std::optional<GaussianPrior> fit_run_prior(ProcessModel& model,
                                                          ObjectiveKind objective,
                                                          const at::Tensor& x0,

@@ -464,7 +464,7 @@ TEST_CASE("enumerated keys are parsed once, into their enums, and written back b
                    "data.range=\"[0,1]\"", "data.split=test", "eval.split=train",
                    "model.embedding=sinusoidal", "train.time_sampling=log_uniform",
                    "train.projections=gaussian", "train.prior=closed_form", "sample.grid=power",
-                   R"(eval.metrics=["fid", "precision_recall"])"});
+                   "sample.prior=simulate", R"(eval.metrics=["fid", "precision_recall"])"});
   INFO(loaded.rendered());
   REQUIRE(loaded.config);
   const RunConfig& c = *loaded.config;
@@ -479,11 +479,13 @@ TEST_CASE("enumerated keys are parsed once, into their enums, and written back b
   CHECK(c.train.projections == cfg::Projections::gaussian);
   CHECK(c.train.prior == cfg::PriorChoice::closed_form);
   CHECK(c.sample.grid == cfg::GridChoice::power);
+  CHECK(c.sample.prior == cfg::SamplePrior::simulate);
   CHECK(c.eval.metrics ==
         std::vector<cfg::Metric>{cfg::Metric::fid, cfg::Metric::precision_recall});
   const std::string toml = cfg::resolved_toml(c);
   CHECK(toml.find("flow = \"explicit\"\n") != std::string::npos);
   CHECK(toml.find("range = \"[0,1]\"\n") != std::string::npos);
+  CHECK(toml.find("prior = \"simulate\"\n") != std::string::npos);
   CHECK(toml.find("metrics = [\"fid\", \"precision_recall\"]\n") != std::string::npos);
   // Every table's spellings are the config's choices.
   CHECK(cfg::valid_values("process.flow") == cfg::kFlows.names());

@@ -23,6 +23,7 @@
 #include "oracle_data.hpp"
 #include "runtime/process/preconditioner.hpp"
 #include "runtime/process/process_model.hpp"
+#include "runtime/sampling/data_prior.hpp"
 #include "runtime/sampling/grid_choice.hpp"
 #include "runtime/sampling/posterior_variance.hpp"
 #include "runtime/sampling/sampler.hpp"
@@ -348,15 +349,13 @@ void check_mixture_weights(const char* file, std::int64_t steps, std::int64_t n,
   const std::vector<double> weights = {0.5, 0.3, 0.2};
   spdec::test::MixtureScore mixture(*model, images, weights);
   spdec::test::MixtureDenoiser denoiser(mixture);
-  // The exact marginal at T (x₀ from the data, X_T | x₀ from the process), so
-  // that what is measured is the sampler, not a prior's approximation.
-  at::Generator generator = at::make_generator<at::CPUGeneratorImpl>(29);
-  const at::Tensor labels =
-      at::multinomial(at::tensor(weights, at::kDouble), n, /*replacement=*/true, generator);
-  sr::NoiseSource noise;
-  noise.seed = 31;
-  const at::Tensor x_T =
-      model->perturb(images.index_select(0, labels), times_of(n, model->end_time()), noise).xt;
+  // The exact marginal at T, so that what is measured is the sampler, not
+  // a prior's approximation: spdec's data prior (sample.prior = "simulate")
+  // over ten rows holding the images 5, 3 and 2 times, i.e. the weights.
+  const at::Tensor rows = images.index_select(
+      0, at::tensor({0, 0, 0, 0, 0, 1, 1, 1, 2, 2}, at::TensorOptions().dtype(at::kLong)));
+  const at::Tensor x_T = sr::simulate_prior(
+      *model, rows, 29, at::arange(n, at::TensorOptions().dtype(at::kLong)), at::kCPU);
   sr::SamplerOptions options;
   options.predictor = Predictor::posterior;
   options.steps = steps;
