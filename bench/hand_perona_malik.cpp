@@ -14,9 +14,9 @@ int clamp(int v, int n) { return std::min(std::max(v, 0), n - 1); }
 /// k at node x of a row, its horizontal neighbours at xl and xr (clamped by the caller).
 inline float node_k(const PeronaMalikCoefficients& k, const float* up, const float* row,
                     const float* dn, int x, int xl, int xr) {
-  const float gx = row[xr] - row[xl];
-  const float gy = dn[x] - up[x];
-  return k.alpha1 / std::sqrt(1.0f + (gx * gx + gy * gy) * k.inv_lambda1_sq);
+  const float gx = (row[xr] - row[xl]) / k.lambda1;
+  const float gy = (dn[x] - up[x]) / k.lambda1;
+  return k.alpha1 / std::sqrt(1.0f + (gy * gy + gx * gx));
 }
 
 /// Pass 1: the conductance of every node of one plane into K.
@@ -36,8 +36,8 @@ void conductance_plane(const PeronaMalikCoefficients& k, const float* u, float* 
 inline float flux(const float* row, const float* up, const float* dn, const float* kr,
                   const float* kup, const float* kdn, int x, int xl, int xr) {
   const float c = row[x];
-  return kr[xr] * (row[xr] - c) - kr[xl] * (c - row[xl]) + kdn[x] * (dn[x] - c) -
-         kup[x] * (c - up[x]);
+  return (kr[xr] * (row[xr] - c) - kr[xl] * (c - row[xl])) +
+         (kdn[x] * (dn[x] - c) - kup[x] * (c - up[x]));
 }
 
 /// Pass 2: b of one plane from the conductances K.

@@ -4,12 +4,16 @@
 // copy kernel as the machine's bandwidth roofline.
 //
 // The drift is the process's (scheme paper, gradient difference, Neumann):
-//   k(p)  = α1 / sqrt(1 + |∇u(p)|² / λ1²),  ∇u(p) = (u[x+1] − u[x−1], u[y+1] − u[y−1])
-//   b(p)  = Σ_e k(p+e) (u(p+e) − u(p))      over the four neighbours e,
-// every read clamped to the grid. Two passes per (sample, channel) plane:
-// the conductance of every node into a plane buffer, then the fluxes; the
-// interior (no clamp) split from the clamped edges. kernels_bench checks it
-// against the generated drift before timing, so the baseline is honest.
+//   k(p)  = α1 / sqrt(1 + |∇u(p) / λ1|²),  ∇u(p) = (u[x+1] − u[x−1], u[y+1] − u[y−1])
+//   b(p)  = (k_E (u_E − u) − k_W (u − u_W)) + (k_S (u_S − u) − k_N (u − u_N)),
+// k_E = k(x+1, y) etc. (the conductance at the neighbour node), every read
+// clamped to the grid. The same operations in the same order as the
+// process's IR (`spdec compile --emit ir`: the division by λ1, not a
+// multiplication by 1/λ1²), so kernels_bench can require the hand-written
+// drift to equal the generated one bit for bit: the baseline computes the
+// same thing, it only is written by hand. Two passes per (sample, channel)
+// plane: the conductance of every node into a plane buffer, then the
+// fluxes; the interior (no clamp) split from the clamped edges.
 #pragma once
 
 #include <cstdint>
@@ -20,7 +24,7 @@ namespace spdec::bench {
 /// The time-stage values of perona_malik at one t (host double, kernel float).
 struct PeronaMalikCoefficients {
   float alpha1 = 0;
-  float inv_lambda1_sq = 0;  ///< 1 / λ1²
+  float lambda1 = 0;
   float alpha2 = 0;
 };
 
