@@ -52,6 +52,17 @@ inline constexpr const char* kFedFieldArgs = "v, K, KS";
 /// A float literal for a double value (inf and NaN through SPDEC_INF/SPDEC_NAN).
 [[nodiscard]] std::string float_literal(double value);
 
+/// The statement that takes the decoupled reading's noise variance `var`
+/// (an lvalue) over one step h with g² = `g2` (C++ expressions): with
+/// c = `params`[program.noise_rate_param] and z = 2hc, the exact integral of
+/// dv = (2c v + g²) dt with c and g frozen over the step,
+///   var = e^z var + h φ(z) g2,  φ(z) = (e^z − 1)/z (φ(0) = 1),
+/// so that a VP-type process (g² = −2c) keeps v = 1 at any step size; or
+/// `var += h g2` when the program has no noise rate. Ends with `;` or `}`.
+[[nodiscard]] std::string variance_step(const StencilProgram& program, const Dialect& dialect,
+                                        const std::string& var, const std::string& h,
+                                        const std::string& g2, const std::string& params);
+
 /// "// <what>: line L, column C of the process source\n" (numbers only).
 [[nodiscard]] std::string origin_comment(const StencilProgram& program, const char* what,
                                          lang::Span span);

@@ -136,8 +136,8 @@ std::string update_entries(const StencilProgram& p) {
   entry("spdec_forward_update",
         "    a.out[i] = a.u[i] + scale * b + g * a.sqrt_dt * spdec_zeta(a, i, n);\n");
   entry("spdec_flow_update",
-        "    if (a.out2) a.out2[i] += a.dt * g * g;\n"
-        "    a.out[i] = a.u[i] + scale * b;\n");
+        "    if (a.out2) " + variance_step(p, kDevice, "a.out2[i]", "a.dt", "g * g", "a.params") +
+            "\n    a.out[i] = a.u[i] + scale * b;\n");
   const std::string pull = "    const float d = spdec_dg_at" + at + ";\n" +
                            "    const float div_sigma = 2.0f * g * d * (a.qdiag ? a.qdiag[(long "
                            "long)y * W + x] : 1.0f);\n" +
@@ -184,7 +184,7 @@ std::string fed_entries(const StencilProgram& p) {
          "y);\n"
       << "    if (a.out2) {\n"
       << "      const float g = spdec_g_at(a.u, a.u0, a.params2, sample, C, H, W, c, x, y);\n"
-      << "      a.out2[i] += a.dt * g * g;\n"
+      << "      " << variance_step(p, kDevice, "a.out2[i]", "a.dt", "g * g", "a.params2") << "\n"
       << "    }\n"
       << "    a.out[i] = a.u[i] + a.dt * Au;\n"
       << "  }\n}\n\n";

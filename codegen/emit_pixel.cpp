@@ -51,6 +51,16 @@ std::string float_literal(double value) {
   return value < 0 ? "(" + text + ")" : text;
 }
 
+std::string variance_step(const StencilProgram& program, const Dialect& dialect,
+                          const std::string& var, const std::string& h, const std::string& g2,
+                          const std::string& params) {
+  if (program.noise_rate_param < 0) return var + " += " + h + " * " + g2 + ";";
+  const std::string& m = dialect.math_prefix;
+  return "{ const float z = 2.0f * " + h + " * " + params + "[" +
+         std::to_string(program.noise_rate_param) + "]; " + var + " = " + m + "expf(z) * " + var +
+         " + " + h + " * (z != 0.0f ? " + m + "expm1f(z) / z : 1.0f) * " + g2 + "; }";
+}
+
 std::string origin_comment(const StencilProgram& program, const char* what, lang::Span span) {
   if (!program.file) return std::string("// ") + what + "\n";
   const lang::LineColumn at = program.file->line_column(span.begin);

@@ -48,6 +48,16 @@ struct Value {
   [[nodiscard]] bool is_vector() const { return y != kNoNode; }
 };
 
+/// The slot of a time-stage value among the program's host params, added
+/// when no equal one is there yet.
+std::int32_t host_param_slot(StencilProgram& program, const ExprRef& e) {
+  for (std::size_t i = 0; i < program.params.size(); ++i) {
+    if (lang::equal(program.params[i].expr, e)) return static_cast<std::int32_t>(i);
+  }
+  program.params.push_back(HostParam{e, lang::to_string(e)});
+  return static_cast<std::int32_t>(program.params.size() - 1);
+}
+
 class Lowering {
  public:
   /// lag_conductance: the FED operator's lowering, in which every load of u
@@ -154,13 +164,7 @@ class Lowering {
     return program_.coupled_channels && reads_fields ? g_.channel_sum(per_channel) : per_channel;
   }
 
-  NodeId param_for(const ExprRef& e) {
-    for (std::size_t i = 0; i < program_.params.size(); ++i) {
-      if (lang::equal(program_.params[i].expr, e)) return g_.param(static_cast<std::int32_t>(i));
-    }
-    program_.params.push_back(HostParam{e, lang::to_string(e)});
-    return g_.param(static_cast<std::int32_t>(program_.params.size() - 1));
-  }
+  NodeId param_for(const ExprRef& e) { return g_.param(host_param_slot(program_, e)); }
 
   /// A leaf at a placement: at the node, or the mean of a face's two nodes.
   NodeId leaf_at(NodeId leaf, Placement p) {
@@ -379,6 +383,11 @@ StencilProgram lower(const lang::Process& process) {
   Lowering lagged(process, program, /*lag_conductance=*/true);
   program.fed.lagged.general =
       process.drift ? lagged.scalar(process.drift, pixel) : program.graph.constant(0.0);
+  // Only the decoupled model reads the variance the flow kernels accumulate.
+  const lang::ExprRef& rate = process.classification.pointwise_rate.rate;
+  if (rate && process.training.model == lang::ModelKind::decoupled) {
+    program.noise_rate_param = host_param_slot(program, rate);
+  }
   return program;
 }
 

@@ -89,6 +89,9 @@ std::string print(const StencilProgram& program) {
   for (std::size_t i = 0; i < program.params.size(); ++i) {
     out << "  p" << i << " = " << program.params[i].text << "\n";
   }
+  if (program.noise_rate_param >= 0) {
+    out << "noise decay rate p" << program.noise_rate_param << "\n";
+  }
   const Graph& g = program.graph;
   print_root(out, g, "drift", program.drift.general);
   print_root(out, g, "drift (interior)", program.drift.interior);

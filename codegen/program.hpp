@@ -54,6 +54,12 @@ struct StencilProgram {
   Root diffusion_du;  ///< ∂g₂ᵢ/∂uᵢ (same pixel and channel), for div Σ
   FedOperator fed;    ///< the lagged operator of the fed_steps kernel
   std::vector<HostParam> params;
+  /// The params slot of c(t), the rate at which the decoupled reading's
+  /// noise decays (lang/linear_rate.hpp), or -1: flow_steps and fed_steps
+  /// then take their variance over a step h as e^{2hc}·var + h φ(2hc) g²,
+  /// φ(z) = (e^z − 1)/z (emit.hpp, variance_step), instead of var + h g².
+  /// Set only for processes the decoupled model trains.
+  std::int32_t noise_rate_param = -1;
 
   // Where the interior specialisation holds: columns [reach_x, W − reach_x),
   // rows [reach_y, H − reach_y). The sum of |offsets| along the longest chain.

@@ -6,9 +6,14 @@
 
 #include <atomic>
 #include <cerrno>
+#include <csignal>
 #include <cstdio>
+#include <string>
+#include <string_view>
 #include <system_error>
 #include <utility>
+
+#include "lang/orphaned_temporary.hpp"
 
 namespace spdec::lang {
 namespace {
@@ -109,6 +114,18 @@ std::optional<WriteFailure> write_file_atomically(const std::filesystem::path& f
   if (problem.empty()) return std::nullopt;
   ::unlink(temp.c_str());
   return WriteFailure{file, problem};
+}
+
+bool is_orphaned_temporary(std::string_view name) {
+  constexpr std::string_view kPrefix = ".tmp-";
+  if (name.substr(0, kPrefix.size()) != kPrefix) return false;
+  name.remove_prefix(kPrefix.size());
+  const std::size_t digits = name.find_first_not_of("0123456789");
+  if (digits == 0 || digits == std::string_view::npos || name[digits] != '-' || digits > 9) {
+    return false;
+  }
+  const pid_t pid = static_cast<pid_t>(std::stol(std::string(name.substr(0, digits))));
+  return pid > 0 && ::kill(pid, 0) != 0 && errno == ESRCH;
 }
 
 }  // namespace spdec::lang

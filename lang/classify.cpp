@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "lang/linear_rate.hpp"
 #include "lang/ops.hpp"
 #include "lang/training_plan.hpp"
 
@@ -210,7 +211,19 @@ void classify_terms(Process& process) {
   const bool time_only_noise = c.noise == NoiseClass::additive && !c.noise_spatially_varying;
   c.exact_marginals = c.drift_spectral && time_only_noise && spectral_boundary;
 
+  c.pointwise_rate = linear_rate(drift, process.file);
+
   if (c.noise == NoiseClass::none) return;  // the training plan's refusal says why
+  if (process.semantics == Semantics::decoupled && !c.exact_marginals) {
+    if (c.pointwise_rate.rate) {
+      c.notes.push_back(
+          "decoupled reading: the noise decays at the drift's pointwise rate c(t) = " +
+          to_string(c.pointwise_rate.rate));
+    } else if (!c.pointwise_rate.refusal.empty()) {
+      c.notes.push_back("decoupled reading: the noise is added undamped: the drift's " +
+                        c.pointwise_rate.refusal);
+    }
+  }
   if (c.exact_marginals && process.time.taming) {
     c.notes.emplace_back(
         "taming makes the simulated chain nonlinear; the exact objective integrates the untamed "

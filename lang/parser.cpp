@@ -2,10 +2,12 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cerrno>
 #include <fstream>
 #include <iterator>
 #include <sstream>
 #include <string_view>
+#include <system_error>
 #include <tao/pegtl/contrib/limit_depth.hpp>
 #include <tao/pegtl/contrib/parse_tree.hpp>
 #include <utility>
@@ -562,8 +564,9 @@ bool validate_source_text(const SourcePtr& file, Diagnostics& diagnostics) {
 SourcePtr load_source(const std::string& path, Diagnostics& diagnostics) {
   std::ifstream stream(path, std::ios::binary);
   if (!stream) {
-    diagnostics.error("E008", nullptr, {},
-                      "cannot read `" + path + "`: no such file or not readable");
+    diagnostics.error(
+        "E008", nullptr, {},
+        "cannot read `" + path + "`: " + std::error_code(errno, std::generic_category()).message());
     return nullptr;
   }
   std::string text;
@@ -575,7 +578,9 @@ SourcePtr load_source(const std::string& path, Diagnostics& diagnostics) {
     }
   }
   if (stream.bad()) {
-    diagnostics.error("E008", nullptr, {}, "cannot read `" + path + "`: read error");
+    diagnostics.error("E008", nullptr, {},
+                      "cannot read `" + path + "`: read error: " +
+                          std::error_code(errno, std::generic_category()).message());
     return nullptr;
   }
   auto file = std::make_shared<const SourceFile>(path, std::move(text));

@@ -8,6 +8,7 @@
 
 #include "lang/enum_table.hpp"
 #include "lang/expr.hpp"
+#include "lang/linear_rate.hpp"
 #include "lang/source.hpp"
 #include "lang/training_plan.hpp"
 
@@ -98,6 +99,10 @@ struct Classification {
   bool reads_u0 = false;
   /// Gaussian with closed-form per-mode marginals (docs/design.md §2).
   bool exact_marginals = false;
+  /// drift = c(t)·u + terms that read u only through stencils
+  /// (lang/linear_rate.hpp): the rate at which the decoupled reading's noise
+  /// decays, as in the exact linear reading.
+  LinearRate pointwise_rate;
   std::vector<std::string> notes;  ///< why, in words
 };
 

@@ -11,6 +11,7 @@
 #include "codegen/jit/files.hpp"
 #include "codegen/jit/hash.hpp"
 #include "lang/atomic_write.hpp"
+#include "lang/orphaned_temporary.hpp"
 
 namespace spdec::jit {
 namespace {
@@ -148,6 +149,21 @@ std::string CacheKey::stem() const {
 KernelCache::KernelCache(std::filesystem::path directory, WarningSink warn)
     : directory_(std::move(directory)), warn_(warn ? std::move(warn) : WarningSink(print_warning)) {
   check_writable();
+  if (writable()) remove_orphans();
+}
+
+void KernelCache::remove_orphans() const {
+  std::error_code ec;
+  const auto now = std::filesystem::file_time_type::clock::now();
+  for (std::filesystem::directory_iterator it(directory_, ec), end; !ec && it != end;
+       it.increment(ec)) {
+    const std::filesystem::path& path = it->path();
+    if (!lang::is_orphaned_temporary(path.filename().string())) continue;
+    std::error_code entry_ec;
+    const auto written = std::filesystem::last_write_time(path, entry_ec);
+    if (entry_ec || now - written < kOrphanAge) continue;
+    std::filesystem::remove_all(path, entry_ec);  // best effort: another cleaner may race us
+  }
 }
 
 KernelCache& KernelCache::global() {

@@ -50,9 +50,13 @@
 // before their rename, the .so is not) fails the checks and is a miss, never
 // a crash; the rebuilt entry replaces it. Entries and sidecars are written by
 // lang::write_file_atomically; temporary files and directories are
-// ".tmp-<pid>-..." (unique among live writers). Orphans (a .so whose sidecar
-// was replaced by a different build, temporaries of killed processes) are not
-// removed automatically.
+// ".tmp-<pid>-..." (unique among live writers). Temporaries of killed
+// writers are removed when a cache is opened on a writable directory: those
+// whose pid is gone from this machine and that were last written over an hour
+// ago (kOrphanAge; a cache shared between machines, say a home directory on
+// NFS, may hold a live writer's temporary whose pid means nothing here, and
+// no compile takes an hour). A .so whose sidecar was replaced by a different
+// build is not removed.
 //
 // UNWRITABLE DIRECTORY. When the directory cannot be created or written, the
 // cache warns once (naming the directory and the reason) and carries on:
@@ -62,6 +66,7 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <filesystem>
 #include <functional>
@@ -108,8 +113,12 @@ class KernelCache {
   /// prints it to stderr.
   using WarningSink = std::function<void(const std::string&)>;
 
+  /// Temporaries of a dead writer are left this long before they are removed.
+  static constexpr std::chrono::hours kOrphanAge{1};
+
   /// Creates the directory if needed and checks that it can be written to
-  /// (warning once if not). Does not throw.
+  /// (warning once if not), then removes killed writers' temporaries. Does
+  /// not throw.
   explicit KernelCache(std::filesystem::path directory, WarningSink warn = {});
 
   KernelCache(const KernelCache&) = delete;
@@ -158,6 +167,8 @@ class KernelCache {
 
  private:
   void check_writable();
+  /// Removes ".tmp-<pid>-..." entries of writers gone for kOrphanAge.
+  void remove_orphans() const;
 
   std::filesystem::path directory_;
   WarningSink warn_;

@@ -5,13 +5,13 @@
 #include <unistd.h>
 
 #include <chrono>
-#include <fstream>
 #include <spdec/build_info.hpp>
 #include <utility>
 
 #include "codegen/jit/files.hpp"
 #include "codegen/jit/hash.hpp"
 #include "codegen/jit/process.hpp"
+#include "lang/atomic_write.hpp"
 
 namespace spdec::jit {
 namespace {
@@ -82,11 +82,8 @@ double seconds_since(std::chrono::steady_clock::time_point start) {
 }
 
 void write_source(const std::filesystem::path& path, const std::string& source) {
-  std::ofstream out(path, std::ios::binary);
-  out << source;
-  out.close();
-  if (!out) {
-    throw JitError("cannot write the kernel source to " + path.string());
+  if (const auto failure = lang::write_file_atomically(path, source)) {
+    throw JitError("cannot write the kernel source: " + failure->message());
   }
 }
 

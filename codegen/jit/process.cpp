@@ -1,12 +1,14 @@
 #include "codegen/jit/process.hpp"
 
 #include <fcntl.h>
-#include <spawn.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <array>
 #include <cerrno>
+#include <csignal>
+#include <cstdlib>
 
 #include "codegen/jit/error.hpp"
 #include "codegen/jit/files.hpp"
@@ -14,20 +16,50 @@
 namespace spdec::jit::detail {
 namespace {
 
-// posix_spawn file actions, destroyed on scope exit.
-class FileActions {
- public:
-  FileActions() { ::posix_spawn_file_actions_init(&actions_); }
-  FileActions(const FileActions&) = delete;
-  FileActions& operator=(const FileActions&) = delete;
-  FileActions(FileActions&&) = delete;
-  FileActions& operator=(FileActions&&) = delete;
-  ~FileActions() { ::posix_spawn_file_actions_destroy(&actions_); }
-  posix_spawn_file_actions_t* get() { return &actions_; }
+/// argv[0] as a path to execute: itself when it names a directory part,
+/// else the first executable of that name on PATH (searched here, before
+/// fork: the child may only make async-signal-safe calls). Empty when none.
+std::string resolve_program(const std::string& name) {
+  if (name.find('/') != std::string::npos) return name;
+  const char* path = std::getenv("PATH");  // NOLINT(concurrency-mt-unsafe): read only
+  std::string dirs = path != nullptr ? path : "/usr/local/bin:/usr/bin:/bin";
+  std::size_t begin = 0;
+  while (begin <= dirs.size()) {
+    std::size_t end = dirs.find(':', begin);
+    if (end == std::string::npos) end = dirs.size();
+    const std::string dir = end > begin ? dirs.substr(begin, end - begin) : ".";
+    const std::string candidate = dir + "/" + name;
+    if (::access(candidate.c_str(), X_OK) == 0) return candidate;
+    begin = end + 1;
+  }
+  return {};
+}
 
- private:
-  posix_spawn_file_actions_t actions_{};
-};
+/// In the forked child: only async-signal-safe calls until execv. The child
+/// dies with its parent (PR_SET_PDEATHSIG): a killed spdec must not leave a
+/// compiler running. On failure, errno goes to `error_fd` and it exits.
+[[noreturn]] void exec_child(const char* program, char* const* args, const char* cwd, int output_fd,
+                             int error_fd, pid_t parent) {
+  if (::prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || ::getppid() != parent) ::_exit(127);
+  const int null_fd = ::open("/dev/null", O_RDONLY);  // NOLINT(*-vararg): POSIX open
+  const bool ready = null_fd >= 0 && ::dup2(null_fd, 0) == 0 && ::dup2(output_fd, 1) == 1 &&
+                     ::dup2(output_fd, 2) == 2 && (cwd == nullptr || ::chdir(cwd) == 0);
+  if (ready) ::execv(program, args);
+  const int code = errno;
+  (void)!::write(error_fd, &code, sizeof code);
+  ::_exit(127);
+}
+
+/// The errno the child sent before failing to start the program; 0 once
+/// the exec closed the pipe (it is close-on-exec).
+int read_start_error(int fd) {
+  int code = 0;
+  for (;;) {
+    const ssize_t n = ::read(fd, &code, sizeof code);
+    if (n < 0 && errno == EINTR) continue;
+    return n == static_cast<ssize_t>(sizeof code) ? code : 0;
+  }
+}
 
 std::string read_until_eof(int fd) {
   std::string output;
@@ -60,37 +92,46 @@ int wait_for(pid_t pid) {
 }  // namespace
 
 ProcessResult run_process(const std::vector<std::string>& argv, const std::filesystem::path& cwd) {
-  // One pipe for stdout and stderr. Close-on-exec, so that a child spawned by
-  // another thread at the same time does not inherit the write end (it would
-  // hold back our end-of-file); dup2 in the child clears the flag on 1 and 2.
-  std::array<int, 2> pipe_fds{-1, -1};
-  if (::pipe2(pipe_fds.data(), O_CLOEXEC) != 0) {
-    throw JitError("cannot run " + argv.at(0) + ": pipe: " + errno_text(errno));
+  // Close-on-exec pipes: the output (stdout and stderr), so that a child
+  // spawned by another thread at the same time does not inherit the write
+  // end (it would hold back our end-of-file; dup2 in the child clears the
+  // flag on 1 and 2); and the start error, whose end-of-file says the exec
+  // happened.
+  std::array<int, 2> output{-1, -1};
+  std::array<int, 2> start{-1, -1};
+  if (::pipe2(output.data(), O_CLOEXEC) != 0 || ::pipe2(start.data(), O_CLOEXEC) != 0) {
+    const int code = errno;
+    for (const int fd : {output[0], output[1]}) {
+      if (fd >= 0) ::close(fd);
+    }
+    throw JitError("cannot run " + argv.at(0) + ": pipe: " + errno_text(code));
   }
-  FileActions actions;
-  ::posix_spawn_file_actions_addopen(actions.get(), 0, "/dev/null", O_RDONLY, 0);
-  ::posix_spawn_file_actions_adddup2(actions.get(), pipe_fds[1], 1);
-  ::posix_spawn_file_actions_adddup2(actions.get(), pipe_fds[1], 2);
-  if (!cwd.empty()) {
-    ::posix_spawn_file_actions_addchdir_np(actions.get(), cwd.c_str());
-  }
+  const std::string program = resolve_program(argv.at(0));
   std::vector<char*> args;
   args.reserve(argv.size() + 1);
   for (const std::string& arg : argv) {
-    args.push_back(const_cast<char*>(arg.c_str()));  // NOLINT: posix_spawn's C signature
+    args.push_back(const_cast<char*>(arg.c_str()));  // NOLINT: execv's C signature
   }
   args.push_back(nullptr);
-
-  pid_t pid = 0;
-  const int rc = ::posix_spawnp(&pid, args[0], actions.get(), nullptr, args.data(), environ);
-  ::close(pipe_fds[1]);
-  if (rc != 0) {
-    ::close(pipe_fds[0]);
-    throw JitError("cannot run " + argv[0] + ": " + errno_text(rc));
+  const pid_t parent = ::getpid();
+  const pid_t pid = program.empty() ? -1 : ::fork();
+  if (pid == 0) {
+    exec_child(program.c_str(), args.data(), cwd.empty() ? nullptr : cwd.c_str(), output[1],
+               start[1], parent);
+  }
+  const int fork_error = program.empty() ? ENOENT : errno;
+  ::close(output[1]);
+  ::close(start[1]);
+  const int start_error = pid < 0 ? fork_error : read_start_error(start[0]);
+  ::close(start[0]);
+  if (start_error != 0) {
+    ::close(output[0]);
+    if (pid > 0) (void)wait_for(pid);
+    throw JitError("cannot run " + argv[0] + ": " + errno_text(start_error));
   }
   ProcessResult result;
-  result.output = read_until_eof(pipe_fds[0]);
-  ::close(pipe_fds[0]);
+  result.output = read_until_eof(output[0]);
+  ::close(output[0]);
   result.exit_code = wait_for(pid);
   return result;
 }

@@ -15,6 +15,9 @@ struct ProcessResult {
 /// Runs argv[0] (an absolute path, or a name looked up in PATH) with the
 /// given arguments in working directory cwd (empty: the current one), stdin
 /// from /dev/null. Throws JitError when the program cannot be started.
+/// The program gets SIGKILL when spdec dies (PR_SET_PDEATHSIG), so a killed
+/// compile leaves no compiler behind; what the program itself started (gcc's
+/// cc1plus) is not signalled and ends with its own step.
 [[nodiscard]] ProcessResult run_process(const std::vector<std::string>& argv,
                                         const std::filesystem::path& cwd);
 

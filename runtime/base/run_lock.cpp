@@ -14,6 +14,7 @@
 #include <thread>
 #include <utility>
 
+#include "lang/orphaned_temporary.hpp"
 #include "runtime/base/data_error.hpp"
 
 namespace spdec::runtime {
@@ -32,6 +33,20 @@ std::string read_holder(int fd) {
     if (text.size() > 1024) break;
   }
   return text;
+}
+
+/// With the lock held no other spdec job writes into `dir`: a temporary of
+/// an atomic write (".tmp-<pid>-<n>.<name>", checkpoint.pt's among them)
+/// whose writer is gone from this machine was left by a killed job.
+void remove_orphaned_temporaries(const std::filesystem::path& dir) {
+  std::error_code ec;
+  for (std::filesystem::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
+    std::error_code entry_ec;
+    if (it->is_regular_file(entry_ec) &&
+        lang::is_orphaned_temporary(it->path().filename().string())) {
+      std::filesystem::remove(it->path(), entry_ec);  // best effort: it is only litter
+    }
+  }
 }
 
 }  // namespace
@@ -79,6 +94,7 @@ RunDirLock::RunDirLock(const std::filesystem::path& dir, const std::string& job)
     fd_ = -1;
     throw DataError(lock, std::string("cannot write the lock file: ") + std::strerror(error));
   }
+  remove_orphaned_temporaries(dir);
 }
 
 RunDirLock::RunDirLock(RunDirLock&& other) noexcept : fd_(std::exchange(other.fd_, -1)) {}

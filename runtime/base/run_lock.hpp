@@ -4,6 +4,9 @@
 // holder's pid and job ("12345 train") for the refusal message; the kernel
 // releases the lock when the process exits, however it exits (even SIGKILL),
 // so a stale .lock file never blocks a later job. The file itself stays.
+// Once it holds the lock, a job removes the temporary files of killed
+// writers from run.dir (".tmp-<pid>-<n>.checkpoint.pt" and the like, whose
+// pid is gone): no other job can be writing them.
 #pragma once
 
 #include <filesystem>
@@ -21,7 +24,8 @@ class RunDirBusy : public std::runtime_error {
 
 class RunDirLock {
  public:
-  /// Creates `dir` if absent and takes the lock without waiting; throws
+  /// Creates `dir` if absent, takes the lock without waiting and removes
+  /// killed writers' temporaries from `dir`; throws
   /// RunDirBusy when another process holds it (nothing in `dir` is changed
   /// then), or DataError naming the lock file when it cannot be opened.
   RunDirLock(const std::filesystem::path& dir, const std::string& job);

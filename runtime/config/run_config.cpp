@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <array>
+#include <cerrno>
 #include <charconv>
 #include <cmath>
 #include <cstdlib>
@@ -1112,7 +1113,9 @@ std::optional<RunConfig> load_run_config(const std::string& path,
                                          Diagnostics& diagnostics, const LoadOptions& options) {
   std::ifstream in(path, std::ios::binary);
   if (!in) {
-    diagnostics.error(kUnreadable, nullptr, {}, "cannot read run config \"" + path + "\"",
+    diagnostics.error(kUnreadable, nullptr, {},
+                      "cannot read run config \"" + path +
+                          "\": " + std::error_code(errno, std::generic_category()).message(),
                       "check the path; runs ship in specs/");
     return std::nullopt;
   }

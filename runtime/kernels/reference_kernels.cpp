@@ -111,6 +111,23 @@ class Evaluator {
 
   at::Tensor scalar(double value) const { return at::scalar_tensor(value, options_); }
 
+  /// The decoupled reading's noise variance over one step h, in place (as
+  /// the compiled kernels write into the caller's tensor): with z = 2hc, c
+  /// the program's noise rate, e^z·var + h φ(z) g², φ(z) = (e^z − 1)/z
+  /// (codegen/emit.hpp, variance_step); else var + h g².
+  void variance_step(at::Tensor& variance, double h) {
+    const at::Tensor g = full(program_.diffusion.general);
+    at::Tensor added = scalar(h) * g * g;
+    if (program_.noise_rate_param >= 0) {
+      const at::Tensor z =
+          scalar(2.0 * h) * params_.at(static_cast<std::size_t>(program_.noise_rate_param));
+      const at::Tensor phi = at::where(z != 0, at::expm1(z) / z, at::ones_like(z));
+      variance.mul_(at::exp(z).to(variance.scalar_type()));
+      added = added * phi;
+    }
+    variance.add_(added.to(variance.scalar_type()));
+  }
+
  private:
   at::Tensor compute(const Node& node) {
     switch (node.kind) {
@@ -488,11 +505,7 @@ class ReferenceKernels final : public ProcessKernels {
     for (std::int64_t k = 0; k < steps; ++k) {
       Evaluator evaluator(program(), state, u0, params(t + static_cast<double>(k) * dt));
       const at::Tensor b = evaluator.full(program().drift.general);
-      if (variance != nullptr) {
-        // In place, as the compiled kernel writes into the caller's tensor.
-        const at::Tensor g = evaluator.full(program().diffusion.general);
-        variance->add_((evaluator.scalar(dt) * g * g).to(variance->scalar_type()));
-      }
+      if (variance != nullptr) evaluator.variance_step(*variance, dt);
       state = state + step_scale(evaluator, b, dt) * b;
     }
     return steps == 0 ? u.clone() : state;
@@ -525,8 +538,7 @@ class ReferenceKernels final : public ProcessKernels {
       const at::Tensor au = op.full(program().fed.lagged.general);
       if (variance != nullptr) {
         Evaluator at_step(program(), state, u0, host.steps[k]);
-        const at::Tensor g = at_step.full(program().diffusion.general);
-        variance->add_((op.scalar(tau) * g * g).to(variance->scalar_type()));
+        at_step.variance_step(*variance, tau);
       }
       state = state + op.scalar(tau) * au;
     }

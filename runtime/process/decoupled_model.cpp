@@ -1,7 +1,10 @@
-// Decoupled semantics (docs/design.md §2): X_t = Φ_t(x₀) + N(0, Σ̄_t), Φ the
-// noise-free (tamed) flow, Σ̄_t = D Q D with D² = Σ_k Δt g(t_k, Φ_{t_k}(x₀))²,
-// the same left sum the forward simulation accumulates in flow_steps, so that
-// what a network is trained on and what the sampler assumes are one thing.
+// Decoupled semantics (docs/design.md §2): X_t = Φ_t(x₀) + N_t, Φ the
+// noise-free (tamed) flow and N_t ~ N(0, Σ̄_t) the noise, which evolves under
+// the drift's pointwise linear part c(t)·u (lang/linear_rate.hpp; c = 0 when
+// there is none): dN = c N dt + g dW. Σ̄_t = D Q D with D² the left sum
+// D²_{k+1} = e^{2Δt c(t_k)} D²_k + Δt g(t_k, Φ_{t_k}(x₀))² that flow_steps
+// accumulates, so that what a network is trained on and what the sampler
+// assumes are one thing.
 //
 // Additive noise (possibly reading u0 or the coordinates) gives this form
 // with any Q. Multiplicative noise gives it with white Q: each pixel's
@@ -10,10 +13,10 @@
 // refuses the process (lang/training_plan.cpp).
 //
 // Reverse dynamics: the Markov process with these marginals has forward
-// drift E[b(Φ_t(x₀)) | x] ≈ b(x̂), x̂ = x + Σ̄ s (Tweedie's E[Φ_t(x₀) | x]),
-// and diffusion Σ̇ = g Q g. So
-//   reverse SDE  x_s = x − h (b(x̂) − Σ̇ s) + g √h Q^{1/2} ξ
-//   ODE          dx/dt = b(x̂) − ½ Σ̇ s
+// drift E[b(Φ_t(x₀)) + c N_t | x] ≈ b(x̂) + c (x − x̂), x̂ = x + Σ̄ s (Tweedie's
+// E[Φ_t(x₀) | x]), and diffusion Σ̇ = g Q g. With b̃ that drift:
+//   reverse SDE  x_s = x − h (b̃ − Σ̇ s) + g √h Q^{1/2} ξ
+//   ODE          dx/dt = b̃ − ½ Σ̇ s
 // with b the tamed velocity and g taken at x̂. Σ̇ = g Q g is exact when Q = I
 // or g is the same at every pixel (every library process); otherwise it is
 // the leading term. When Σ̄ depends on x₀ (noise reading u or u0) the
@@ -27,6 +30,7 @@
 #include <utility>
 #include <vector>
 
+#include "lang/evaluate.hpp"
 #include "runtime/base/step_grid.hpp"
 #include "runtime/kernels/fed_flow.hpp"
 #include "runtime/process/model_kinds.hpp"
@@ -38,8 +42,9 @@ class DecoupledModel final : public ProcessModel {
  public:
   DecoupledModel(std::shared_ptr<const lang::Process> process,
                  std::unique_ptr<ProcessKernels> kernels, std::int64_t height, std::int64_t width,
-                 const ModelOptions& options)
+                 const KnotValues* knots, const ModelOptions& options)
       : ProcessModel(std::move(process), std::move(kernels), height, width) {
+    if (knots != nullptr) knots_ = *knots;
     choose_flow(options);
   }
 
@@ -112,8 +117,10 @@ class DecoupledModel final : public ProcessModel {
     return (x + covariance(t, x, x).apply(score)).contiguous();
   }
 
-  /// m = 1; s² = the mean over pixels of the accumulated ∫g² times Q's
-  /// eigenvalues. A Σ̄_t that depends on x₀ has no x₀-free scale: refused.
+  /// m = N's decay e^{∫c} (1 without a noise rate: the flow Φ_t(x₀) stands
+  /// in for x₀, a conditioning choice); s² = the mean over pixels of the
+  /// accumulated variance times Q's eigenvalues. A Σ̄_t that depends on x₀
+  /// has no x₀-free scale: refused.
   ModeScales mode_scales(std::span<const double> t) override {
     if (!process().training.per_mode_scales) {
       throw std::invalid_argument(process().training.why_not(lang::Parameterisation::denoiser,
@@ -122,16 +129,17 @@ class DecoupledModel final : public ProcessModel {
     const auto n = static_cast<std::int64_t>(t.size());
     const at::Tensor like = at::zeros({1, 1, height(), width()}, at::kFloat);
     at::Tensor v = at::empty({n, 1, 1, 1}, at::kDouble);
+    at::Tensor m = at::empty({n, 1, 1, 1}, at::kDouble);
     auto* values = v.data_ptr<double>();
+    auto* decays = m.data_ptr<double>();
     for (std::int64_t i = 0; i < n; ++i) {
-      values[i] = accumulated_variance(t[static_cast<std::size_t>(i)], like, like)
-                      .to(at::kDouble)
-                      .mean()
-                      .item<double>();
+      const double ti = t[static_cast<std::size_t>(i)];
+      values[i] = accumulated_variance(ti, like, like).to(at::kDouble).mean().item<double>();
+      decays[i] = noise_decay(0.0, ti);
     }
     const at::Tensor q = noise().is_identity() ? at::ones({height(), width()}, at::kDouble)
                                                : noise().eigenvalues().to(at::kDouble);
-    return {at::ones({n, 1, height(), width()}, at::kDouble), v * q};
+    return {m.expand({n, 1, height(), width()}).contiguous(), v * q};
   }
 
   /// −Σ̄_t⁺ (x − Φ_t(x̂₀)): the flow of the estimate stands for E[Φ_t(x₀) | x].
@@ -143,10 +151,13 @@ class DecoupledModel final : public ProcessModel {
 
   [[nodiscard]] bool has_posterior() const override { return true; }
 
-  /// The bridge of the noise N: given x̂₀, n_t = x_t − Φ_t(x̂₀) is N_t, and
-  /// N_s | N_t ~ N(ρ n_t, v_s (1 − ρ) Q) with ρ = v_s / v_t per pixel (exact
-  /// for white noise, or for a g that is the same at every pixel); so
-  ///   x_s = Φ_s(x̂₀) + √(v_s − σ²) n_t / √v_t + σ ζ,  σ² = η² v_s (1 − ρ).
+  /// The bridge of the noise N: given x̂₀, n_t = x_t − Φ_t(x̂₀) is N_t. With
+  /// a = N's decay from s to t (1 without a noise rate), Cov(N_s, N_t) =
+  /// a v_s, so N_s | N_t ~ N(a v_s/v_t n_t, v_s (1 − ρ) Q), ρ = a² v_s / v_t,
+  /// per pixel (exact for white noise, or for a g that is the same at every
+  /// pixel); so
+  ///   x_s = Φ_s(x̂₀) + √(v_s − σ²) n_t / √v_t + σ ζ,  σ² = η² v_s (1 − ρ)
+  /// (η = 1: the coefficient of n_t is a v_s / v_t).
   /// The drift is never evaluated at a noisy state: the flow only ever
   /// smooths the clean estimate, so no step size is unstable. Γ is not
   /// used: the flow is nonlinear in x₀.
@@ -160,7 +171,9 @@ class DecoupledModel final : public ProcessModel {
     const at::Tensor v_s = variance_of(pair.variance_s, s, x, x0_hat).to(x.scalar_type());
     const at::Tensor carries = v_t > 0;
     const at::Tensor safe_v_t = at::where(carries, v_t, at::ones_like(v_t));
-    const at::Tensor rho = at::where(carries, v_s / safe_v_t, at::zeros_like(v_t));
+    const double decay = noise_decay(s, t);
+    const at::Tensor rho =
+        at::where(carries, (decay * decay) * v_s / safe_v_t, at::zeros_like(v_t));
     const at::Tensor sigma2 = options.eta * options.eta * v_s * (1.0 - rho).clamp_min(0.0);
     const at::Tensor keep =
         at::where(carries, at::sqrt((v_s - sigma2).clamp_min(0.0) / safe_v_t), at::zeros_like(v_t));
@@ -185,7 +198,7 @@ class DecoupledModel final : public ProcessModel {
 
  private:
   struct Parts {
-    at::Tensor drift;            ///< b(x̂), tamed
+    at::Tensor drift;            ///< b(x̂) + c (x − x̂), b tamed
     at::Tensor sigma_dot_score;  ///< Σ̇ s = g Q (g s)
     at::Tensor g;
   };
@@ -194,7 +207,9 @@ class DecoupledModel final : public ProcessModel {
     const at::Tensor x_hat = denoise(x, t, score);
     const at::Tensor u0 = kernel_u0(x_hat);
     Parts parts;
+    // E[b(Φ_t) + c N_t | x] with N_t's estimate x − x̂.
     parts.drift = tamed_drift(x_hat, u0, t);
+    if (rate()) parts.drift = parts.drift + rate_at(t) * (x - x_hat);
     parts.g = kernels().diffusion(x_hat, u0, t);
     const at::Tensor gs = parts.g * score;
     parts.sigma_dot_score =
@@ -351,6 +366,41 @@ class DecoupledModel final : public ProcessModel {
     }
   }
 
+  /// c(t), the drift's pointwise linear rate at which N decays
+  /// (lang/linear_rate.hpp); null when N is not damped.
+  [[nodiscard]] const lang::ExprRef& rate() const {
+    return process().classification.pointwise_rate.rate;
+  }
+
+  [[nodiscard]] double rate_at(double t) const {
+    lang::EvalContext context{t};
+    context.learnables = &process().learnables;
+    context.knot_values = knots_.empty() ? nullptr : &knots_;
+    return lang::evaluate_scalar(rate(), context);
+  }
+
+  /// ∫₀ᵗ c as the flow kernels take it: the left sum on the Δt grid and the
+  /// shortened step that lands on t (codegen/program.hpp, noise_rate_param).
+  double integrated_rate(double t) {
+    const double dt = process().time.dt;
+    const GridPosition position = grid_position(t, dt);
+    while (static_cast<std::int64_t>(rate_sums_.size()) <= position.steps) {
+      const auto k = static_cast<double>(rate_sums_.size() - 1);
+      rate_sums_.push_back(rate_sums_.back() + dt * rate_at(k * dt));
+    }
+    const double base = rate_sums_[static_cast<std::size_t>(position.steps)];
+    return position.rest > 0
+               ? base + position.rest * rate_at(static_cast<double>(position.steps) * dt)
+               : base;
+  }
+
+  /// N's multiplier from s to t, e^{∫ₛᵗ c}: 1 when N is not damped.
+  double noise_decay(double s, double t) {
+    return rate() ? std::exp(integrated_rate(t) - integrated_rate(s)) : 1.0;
+  }
+
+  KnotValues knots_;
+  std::vector<double> rate_sums_{0.0};  ///< rate_sums_[k] = Σ_{j<k} Δt c(j Δt)
   std::vector<at::Tensor> table_;
   std::optional<FedSchedule> fed_;
 };
@@ -369,9 +419,10 @@ at::Tensor ascending_order(std::span<const double> t) {
 std::unique_ptr<ProcessModel> make_decoupled_model(std::shared_ptr<const lang::Process> process,
                                                    std::unique_ptr<ProcessKernels> kernels,
                                                    std::int64_t height, std::int64_t width,
+                                                   const KnotValues* knots,
                                                    const ModelOptions& options) {
   return std::make_unique<DecoupledModel>(std::move(process), std::move(kernels), height, width,
-                                          options);
+                                          knots, options);
 }
 
 }  // namespace spdec::runtime

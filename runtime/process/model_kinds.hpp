@@ -15,7 +15,7 @@ namespace spdec::runtime {
 
 [[nodiscard]] std::unique_ptr<ProcessModel> make_decoupled_model(
     std::shared_ptr<const lang::Process> process, std::unique_ptr<ProcessKernels> kernels,
-    std::int64_t height, std::int64_t width, const ModelOptions& options);
+    std::int64_t height, std::int64_t width, const KnotValues* knots, const ModelOptions& options);
 
 [[nodiscard]] std::unique_ptr<ProcessModel> make_sde_model(
     std::shared_ptr<const lang::Process> process, std::unique_ptr<ProcessKernels> kernels,

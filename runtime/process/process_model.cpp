@@ -127,7 +127,8 @@ std::unique_ptr<ProcessModel> make_process_model(std::shared_ptr<const lang::Pro
     case ModelKind::linear:
       return make_linear_model(std::move(process), std::move(kernels), height, width, knots);
     case ModelKind::decoupled:
-      return make_decoupled_model(std::move(process), std::move(kernels), height, width, options);
+      return make_decoupled_model(std::move(process), std::move(kernels), height, width, knots,
+                                  options);
     case ModelKind::sde:
       return make_sde_model(std::move(process), std::move(kernels), height, width);
   }

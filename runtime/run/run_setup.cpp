@@ -87,6 +87,12 @@ std::string process_fingerprint(const lang::Process& process, const std::string&
   // A flow other than the process's own discretisation defines another
   // X_t | x₀ (an empty scheme keeps the fingerprints of earlier versions).
   if (!flow_scheme.empty()) key += "|flow " + flow_scheme;
+  // So does a decoupled reading whose noise decays with the drift's linear
+  // rate (earlier versions added it undamped).
+  if (process.training.model == lang::ModelKind::decoupled &&
+      process.classification.pointwise_rate.rate) {
+    key += "|noise decays";
+  }
   return fmt::format("{}-{:016x}", process.name, lang::fnv1a64(key));
 }
 

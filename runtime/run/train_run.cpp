@@ -21,6 +21,8 @@
 #include <vector>
 
 #include "runtime/base/atomic_write.hpp"
+#include "runtime/base/data_error.hpp"
+#include "runtime/base/os_reason.hpp"
 #include "runtime/base/progress.hpp"
 #include "runtime/base/splitmix.hpp"
 #include "runtime/data/batch_loader.hpp"
@@ -172,6 +174,13 @@ void trim_log(const std::filesystem::path& file, std::int64_t step) {
   write_file_atomically(file, kept);
 }
 
+/// The probe's times are keyed beyond every training step (train.steps <
+/// 2^43 - 1), so the probe never repeats a step's draws.
+constexpr std::uint64_t kProbeKey = (std::uint64_t{1} << 43U) - 1;
+/// Images in the probe batch: enough to meet several times and images, few
+/// enough that two forward passes per checkpoint cost nothing next to training.
+constexpr std::int64_t kProbeImages = 8;
+
 std::string finite_check(double loss, double grad_norm) {
   if (!std::isfinite(loss)) return fmt::format("the loss is {}", loss);
   if (!std::isfinite(grad_norm)) return fmt::format("the gradient norm is {}", grad_norm);
@@ -283,6 +292,12 @@ class Trainer {
       options.preconditioner = &*preconditioner_;
     }
     objective_ = make_objective(choice_.kind, *model_, options);
+    make_probe();
+    // A fresh start checkpoints step 0 (the initial weights and the fitted
+    // prior) before the first log line: a run's history never exists
+    // without a checkpoint, so a kill in the first steps resumes rather than
+    // leaving a log that a restart must refuse.
+    if (saved_step_ < 0 && step_ < config_.train.steps) save();
     log_ << "train: " << process_.name << " (" << name(model_->kind())
          << (model_->flow_scheme().empty() ? "" : ", flow " + model_->flow_scheme() + " cycles")
          << ", " << model_->kernels().backend() << ") on " << data_.size() << " images " << channels
@@ -335,6 +350,7 @@ class Trainer {
           name(header.parameterisation)));
     }
     step_ = header.step;
+    saved_step_ = step_;
     trim_log(log_file(), step_);
     log_ << "train: resuming " << checkpoint_path(config_).string() << " at step " << step_
          << std::endl;
@@ -353,6 +369,7 @@ class Trainer {
     options.start_batch = step_;
     BatchLoader loader(data_, options);
     std::ofstream jsonl(log_file(), std::ios::app);
+    if (!jsonl) throw DataError(log_file(), "cannot open the log for appending: " + os_reason());
     Progress progress("train", step_, config_.train.steps, log_, Progress::stderr_is_terminal(),
                       config_.train.log_every);
     const auto began = std::chrono::steady_clock::now();
@@ -377,6 +394,8 @@ class Trainer {
                                 {"time", seconds}}
                      .dump()
               << std::endl;
+        // A lost line would be a gap in the curve: stop, naming the reason.
+        if (!jsonl) throw DataError(log_file(), "cannot append to the log: " + os_reason());
       }
       progress.update(step_, loss);
       if (config_.train.checkpoint_every > 0 && step_ % config_.train.checkpoint_every == 0) {
@@ -446,19 +465,111 @@ class Trainer {
     return {loss_value, grad_norm, lr};
   }
 
-  [[noreturn]] void diverged(const std::string& what) const {
+  /// A non-finite loss or gradient at step step_ + 1. When checkpoint.pt
+  /// holds the very weights that gave it (saved at step_), resuming from it
+  /// would fail the same way at any learning rate (step_ + 1's draws are
+  /// fixed): checkpoint.prev.pt is moved back first.
+  [[noreturn]] void diverged(const std::string& what) {
+    if (saved_step_ == step_ && !roll_back()) {
+      throw TrainingDiverged(fmt::format(
+          "training diverged at step {}: {}; checkpoint {} holds step {}'s weights, which gave "
+          "it, and there is no earlier one: a resume repeats it at any train.lr; start again with "
+          "`--fresh` and a lower train.lr",
+          step_ + 1, what, checkpoint_path(config_).string(), step_));
+    }
+    diverged_at(step_ + 1, what + "; stopped before the optimiser step");
+  }
+
+  /// Throws TrainingDiverged naming the step, what checkpoint.pt holds and
+  /// how to go on from it.
+  [[noreturn]] void diverged_at(std::int64_t step, const std::string& what) const {
     const std::filesystem::path file = checkpoint_path(config_);
-    const std::string kept =
-        std::filesystem::exists(file)
-            ? fmt::format("the last good checkpoint, {}, is kept", file.string())
-            : "no checkpoint was written yet";
+    const std::string advice = fmt::format(
+        "lower train.lr (e.g. the override train.lr={:g}), raise train.warmup or keep "
+        "train.grad_clip on",
+        config_.train.lr / 10);
+    if (saved_step_ < 0) {
+      throw TrainingDiverged(
+          fmt::format("training diverged at step {}: {}; no checkpoint was written yet: {} and "
+                      "train again",
+                      step, what, advice));
+    }
     throw TrainingDiverged(fmt::format(
-        "training diverged at step {}: {}; stopped before the optimiser step, {} (lower "
-        "train.lr, raise train.warmup or keep train.grad_clip on)",
-        step_ + 1, what, kept));
+        "training diverged at step {}: {}; the last good checkpoint, {}, holds step {}: resume "
+        "from it with the same command and the run's config changed: {}",
+        step, what, file.string(), saved_step_, advice));
+  }
+
+  /// Moves checkpoint.prev.pt back over checkpoint.pt (saved_step_ becomes
+  /// its step); false when there is none.
+  bool roll_back() {
+    const std::filesystem::path file = checkpoint_path(config_);
+    const std::filesystem::path previous = previous_checkpoint_path(file);
+    std::error_code ec;
+    if (!std::filesystem::is_regular_file(previous, ec)) return false;
+    const std::int64_t step = read_checkpoint_header(previous).step;
+    std::filesystem::rename(previous, file, ec);
+    if (ec) {
+      throw std::runtime_error(fmt::format("cannot move {} back over {}: {}", previous.string(),
+                                           file.string(), ec.message()));
+    }
+    log_ << "train: checkpoint " << file.string() << " of step " << saved_step_
+         << " gave the non-finite loss; " << previous.string() << " (step " << step
+         << ") moved back over it" << std::endl;
+    saved_step_ = step;
+    return true;
+  }
+
+  /// The first few training images perturbed at a few times, fixed for the
+  /// run: every checkpoint's networks must map them to finite outputs.
+  void make_probe() {
+    const std::int64_t n = std::min<std::int64_t>(kProbeImages, data_.size());
+    probe_.x0 = runtime::to_float(data_.images.narrow(0, 0, n), data_.range).to(device_);
+    probe_.seed = config_.train.seed;
+    probe_.step = kProbeKey;
+    probe_.times = training_times(n, objective_->min_time(), objective_->max_time(),
+                                  config_.train.time_sampling, config_.train.seed, kProbeKey);
+    const at::Tensor labels = data_.labels.defined() ? data_.labels.narrow(0, 0, n) : at::Tensor();
+    probe_labels_ = training_labels(labels, config_.model, config_.train.seed, kProbeKey, device_);
+  }
+
+  /// The objective on the probe batch through `net` (in eval mode: no
+  /// dropout); a non-finite output makes the loss non-finite. Autograd stays
+  /// on: the sliced objective differentiates the network.
+  double probe_loss(UNet& net) const {
+    const bool training = net->is_training();
+    net->eval();
+    const double time_scale = objective_->max_time();
+    const at::Tensor& labels = probe_labels_;
+    const Network network = [&net, time_scale, &labels](const at::Tensor& x, const at::Tensor& t) {
+      return net->forward(x, t / time_scale, labels).to(at::kFloat);
+    };
+    double loss = 0;
+    {
+      const Autocast autocast(device_.is_cuda() && config_.train.mixed_precision);
+      loss = objective_->loss(network, probe_).item<double>();
+    }
+    net->train(training);
+    return loss;
+  }
+
+  /// Refuses (TrainingDiverged) to replace checkpoint.pt with weights whose
+  /// forward pass is not finite: finite but huge weights overflow there
+  /// first, and a resume from them would fail at once whatever train.lr.
+  void require_finite_forward() {
+    for (auto [net, which] : {std::pair<UNet*, const char*>{&net_, "network"},
+                              std::pair<UNet*, const char*>{&ema_, "EMA network"}}) {
+      const double loss = probe_loss(*net);
+      if (!std::isfinite(loss)) {
+        diverged_at(step_, fmt::format("the {}'s output on a fixed probe batch is not finite "
+                                       "(its loss is {}), so its weights were not saved",
+                                       which, loss));
+      }
+    }
   }
 
   void save() {
+    require_finite_forward();
     CheckpointHeader header;
     header.process = fingerprint_;
     header.config = config::resolved_toml(config_);
@@ -468,6 +579,7 @@ class Trainer {
     header.image_shape = {data_.images.size(1), data_.images.size(2), data_.images.size(3)};
     save_checkpoint(checkpoint_path(config_), header, {net_.get(), ema_.get(), optimizer_.get()},
                     prior_, data_spectrum_);
+    saved_step_ = step_;
   }
 
   void sample_grid() {
@@ -503,6 +615,10 @@ class Trainer {
   std::unique_ptr<torch::optim::Adam> optimizer_;
   std::optional<GaussianPrior> prior_;
   std::int64_t step_ = 0;
+  /// The step checkpoint.pt holds; -1 before one is written or resumed.
+  std::int64_t saved_step_ = -1;
+  TrainingDraw probe_;
+  at::Tensor probe_labels_;
 };
 
 }  // namespace

@@ -14,8 +14,14 @@
 // A run directory that holds a checkpoint is resumed: on the CPU the loss
 // curve continues bit for bit as if never stopped (every random draw of a
 // step is keyed by (train.seed, step)). A non-finite loss or gradient norm
-// stops the run before the optimiser step, naming the step; the last
-// checkpoint on disk is the last good one.
+// stops the run before the optimiser step, naming the step. Before weights
+// replace checkpoint.pt, the network and the EMA network run on a fixed probe
+// batch (a few training images perturbed at a few times); weights whose
+// output there is not finite stop the run instead, so checkpoint.pt is always
+// the last checkpoint whose forward pass is finite. When the non-finite loss
+// comes right after a checkpoint (from the very weights it holds),
+// checkpoint.prev.pt is moved back over it: a resume with a lower train.lr
+// then goes on from weights that gave a finite loss.
 #pragma once
 
 #include <ATen/ATen.h>
@@ -55,7 +61,8 @@ struct TrainSummary {
   std::filesystem::path checkpoint;
 };
 
-/// A non-finite loss or gradient: the run stopped, the checkpoint is intact.
+/// A non-finite loss, gradient or probe output: the run stopped; the message
+/// names the step, the step checkpoint.pt holds and how to resume.
 class TrainingDiverged : public std::runtime_error {
  public:
   using std::runtime_error::runtime_error;

@@ -18,6 +18,8 @@ struct ModeStep {
   at::Tensor b2;        ///< variance added between s and t
 };
 
+at::Tensor safe_factor(const at::Tensor& m) { return at::where(m != 0, m, at::ones_like(m)); }
+
 /// The per-mode tables at the grid's times, each computed once (a
 /// process whose noise filter reads t integrates its variance on demand,
 /// which is not cheap).
@@ -43,7 +45,10 @@ class ModeTables {
     out.m_s = scales.m[1][0];
     out.v_t = scales.s2[0][0];
     out.v_s = scales.s2[1][0];
-    out.b2 = (out.v_t - out.v_s).clamp_min(0.0);
+    // The noise's own decay from s to t is m_t / m_s (decoupled models:
+    // runtime/process/decoupled_model.cpp); what it does not carry was added.
+    const at::Tensor decay = out.m_t / safe_factor(out.m_s);
+    out.b2 = (out.v_t - decay * decay * out.v_s).clamp_min(0.0);
     return out;
   }
 

@@ -6,7 +6,9 @@
 
 #include <atomic>
 #include <catch2/catch.hpp>
+#include <chrono>
 #include <cstdlib>
+#include <filesystem>
 #include <optional>
 #include <string>
 #include <thread>
@@ -224,4 +226,33 @@ TEST_CASE("an unwritable cache directory warns once and keeps entries in memory"
   CHECK_THAT(warnings.messages[0],
              Catch::Contains(unwritable.string()) && Catch::Contains("not writable"));
   CHECK(cache.work_directory_parent() != unwritable);
+}
+
+// Temporaries whose writer is gone (its pid is above any pid_max, which is
+// at most 2^22) and that are older than kOrphanAge are removed when a cache
+// is opened; a recent one (perhaps another machine's live writer), one of a
+// live pid (this process) and the cache's own entries stay.
+TEST_CASE("cache: killed writers' temporaries are removed once old enough", "[jit][cache]") {
+  const auto dir = scratch_dir();
+  const std::filesystem::path cache_dir = dir.path() / "cache";
+  std::filesystem::create_directories(cache_dir / ".tmp-999999999-build");
+  jit::test::write_text(cache_dir / ".tmp-999999999-build" / "kernel.cpp", "int x;\n");
+  const std::string live = ".tmp-" + std::to_string(::getpid()) + "-1.live.bin";
+  for (const char* name :
+       {".tmp-999999999-2.entry.bin", ".tmp-999999999-3.recent.bin", "kernel-any-0123.bin"}) {
+    jit::test::write_text(cache_dir / name, "x");
+  }
+  jit::test::write_text(cache_dir / live, "x");
+  const auto old = std::filesystem::file_time_type::clock::now() - jit::KernelCache::kOrphanAge -
+                   std::chrono::minutes(1);
+  for (const std::string name : {".tmp-999999999-build", ".tmp-999999999-2.entry.bin",
+                                 "kernel-any-0123.bin", live.c_str()}) {
+    std::filesystem::last_write_time(cache_dir / name, old);
+  }
+  const jit::KernelCache cache(cache_dir);
+  CHECK_FALSE(std::filesystem::exists(cache_dir / ".tmp-999999999-build"));
+  CHECK_FALSE(std::filesystem::exists(cache_dir / ".tmp-999999999-2.entry.bin"));
+  CHECK(std::filesystem::exists(cache_dir / ".tmp-999999999-3.recent.bin"));
+  CHECK(std::filesystem::exists(cache_dir / live));
+  CHECK(std::filesystem::exists(cache_dir / "kernel-any-0123.bin"));
 }

@@ -10,9 +10,11 @@
 #include <array>
 #include <catch2/catch.hpp>
 #include <chrono>
+#include <csignal>
 #include <exception>
 #include <fstream>
 #include <memory>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -329,6 +331,88 @@ TEST_CASE("host JIT: the compiler's --version is asked once, then read from the 
   jit::test::write_text(wrapper, jit::test::read_text(wrapper) + "# changed\n");
   compile_in_child();
   CHECK(version_calls() == 2);
+}
+
+namespace {
+
+/// True once `pid` has exited: no such process, or a zombie (a process whose
+/// parent died is reaped by init, which may take a moment or, in a container
+/// whose init does not reap, never).
+bool exited(pid_t pid) {
+  const std::optional<std::string> stat =
+      jit::detail::read_file("/proc/" + std::to_string(pid) + "/stat");
+  if (!stat) return true;
+  const std::size_t paren = stat->rfind(')');
+  return paren != std::string::npos && paren + 2 < stat->size() && (*stat)[paren + 2] == 'Z';
+}
+
+/// Polls `done` every 10 ms for up to `limit` (a bound against a hang, not a
+/// timing requirement: each poll that succeeds ends the wait).
+template <typename Done>
+bool eventually(Done done, std::chrono::seconds limit) {
+  const auto until = std::chrono::steady_clock::now() + limit;
+  while (!done()) {
+    if (std::chrono::steady_clock::now() > until) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  return true;
+}
+
+}  // namespace
+
+// SIGKILL runs no handler in the dying process, so only the kernel can take
+// its compiler down with it (PR_SET_PDEATHSIG). The compiler here is a
+// stand-in that notes its pid and sleeps for a minute: without that, it
+// outlives the killed compile by a minute and the check fails. The build
+// directory the killed process left in the cache is then removed by the next
+// cache opened there, once it is old enough (KernelCache::kOrphanAge).
+TEST_CASE("host JIT: a killed compile kills its compiler; its build directory goes later",
+          "[jit][host]") {
+  const auto dir = scratch_dir();
+  const std::filesystem::path cache_dir = dir.path() / "cache";
+  const std::filesystem::path pid_file = dir.path() / "compiler.pid";
+  const std::filesystem::path slow = dir.path() / "slow-cxx";
+  jit::test::write_text(slow,
+                        "#!/bin/sh\nif [ \"$1\" = --version ]; then echo slow 1.0; exit 0; "
+                        "fi\necho $$ > '" +
+                            pid_file.string() + ".new' && mv '" + pid_file.string() + ".new' '" +
+                            pid_file.string() + "'\nexec sleep 60\n");
+  std::filesystem::permissions(slow, std::filesystem::perms::owner_all);
+  std::array<int, 2> gate{};
+  REQUIRE(::pipe(gate.data()) == 0);
+  const pid_t child = fork_child(gate, [&] {
+    jit::KernelCache cache(cache_dir);
+    jit::HostCompilerOptions options = with_cache(cache);
+    options.compiler = slow.string();
+    return jit::HostCompiler(options).compile(kernel_source(21), "slow") != nullptr;
+  });
+  ::close(gate[0]);
+  ::close(gate[1]);
+  REQUIRE(eventually([&] { return std::filesystem::exists(pid_file); }, std::chrono::seconds(60)));
+  const pid_t compiler = std::stoi(jit::test::read_text(pid_file));
+  REQUIRE(::kill(child, SIGKILL) == 0);
+  (void)wait_child(child);
+  const bool gone = eventually([&] { return exited(compiler); }, std::chrono::seconds(10));
+  if (!gone) (void)::kill(compiler, SIGKILL);  // the stand-in we started
+  CHECK(gone);
+
+  const std::string left = ".tmp-" + std::to_string(child) + "-";
+  const auto leftovers = [&] {
+    std::vector<std::filesystem::path> found;
+    for (const auto& entry : std::filesystem::directory_iterator(cache_dir)) {
+      if (entry.path().filename().string().rfind(left, 0) == 0) found.push_back(entry.path());
+    }
+    return found;
+  };
+  const std::vector<std::filesystem::path> build_dirs = leftovers();
+  REQUIRE(build_dirs.size() == 1);
+  { const jit::KernelCache fresh(cache_dir); }
+  CHECK(leftovers().size() == 1);  // an hour has not passed: it might be another machine's
+  std::filesystem::last_write_time(build_dirs[0], std::filesystem::file_time_type::clock::now() -
+                                                      jit::KernelCache::kOrphanAge -
+                                                      std::chrono::minutes(1));
+  { const jit::KernelCache later(cache_dir); }
+  CHECK(leftovers().empty());
 }
 
 TEST_CASE("host JIT: a compile error carries the compiler's message and the source",

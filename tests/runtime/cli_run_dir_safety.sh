@@ -3,7 +3,8 @@
 # writer is refused while the first holds run.dir's lock; a refused resume
 # leaves config.toml as it was; `run forward` keeps a trained run's
 # config.toml; a log without a checkpoint (or a dangling checkpoint symlink)
-# is refused rather than restarted at step 0, and `--fresh` says it discards.
+# is refused rather than restarted at step 0, and `--fresh` says it discards;
+# a killed writer's temporary file is removed by the next job.
 set -uo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/cli_common.sh" "$@"
 
@@ -33,11 +34,17 @@ expect_exit1 "a resume with another network" "checkpoint" run train "$spec" \
 cmp -s "$dir/config.before" "$dir/run/config.toml" || fail "a refused resume changed config.toml"
 cmp -s "$dir/log.before" "$dir/run/train_log.jsonl" || fail "a refused resume changed the log"
 
+# A killed writer's temporary (its pid above any pid_max) is removed by the
+# next job once it holds the lock; a live writer's (this shell's) stays.
+touch "$dir/run/.tmp-999999999-0.checkpoint.pt" "$dir/run/.tmp-$$-0.config.toml"
+
 # `run forward` into a trained run keeps its config.toml: forward.toml.
 "$spdec" run forward "$spec" "run.dir=\"$dir/run\"" forward.images=1 forward.times=2 \
   data.size=16 >"$dir/forward.txt" 2>&1 || fail "forward exited $?: $(cat "$dir/forward.txt")"
 cmp -s "$dir/config.before" "$dir/run/config.toml" || fail "forward overwrote config.toml"
 [[ -s "$dir/run/forward.toml" ]] || fail "forward wrote no forward.toml"
+[[ -e "$dir/run/.tmp-999999999-0.checkpoint.pt" ]] && fail "a killed writer's temporary is left"
+[[ -e "$dir/run/.tmp-$$-0.config.toml" ]] || fail "a live writer's temporary was removed"
 
 # A dangling checkpoint symlink is an error naming it; the log stays.
 mkdir -p "$dir/dangling"

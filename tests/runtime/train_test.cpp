@@ -303,6 +303,147 @@ TEST_CASE("train: a NaN loss stops the run and keeps the last good checkpoint", 
   fs::remove_all(root);
 }
 
+// lr = 1e30 from step 5 on: Adam moves every weight by about lr in one step,
+// so step 5's weights are about 1e30 — finite, so the finite-weights check
+// passes them, but the network's activations square past float's 3.4e38
+// inside it: its forward pass is not finite. Those weights must not replace
+// step 4's checkpoint, and the run must resume from it with the run's own lr.
+TEST_CASE("train: weights whose forward pass is not finite are not saved; a lower lr resumes",
+          "[train]") {
+  spdec::test::torch_setup();
+  const fs::path root = temp_dir("diverge");
+  Run good = make_run(root, "ve.spde", {"train.steps=4", "train.checkpoint_every=1"});
+  (void)spdec::runtime::run_train(good.config, good.process, quiet);
+  const fs::path checkpoint = spdec::runtime::checkpoint_path(good.config);
+  REQUIRE(spdec::runtime::read_checkpoint_header(checkpoint).step == 4);
+
+  Run absurd =
+      make_run(root, "ve.spde", {"train.steps=12", "train.checkpoint_every=1", "train.lr=1e30"});
+  std::string message;
+  try {
+    (void)spdec::runtime::run_train(absurd.config, absurd.process, quiet);
+  } catch (const spdec::runtime::TrainingDiverged& e) {
+    message = e.what();
+  }
+  INFO(message);
+  CHECK_THAT(message, Catch::Contains("training diverged at step 5") &&
+                          Catch::Contains("probe batch is not finite") &&
+                          Catch::Contains(checkpoint.string() + ", holds step 4") &&
+                          Catch::Contains("train.lr=1e+29"));
+  CHECK(spdec::runtime::read_checkpoint_header(checkpoint).step == 4);
+
+  Run lower = make_run(root, "ve.spde", {"train.steps=12", "train.checkpoint_every=1"});
+  const auto summary = spdec::runtime::run_train(lower.config, lower.process, quiet);
+  CHECK(summary.first_step == 4);
+  CHECK(summary.steps == 12);
+  const std::vector<double> losses = logged_losses(lower.config.run.dir);
+  REQUIRE(losses.size() == 12);  // steps 1-4, then 5-12 again: step 5's line was trimmed
+  for (const double loss : losses) CHECK(std::isfinite(loss));
+  fs::remove_all(root);
+}
+
+// A non-finite loss right after a checkpoint: checkpoint.pt holds the very
+// weights that gave it, so a resume would meet it again at any lr (the draws
+// of step 9 are fixed); checkpoint.prev.pt (step 4) is moved back over it.
+TEST_CASE("train: a NaN loss right after a checkpoint moves the previous one back", "[train]") {
+  spdec::test::torch_setup();
+  const fs::path root = temp_dir("rollback");
+  Run run = make_run(root, "ve.spde", {});
+  spdec::runtime::TrainHooks poison;
+  poison.on_loss = [](std::int64_t step, at::Tensor& loss) {
+    if (step == 8) loss = loss * std::numeric_limits<double>::quiet_NaN();
+  };
+  const fs::path checkpoint = spdec::runtime::checkpoint_path(run.config);
+  CHECK_THROWS_WITH(spdec::runtime::run_train(run.config, run.process, quiet, poison),
+                    Catch::Contains("diverged at step 9") &&
+                        Catch::Contains(checkpoint.string() + ", holds step 4"));
+  CHECK(spdec::runtime::read_checkpoint_header(checkpoint).step == 4);
+  CHECK_FALSE(fs::exists(spdec::runtime::previous_checkpoint_path(checkpoint)));
+  const auto summary = spdec::runtime::run_train(run.config, run.process, quiet);
+  CHECK(summary.first_step == 4);
+  CHECK(summary.steps == 12);
+  fs::remove_all(root);
+}
+
+// `run sample` from weights that are finite but whose forward pass is not
+// (every weight 1e30, as a diverged run without the probe would have kept):
+// every sample is NaN, the files are still written, and the job fails.
+TEST_CASE("sample: every sample non-finite fails the job after writing the files", "[train]") {
+  spdec::test::torch_setup();
+  const fs::path root = temp_dir("all-nan");
+  Run run = make_run(root, "ve.spde", {"train.steps=4"});
+  (void)spdec::runtime::run_train(run.config, run.process, quiet);
+  const fs::path checkpoint = spdec::runtime::checkpoint_path(run.config);
+  auto model = spdec::runtime::make_run_model(run.config, run.process, kSide, kSide, at::kCPU);
+  spdec::runtime::UNet net(spdec::runtime::unet_options(run.config.model, 1, kSide));
+  spdec::runtime::UNet ema(spdec::runtime::unet_options(run.config.model, 1, kSide));
+  std::optional<spdec::runtime::GaussianPrior> prior;
+  std::optional<spdec::runtime::GaussianPrior> spectrum;
+  const auto header = spdec::runtime::load_checkpoint(
+      checkpoint, "", {net.get(), ema.get(), nullptr}, &prior, &model->noise().basis(), &spectrum);
+  {
+    const at::NoGradGuard no_grad;
+    for (auto& p : net->parameters()) p.fill_(1e30);
+    for (auto& p : ema->parameters()) p.fill_(1e30);
+  }
+  spdec::runtime::save_checkpoint(checkpoint, header, {net.get(), ema.get(), nullptr}, prior,
+                                  spectrum);
+  CHECK_THROWS_WITH(spdec::runtime::run_sample(run.config, run.process, quiet),
+                    Catch::Contains("every sample is non-finite") &&
+                        Catch::Contains("4 of 4 samples are not finite"));
+  const at::Tensor samples = spdec::runtime::read_npy(fs::path(run.config.run.dir) / "samples.npy");
+  CHECK(samples.size(0) == 4);
+  CHECK_FALSE(bool(at::isfinite(samples).any().item<bool>()));
+  fs::remove_all(root);
+}
+
+// Two forward simulations that blow up before T, so the prior at T cannot be
+// fitted: u' = 50 u² (finite-time blow-up from u = 1 at t = 0.02; no stencil,
+// so `spdec check` has no W102 for it) and a diffusivity of 1000 with dt =
+// 1e-3 (4·dt·k = 4 > 1: the explicit step amplifies the checkerboard mode 7×
+// per step, W102). Each must be named as a forward simulation blow-up with
+// its process and time, not as a prior whose mean is not finite.
+TEST_CASE("train: a forward simulation that blows up is named with its time and W102", "[train]") {
+  spdec::test::torch_setup();
+  const fs::path root = temp_dir("blow-up");
+  struct Case {
+    const char* name;
+    const char* drift;
+    bool w102;
+  };
+  for (const Case c : {Case{"quadratic", "50 * u * u", false},
+                       Case{"unstable", "1000 * lap(u) - u * u * u", true}}) {
+    const fs::path spde = root / (std::string(c.name) + ".spde");
+    std::ofstream(spde) << "process " << c.name << "\ndrift = " << c.drift
+                        << "\ndiffusion = 0.1\nboundary neumann\n"
+                           "time T = 1, t0 = 1e-3, dt = 1e-3, taming = off\n";
+    Run run = make_run(root, spde.string(), {"process.backend=\"reference\""});
+    std::string message;
+    try {
+      (void)spdec::runtime::run_train(run.config, run.process, quiet);
+    } catch (const std::exception& e) {
+      message = e.what();
+    }
+    INFO(message);
+    CHECK_THAT(message, Catch::Contains(std::string("the forward simulation of process ") + c.name +
+                                        " blew up") &&
+                            Catch::Contains("its state is not finite at t = "));
+    CHECK((message.find("W102") != std::string::npos) == c.w102);
+    CHECK(message.find("GaussianPrior") == std::string::npos);
+    // The time is the first of 64 snapshots on [0, 1] that is not finite. From
+    // data in [-1, 1] the quadratic cannot blow up before 1/50 (explicit Euler
+    // lags the exact solution's growth); both blow up long before T.
+    const std::string at = "not finite at t = ";
+    const std::size_t where = message.find(at);
+    REQUIRE(where != std::string::npos);
+    const double t = std::stod(message.substr(where + at.size()));
+    CHECK(t > (c.w102 ? 0.0 : 0.02));
+    CHECK(t < 0.5);
+    fs::remove_all(root / "run");
+  }
+  fs::remove_all(root);
+}
+
 TEST_CASE("train: a checkpoint of another process is refused", "[train]") {
   spdec::test::torch_setup();
   const fs::path root = temp_dir("other");

@@ -8,15 +8,18 @@
 #include <chrono>
 #include <cmath>
 #include <filesystem>
-#include <fstream>
+#include <iomanip>
 #include <iostream>
+#include <sstream>
 #include <string>
 #include <vector>
 
 #include "codegen/compile.hpp"
 #include "codegen/emit.hpp"
 #include "codegen/pipeline.hpp"
+#include "lang/atomic_write.hpp"
 #include "lang/check.hpp"
+#include "lang/hash.hpp"
 #include "tools/spdec/commands.hpp"
 #include "tools/spdec/overrides.hpp"
 
@@ -38,18 +41,36 @@ std::vector<codegen::Target> targets_of(const std::string& target) {
   return {codegen::Target::cpu, codegen::Target::cuda};
 }
 
-/// Writes `text` to DIR/<stem><extension>, or prints it when no DIR was given.
+/// Longest file stem written: a file name (stem, extension and the atomic
+/// write's ".tmp-<pid>-<n>." prefix) must stay under the usual 255 bytes.
+constexpr std::size_t kMaxStem = 200;
+
+/// `stem`, or when longer than kMaxStem its head and a hash of the whole
+/// (two long names that share a head still get two files).
+std::string file_stem(const std::string& stem) {
+  if (stem.size() <= kMaxStem) return stem;
+  std::ostringstream hash_text;
+  hash_text << std::hex << std::setw(16) << std::setfill('0') << lang::fnv1a64(stem);
+  const std::string hash = hash_text.str();
+  return stem.substr(0, kMaxStem - hash.size() - 1) + "-" + hash;
+}
+
+/// Writes `text` to DIR/<stem><extension> (the stem capped by file_stem),
+/// or prints it when no DIR was given.
 void deliver(const CompileArgs& args, const std::string& stem, const std::string& extension,
              const std::string& text) {
   if (args.output_dir.empty()) {
     std::cout << text;
     return;
   }
-  std::filesystem::create_directories(args.output_dir);
-  const std::filesystem::path path = std::filesystem::path(args.output_dir) / (stem + extension);
-  std::ofstream out(path, std::ios::binary);
-  out << text;
-  if (!out) throw std::runtime_error("cannot write " + path.string());
+  const std::filesystem::path dir(args.output_dir);
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  if (ec) throw std::runtime_error("cannot create " + dir.string() + ": " + ec.message());
+  const std::filesystem::path path = dir / (file_stem(stem) + extension);
+  if (const auto failure = lang::write_file_atomically(path, text)) {
+    throw std::runtime_error(failure->message());
+  }
   std::cerr << "wrote " << path.string() << "\n";
 }
 
