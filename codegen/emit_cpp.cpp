@@ -35,9 +35,11 @@ static inline int spdec_wrap(int v, int n) { const int r = v % n; return r < 0 ?
 std::string fed_params(bool fed) { return fed ? std::string(kFedFieldParams) + ", " : ""; }
 std::string fed_args(bool fed) { return fed ? std::string(kFedFieldArgs) + ", " : ""; }
 
-/// Padded planes up to this many floats per field live in a row function's
-/// workspace (on the thread's stack); larger grids take the ghost-rule path.
-constexpr int kPadLimit = 1 << 16;
+/// Padded planes up to this many floats per field (128 kB: images up to
+/// about 177 x 177) live in a row function's workspace, on the stack of
+/// whichever thread runs the region (a few of them: b, g, dg, with u0);
+/// larger grids take the ghost-rule path.
+constexpr int kPadLimit = 1 << 15;
 
 /// The general form reads every field through one ghost rule per leaf
 /// (at() only directly above loads of u and u0, no indicator, coordinate,
