@@ -85,10 +85,13 @@ bool paddable(const StencilProgram& p, NodeId general) {
 class RowEmitter {
  public:
   RowEmitter(StencilProgram& p, const Root& root, std::string name, bool fed)
-      : p_(p), root_(root), name_(std::move(name)), fed_(fed) {
-    // The interior function reads plain offsets; needed whenever there are
-    // stencils (even when both forms are the same nodes, the general one maps indices).
-    split_ = (p.graph[root.interior].depends & depends_stencil) != 0;
+      : p_(p),
+        root_(root),
+        name_(std::move(name)),
+        fed_(fed),
+        // The interior function reads plain offsets; needed whenever there are
+        // stencils (even when both forms are the same nodes, the general one maps indices).
+        split_((p.graph[root.interior].depends & depends_stencil) != 0) {
     if (split_) plan_ = plan_hoists(p.graph, root.interior);
     padded_ = split_ && !fed && paddable(p, root.general);
     for (const HoistedClass& cls : plan_.classes) slots_ += cls.rows();
@@ -568,11 +571,8 @@ std::string fed_functions(StencilProgram& p) {
   return out.str();
 }
 
-}  // namespace
-
-std::string emit_cpp(const StencilProgram& input) {
-  // A copy: planning the row buffers adds their canonical expressions to the graph.
-  StencilProgram program = input;
+/// The module of `program`, whose graph grows by the row buffers' canonical expressions.
+std::string emit_module(StencilProgram& program) {
   std::ostringstream out;
   out << kPrelude << "// process " << mangle(program.process_name) << "\n\n"
       << rng_source() << "\n"
@@ -587,6 +587,13 @@ std::string emit_cpp(const StencilProgram& input) {
   out << per_pixel_entries() << step_entries(program) << flow_entry(program);
   if (program.fed.available) out << fed_functions(program) << fed_entry(program);
   return out.str();
+}
+
+}  // namespace
+
+std::string emit_cpp(const StencilProgram& program) {
+  StencilProgram copy = program;
+  return emit_module(copy);
 }
 
 }  // namespace spdec::codegen

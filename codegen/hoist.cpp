@@ -15,7 +15,9 @@ namespace {
 struct Offset {
   std::int32_t dy = 0;
   std::int32_t dx = 0;
-  auto operator<=>(const Offset&) const = default;
+  bool operator<(const Offset& other) const {
+    return dy != other.dy ? dy < other.dy : dx < other.dx;
+  }
 };
 
 /// Worth a row buffer: a buffer costs a store and a load per pixel, so only
@@ -118,7 +120,7 @@ class Planner {
     if (node.kind != Kind::apply) return;
     if (const auto found = candidates_.find(id); found != candidates_.end()) {
       const auto& [canonical, offset] = found->second;
-      if (members_[canonical].size() >= 2 && dropped.count(canonical) == 0) {
+      if (members_[canonical].size() >= 2 && !dropped.contains(canonical)) {
         out.reads[id] = {class_index(out, canonical), offset.dx, offset.dy};
         return;
       }
