@@ -14,13 +14,10 @@
 #include <utility>
 
 #include "lang/orphaned_temporary.hpp"
+#include "lang/os_reason.hpp"
 
 namespace spdec::lang {
 namespace {
-
-std::string errno_text(int code) {
-  return std::error_code(code, std::generic_category()).message();
-}
 
 /// A file descriptor closed when it goes out of scope.
 class Fd {

@@ -7,7 +7,9 @@
 // so that codegen/jit, which links no other spdec library, can use it too.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
+#include <string>
 #include <string_view>
 
 namespace spdec::lang {
@@ -35,6 +37,17 @@ class Fnv1a64 {
   Fnv1a64 hash;
   hash.update(bytes);
   return hash.value();
+}
+
+/// A hash as it is written into names and files: 16 lowercase hex digits.
+[[nodiscard]] inline std::string hex64(std::uint64_t value) {
+  constexpr std::string_view kDigits = "0123456789abcdef";
+  std::string text(16, '0');
+  for (std::size_t i = 0; i < 16; ++i) {
+    text[15 - i] = kDigits[value & 0xFU];
+    value >>= 4U;
+  }
+  return text;
 }
 
 }  // namespace spdec::lang

@@ -110,6 +110,19 @@ std::optional<StabilityBound> stability_bound(const Process& process) {
   return bound;
 }
 
+std::optional<UnstableStep> unstable_step(const Process& process) {
+  const auto bound = stability_bound(process);
+  if (!bound) return std::nullopt;
+  const double ratio = bound->ratio(process.time.dt);
+  if (ratio <= 1.0) return std::nullopt;
+  return UnstableStep{"the explicit step may be unstable: 4·dt·max k = " + format_number(ratio) +
+                          " > 1 (max diffusivity k = " + format_number(bound->max_diffusivity) +
+                          " at t = " + format_number(bound->at_time) +
+                          ", dt = " + format_number(process.time.dt) + ")",
+                      "take dt <= " + format_number(1.0 / (4.0 * bound->max_diffusivity)) +
+                          " (bound taken at a flat state, where Perona–Malik diffusivities peak)"};
+}
+
 void lint(const Process& process, const ast::Module& module, const Usage& usage,
           Diagnostics& diagnostics) {
   const SourcePtr& file = process.file;
@@ -124,17 +137,8 @@ void lint(const Process& process, const ast::Module& module, const Usage& usage,
         "process is undefined and no score exists",
         "use it to visualise the drift; give `diffusion` a positive value to train");
   }
-  if (const auto bound = stability_bound(process); bound && drift != nullptr) {
-    const double ratio = bound->ratio(process.time.dt);
-    if (!(ratio <= 1.0)) {
-      diagnostics.warning(
-          "W102", file, drift->span,
-          "the explicit step may be unstable: 4·dt·max k = " + format_number(ratio) +
-              " > 1 (max diffusivity k = " + format_number(bound->max_diffusivity) + " at t = " +
-              format_number(bound->at_time) + ", dt = " + format_number(process.time.dt) + ")",
-          "take dt <= " + format_number(1.0 / (4.0 * bound->max_diffusivity)) +
-              " (bound taken at a flat state, where Perona–Malik diffusivities peak)");
-    }
+  if (const auto unstable = unstable_step(process); unstable && drift != nullptr) {
+    diagnostics.warning("W102", file, drift->span, unstable->message, unstable->hint);
   }
   for (const Usage::Unused& u : usage.unused) {
     diagnostics.warning("W103", file, u.span, u.what + " `" + u.name + "` is never used",

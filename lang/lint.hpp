@@ -4,6 +4,7 @@
 #pragma once
 
 #include <optional>
+#include <string>
 
 #include "lang/ast.hpp"
 #include "lang/diagnostics.hpp"
@@ -22,6 +23,14 @@ struct StabilityBound {
 };
 
 [[nodiscard]] std::optional<StabilityBound> stability_bound(const Process& process);
+
+/// W102's words when the explicit step is unstable (4·dt·max k > 1): what
+/// `spdec check` warns, and what a blown-up forward simulation quotes.
+struct UnstableStep {
+  std::string message;
+  std::string hint;
+};
+[[nodiscard]] std::optional<UnstableStep> unstable_step(const Process& process);
 
 void lint(const Process& process, const ast::Module& module, const Usage& usage,
           Diagnostics& diagnostics);

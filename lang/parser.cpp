@@ -2,12 +2,10 @@
 
 #include <algorithm>
 #include <cctype>
-#include <cerrno>
 #include <fstream>
 #include <iterator>
 #include <sstream>
 #include <string_view>
-#include <system_error>
 #include <tao/pegtl/contrib/limit_depth.hpp>
 #include <tao/pegtl/contrib/parse_tree.hpp>
 #include <utility>
@@ -16,6 +14,7 @@
 #include "lang/grammar.hpp"
 #include "lang/grammar_errors.hpp"
 #include "lang/number.hpp"
+#include "lang/os_reason.hpp"
 
 namespace spdec::lang {
 
@@ -564,9 +563,7 @@ bool validate_source_text(const SourcePtr& file, Diagnostics& diagnostics) {
 SourcePtr load_source(const std::string& path, Diagnostics& diagnostics) {
   std::ifstream stream(path, std::ios::binary);
   if (!stream) {
-    diagnostics.error(
-        "E008", nullptr, {},
-        "cannot read `" + path + "`: " + std::error_code(errno, std::generic_category()).message());
+    diagnostics.error("E008", nullptr, {}, "cannot read `" + path + "`: " + os_reason());
     return nullptr;
   }
   std::string text;
@@ -579,8 +576,7 @@ SourcePtr load_source(const std::string& path, Diagnostics& diagnostics) {
   }
   if (stream.bad()) {
     diagnostics.error("E008", nullptr, {},
-                      "cannot read `" + path + "`: read error: " +
-                          std::error_code(errno, std::generic_category()).message());
+                      "cannot read `" + path + "`: read error: " + os_reason());
     return nullptr;
   }
   auto file = std::make_shared<const SourceFile>(path, std::move(text));

@@ -127,6 +127,19 @@ EVAL_OVERHEAD_S = 60
 CLASSIFIER_S = 600
 
 
+def share_niceness(pid):
+    """Gives a unit's new session the driver's niceness. On Linux with
+    autogroup scheduling (kernel.sched_autogroup_enabled = 1) every session
+    is its own scheduling group and `nice` only ranks processes within it,
+    so `nice -n 19 tools/study.sh` alone would still take a full share of
+    the cores from the user's builds; the group's own niceness fixes that."""
+    try:
+        with open(f"/proc/{pid}/autogroup", "w") as group:
+            group.write(str(os.nice(0)))
+    except OSError:
+        pass  # no autogroup (another OS, or disabled): plain nice applies
+
+
 def write_json_atomically(path, data):
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
@@ -338,6 +351,7 @@ class Campaign:
         # passes SIGTERM on (a training then checkpoints and exits).
         p = subprocess.Popen(u.command, cwd=ROOT, stdout=f, stderr=subprocess.STDOUT,
                              stdin=subprocess.DEVNULL, start_new_session=True)
+        share_niceness(p.pid)
         pid_file = self.out / "running" / f"{u.id.replace('/', '__')}.pid"
         pid_file.parent.mkdir(parents=True, exist_ok=True)
         pid_file.write_text(f"{p.pid}\n")
@@ -551,6 +565,7 @@ def main():
     else:
         write_json_atomically(campaign, settings)
     lock = take_lock(out)
+    share_niceness(os.getpid())  # the driver's own session (setsid, nohup)
     try:
         write_json_atomically(out / "plan.json", {
             "settings": dict(settings, nfe=args.nfe, n=args.n, seed_nfe=args.seed_nfe,

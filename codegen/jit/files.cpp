@@ -43,10 +43,6 @@ std::vector<char> template_buffer(const std::filesystem::path& path) {
 
 }  // namespace
 
-std::string errno_text(int code) {
-  return std::error_code(code, std::generic_category()).message();
-}
-
 std::optional<std::string> read_file(const std::filesystem::path& path) {
   const Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));  // NOLINT(*-vararg): POSIX open
   if (fd.get() < 0) {

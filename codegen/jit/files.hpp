@@ -10,10 +10,12 @@
 #include <string>
 #include <utility>
 
+#include "lang/os_reason.hpp"
+
 namespace spdec::jit::detail {
 
-/// strerror(code) as a string (thread-safe).
-[[nodiscard]] std::string errno_text(int code);
+/// strerror(code) as a string (thread-safe; lang/os_reason.hpp).
+using lang::errno_text;
 
 /// The whole file, or nullopt when it cannot be opened or read.
 [[nodiscard]] std::optional<std::string> read_file(const std::filesystem::path& path);

@@ -13,8 +13,8 @@
 
 namespace spdec::jit {
 
-/// 16 lowercase hexadecimal digits.
-[[nodiscard]] std::string hex64(std::uint64_t value);
+/// 16 lowercase hexadecimal digits (lang/hash.hpp).
+using lang::hex64;
 
 /// Identifies a text by content for a cache key: its FNV-1a hash and its
 /// length ("<16 hex>-<bytes>"), so a collision also needs equal lengths.

@@ -41,7 +41,9 @@ std::string resolve_program(const std::string& name) {
 [[noreturn]] void exec_child(const char* program, char* const* args, const char* cwd, int output_fd,
                              int error_fd, pid_t parent) {
   if (::prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || ::getppid() != parent) ::_exit(127);
-  const int null_fd = ::open("/dev/null", O_RDONLY);  // NOLINT(*-vararg): POSIX open
+  // Close-on-exec: dup2 makes fd 0 a copy without the flag, so the compiler
+  // inherits /dev/null once, as its stdin.
+  const int null_fd = ::open("/dev/null", O_RDONLY | O_CLOEXEC);  // NOLINT(*-vararg): POSIX open
   const bool ready = null_fd >= 0 && ::dup2(null_fd, 0) == 0 && ::dup2(output_fd, 1) == 1 &&
                      ::dup2(output_fd, 2) == 2 && (cwd == nullptr || ::chdir(cwd) == 0);
   if (ready) ::execv(program, args);

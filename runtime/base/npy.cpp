@@ -6,9 +6,9 @@
 #include <iterator>
 #include <sstream>
 
+#include "lang/os_reason.hpp"
 #include "runtime/base/atomic_write.hpp"
 #include "runtime/base/data_error.hpp"
-#include "runtime/base/os_reason.hpp"
 
 namespace spdec::runtime {
 namespace {
@@ -90,7 +90,7 @@ at::Tensor read_npy(const std::filesystem::path& file) {
   std::error_code ec;
   if (!std::filesystem::is_regular_file(file, ec)) throw DataError(file, "no such file");
   std::ifstream in(file, std::ios::binary);
-  if (!in) throw DataError(file, "cannot open: " + os_reason());
+  if (!in) throw DataError(file, "cannot open: " + lang::os_reason());
   const std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
   if (bytes.size() < 10 || bytes.compare(0, kMagic.size(), kMagic) != 0) {
     throw DataError(file, "not a .npy file (no \\x93NUMPY magic)");

@@ -7,7 +7,6 @@
 
 #include <cerrno>
 #include <chrono>
-#include <cstring>
 #include <sstream>
 #include <string>
 #include <system_error>
@@ -15,6 +14,7 @@
 #include <utility>
 
 #include "lang/orphaned_temporary.hpp"
+#include "lang/os_reason.hpp"
 #include "runtime/base/data_error.hpp"
 
 namespace spdec::runtime {
@@ -60,14 +60,13 @@ RunDirLock::RunDirLock(const std::filesystem::path& dir, const std::string& job)
   const std::filesystem::path lock = file(dir);
   // O_CLOEXEC: a child process (a compiler) must not keep the lock alive.
   fd_ = ::open(lock.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-  if (fd_ < 0)
-    throw DataError(lock, std::string("cannot open the lock file: ") + std::strerror(errno));
+  if (fd_ < 0) throw DataError(lock, "cannot open the lock file: " + lang::os_reason());
   if (::flock(fd_, LOCK_EX | LOCK_NB) != 0) {
     const int error = errno;
     if (error != EWOULDBLOCK) {
       ::close(fd_);
       fd_ = -1;
-      throw DataError(lock, std::string("cannot lock: ") + std::strerror(error));
+      throw DataError(lock, "cannot lock: " + lang::errno_text(error));
     }
     // The holder writes its pid right after taking the lock: wait briefly
     // for it rather than report an empty file.
@@ -92,7 +91,7 @@ RunDirLock::RunDirLock(const std::filesystem::path& dir, const std::string& job)
     const int error = errno;
     ::close(fd_);
     fd_ = -1;
-    throw DataError(lock, std::string("cannot write the lock file: ") + std::strerror(error));
+    throw DataError(lock, "cannot write the lock file: " + lang::errno_text(error));
   }
   remove_orphaned_temporaries(dir);
 }

@@ -4,7 +4,6 @@
 
 #include <algorithm>
 #include <array>
-#include <cerrno>
 #include <charconv>
 #include <cmath>
 #include <cstdlib>
@@ -19,6 +18,7 @@
 #include "lang/atomic_write.hpp"
 #include "lang/check.hpp"
 #include "lang/classify.hpp"
+#include "lang/os_reason.hpp"
 #include "spdec/build_info.hpp"
 
 namespace spdec::config {
@@ -1114,8 +1114,7 @@ std::optional<RunConfig> load_run_config(const std::string& path,
   std::ifstream in(path, std::ios::binary);
   if (!in) {
     diagnostics.error(kUnreadable, nullptr, {},
-                      "cannot read run config \"" + path +
-                          "\": " + std::error_code(errno, std::generic_category()).message(),
+                      "cannot read run config \"" + path + "\": " + lang::os_reason(),
                       "check the path; runs ship in specs/");
     return std::nullopt;
   }

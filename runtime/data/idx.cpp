@@ -10,8 +10,8 @@
 #include <memory>
 #include <string>
 
+#include "lang/os_reason.hpp"
 #include "runtime/base/data_error.hpp"
-#include "runtime/base/os_reason.hpp"
 
 namespace spdec::runtime {
 namespace {
@@ -43,10 +43,10 @@ class Source {
     if (!std::filesystem::is_regular_file(file_, ec)) throw DataError(file_, "not a regular file");
     if (is_gz(file_)) {
       gz_ = gzopen(file_.c_str(), "rb");
-      if (gz_ == nullptr) throw DataError(file_, "cannot open (gzip): " + os_reason());
+      if (gz_ == nullptr) throw DataError(file_, "cannot open (gzip): " + lang::os_reason());
     } else {
       plain_.open(file_, std::ios::binary);
-      if (!plain_) throw DataError(file_, "cannot open: " + os_reason());
+      if (!plain_) throw DataError(file_, "cannot open: " + lang::os_reason());
       length_ = static_cast<std::int64_t>(std::filesystem::file_size(file_, ec));
       if (ec) throw DataError(file_, "cannot read its size: " + ec.message());
     }
@@ -207,7 +207,7 @@ void write_idx(const std::filesystem::path& file, const std::vector<std::int64_t
   bytes.insert(bytes.end(), data.begin(), data.end());
   if (is_gz(file)) {
     gzFile gz = gzopen(file.c_str(), "wb");
-    if (gz == nullptr) throw DataError(file, "cannot create: " + os_reason());
+    if (gz == nullptr) throw DataError(file, "cannot create: " + lang::os_reason());
     const int written = gzwrite(gz, bytes.data(), static_cast<unsigned>(bytes.size()));
     const int closed = gzclose(gz);
     if (written != static_cast<int>(bytes.size()) || closed != Z_OK) {
@@ -219,7 +219,7 @@ void write_idx(const std::filesystem::path& file, const std::vector<std::int64_t
   out.write(reinterpret_cast<const char*>(bytes.data()),
             static_cast<std::streamsize>(bytes.size()));
   out.close();
-  if (!out) throw DataError(file, "write error: " + os_reason());
+  if (!out) throw DataError(file, "write error: " + lang::os_reason());
 }
 
 }  // namespace spdec::runtime

@@ -7,12 +7,26 @@
 
 namespace spdec::runtime {
 
-std::vector<double> host_params(const lang::Process& process,
-                                const codegen::StencilProgram& program, double t,
-                                const KnotValues* knots) {
+namespace {
+
+lang::EvalContext host_context(const lang::Process& process, double t, const KnotValues* knots) {
   lang::EvalContext context{t};
   context.learnables = &process.learnables;
   context.knot_values = knots;
+  return context;
+}
+
+}  // namespace
+
+double host_value(const lang::Process& process, const lang::ExprRef& expr, double t,
+                  const KnotValues* knots) {
+  return lang::evaluate_scalar(expr, host_context(process, t, knots));
+}
+
+std::vector<double> host_params(const lang::Process& process,
+                                const codegen::StencilProgram& program, double t,
+                                const KnotValues* knots) {
+  const lang::EvalContext context = host_context(process, t, knots);
   std::vector<double> values;
   values.reserve(program.params.size());
   for (const codegen::HostParam& param : program.params) {

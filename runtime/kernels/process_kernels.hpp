@@ -26,6 +26,11 @@ namespace spdec::runtime {
 /// Learned knot values per learnable schedule (nullptr: the spec's init values).
 using KnotValues = std::vector<std::vector<double>>;
 
+/// A time-stage expression of the process at time t, in double, as the
+/// host evaluates every param (learned knot values, or the spec's init values).
+[[nodiscard]] double host_value(const lang::Process& process, const lang::ExprRef& expr, double t,
+                                const KnotValues* knots = nullptr);
+
 /// The program's params at time t, in double: one per HostParam slot.
 [[nodiscard]] std::vector<double> host_params(const lang::Process& process,
                                               const codegen::StencilProgram& program, double t,

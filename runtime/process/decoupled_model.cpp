@@ -30,7 +30,6 @@
 #include <utility>
 #include <vector>
 
-#include "lang/evaluate.hpp"
 #include "runtime/base/step_grid.hpp"
 #include "runtime/kernels/fed_flow.hpp"
 #include "runtime/process/model_kinds.hpp"
@@ -373,10 +372,7 @@ class DecoupledModel final : public ProcessModel {
   }
 
   [[nodiscard]] double rate_at(double t) const {
-    lang::EvalContext context{t};
-    context.learnables = &process().learnables;
-    context.knot_values = knots_.empty() ? nullptr : &knots_;
-    return lang::evaluate_scalar(rate(), context);
+    return host_value(process(), rate(), t, knots_.empty() ? nullptr : &knots_);
   }
 
   /// ∫₀ᵗ c as the flow kernels take it: the left sum on the Δt grid and the

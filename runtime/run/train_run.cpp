@@ -2,6 +2,7 @@
 
 #include <ATen/autocast_mode.h>
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <torch/nn/utils/clip_grad.h>
 #include <torch/optim/adam.h>
 #include <torch/utils.h>
@@ -20,9 +21,9 @@
 #include <utility>
 #include <vector>
 
+#include "lang/os_reason.hpp"
 #include "runtime/base/atomic_write.hpp"
 #include "runtime/base/data_error.hpp"
-#include "runtime/base/os_reason.hpp"
 #include "runtime/base/progress.hpp"
 #include "runtime/base/splitmix.hpp"
 #include "runtime/data/batch_loader.hpp"
@@ -150,12 +151,6 @@ std::vector<std::string> run_history(const std::filesystem::path& dir) {
   return found;
 }
 
-std::string joined(const std::vector<std::string>& names) {
-  std::string text;
-  for (const std::string& name : names) text += (text.empty() ? "" : ", ") + name;
-  return text;
-}
-
 /// Keeps the log's lines up to `step` (a resumed run rewrites what came after
 /// its checkpoint).
 void trim_log(const std::filesystem::path& file, std::int64_t step) {
@@ -233,7 +228,7 @@ class Trainer {
       throw std::runtime_error(fmt::format(
           "run.dir {} holds a run's history ({}) but no checkpoint.pt; use another run.dir, or "
           "`spdec run train --fresh` to discard the history and start at step 0",
-          dir.string(), joined(history)));
+          dir.string(), fmt::join(history, ", ")));
     }
   }
 
@@ -243,7 +238,7 @@ class Trainer {
     const std::vector<std::string> history = run_history(dir);
     if (history.empty()) return;
     log_ << "train: --fresh: discarding the run's history in " << dir.string() << ": "
-         << joined(history) << std::endl;
+         << fmt::format("{}", fmt::join(history, ", ")) << std::endl;
     for (std::string name : history) {
       if (name.back() == '/') name.pop_back();
       std::filesystem::remove_all(dir / name);
@@ -369,7 +364,8 @@ class Trainer {
     options.start_batch = step_;
     BatchLoader loader(data_, options);
     std::ofstream jsonl(log_file(), std::ios::app);
-    if (!jsonl) throw DataError(log_file(), "cannot open the log for appending: " + os_reason());
+    if (!jsonl)
+      throw DataError(log_file(), "cannot open the log for appending: " + lang::os_reason());
     Progress progress("train", step_, config_.train.steps, log_, Progress::stderr_is_terminal(),
                       config_.train.log_every);
     const auto began = std::chrono::steady_clock::now();
@@ -395,7 +391,7 @@ class Trainer {
                      .dump()
               << std::endl;
         // A lost line would be a gap in the curve: stop, naming the reason.
-        if (!jsonl) throw DataError(log_file(), "cannot append to the log: " + os_reason());
+        if (!jsonl) throw DataError(log_file(), "cannot append to the log: " + lang::os_reason());
       }
       progress.update(step_, loss);
       if (config_.train.checkpoint_every > 0 && step_ % config_.train.checkpoint_every == 0) {
@@ -428,27 +424,42 @@ class Trainer {
     double lr;
   };
 
+  /// A batch's draws for the objective, every one keyed by (train.seed, key):
+  /// the times, the noise (through draw.step) and the dropped labels.
+  struct KeyedDraw {
+    TrainingDraw draw;
+    at::Tensor labels;
+  };
+
+  KeyedDraw keyed_draw(const at::Tensor& images, const at::Tensor& labels,
+                       std::uint64_t key) const {
+    KeyedDraw out;
+    out.draw.x0 = images.to(device_);
+    out.draw.seed = config_.train.seed;
+    out.draw.step = key;
+    out.draw.times =
+        training_times(out.draw.x0.size(0), objective_->min_time(), objective_->max_time(),
+                       config_.train.time_sampling, config_.train.seed, key);
+    out.labels = training_labels(labels, config_.model, config_.train.seed, key, device_);
+    return out;
+  }
+
+  /// The objective's loss of `net` on `batch` (autocast when configured).
+  at::Tensor objective_loss(UNet& net, const KeyedDraw& batch, double time_scale) const {
+    const at::Tensor& labels = batch.labels;
+    const Network network = [&net, time_scale, &labels](const at::Tensor& x, const at::Tensor& t) {
+      return net->forward(x, t / time_scale, labels).to(at::kFloat);
+    };
+    const Autocast autocast(device_.is_cuda() && config_.train.mixed_precision);
+    return objective_->loss(network, batch.draw);
+  }
+
   StepResult train_step(const Batch& batch, double time_scale) {
     const auto key = static_cast<std::uint64_t>(step_);
     // Dropout draws from the global generator: reseed it per step, so a
     // resumed run draws what the uninterrupted one would have.
     torch::manual_seed(mix(config_.train.seed, key, 0xd20bULL));
-    TrainingDraw draw;
-    draw.x0 = batch.images.to(device_);
-    draw.seed = config_.train.seed;
-    draw.step = key;
-    draw.times = training_times(draw.x0.size(0), objective_->min_time(), objective_->max_time(),
-                                config_.train.time_sampling, config_.train.seed, key);
-    const at::Tensor labels =
-        training_labels(batch.labels, config_.model, config_.train.seed, key, device_);
-    const Network network = [this, time_scale, &labels](const at::Tensor& x, const at::Tensor& t) {
-      return net_->forward(x, t / time_scale, labels).to(at::kFloat);
-    };
-    at::Tensor loss;
-    {
-      const Autocast autocast(device_.is_cuda() && config_.train.mixed_precision);
-      loss = objective_->loss(network, draw);
-    }
+    at::Tensor loss = objective_loss(net_, keyed_draw(batch.images, batch.labels, key), time_scale);
     if (hooks_.on_loss) hooks_.on_loss(step_, loss);
     const double loss_value = loss.item<double>();
     if (!std::isfinite(loss_value)) diverged(finite_check(loss_value, 0.0));
@@ -524,13 +535,9 @@ class Trainer {
   /// run: every checkpoint's networks must map them to finite outputs.
   void make_probe() {
     const std::int64_t n = std::min<std::int64_t>(kProbeImages, data_.size());
-    probe_.x0 = runtime::to_float(data_.images.narrow(0, 0, n), data_.range).to(device_);
-    probe_.seed = config_.train.seed;
-    probe_.step = kProbeKey;
-    probe_.times = training_times(n, objective_->min_time(), objective_->max_time(),
-                                  config_.train.time_sampling, config_.train.seed, kProbeKey);
     const at::Tensor labels = data_.labels.defined() ? data_.labels.narrow(0, 0, n) : at::Tensor();
-    probe_labels_ = training_labels(labels, config_.model, config_.train.seed, kProbeKey, device_);
+    probe_ =
+        keyed_draw(runtime::to_float(data_.images.narrow(0, 0, n), data_.range), labels, kProbeKey);
   }
 
   /// The objective on the probe batch through `net` (in eval mode: no
@@ -539,16 +546,7 @@ class Trainer {
   double probe_loss(UNet& net) const {
     const bool training = net->is_training();
     net->eval();
-    const double time_scale = objective_->max_time();
-    const at::Tensor& labels = probe_labels_;
-    const Network network = [&net, time_scale, &labels](const at::Tensor& x, const at::Tensor& t) {
-      return net->forward(x, t / time_scale, labels).to(at::kFloat);
-    };
-    double loss = 0;
-    {
-      const Autocast autocast(device_.is_cuda() && config_.train.mixed_precision);
-      loss = objective_->loss(network, probe_).item<double>();
-    }
+    const double loss = objective_loss(net, probe_, objective_->max_time()).item<double>();
     net->train(training);
     return loss;
   }
@@ -617,8 +615,7 @@ class Trainer {
   std::int64_t step_ = 0;
   /// The step checkpoint.pt holds; -1 before one is written or resumed.
   std::int64_t saved_step_ = -1;
-  TrainingDraw probe_;
-  at::Tensor probe_labels_;
+  KeyedDraw probe_;
 };
 
 }  // namespace

@@ -18,7 +18,8 @@ struct ModeStep {
   at::Tensor b2;        ///< variance added between s and t
 };
 
-at::Tensor safe_factor(const at::Tensor& m) { return at::where(m != 0, m, at::ones_like(m)); }
+/// v where it is positive, else 1: a divisor that cannot be 0.
+at::Tensor safe(const at::Tensor& v) { return at::where(v > 0, v, at::ones_like(v)); }
 
 /// The per-mode tables at the grid's times, each computed once (a
 /// process whose noise filter reads t integrates its variance on demand,
@@ -47,7 +48,7 @@ class ModeTables {
     out.v_s = scales.s2[1][0];
     // The noise's own decay from s to t is m_t / m_s (decoupled models:
     // runtime/process/decoupled_model.cpp); what it does not carry was added.
-    const at::Tensor decay = out.m_t / safe_factor(out.m_s);
+    const at::Tensor decay = out.m_t / safe(out.m_s);  // m > 0: e^{∫c}
     out.b2 = (out.v_t - decay * decay * out.v_s).clamp_min(0.0);
     return out;
   }
@@ -64,8 +65,6 @@ class ModeTables {
   ProcessModel& model_;
   std::map<double, std::pair<at::Tensor, at::Tensor>> cache_;
 };
-
-at::Tensor safe(const at::Tensor& v) { return at::where(v > 0, v, at::ones_like(v)); }
 
 /// The exact denoiser's per-mode gain for centred Gaussian data.
 at::Tensor wiener(const at::Tensor& m, const at::Tensor& v, const at::Tensor& c) {

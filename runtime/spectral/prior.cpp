@@ -12,9 +12,9 @@
 #include <stdexcept>
 #include <string>
 
+#include "lang/os_reason.hpp"
 #include "runtime/base/atomic_write.hpp"
 #include "runtime/base/data_error.hpp"
-#include "runtime/base/os_reason.hpp"
 
 namespace spdec::runtime {
 
@@ -99,7 +99,7 @@ void GaussianPrior::save(const std::filesystem::path& file) const {
 
 GaussianPrior GaussianPrior::load(const std::filesystem::path& file) {
   std::ifstream in(file, std::ios::binary);
-  if (!in) throw DataError(file, "cannot open the prior file: " + os_reason());
+  if (!in) throw DataError(file, "cannot open the prior file: " + lang::os_reason());
   const std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
   const std::size_t newline = bytes.find('\n');
   if (newline > 200) {  // npos included: no header line

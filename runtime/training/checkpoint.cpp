@@ -3,8 +3,7 @@
 #include <torch/serialize/input-archive.h>
 #include <torch/serialize/output-archive.h>
 
-#include <cerrno>
-#include <cstring>
+#include <cstdlib>
 #include <fstream>
 #include <functional>
 #include <memory>
@@ -14,6 +13,7 @@
 #include <utility>
 
 #include "lang/hash.hpp"
+#include "lang/os_reason.hpp"
 #include "runtime/base/atomic_write.hpp"
 
 namespace spdec::runtime {
@@ -80,15 +80,12 @@ std::string read_string(torch::serialize::InputArchive& archive, const std::file
   return value.toStringRef();
 }
 
-/// LibTorch's messages carry a backtrace after their first line.
-std::string first_line(const std::string& text) { return text.substr(0, text.find('\n')); }
-
-std::string hex_digits(std::uint64_t value) {
-  static constexpr std::string_view kDigits = "0123456789abcdef";
-  std::string out(16, '0');
-  for (int i = 15; i >= 0; --i, value >>= 4U)
-    out[static_cast<std::size_t>(i)] = kDigits[value & 15U];
-  return out;
+/// LibTorch's messages carry a backtrace after their first line: a person
+/// reads the first, a developer sets SPDEC_VERBOSE=1 for the whole text.
+std::string first_line(const std::string& text) {
+  const char* verbose = std::getenv("SPDEC_VERBOSE");
+  if (verbose != nullptr && *verbose != '\0' && std::string_view(verbose) != "0") return text;
+  return text.substr(0, text.find('\n'));
 }
 
 /// The file's archive bytes, checked against its checksum trailer.
@@ -102,7 +99,7 @@ std::string verified_bytes(const std::filesystem::path& file) {
   std::ifstream in(file, std::ios::binary);
   std::ostringstream content;
   content << in.rdbuf();
-  if (!in) throw checkpoint_error(file, std::string("cannot be read: ") + std::strerror(errno));
+  if (!in) throw checkpoint_error(file, "cannot be read: " + lang::os_reason());
   std::string bytes = content.str();
   if (bytes.size() < kTrailerSize ||
       std::string_view(bytes).substr(bytes.size() - kTrailerSize, kChecksumTag.size()) !=
@@ -111,7 +108,7 @@ std::string verified_bytes(const std::filesystem::path& file) {
   }
   const std::string stored = bytes.substr(bytes.size() - 16);
   bytes.resize(bytes.size() - kTrailerSize);
-  if (hex_digits(lang::fnv1a64(bytes)) != stored) {
+  if (lang::hex64(lang::fnv1a64(bytes)) != stored) {
     const std::filesystem::path previous = previous_checkpoint_path(file);
     throw checkpoint_error(
         file, "is damaged: its contents do not match its checksum (a flipped bit or a torn copy)" +
@@ -250,7 +247,7 @@ void save_checkpoint(const std::filesystem::path& file, const CheckpointHeader& 
   std::ostringstream stream;
   archive.save_to(stream);
   std::string bytes = stream.str();
-  const std::string checksum = hex_digits(lang::fnv1a64(bytes));
+  const std::string checksum = lang::hex64(lang::fnv1a64(bytes));
   bytes += kChecksumTag;
   bytes += checksum;
   keep_previous(file);

@@ -25,12 +25,9 @@ constexpr int kBlowUpSnapshots = 64;
 
 /// What `spdec check` says of the process's explicit step (W102), or "".
 std::string stability_warning(const lang::Process& process) {
-  const auto bound = lang::stability_bound(process);
-  if (!bound || bound->ratio(process.time.dt) <= 1.0) return {};
-  return fmt::format(
-      "; `spdec check` warns W102 for it: the explicit step is unstable (4·dt·max k = {:.4g} > 1), "
-      "take dt <= {:.4g}",
-      bound->ratio(process.time.dt), 1.0 / (4.0 * bound->max_diffusivity));
+  const auto unstable = lang::unstable_step(process);
+  if (!unstable) return {};
+  return "; `spdec check` warns W102 for it: " + unstable->message + "; " + unstable->hint;
 }
 
 /// The first snapshot time at which image `row`'s simulated state is not

@@ -8,6 +8,7 @@
 #include <torch/serialize/output-archive.h>
 
 #include <catch2/catch.hpp>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
@@ -140,4 +141,33 @@ TEST_CASE("checkpoint: files without a checksum load; a dangling link is named",
   fs::create_symlink(dir / "nowhere.pt", link);
   CHECK_THROWS_WITH(load_into(link, loaded),
                     Catch::Contains(link.string()) && Catch::Contains("dangling symbolic link"));
+}
+
+TEST_CASE("checkpoint: an unreadable file is refused in one line; SPDEC_VERBOSE shows the rest",
+          "[checkpoint]") {
+  spdec::test::torch_setup();
+  const fs::path file = fresh_dir("unreadable") / "checkpoint.pt";
+  write_bytes(file, "not a zip archive, and no checksum trailer either\n");
+  torch::nn::Linear net(3, 3);
+  const auto message = [&] {
+    try {
+      (void)load_into(file, net);
+    } catch (const std::exception& e) {
+      return std::string(e.what());
+    }
+    FAIL("an unreadable checkpoint was loaded");
+    return std::string();
+  };
+  ::unsetenv("SPDEC_VERBOSE");
+  const std::string short_text = message();
+  CHECK_THAT(short_text,
+             Catch::Contains(file.string()) && Catch::Contains("not a readable checkpoint"));
+  CHECK(short_text.find('\n') == std::string::npos);
+  ::setenv("SPDEC_VERBOSE", "1", 1);
+  const std::string long_text = message();
+  ::unsetenv("SPDEC_VERBOSE");
+  // LibTorch's reader error carries its source location and backtrace
+  // after the first line; the verbose text keeps them.
+  CHECK(long_text.size() > short_text.size());
+  CHECK(long_text.find('\n') != std::string::npos);
 }

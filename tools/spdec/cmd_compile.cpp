@@ -8,9 +8,7 @@
 #include <chrono>
 #include <cmath>
 #include <filesystem>
-#include <iomanip>
 #include <iostream>
-#include <sstream>
 #include <string>
 #include <vector>
 
@@ -49,9 +47,7 @@ constexpr std::size_t kMaxStem = 200;
 /// (two long names that share a head still get two files).
 std::string file_stem(const std::string& stem) {
   if (stem.size() <= kMaxStem) return stem;
-  std::ostringstream hash_text;
-  hash_text << std::hex << std::setw(16) << std::setfill('0') << lang::fnv1a64(stem);
-  const std::string hash = hash_text.str();
+  const std::string hash = lang::hex64(lang::fnv1a64(stem));
   return stem.substr(0, kMaxStem - hash.size() - 1) + "-" + hash;
 }
 
