@@ -2,16 +2,20 @@
 // against the same work written with LibTorch tensor ops, on the CPU (and the
 // GPU when one is present).
 //
-//   build/bench/kernels_bench [--quick] [--json FILE]
+//   build/bench/kernels_bench [--quick] [--kernels-only] [--json FILE]
 //
 // For drift, flow_steps (10 noise-free steps) and forward_step (tamed EM with
-// fresh noise) at batch 128 x 1 x 28 x 28 and 128 x 3 x 64 x 64 it prints the
-// median time, pixels/s, the effective memory bandwidth (the bytes the step
-// must move at least: read u, write the result, plus b's round trip when
-// tamed) and the speed-up over LibTorch. Two LibTorch baselines: a
-// hand-written fused-as-far-as-LibTorch-goes version (`torch`), and the
-// reference evaluator (`reference`: the IR interpreted op by op). Both are
-// checked against the compiled result before timing.
+// fresh noise) at batch 128 x 1 x 28 x 28 and 128 x 3 x 64 x 64 it prints,
+// per cell, the median of interleaved repetitions (every repetition runs each
+// contender once, in turn) of: ours (the generated kernel), torch (the same
+// step written with LibTorch ops), hand (the same step written by hand in
+// C++ with OpenMP, bench/hand_perona_malik.hpp; CPU only), ref (the
+// reference evaluator: the IR interpreted op by op) and a copy of the state
+// (the bandwidth roofline). Then the speed-ups over each, pixels/s, and the
+// fraction of the copy roofline: the copy time of the state copies the
+// kernel must at least move (1 per step: read u, write the result) over
+// ours. Every baseline is checked against the generated result before
+// timing (the hand-written one on every kernel, with the same noise stream).
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
 
@@ -29,6 +33,7 @@
 #include <thread>
 #include <vector>
 
+#include "bench/hand_perona_malik.hpp"
 #include "codegen/pipeline.hpp"
 #include "lang/check.hpp"
 #include "runtime/kernels/fed_flow.hpp"
@@ -39,27 +44,43 @@ namespace {
 using spdec::runtime::NoiseSource;
 using spdec::runtime::ProcessKernels;
 
-/// The median time of `work`; a CUDA result is waited for by reading one
-/// element (a 4-byte copy: LibTorch 1.x has no device-synchronise without its
-/// CUDA headers).
-double median_seconds(const std::function<at::Tensor()>& work, double budget_seconds) {
-  const auto run = [&] {
-    const at::Tensor out = work();
-    if (out.is_cuda()) (void)out.flatten()[0].item<float>();
-  };
-  run();  // warm-up (JIT'd code paged in, caches, allocator)
-  std::vector<double> times;
+/// Waits for a CUDA result by reading one element (a 4-byte copy: LibTorch
+/// 1.x has no device-synchronise without its CUDA headers).
+void finish(const at::Tensor& out) {
+  if (out.defined() && out.is_cuda()) (void)out.flatten()[0].item<float>();
+}
+
+/// The median time of each of `work`, measured in interleaved repetitions
+/// (every repetition runs each once, in turn), so that a slow phase of the
+/// machine (another job, frequency) hits every column alike. At least 5
+/// repetitions, then more while the budget lasts (at most 200).
+std::vector<double> interleaved_medians(const std::vector<std::function<at::Tensor()>>& work,
+                                        double budget_seconds) {
+  for (const auto& run : work) finish(run());  // warm-up: JIT'd code paged in, caches, allocator
+  std::vector<std::vector<double>> times(work.size());
   const auto start = std::chrono::steady_clock::now();
-  while (times.size() < 3 ||
-         (std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count() <
-              budget_seconds &&
-          times.size() < 200)) {
-    const auto t0 = std::chrono::steady_clock::now();
-    run();
-    times.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+  const auto elapsed = [&] {
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  };
+  while (times[0].size() < 5 || (elapsed() < budget_seconds && times[0].size() < 200)) {
+    for (std::size_t i = 0; i < work.size(); ++i) {
+      const auto t0 = std::chrono::steady_clock::now();
+      finish(work[i]());
+      times[i].push_back(
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+    }
   }
-  std::sort(times.begin(), times.end());
-  return times[times.size() / 2];
+  std::vector<double> medians;
+  for (std::vector<double>& column : times) {
+    std::sort(column.begin(), column.end());
+    medians.push_back(column[column.size() / 2]);
+  }
+  return medians;
+}
+
+/// The median of one piece of work alone.
+double median_seconds(const std::function<at::Tensor()>& work, double budget_seconds) {
+  return interleaved_medians({work}, budget_seconds)[0];
 }
 
 /// perona_malik's drift written with LibTorch ops (neumann, scheme paper,
@@ -87,22 +108,224 @@ struct TorchPeronaMalik {
   }
 };
 
+/// perona_malik's time-stage values at t (size 32, T 2), written out; the
+/// agreement checks below catch any drift from library/perona_malik.spde.
+struct Schedules {
+  double alpha1 = 0;
+  double lambda1 = 0;
+  double alpha2 = 0;
+
+  static Schedules at_time(double t) {
+    Schedules s;
+    s.alpha1 = 0.5 * std::pow(2.0 * 32 / 0.5, t / 2.0);
+    s.lambda1 = 0.025 * (std::exp(0.5 * 2.0) - 1.0) / (std::exp(0.5 * (2.0 - t)) - 1.0);
+    s.alpha2 = 0.01 * std::pow(200.0, t / 2.0);
+    return s;
+  }
+  [[nodiscard]] TorchPeronaMalik torch() const { return {alpha1, lambda1}; }
+  [[nodiscard]] spdec::bench::PeronaMalikCoefficients hand() const {
+    return {static_cast<float>(alpha1), static_cast<float>(lambda1), static_cast<float>(alpha2)};
+  }
+};
+
+/// One cell of the table: the medians of each contender (NaN: not run).
 struct Row {
   std::string kernel;
   std::string shape;
   std::string device;
   double compiled_s = 0;
   double torch_s = 0;
+  double hand_s = std::nan("");
   double reference_s = 0;
+  double copy_s = 0;  ///< one copy of the state (the roofline's unit)
+  double copies = 1;  ///< state copies the kernel must at least move (steps for flow_steps)
   double pixels = 0;
-  double bytes = 0;
+
+  /// Time the copy roofline allows over the kernel's time.
+  [[nodiscard]] double roofline_fraction() const { return copies * copy_s / compiled_s; }
 };
 
+void print_header() {
+  std::printf("%-13s %-15s %-4s %9s %9s %9s %9s %8s %8s %8s %8s %8s\n", "kernel", "shape", "dev",
+              "ours ms", "torch ms", "hand ms", "ref ms", "vs torch", "vs hand", "vs ref", "Mpix/s",
+              "roofline");
+}
+
 void print_row(const Row& r) {
-  std::printf("%-13s %-15s %-5s %10.3f %10.3f %10.3f %8.1fx %8.1fx %9.1f %8.2f\n", r.kernel.c_str(),
-              r.shape.c_str(), r.device.c_str(), r.compiled_s * 1e3, r.torch_s * 1e3,
-              r.reference_s * 1e3, r.torch_s / r.compiled_s, r.reference_s / r.compiled_s,
-              r.pixels / r.compiled_s / 1e6, r.bytes / r.compiled_s / 1e9);
+  std::printf("%-13s %-15s %-4s %9.3f %9.3f %9.3f %9.3f %7.1fx %7.2fx %7.1fx %8.1f %7.1f%%\n",
+              r.kernel.c_str(), r.shape.c_str(), r.device.c_str(), r.compiled_s * 1e3,
+              r.torch_s * 1e3, r.hand_s * 1e3, r.reference_s * 1e3, r.torch_s / r.compiled_s,
+              r.hand_s / r.compiled_s, r.reference_s / r.compiled_s, r.pixels / r.compiled_s / 1e6,
+              100.0 * r.roofline_fraction());
+}
+
+/// Fails (exit 1) when `got` is not `want` to 1e-4 of want's scale.
+void require_agreement(const at::Tensor& got, const at::Tensor& want, const char* what) {
+  const double diff = (got - want).abs().max().item<double>();
+  const double scale = want.abs().max().item<double>();
+  if (!(diff <= 1e-4 * scale + 1e-6)) {
+    std::fprintf(stderr, "%s disagrees with the generated kernel: %g (scale %g)\n", what, diff,
+                 scale);
+    std::exit(1);
+  }
+}
+
+spdec::bench::Shape shape_of(const at::Tensor& u) {
+  return {u.size(0), u.size(1), u.size(2), u.size(3)};
+}
+
+/// Everything one shape on one device needs: the state, the kernels, the
+/// baselines, and the budget.
+struct Cell {
+  ProcessKernels& compiled;
+  ProcessKernels& reference;
+  at::Tensor u;
+  double t = 0;
+  double dt = 0;
+  double budget = 0;
+  std::string shape_text;
+
+  [[nodiscard]] bool on_cpu() const { return !u.is_cuda(); }
+
+  /// The copy kernel on the CPU; LibTorch's copy on a GPU.
+  [[nodiscard]] std::function<at::Tensor()> copy() const {
+    return [this, out = at::empty_like(u)]() mutable {
+      if (on_cpu()) {
+        spdec::bench::copy_kernel(u.data_ptr<float>(), out.data_ptr<float>(), u.numel());
+      } else {
+        out.copy_(u);
+      }
+      return out;
+    };
+  }
+
+  /// Times ours, torch, hand (CPU only), reference and the copy, interleaved.
+  Row measure(Row row, const std::function<at::Tensor()>& ours,
+              const std::function<at::Tensor()>& torch, const std::function<at::Tensor()>& hand,
+              const std::function<at::Tensor()>& ref) const {
+    std::vector<std::function<at::Tensor()>> work = {ours, torch, ref, copy()};
+    if (on_cpu()) work.push_back(hand);
+    const std::vector<double> m = interleaved_medians(work, budget);
+    row.device = on_cpu() ? "cpu" : "cuda";
+    row.shape = shape_text;
+    row.compiled_s = m[0];
+    row.torch_s = m[1];
+    row.reference_s = m[2];
+    row.copy_s = m[3];
+    if (on_cpu()) row.hand_s = m[4];
+    return row;
+  }
+};
+
+Row drift_row(const Cell& cell) {
+  const TorchPeronaMalik torch_pm = Schedules::at_time(cell.t).torch();
+  const auto hand_k = Schedules::at_time(cell.t).hand();
+  const at::Tensor& u = cell.u;
+  auto hand = [&, out = at::empty_like(u)]() mutable {
+    spdec::bench::hand_drift(hand_k, u.data_ptr<float>(), out.data_ptr<float>(), shape_of(u));
+    return out;
+  };
+  const at::Tensor b = cell.compiled.drift(u, at::Tensor(), cell.t);
+  require_agreement(torch_pm.drift(u), b, "the LibTorch drift");
+  // The same operations in the same order: the same bits, or the baseline is not the same drift.
+  if (cell.on_cpu() && !at::equal(hand(), b)) {
+    std::fprintf(stderr, "the hand-written drift is not bit-identical to the generated one\n");
+    std::exit(1);
+  }
+  Row row;
+  row.kernel = "drift";
+  row.pixels = static_cast<double>(u.numel());
+  return cell.measure(
+      row, [&] { return cell.compiled.drift(u, at::Tensor(), cell.t); },
+      [&] { return torch_pm.drift(u); }, hand,
+      [&] { return cell.reference.drift(u, at::Tensor(), cell.t); });
+}
+
+Row flow_row(const Cell& cell, std::int64_t steps) {
+  const at::Tensor& u = cell.u;
+  std::vector<spdec::bench::PeronaMalikCoefficients> hand_k;
+  for (std::int64_t k = 0; k < steps; ++k) {
+    hand_k.push_back(Schedules::at_time(cell.t + static_cast<double>(k) * cell.dt).hand());
+  }
+  auto hand = [&, out = at::empty_like(u),
+               scratch = at::empty({2 * u.numel()}, u.options())]() mutable {
+    spdec::bench::hand_flow_steps(hand_k, static_cast<float>(cell.dt), u.data_ptr<float>(),
+                                  out.data_ptr<float>(), scratch.data_ptr<float>(), shape_of(u));
+    return out;
+  };
+  const auto ours = [&] {
+    return cell.compiled.flow_steps(u, at::Tensor(), cell.t, cell.dt, steps);
+  };
+  if (cell.on_cpu()) require_agreement(hand(), ours(), "the hand-written flow_steps");
+  const TorchPeronaMalik torch_pm = Schedules::at_time(cell.t).torch();
+  const auto torch = [&] {
+    at::Tensor x = u;
+    for (std::int64_t k = 0; k < steps; ++k) {
+      const at::Tensor bk = torch_pm.drift(x);
+      const at::Tensor norm = bk.flatten(1).norm(2, {1}).view({-1, 1, 1, 1});
+      x = x + (cell.dt / (1.0 + cell.dt * norm)) * bk;
+    }
+    return x;
+  };
+  Row row;
+  row.kernel = "flow_steps" + std::to_string(steps);
+  row.pixels = static_cast<double>(u.numel() * steps);
+  row.copies = static_cast<double>(steps);
+  return cell.measure(row, ours, torch, hand, [&] {
+    return cell.reference.flow_steps(u, at::Tensor(), cell.t, cell.dt, steps);
+  });
+}
+
+Row forward_row(const Cell& cell) {
+  const at::Tensor& u = cell.u;
+  NoiseSource noise;
+  noise.seed = 1;
+  const Schedules schedules = Schedules::at_time(cell.t);
+  auto hand = [&, out = at::empty_like(u), scratch = at::empty_like(u)]() mutable {
+    spdec::bench::hand_forward_step(schedules.hand(), static_cast<float>(cell.dt), noise.seed,
+                                    u.data_ptr<float>(), out.data_ptr<float>(),
+                                    scratch.data_ptr<float>(), shape_of(u));
+    return out;
+  };
+  const auto ours = [&] {
+    return cell.compiled.forward_step(u, at::Tensor(), cell.t, cell.dt, noise);
+  };
+  if (cell.on_cpu()) require_agreement(hand(), ours(), "the hand-written forward_step");
+  const TorchPeronaMalik torch_pm = schedules.torch();
+  const auto torch = [&] {
+    const at::Tensor bk = torch_pm.drift(u);
+    const at::Tensor norm = bk.flatten(1).norm(2, {1}).view({-1, 1, 1, 1});
+    return u + (cell.dt / (1.0 + cell.dt * norm)) * bk +
+           schedules.alpha2 * std::sqrt(cell.dt) * at::randn_like(u);
+  };
+  Row row;
+  row.kernel = "forward_step";
+  row.pixels = static_cast<double>(u.numel());
+  return cell.measure(row, ours, torch, hand, [&] {
+    return cell.reference.forward_step(u, at::Tensor(), cell.t, cell.dt, noise);
+  });
+}
+
+/// The rows as JSON to `path` (nothing when empty).
+void write_json(const std::string& path, const std::vector<Row>& rows) {
+  if (path.empty()) return;
+  nlohmann::json out = nlohmann::json::array();
+  for (const Row& r : rows) {
+    out.push_back({{"kernel", r.kernel},
+                   {"shape", r.shape},
+                   {"device", r.device},
+                   {"compiled_s", r.compiled_s},
+                   {"torch_s", r.torch_s},
+                   {"hand_s", std::isnan(r.hand_s) ? nlohmann::json() : nlohmann::json(r.hand_s)},
+                   {"reference_s", r.reference_s},
+                   {"copy_s", r.copy_s},
+                   {"speedup_vs_torch", r.torch_s / r.compiled_s},
+                   {"speedup_vs_hand", r.hand_s / r.compiled_s},
+                   {"speedup_vs_reference", r.reference_s / r.compiled_s},
+                   {"pixels_per_s", r.pixels / r.compiled_s},
+                   {"roofline_fraction", r.roofline_fraction()}});
+  }
+  std::ofstream(path) << out.dump(2) << "\n";
 }
 
 }  // namespace
@@ -113,8 +336,11 @@ int main(int argc, char** argv) {
   CLI::App app{"Generated kernels against LibTorch ops and the memory roofline (a benchmark)",
                "kernels_bench"};
   app.add_flag("--quick", quick, "shorter timing budget");
+  bool kernels_only = false;
+  app.add_flag("--kernels-only", kernels_only, "the kernel table only (no Phi_T comparison)");
   app.add_option("--json", json_path, "also write the results to this JSON file");
   CLI11_PARSE(app, argc, argv);
+  std::setvbuf(stdout, nullptr, _IOLBF, 0);  // each row as soon as it is measured
   const double budget = quick ? 0.3 : 2.0;
   // LibTorch on every core, like the generated code's OpenMP.
   at::set_num_threads(static_cast<int>(std::thread::hardware_concurrency()));
@@ -133,17 +359,10 @@ int main(int argc, char** argv) {
 
   std::printf("threads: LibTorch %d (OpenMP in the generated code uses the same cores)\n",
               at::get_num_threads());
-  std::printf("%-13s %-15s %-5s %10s %10s %10s %9s %9s %9s %8s\n", "kernel", "shape", "dev",
-              "ours ms", "torch ms", "ref ms", "vs torch", "vs ref", "Mpix/s", "GB/s");
+  print_header();
   std::vector<Row> rows;
   const double t = 0.7;
   const double dt = process->time.dt;
-  // library/perona_malik.spde's schedules at t (size 32, T 2), written out;
-  // the agreement check below catches any drift between the two.
-  TorchPeronaMalik torch_pm;
-  torch_pm.alpha1 = 0.5 * std::pow(2.0 * 32 / 0.5, t / 2.0);
-  torch_pm.lambda1 = 0.025 * (std::exp(0.5 * 2.0) - 1.0) / (std::exp(0.5 * (2.0 - t)) - 1.0);
-
   const std::vector<std::vector<std::int64_t>> shapes = {{128, 1, 28, 28}, {128, 3, 64, 64}};
   std::vector<at::Device> devices = {at::kCPU};
   if (at::hasCUDA()) devices.emplace_back(at::kCUDA);  // a GPU build on a GPU machine
@@ -151,79 +370,29 @@ int main(int argc, char** argv) {
     const auto compiled = spdec::runtime::make_compiled_kernels(process, program, device);
     const auto reference = spdec::runtime::make_reference_kernels(process, program);
     for (const auto& shape : shapes) {
-      const at::Tensor u = at::randn(shape, at::TensorOptions().dtype(at::kFloat).device(device));
-      const double pixels = static_cast<double>(u.numel());
-      const std::string shape_text = std::to_string(shape[0]) + "x" + std::to_string(shape[1]) +
-                                     "x" + std::to_string(shape[2]) + "x" +
-                                     std::to_string(shape[3]);
-      // Agreement before timing: the baselines compute the same drift.
-      const at::Tensor b = compiled->drift(u, at::Tensor(), t);
-      const double diff = (b - torch_pm.drift(u)).abs().max().item<double>();
-      const double scale = b.abs().max().item<double>();
-      if (!(diff <= 1e-4 * scale + 1e-6)) {
-        std::fprintf(stderr, "the LibTorch baseline disagrees with the kernel: %g (scale %g)\n",
-                     diff, scale);
-        return 1;
+      const Cell cell{*compiled,
+                      *reference,
+                      at::randn(shape, at::TensorOptions().dtype(at::kFloat).device(device)),
+                      t,
+                      dt,
+                      budget,
+                      std::to_string(shape[0]) + "x" + std::to_string(shape[1]) + "x" +
+                          std::to_string(shape[2]) + "x" + std::to_string(shape[3])};
+      for (const Row& row : {drift_row(cell), flow_row(cell, 10), forward_row(cell)}) {
+        rows.push_back(row);
+        print_row(row);
       }
-
-      Row drift{"drift", shape_text, device.str()};
-      drift.pixels = pixels;
-      drift.bytes = 8 * pixels;
-      drift.compiled_s =
-          median_seconds([&] { return compiled->drift(u, at::Tensor(), t); }, budget);
-      drift.torch_s = median_seconds([&] { return torch_pm.drift(u); }, budget);
-      drift.reference_s =
-          median_seconds([&] { return reference->drift(u, at::Tensor(), t); }, budget);
-      rows.push_back(drift);
-      print_row(drift);
-
-      const std::int64_t steps = 10;
-      Row flow{"flow_steps10", shape_text, device.str()};
-      flow.pixels = pixels * steps;
-      flow.bytes = (8 + 8 /* tamed: b written and read again */) * pixels * steps;
-      flow.compiled_s = median_seconds(
-          [&] { return compiled->flow_steps(u, at::Tensor(), t, dt, steps); }, budget);
-      flow.torch_s = median_seconds(
-          [&] {
-            at::Tensor x = u;
-            for (std::int64_t k = 0; k < steps; ++k) {
-              const at::Tensor bk = torch_pm.drift(x);
-              const at::Tensor norm = bk.flatten(1).norm(2, {1}).view({-1, 1, 1, 1});
-              x = x + (dt / (1.0 + dt * norm)) * bk;
-            }
-            return x;
-          },
-          budget);
-      flow.reference_s = median_seconds(
-          [&] { return reference->flow_steps(u, at::Tensor(), t, dt, steps); }, budget);
-      rows.push_back(flow);
-      print_row(flow);
-
-      Row forward{"forward_step", shape_text, device.str()};
-      forward.pixels = pixels;
-      forward.bytes = 16 * pixels;
-      NoiseSource noise;
-      noise.seed = 1;
-      forward.compiled_s = median_seconds(
-          [&] { return compiled->forward_step(u, at::Tensor(), t, dt, noise); }, budget);
-      const double alpha2 = 0.01 * std::pow(200.0, t / 2.0);
-      forward.torch_s = median_seconds(
-          [&] {
-            const at::Tensor bk = torch_pm.drift(u);
-            const at::Tensor norm = bk.flatten(1).norm(2, {1}).view({-1, 1, 1, 1});
-            return u + (dt / (1.0 + dt * norm)) * bk + alpha2 * std::sqrt(dt) * at::randn_like(u);
-          },
-          budget);
-      forward.reference_s = median_seconds(
-          [&] { return reference->forward_step(u, at::Tensor(), t, dt, noise); }, budget);
-      rows.push_back(forward);
-      print_row(forward);
     }
   }
   std::printf(
-      "(vs torch: speed-up over hand-written LibTorch ops; targets on CPU: drift and "
-      "flow_steps >= 10x, forward_step >= 5x)\n");
+      "(medians of interleaved repetitions; vs torch / vs hand / vs ref: speed-up over LibTorch "
+      "ops, the hand-written C++ step, the reference evaluator; roofline: the copy kernel's time "
+      "for the state copies the kernel must move, over ours)\n");
 
+  if (kernels_only) {
+    write_json(json_path, rows);
+    return 0;
+  }
   // Φ_T of perona_malik at 28 px (size = 28: α1 from 0.5 to 56): FED with the
   // default schedule (runtime/kernels/fed_flow.hpp) against the 2000 tamed explicit
   // steps of flow_steps at the process's dt.
@@ -288,21 +457,6 @@ int main(int argc, char** argv) {
     fed.reference_s = explicit_s;
     rows.push_back(fed);
   }
-  if (!json_path.empty()) {
-    nlohmann::json out = nlohmann::json::array();
-    for (const Row& r : rows) {
-      out.push_back({{"kernel", r.kernel},
-                     {"shape", r.shape},
-                     {"device", r.device},
-                     {"compiled_s", r.compiled_s},
-                     {"torch_s", r.torch_s},
-                     {"reference_s", r.reference_s},
-                     {"speedup_vs_torch", r.torch_s / r.compiled_s},
-                     {"speedup_vs_reference", r.reference_s / r.compiled_s},
-                     {"pixels_per_s", r.pixels / r.compiled_s},
-                     {"effective_GBps", r.bytes / r.compiled_s / 1e9}});
-    }
-    std::ofstream(json_path) << out.dump(2) << "\n";
-  }
+  write_json(json_path, rows);
   return 0;
 }

@@ -38,19 +38,19 @@ std::string default_cuda_arch() {
   return ptx_arch();
 }
 
+}  // namespace
+
 /// errno and FP traps are never observed by generated code; without them the
 /// compiler vectorises sqrt and if-converts selects. -march=native (the cache
 /// key then holds this CPU's model and features) gives AVX2 and a hardware
 /// fma to the noise stream; -std=c++17 keeps -ffp-contract=off, so no product
 /// is fused behind our back. Results do not change.
-jit::HostCompilerOptions host_options() {
+jit::HostCompilerOptions host_compiler_options() {
   jit::HostCompilerOptions options;
   options.extra_flags = {"-fno-math-errno", "-fno-trapping-math"};
   options.native = true;
   return options;
 }
-
-}  // namespace
 
 std::string ptx_arch() {
   const std::vector<int> archs = jit::NvrtcCompiler::supported_archs();
@@ -66,7 +66,8 @@ CompiledModule compile_program(const StencilProgram& program, Target target,
   const std::string kernel_name = mangle(program.process_name);
   try {
     if (target == Target::cpu) {
-      static jit::HostCompiler host(host_options());  // one per process: it memoises what it loaded
+      static jit::HostCompiler host(
+          host_compiler_options());  // one per process: it memoises what it loaded
       module.library = host.compile(module.source, kernel_name, &module.info);
     } else {
       static jit::NvrtcCompiler nvrtc;

@@ -37,6 +37,11 @@ class GeneratedCodeError : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
+/// What the CPU target's JIT runs the host compiler with (-fno-math-errno,
+/// -fno-trapping-math, -march=native on top of jit::HostCompilerOptions'
+/// defaults); tests compile emitted sources the same way.
+[[nodiscard]] jit::HostCompilerOptions host_compiler_options();
+
 /// "compute_XY" for the oldest architecture NVRTC supports: PTX any newer
 /// driver JIT-compiles (what --emit ptx and GPU-less machines produce).
 [[nodiscard]] std::string ptx_arch();

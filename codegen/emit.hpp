@@ -13,6 +13,8 @@
 
 namespace spdec::codegen {
 
+struct HoistPlan;
+
 /// How one target spells what the per-pixel code needs.
 struct Dialect {
   std::string function_qualifier;  ///< e.g. "static inline" or "static __device__ __forceinline__"
@@ -25,10 +27,19 @@ struct Dialect {
 /// `interior`: the root is an interior form (at() only above leaves) and the
 /// function is valid only inside the program's reach. `fed_fields`: the
 /// function also takes kFedFieldParams after u0 (the frozen state v and the
-/// cached fields K, field j at K + j·KS), for the FED roots.
+/// cached fields K, field j at K + j·KS), for the FED roots. `hoists` (an
+/// interior form's plan, codegen/hoist.hpp): its nodes are read from the row
+/// buffers h<class>_<row> (rows dy_min.. of the class), extra trailing
+/// parameters (hoist_params).
 [[nodiscard]] std::string emit_pixel_function(const StencilProgram& program, NodeId root,
                                               bool interior, const std::string& name,
-                                              const Dialect& dialect, bool fed_fields = false);
+                                              const Dialect& dialect, bool fed_fields = false,
+                                              const HoistPlan* hoists = nullptr);
+
+/// The row-buffer parameters of an interior function planned with `plan`
+/// (", const float* SPDEC_RESTRICT h0_0, ..."), and the matching arguments.
+[[nodiscard]] std::string hoist_params(const HoistPlan& plan);
+[[nodiscard]] std::string hoist_args(const HoistPlan& plan);
 
 /// The extra parameters of a FED pixel or row function, and their names.
 inline constexpr const char* kFedFieldParams =

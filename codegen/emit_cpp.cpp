@@ -8,9 +8,11 @@
 // compiler vectorises.
 #include <algorithm>
 #include <sstream>
+#include <utility>
 
 #include "codegen/abi.hpp"
 #include "codegen/emit.hpp"
+#include "codegen/hoist.hpp"
 #include "codegen/kernels.hpp"
 #include "codegen/rng_source.hpp"
 
@@ -29,53 +31,289 @@ static inline int spdec_clamp(int v, int n) { return v < 0 ? 0 : (v >= n ? n - 1
 static inline int spdec_wrap(int v, int n) { const int r = v % n; return r < 0 ? r + n : r; }
 )";
 
+/// The FED fields' parameters and arguments (after u0) of a row or pixel function.
+std::string fed_params(bool fed) { return fed ? std::string(kFedFieldParams) + ", " : ""; }
+std::string fed_args(bool fed) { return fed ? std::string(kFedFieldArgs) + ", " : ""; }
+
+/// Padded planes up to this many floats per field (128 kB: images up to
+/// about 177 x 177) live in a row function's workspace, on the stack of
+/// whichever thread runs the region (a few of them: b, g, dg, with u0);
+/// larger grids take the ghost-rule path.
+constexpr int kPadLimit = 1 << 15;
+
+/// The general form reads every field through one ghost rule per leaf
+/// (at() only directly above loads of u and u0, no indicator, coordinate,
+/// channel sum or FED field) under a clamp or wrap boundary: then it is the
+/// interior form evaluated on a copy of the plane padded by the ghost rule,
+/// at every pixel, in the same operations (bit-identical).
+bool paddable(const StencilProgram& p, NodeId general) {
+  if (p.boundary == lang::BoundaryKind::dirichlet) return false;
+  for (const NodeId id : topological_order(p.graph, {general})) {
+    const Node& node = p.graph[id];
+    switch (node.kind) {
+      case Kind::at: {
+        const Node& leaf = p.graph[node.args[0]];
+        if (leaf.kind != Kind::load) return false;
+        break;
+      }
+      case Kind::load:
+        if (node.field != Field::u && node.field != Field::u0) return false;
+        break;
+      case Kind::coord_x:
+      case Kind::coord_y:
+      case Kind::indicator:
+      case Kind::channel_sum:
+        return false;
+      case Kind::constant:
+      case Kind::param:
+      case Kind::apply:
+        break;
+    }
+  }
+  return true;
+}
+
 /// Row evaluator of one root: the general function on the border columns,
 /// the interior one between (or the general one on rows near the border).
-/// `fed`: the function also takes the FED fields (kFedFieldParams) after u0.
-std::string row_function(const StencilProgram& p, const Root& root, const std::string& name,
-                         bool fed = false) {
-  std::ostringstream out;
-  // The interior function reads plain offsets; needed whenever there are stencils
-  // (even when both forms are the same nodes, the general one maps indices).
-  const bool split = (p.graph[root.interior].depends & depends_stencil) != 0;
-  out << emit_pixel_function(p, root.general, false, name + "_g", kHost, fed);
-  if (split) out << emit_pixel_function(p, root.interior, true, name + "_i", kHost, fed);
-  out << "static void " << name
-      << "_row(const float* SPDEC_RESTRICT u, const float* SPDEC_RESTRICT u0, "
-      << (fed ? std::string(kFedFieldParams) + ", " : std::string())
-      << "const float* SPDEC_RESTRICT P, long long sample, int C, int H, int W, int c, int y, "
-         "float* SPDEC_RESTRICT dst) {\n";
-  const std::string args = std::string("(u, u0, ") +
-                           (fed ? std::string(kFedFieldArgs) + ", " : std::string()) +
-                           "P, sample, C, H, W, c, x, y)";
-  if (split) {
-    out << "  const int RX = " << p.reach_x << ", RY = " << p.reach_y << ";\n"
-        << "  if (y >= RY && y < H - RY && W > 2 * RX) {\n"
-        << "    for (int x = 0; x < RX; ++x) dst[x] = " << name << "_g" << args << ";\n"
+/// The interior reads its hoisted classes (codegen/hoist.hpp) from row
+/// buffers in the row function's workspace `ws` (one per thread and
+/// parallel region): `rows()` rows per class in a ring, each tagged with the
+/// flat offset of the image row it holds (-1: none yet), so that a row of
+/// conductances computed for pixel row y serves rows y ± 1 too. Layout: the
+/// tags, then the rows, 16-float aligned. `fed`: the functions also take
+/// the FED fields (kFedFieldParams) after u0.
+class RowEmitter {
+ public:
+  RowEmitter(StencilProgram& p, const Root& root, std::string name, bool fed)
+      : p_(p),
+        root_(root),
+        name_(std::move(name)),
+        fed_(fed),
+        // The interior function reads plain offsets; needed whenever there are
+        // stencils (even when both forms are the same nodes, the general one maps indices).
+        split_((p.graph[root.interior].depends & depends_stencil) != 0) {
+    if (split_) plan_ = plan_hoists(p.graph, root.interior);
+    padded_ = split_ && !fed && paddable(p, root.general);
+    for (const HoistedClass& cls : plan_.classes) slots_ += cls.rows();
+    tag_floats_ = (2 * (slots_ + 1) + 15) / 16 * 16;  // + the padded plane's tag
+  }
+
+  std::string emit() const {
+    std::ostringstream out;
+    out << emit_pixel_function(p_, root_.general, false, name_ + "_g", kHost, fed_);
+    if (split_) {
+      out << emit_pixel_function(p_, root_.interior, true, name_ + "_i", kHost, fed_, &plan_);
+    }
+    out << workspace_functions();
+    if (padded_) out << pad_function();
+    std::int32_t first_slot = 0;
+    for (std::size_t j = 0; j < plan_.classes.size(); ++j) {
+      out << buffer_row_function(j, first_slot);
+      first_slot += plan_.classes[j].rows();
+    }
+    out << row_function();
+    return out.str();
+  }
+
+ private:
+  [[nodiscard]] std::string head() const {
+    return "(const float* SPDEC_RESTRICT u, const float* SPDEC_RESTRICT u0, " + fed_params(fed_) +
+           "const float* SPDEC_RESTRICT P, long long sample, int C, int H, int W, int c, ";
+  }
+  [[nodiscard]] std::string call_args(const char* row) const {
+    return "(u, u0, " + fed_args(fed_) + "P, sample, C, H, W, c, x, " + row;
+  }
+  [[nodiscard]] std::string reach() const {
+    return "  const int RX = " + std::to_string(p_.reach_x) +
+           ", RY = " + std::to_string(p_.reach_y) + ";\n";
+  }
+
+  /// ws: the tags (ring rows, then the padded plane), the ring rows (rows
+  /// of W + 2 RX floats, 16-float multiples), then the padded planes.
+  [[nodiscard]] std::string workspace_functions() const {
+    std::ostringstream out;
+    out << "static inline int " << name_ << "_padded(int H, int W) {\n"
+        << (padded_ ? "" : "  (void)H; (void)W;\n") << "  return "
+        << (padded_ ? "(long long)(H + " + std::to_string(2 * p_.reach_y) + ") * (W + " +
+                          std::to_string(2 * p_.reach_x) + ") <= " + std::to_string(kPadLimit)
+                    : std::string("0"))
+        << ";\n}\n"
+        << "static inline long long " << name_ << "_ring_floats(int W) { return " << slots_
+        << "LL * ((W + " << 2 * p_.reach_x << " + 15) & ~15); }\n"
+        << "static inline long long " << name_ << "_ws_floats(int H, int W) {\n"
+        << "  return " << tag_floats_ << " + " << name_ << "_ring_floats(W) + (" << name_
+        << "_padded(H, W) ? " << planes() << "LL * (H + " << 2 * p_.reach_y << ") * (W + "
+        << 2 * p_.reach_x << ") : 0);\n"
+        << "}\n"
+        << "static inline void " << name_ << "_ws_init(float* ws) {\n"
+        << "  for (int i = 0; i <= " << slots_ << "; ++i) ((long long*)ws)[i] = -1;\n"
+        << "}\n";
+    return out.str();
+  }
+
+  /// The padded copy of the pixel's (sample, channel) plane of u (and u0):
+  /// the grid extended by the reach through the ghost rule, built once per
+  /// plane, region and thread. Its tag change invalidates the ring rows
+  /// (their tags are rows of the padded plane, the same for every plane).
+  [[nodiscard]] std::string pad_function() const {
+    const char* rule = p_.boundary == lang::BoundaryKind::periodic ? "spdec_wrap" : "spdec_clamp";
+    std::ostringstream out;
+    out << "static float* " << name_
+        << "_pad(const float* SPDEC_RESTRICT u, const float* SPDEC_RESTRICT u0, long long sample, "
+           "int H, int W, int c, float* SPDEC_RESTRICT ws) {\n"
+        << reach() << "  const int PH = H + 2 * RY, PW = W + 2 * RX;\n"
+        << "  long long* tags = (long long*)ws;\n"
+        << "  float* pu = ws + " << tag_floats_ << " + " << name_ << "_ring_floats(W);\n"
+        << "  const long long tag = sample + (long long)c * H * W;\n"
+        << "  if (tags[" << slots_ << "] == tag) return pu;\n"
+        << "  for (int i = 0; i < " << slots_ << "; ++i) tags[i] = -1;\n"
+        << "  for (int f = 0; f < " << planes() << "; ++f) {\n"
+        << "    const float* src = (f == 0 ? u : u0) + sample + (long long)c * H * W;\n"
+        << "    float* dst = pu + (long long)f * PH * PW;\n"
+        << "    for (int py = 0; py < PH; ++py) {\n"
+        << "      const float* row = src + (long long)" << rule << "(py - RY, H) * W;\n"
+        << "      float* out = dst + (long long)py * PW;\n"
+        << "      for (int px = 0; px < RX; ++px) out[px] = row[" << rule << "(px - RX, W)];\n"
+        << "      for (int x = 0; x < W; ++x) out[RX + x] = row[x];\n"
+        << "      for (int px = W + RX; px < PW; ++px) out[px] = row[" << rule << "(px - RX, W)];\n"
+        << "    }\n"
+        << "  }\n"
+        << "  tags[" << slots_ << "] = tag;\n"
+        << "  return pu;\n"
+        << "}\n";
+    return out.str();
+  }
+
+  [[nodiscard]] int planes() const { return p_.reads_u0 ? 2 : 1; }
+
+  /// Row r of class j, computed (once per region and thread) at the columns
+  /// the interior reads it at, then served from the ring. In bounds: every
+  /// column offset of the class plus every leaf offset of its expression is
+  /// a leaf offset of the root, hence within the reach.
+  [[nodiscard]] std::string buffer_row_function(std::size_t j, std::int32_t first_slot) const {
+    const HoistedClass& cls = plan_.classes[j];
+    const std::string hj = name_ + "_h" + std::to_string(j);
+    std::ostringstream out;
+    out << emit_pixel_function(p_, cls.canonical, true, hj, kHost, fed_);
+    out << "static const float* " << hj << "_row" << head()
+        << "int r, float* SPDEC_RESTRICT ws) {\n"
+        << reach() << "  (void)RY;\n"
+        << "  const int slot = " << first_slot << " + r % " << cls.rows() << ";\n"
+        << "  float* buf = ws + " << tag_floats_ << " + (long long)slot * ((W + 15) & ~15);\n"
+        << "  const long long tag = sample + ((long long)c * H + r) * W;\n"
+        << "  long long* tags = (long long*)ws;\n"
+        << "  if (tags[slot] != tag) {\n"
+        << "    const int first = RX + (" << cls.dx_min << "), last = W - RX + (" << cls.dx_max
+        << ");\n"
         << "#pragma omp simd\n"
-        << "    for (int x = RX; x < W - RX; ++x) dst[x] = " << name << "_i" << args << ";\n"
-        << "    for (int x = W - RX; x < W; ++x) dst[x] = " << name << "_g" << args << ";\n"
+        << "    for (int x = first; x < last; ++x) buf[x] = " << hj << call_args("r") << ");\n"
+        << "    tags[slot] = tag;\n"
+        << "  }\n"
+        << "  return buf;\n"
+        << "}\n";
+    return out.str();
+  }
+
+  /// The row buffers the interior reads for pixel row y: h<j>_<k> holds
+  /// class j at row y + dy_min + k.
+  /// `grid`: the arguments up to the channel; `y`: the pixel row.
+  [[nodiscard]] std::string buffer_rows(const std::string& grid, const char* y) const {
+    std::ostringstream out;
+    for (std::size_t j = 0; j < plan_.classes.size(); ++j) {
+      const HoistedClass& cls = plan_.classes[j];
+      for (std::int32_t k = 0; k < cls.rows(); ++k) {
+        out << "    const float* h" << j << "_" << k << " = " << name_ << "_h" << j << "_row("
+            << grid << ", " << y << " + (" << cls.dy_min + k << "), ws);\n";
+      }
+    }
+    return out.str();
+  }
+
+  /// The padded path: every pixel is interior in the padded plane (sample 0,
+  /// channel 0, H + 2 RY rows of W + 2 RX), so the whole row is one
+  /// vectorised loop reading the ring rows.
+  [[nodiscard]] std::string padded_row() const {
+    std::ostringstream out;
+    out << "  if (" << name_ << "_padded(H, W)) {\n"
+        << "    float* pu = " << name_ << "_pad(u, u0, sample, H, W, c, ws);\n"
+        << "    const float* pu0 = pu + (long long)(H + 2 * RY) * (W + 2 * RX);\n"
+        << "    (void)pu0;\n"
+        << "    const int PH = H + 2 * RY, PW = W + 2 * RX, py = y + RY;\n"
+        << "    (void)PH;\n";
+    out << buffer_rows("pu, pu0, P, 0, 1, PH, PW, 0", "py") << "#pragma omp simd\n"
+        << "    for (int x = 0; x < W; ++x) dst[x] = " << name_
+        << "_i(pu, pu0, P, 0, 1, PH, PW, 0, x + RX, py" << hoist_args(plan_) << ");\n"
         << "    return;\n"
         << "  }\n";
+    return out.str();
   }
-  out << "  for (int x = 0; x < W; ++x) dst[x] = " << name << "_g" << args << ";\n}\n";
-  return out.str();
+
+  [[nodiscard]] std::string row_function() const {
+    std::ostringstream out;
+    out << "static void " << name_ << "_row" << head()
+        << "int y, float* SPDEC_RESTRICT dst, float* SPDEC_RESTRICT ws) {\n"
+        << "  (void)ws;\n";
+    if (padded_) out << reach() << padded_row();
+    const std::string general = name_ + "_g" + call_args("y") + ")";
+    if (split_) {
+      out << (padded_ ? "" : reach()) << "  if (y >= RY && y < H - RY && W > 2 * RX) {\n"
+          << buffer_rows("u, u0, " + fed_args(fed_) + "P, sample, C, H, W, c", "y")
+          << "    for (int x = 0; x < RX; ++x) dst[x] = " << general << ";\n"
+          << "#pragma omp simd\n"
+          << "    for (int x = RX; x < W - RX; ++x) dst[x] = " << name_ << "_i" << call_args("y")
+          << hoist_args(plan_) << ");\n"
+          << "    for (int x = W - RX; x < W; ++x) dst[x] = " << general << ";\n"
+          << "    return;\n"
+          << "  }\n";
+    }
+    out << "  for (int x = 0; x < W; ++x) dst[x] = " << general << ";\n}\n";
+    return out.str();
+  }
+
+  StencilProgram& p_;
+  const Root& root_;
+  std::string name_;
+  bool fed_;
+  bool split_ = false;
+  bool padded_ = false;
+  HoistPlan plan_;
+  std::int32_t slots_ = 0;
+  std::int32_t tag_floats_ = 0;
+};
+
+std::string row_function(StencilProgram& p, const Root& root, const std::string& name,
+                         bool fed = false) {
+  return RowEmitter(p, root, name, fed).emit();
 }
 
 constexpr const char* kHelpers = R"(
+// Values [first, last) of the block's four Gaussians into dst[i - first].
+static void spdec_noise_part(const spdec_args* a, unsigned long long id, long long block, long long first,
+                             long long last, float* SPDEC_RESTRICT dst) {
+  float z[4];
+  spdec_gaussian4(a->seed, id, a->step, (unsigned int)block, z);
+  for (int k = 0; k < 4; ++k) {
+    const long long i = block * 4 + k;
+    if (i >= first && i < last) dst[i - first] = z[k];
+  }
+}
+
 // The white noise of one row: the Philox stream at flat indices
-// ((c*H + y)*W + x) of sample id, in blocks of four.
+// ((c*H + y)*W + x) of sample id, in blocks of four. The blocks wholly inside
+// the row go straight to dst, a plain loop the compiler vectorises (Philox's
+// 32-bit products and the Box-Muller float operations lane by lane: the
+// same correctly rounded operations, so the same bits); the partial blocks
+// at the ends go through spdec_noise_part.
 static void spdec_noise_row(const spdec_args* a, long long n, int c, int y, float* SPDEC_RESTRICT dst) {
   const unsigned long long id = a->sample_ids ? a->sample_ids[n] : (unsigned long long)n;
   const long long first = ((long long)c * a->H + y) * a->W, last = first + a->W;
-  for (long long block = first / 4; block * 4 < last; ++block) {
-    float z[4];
-    spdec_gaussian4(a->seed, id, a->step, (unsigned int)block, z);
-    for (int k = 0; k < 4; ++k) {
-      const long long i = block * 4 + k;
-      if (i >= first && i < last) dst[i - first] = z[k];
-    }
-  }
+  const long long whole_first = (first + 3) / 4, whole_last = last / 4;
+  for (long long block = first / 4; block < whole_first; ++block)
+    spdec_noise_part(a, id, block, first, last, dst);
+  for (long long block = whole_first; block < whole_last; ++block)
+    spdec_gaussian4(a->seed, id, a->step, (unsigned int)block, dst + (block * 4 - first));
+  for (long long block = whole_first > whole_last ? whole_first : whole_last; block * 4 < last; ++block)
+    spdec_noise_part(a, id, block, first, last, dst);
 }
 
 // ζ for one row: given (correlated) noise, or the white stream.
@@ -91,8 +329,9 @@ static void spdec_zeta_row(const spdec_args* a, long long n, int c, int y, float
 )";
 
 /// The opening of an entry point's parallel loop over (n, c, y), with
-/// `rows` row buffers of W floats per thread.
-std::string rows_loop_begin(int rows) {
+/// `rows` row buffers of W floats per thread and the workspaces ws_<root> of
+/// the row functions spdec_<root>_row it may call (b, g, dg and `more`).
+std::string rows_loop_begin(int rows, const std::vector<std::string>& more = {}) {
   std::ostringstream out;
   out << "  const long long N = a->N; const int C = a->C, H = a->H, W = a->W;\n"
       << "  const long long S = (long long)C * H * W;\n"
@@ -102,6 +341,14 @@ std::string rows_loop_begin(int rows) {
   if (rows > 0) {
     out << "    float* buf = (float*)__builtin_alloca(sizeof(float) * " << rows << " * W);\n"
         << "    (void)buf;\n";
+  }
+  std::vector<std::string> roots = {"b", "g", "dg"};
+  roots.insert(roots.end(), more.begin(), more.end());
+  for (const std::string& root : roots) {
+    out << "    float* ws_" << root << " = (float*)__builtin_alloca(sizeof(float) * spdec_" << root
+        << "_ws_floats(H, W));\n"
+        << "    spdec_" << root << "_ws_init(ws_" << root << ");\n"
+        << "    (void)ws_" << root << ";\n";
   }
   out << "#pragma omp for collapse(3) schedule(static)\n"
       << "    for (long long n = 0; n < N; ++n)\n"
@@ -117,19 +364,19 @@ constexpr const char* kRowsLoopEnd = "        }\n  }\n";
 
 std::string per_pixel_entries() {
   std::ostringstream out;
-  const auto simple = [&](const char* entry, const char* row_fn) {
+  const auto simple = [&](const char* entry, const char* root) {
     out << "extern \"C\" void " << entry << "(const spdec_args* a) {\n"
-        << rows_loop_begin(0) << "          " << row_fn
-        << "(a->u, a->u0, a->params, sample, C, H, W, c, y, a->out + row);\n"
+        << rows_loop_begin(0) << "          spdec_" << root
+        << "_row(a->u, a->u0, a->params, sample, C, H, W, c, y, a->out + row, ws_" << root << ");\n"
         << kRowsLoopEnd << "}\n\n";
   };
-  simple("spdec_drift", "spdec_b_row");
-  simple("spdec_diffusion", "spdec_g_row");
+  simple("spdec_drift", "b");
+  simple("spdec_diffusion", "g");
 
   out << "extern \"C\" void spdec_div_sigma(const spdec_args* a) {\n"
       << rows_loop_begin(1) << "          float* o = a->out + row;\n"
-      << "          spdec_g_row(a->u, a->u0, a->params, sample, C, H, W, c, y, o);\n"
-      << "          spdec_dg_row(a->u, a->u0, a->params, sample, C, H, W, c, y, buf);\n"
+      << "          spdec_g_row(a->u, a->u0, a->params, sample, C, H, W, c, y, o, ws_g);\n"
+      << "          spdec_dg_row(a->u, a->u0, a->params, sample, C, H, W, c, y, buf, ws_dg);\n"
       << "          const float* q = a->qdiag ? a->qdiag + (long long)y * W : 0;\n"
       << "          for (int x = 0; x < W; ++x) o[x] = 2.0f * o[x] * buf[x] * (q ? q[x] : 1.0f);\n"
       << kRowsLoopEnd << "}\n\n";
@@ -146,7 +393,7 @@ std::string drift_norms_function() {
   std::ostringstream out;
   out << "static void spdec_drift_norms(const spdec_args* a, const float* u, const float* P) {\n"
       << rows_loop_begin(0) << "          float* b = a->scratch + row;\n"
-      << "          spdec_b_row(u, a->u0, P, sample, C, H, W, c, y, b);\n"
+      << "          spdec_b_row(u, a->u0, P, sample, C, H, W, c, y, b, ws_b);\n"
       << "          double sum = 0.0;\n"
       << "          for (int x = 0; x < W; ++x) sum += (double)b[x] * b[x];\n"
       << "          a->scratch[N * S + (n * C + c) * H + y] = (float)sum;\n"
@@ -177,7 +424,7 @@ std::string drift_row_into(const StencilProgram& p, const char* b_dst, const cha
   } else {
     out << "          float* " << b_dst << " = buf + 3 * W;\n"
         << "          spdec_b_row(" << u << ", a->u0, P, sample, C, H, W, c, y, " << b_dst
-        << ");\n";
+        << ", ws_b);\n";
   }
   return out.str();
 }
@@ -192,7 +439,7 @@ std::string step_entries(const StencilProgram& p) {
       << "  const float* P = a->params;\n"
       << norms << rows_loop_begin(4) << "          const float scale = " << scale << ";\n"
       << drift_row_into(p, "b", "a->u") << "          float* g = buf; float* z = buf + W;\n"
-      << "          spdec_g_row(a->u, a->u0, P, sample, C, H, W, c, y, g);\n"
+      << "          spdec_g_row(a->u, a->u0, P, sample, C, H, W, c, y, g, ws_g);\n"
       << "          spdec_zeta_row(a, n, c, y, z);\n"
       << "          const float* uu = a->u + row; float* o = a->out + row;\n"
       << "          for (int x = 0; x < W; ++x) o[x] = uu[x] + scale * b[x] + g[x] * a->sqrt_dt * "
@@ -208,8 +455,8 @@ std::string step_entries(const StencilProgram& p) {
         << drift_row_into(p, "b", "a->u")
         << "          float* g = buf; float* d = buf + W; float* z = buf + 2 * W;\n"
         << "          (void)z;\n"
-        << "          spdec_g_row(a->u, a->u0, P, sample, C, H, W, c, y, g);\n"
-        << "          spdec_dg_row(a->u, a->u0, P, sample, C, H, W, c, y, d);\n"
+        << "          spdec_g_row(a->u, a->u0, P, sample, C, H, W, c, y, g, ws_g);\n"
+        << "          spdec_dg_row(a->u, a->u0, P, sample, C, H, W, c, y, d, ws_dg);\n"
         << "          const float* q = a->qdiag ? a->qdiag + (long long)y * W : 0;\n"
         << "          const float* s = a->score + row;\n"
         << "          const float* uu = a->u + row; float* o = a->out + row;\n"
@@ -248,7 +495,7 @@ std::string flow_entry(const StencilProgram& p) {
       << "          const float* uu = src + row; float* o = dst + row;\n"
       << "          if (a->out2) {\n"
       << "            float* g = buf;\n"
-      << "            spdec_g_row(src, a->u0, P, sample, C, H, W, c, y, g);\n"
+      << "            spdec_g_row(src, a->u0, P, sample, C, H, W, c, y, g, ws_g);\n"
       << "            float* v = a->out2 + row;\n"
       << "            for (int x = 0; x < W; ++x) "
       << variance_step(p, kHost, "v[x]", "a->dt", "g[x] * g[x]", "P") << "\n"
@@ -278,10 +525,14 @@ std::string fed_entry(const StencilProgram& p) {
       << "  const float* P0 = a->params;\n"
       << "  (void)K; (void)v;\n";
   if (!p.fed.cached.empty()) {
-    out << "  {\n" << rows_loop_begin(0);
+    std::vector<std::string> cached;
+    for (std::size_t j = 0; j < p.fed.cached.size(); ++j)
+      cached.push_back("fed_k" + std::to_string(j));
+    out << "  {\n" << rows_loop_begin(0, cached);
     for (std::size_t j = 0; j < p.fed.cached.size(); ++j) {
       out << "          spdec_fed_k" << j
-          << "_row(v, a->u0, v, K, KS, P0, sample, C, H, W, c, y, K + " << j << " * KS + row);\n";
+          << "_row(v, a->u0, v, K, KS, P0, sample, C, H, W, c, y, K + " << j
+          << " * KS + row, ws_fed_k" << j << ");\n";
     }
     out << kRowsLoopEnd << "  }\n";
   }
@@ -291,12 +542,13 @@ std::string fed_entry(const StencilProgram& p) {
       << "    const float tau = a_in->taus[k];\n"
       << "    const float* Pk = a_in->params2 + (long long)k * " << stride << ";\n"
       << "    (void)Pk;\n"
-      << rows_loop_begin(2) << "          float* Au = buf;\n"
-      << "          spdec_fed_a_row(src, a->u0, v, K, KS, P0, sample, C, H, W, c, y, Au);\n"
+      << rows_loop_begin(2, {"fed_a"}) << "          float* Au = buf;\n"
+      << "          spdec_fed_a_row(src, a->u0, v, K, KS, P0, sample, C, H, W, c, y, Au, "
+         "ws_fed_a);\n"
       << "          const float* uu = src + row; float* o = dst + row;\n"
       << "          if (a->out2) {\n"
       << "            float* g = buf + W;\n"
-      << "            spdec_g_row(src, a->u0, Pk, sample, C, H, W, c, y, g);\n"
+      << "            spdec_g_row(src, a->u0, Pk, sample, C, H, W, c, y, g, ws_g);\n"
       << "            float* var = a->out2 + row;\n"
       << "            for (int x = 0; x < W; ++x) "
       << variance_step(p, kHost, "var[x]", "tau", "g[x] * g[x]", "Pk") << "\n"
@@ -308,7 +560,7 @@ std::string fed_entry(const StencilProgram& p) {
   return out.str();
 }
 
-std::string fed_functions(const StencilProgram& p) {
+std::string fed_functions(StencilProgram& p) {
   std::ostringstream out;
   out << "// FED: A(v)u with the conductances lagged at the frozen state v\n"
       << row_function(p, p.fed.step, "spdec_fed_a", /*fed=*/true);
@@ -319,9 +571,8 @@ std::string fed_functions(const StencilProgram& p) {
   return out.str();
 }
 
-}  // namespace
-
-std::string emit_cpp(const StencilProgram& program) {
+/// The module of `program`, whose graph grows by the row buffers' canonical expressions.
+std::string emit_module(StencilProgram& program) {
   std::ostringstream out;
   out << kPrelude << "// process " << mangle(program.process_name) << "\n\n"
       << rng_source() << "\n"
@@ -336,6 +587,13 @@ std::string emit_cpp(const StencilProgram& program) {
   out << per_pixel_entries() << step_entries(program) << flow_entry(program);
   if (program.fed.available) out << fed_functions(program) << fed_entry(program);
   return out.str();
+}
+
+}  // namespace
+
+std::string emit_cpp(const StencilProgram& program) {
+  StencilProgram copy = program;
+  return emit_module(copy);
 }
 
 }  // namespace spdec::codegen

@@ -14,12 +14,14 @@
 #include <charconv>
 #include <cmath>
 #include <map>
+#include <optional>
 #include <ranges>
 #include <sstream>
 #include <tuple>
 #include <vector>
 
 #include "codegen/emit.hpp"
+#include "codegen/hoist.hpp"
 #include "lang/diagnostics.hpp"
 #include "lang/ops.hpp"
 
@@ -78,8 +80,13 @@ struct Position {
 
 class PixelEmitter {
  public:
-  PixelEmitter(const StencilProgram& program, bool interior, const Dialect& dialect)
-      : program_(program), g_(program.graph), interior_(interior), dialect_(dialect) {
+  PixelEmitter(const StencilProgram& program, bool interior, const Dialect& dialect,
+               const HoistPlan* hoists)
+      : program_(program),
+        g_(program.graph),
+        interior_(interior),
+        dialect_(dialect),
+        hoists_(hoists) {
     positions_.push_back({"x", "y", "x", "y", ""});
     memo_.emplace_back();
     position_memo_.emplace_back();
@@ -108,11 +115,24 @@ class PixelEmitter {
     for (const auto& frame : std::views::reverse(memo_)) {
       if (const auto found = frame.find(key); found != frame.end()) return found->second;
     }
-    const std::string text = compute(node, pos, chan);
+    const std::string text = hoisted(id, pos, chan).value_or("");
     std::string name = fresh("v");
-    line("const float " + name + " = " + text + ";");
+    line("const float " + name + " = " + (text.empty() ? compute(node, pos, chan) : text) + ";");
     memo_.back().emplace(key, name);
     return name;
+  }
+
+  /// A node the hoist plan computes into row buffers: the read of buffer
+  /// h<class>_<row> at the pixel's column plus the offset. Only at the pixel
+  /// itself and in its own channel (the plan never covers other channels).
+  std::optional<std::string> hoisted(NodeId id, std::size_t pos, const std::string& chan) const {
+    if (hoists_ == nullptr || pos != 0 || chan != "c") return std::nullopt;
+    const auto found = hoists_->reads.find(id);
+    if (found == hoists_->reads.end()) return std::nullopt;
+    const HoistedRead& read = found->second;
+    const HoistedClass& cls = hoists_->classes.at(read.index);
+    return "h" + std::to_string(read.index) + "_" + std::to_string(read.dy - cls.dy_min) + "[" +
+           offset_text("x", read.dx) + "]";
   }
 
   std::string compute(const Node& node, std::size_t pos, const std::string& chan) {
@@ -243,6 +263,7 @@ class PixelEmitter {
   const Graph& g_;
   bool interior_;
   const Dialect& dialect_;
+  const HoistPlan* hoists_;
   std::ostringstream out_;
   int indent_ = 1;
   int counter_ = 0;
@@ -254,15 +275,37 @@ class PixelEmitter {
 
 }  // namespace
 
+std::string hoist_params(const HoistPlan& plan) {
+  std::string text;
+  for (std::size_t j = 0; j < plan.classes.size(); ++j) {
+    for (std::int32_t k = 0; k < plan.classes[j].rows(); ++k) {
+      text += ", const float* SPDEC_RESTRICT h" + std::to_string(j) + "_" + std::to_string(k);
+    }
+  }
+  return text;
+}
+
+std::string hoist_args(const HoistPlan& plan) {
+  std::string text;
+  for (std::size_t j = 0; j < plan.classes.size(); ++j) {
+    for (std::int32_t k = 0; k < plan.classes[j].rows(); ++k) {
+      text += ", h" + std::to_string(j) + "_" + std::to_string(k);
+    }
+  }
+  return text;
+}
+
 std::string emit_pixel_function(const StencilProgram& program, NodeId root, bool interior,
-                                const std::string& name, const Dialect& dialect, bool fed_fields) {
-  PixelEmitter emitter(program, interior, dialect);
+                                const std::string& name, const Dialect& dialect, bool fed_fields,
+                                const HoistPlan* hoists) {
+  PixelEmitter emitter(program, interior, dialect, hoists);
   const std::string body = emitter.body(root);
   std::string text = dialect.function_qualifier + " float " + name +
                      "(const float* SPDEC_RESTRICT u, const float* SPDEC_RESTRICT u0, " +
                      (fed_fields ? std::string(kFedFieldParams) + ", " : std::string()) +
                      "const float* SPDEC_RESTRICT P, long long sample, int C, int H, int W, "
-                     "int c, int x, int y) {\n";
+                     "int c, int x, int y" +
+                     (hoists != nullptr ? hoist_params(*hoists) : std::string()) + ") {\n";
   if (fed_fields) text += "  (void)v; (void)K; (void)KS;\n";
   text += "  (void)u; (void)u0; (void)P; (void)sample; (void)C; (void)H; (void)W; (void)c;\n";
   text += "  (void)x; (void)y;\n";
