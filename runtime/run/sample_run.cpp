@@ -2,10 +2,10 @@
 
 #include <fmt/format.h>
 
-#include <algorithm>
 #include <optional>
 #include <stdexcept>
 #include <string>
+#include <utility>
 
 #include "runtime/base/data_error.hpp"
 #include "runtime/base/npy.hpp"
@@ -57,7 +57,9 @@ void check_same_network(const config::RunConfig& config, const CheckpointHeader&
 at::Tensor prior_images(const config::RunConfig& config, ProcessModel& model,
                         ObjectiveKind objective, const at::Device& device, std::ostream& log) {
   using config::SamplePrior;
-  if (objective == ObjectiveKind::flow_matching || config.sample.prior == SamplePrior::fitted) {
+  if (objective == ObjectiveKind::flow_matching) return {};
+  if (config.sample.prior == SamplePrior::fitted) {
+    log << "sample: prior at T: the checkpoint's Gaussian fit" << std::endl;
     return {};
   }
   config::DataSection data = config.data;
@@ -72,27 +74,9 @@ at::Tensor prior_images(const config::RunConfig& config, ProcessModel& model,
         << e.what() << ")" << std::endl;
     return {};
   }
-  const std::string drawn = fmt::format("{} training images pushed to T", images.size(0));
-  if (config.sample.prior == SamplePrior::simulate) {
-    log << "sample: prior at T: " << drawn << " (sample.prior = \"simulate\")" << std::endl;
-    return images;
-  }
-  const double share = data_share_at_end(
-      model, images.narrow(0, 0, std::min(kDataShareImages, images.size(0))), config.sample.seed);
-  if (share <= kDataPriorShare) {
-    log << fmt::format(
-               "sample: prior at T: the checkpoint's Gaussian fit (x0 explains {:.2g} % of "
-               "X_T's variance, so the process forgets it)",
-               100 * share)
-        << std::endl;
-    return {};
-  }
-  log << fmt::format(
-             "sample: prior at T: {} (x0 still explains {:.3g} % of X_T's variance, which a "
-             "Gaussian fit would scramble; sample.prior = \"fitted\" uses the checkpoint's)",
-             drawn, 100 * share)
-      << std::endl;
-  return images;
+  PriorDecision decision = decide_prior(config.sample.prior, model, images, config.sample.seed);
+  log << "sample: prior at T: " << decision.reason << std::endl;
+  return std::move(decision.images);
 }
 
 }  // namespace

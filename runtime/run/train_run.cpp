@@ -31,6 +31,7 @@
 #include "runtime/nn/ema.hpp"
 #include "runtime/process/preconditioner.hpp"
 #include "runtime/run/run_setup.hpp"
+#include "runtime/sampling/data_prior.hpp"
 #include "runtime/sampling/generate.hpp"
 #include "runtime/training/checkpoint.hpp"
 #include "runtime/training/network_score.hpp"
@@ -580,9 +581,27 @@ class Trainer {
     saved_step_ = step_;
   }
 
+  /// The images the sample grids' prior is drawn from (sample.prior),
+  /// decided at the first grid and kept.
+  const at::Tensor& grid_prior_images() {
+    if (!grid_prior_images_) {
+      grid_prior_images_.emplace();
+      if (choice_.kind != ObjectiveKind::flow_matching) {
+        const std::int64_t n = std::min<std::int64_t>(config_.sample.prior_images, data_.size());
+        PriorDecision decision =
+            decide_prior(config_.sample.prior, *model_,
+                         data_.to_float().narrow(0, 0, n).to(device_), config_.sample.seed);
+        log_ << "train: the sample grids' prior at T: " << decision.reason << std::endl;
+        grid_prior_images_ = std::move(decision.images);
+      }
+    }
+    return *grid_prior_images_;
+  }
+
   void sample_grid() {
     GenerateRequest request = generate_request(config_);
     request.n = std::min<std::int64_t>(request.n, 64);
+    request.prior_images = grid_prior_images();
     const at::Tensor images =
         generate(*model_, ema_, network_head(choice_.kind, parameterisation_, data_spectrum_),
                  prior_, request);
@@ -612,6 +631,7 @@ class Trainer {
   UNet ema_{nullptr};
   std::unique_ptr<torch::optim::Adam> optimizer_;
   std::optional<GaussianPrior> prior_;
+  std::optional<at::Tensor> grid_prior_images_;  ///< grid_prior_images(), once decided
   std::int64_t step_ = 0;
   /// The step checkpoint.pt holds; -1 before one is written or resumed.
   std::int64_t saved_step_ = -1;

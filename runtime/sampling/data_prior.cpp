@@ -1,6 +1,7 @@
 #include "runtime/sampling/data_prior.hpp"
 
 #include <ATen/core/grad_mode.h>
+#include <fmt/format.h>
 
 #include <algorithm>
 #include <stdexcept>
@@ -71,6 +72,28 @@ double data_share_at_end(ProcessModel& model, const at::Tensor& images, std::uin
                               centred_second.square().mean().item<double>());
   if (!(total > 0)) return 0.0;
   return std::clamp(shared / total, 0.0, 1.0);
+}
+
+PriorDecision decide_prior(config::SamplePrior choice, ProcessModel& model,
+                           const at::Tensor& images, std::uint64_t seed) {
+  using config::SamplePrior;
+  if (choice == SamplePrior::fitted) {
+    return {{}, "the checkpoint's Gaussian fit (sample.prior = \"fitted\")"};
+  }
+  const std::string drawn = fmt::format("{} training images pushed to T", images.size(0));
+  if (choice == SamplePrior::simulate) return {images, drawn + " (sample.prior = \"simulate\")"};
+  const double share = data_share_at_end(
+      model, images.narrow(0, 0, std::min(kDataShareImages, images.size(0))), seed);
+  if (share <= kDataPriorShare) {
+    return {{},
+            fmt::format("the checkpoint's Gaussian fit (x0 explains {:.2g} % of X_T's variance: "
+                        "the process forgets it)",
+                        100 * share)};
+  }
+  return {images, fmt::format("{} (x0 still explains {:.3g} % of X_T's variance, which a Gaussian "
+                              "fit would scramble; sample.prior = \"fitted\" uses the "
+                              "checkpoint's)",
+                              drawn, 100 * share)};
 }
 
 }  // namespace spdec::runtime

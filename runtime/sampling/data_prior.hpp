@@ -20,7 +20,9 @@
 #include <ATen/ATen.h>
 
 #include <cstdint>
+#include <string>
 
+#include "runtime/config/choices.hpp"
 #include "runtime/process/process_model.hpp"
 
 namespace spdec::runtime {
@@ -47,5 +49,17 @@ inline constexpr double kDataPriorShare = 0.01;
 /// Images data_share_at_end is given: its standard error is then
 /// ≈ 1/√(1024·pixels), 0.001 at 28 × 28, far below kDataPriorShare.
 inline constexpr std::int64_t kDataShareImages = 1024;
+
+/// What `sample.prior` resolves to, given training images [N, C, H, W].
+struct PriorDecision {
+  at::Tensor images;   ///< what simulate_prior draws from; undefined: the checkpoint's Gaussian
+  std::string reason;  ///< for the log: which prior and, for auto, the share that chose it
+};
+
+/// `fitted` keeps the checkpoint's Gaussian, `simulate` takes `images`, and
+/// `auto` takes them when data_share_at_end (on the first kDataShareImages
+/// of them) exceeds kDataPriorShare.
+[[nodiscard]] PriorDecision decide_prior(config::SamplePrior choice, ProcessModel& model,
+                                         const at::Tensor& images, std::uint64_t seed);
 
 }  // namespace spdec::runtime
