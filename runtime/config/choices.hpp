@@ -83,6 +83,13 @@ inline constexpr ChoiceTable<PriorChoice, 3> kPriorChoices(
       {PriorChoice::closed_form, "closed_form"},
       {PriorChoice::gaussian_fit, "gaussian_fit"}}});
 
+/// train.weighting: how the denoiser's loss weighs the modes of its error
+/// (runtime/training/objective_denoiser.cpp).
+enum class LossWeighting { automatic, mode, pixel };
+inline constexpr ChoiceTable<LossWeighting, 3> kLossWeightings({{{LossWeighting::automatic, "auto"},
+                                                                 {LossWeighting::mode, "mode"},
+                                                                 {LossWeighting::pixel, "pixel"}}});
+
 /// sample.prior: where x_T comes from — the checkpoint's Gaussian or
 /// training images pushed to T (runtime/sampling/data_prior.hpp).
 enum class SamplePrior { automatic, fitted, simulate };
@@ -129,6 +136,7 @@ inline constexpr ChoiceTable<Metric, 4> kMetrics({{{Metric::fid, "fid"},
 [[nodiscard]] constexpr const char* name(TimeSampling v) { return kTimeSamplings.name(v); }
 [[nodiscard]] constexpr const char* name(Projections v) { return kProjections.name(v); }
 [[nodiscard]] constexpr const char* name(PriorChoice v) { return kPriorChoices.name(v); }
+[[nodiscard]] constexpr const char* name(LossWeighting v) { return kLossWeightings.name(v); }
 [[nodiscard]] constexpr const char* name(SamplePrior v) { return kSamplePriors.name(v); }
 [[nodiscard]] constexpr const char* name(Sampler v) { return kSamplers.name(v); }
 [[nodiscard]] constexpr const char* name(Integrator v) { return kIntegrators.name(v); }

@@ -65,6 +65,7 @@ const std::map<std::string, std::vector<std::string>>& choices() {
       {"train.time_sampling", kTimeSamplings.names()},
       {"train.projections", kProjections.names()},
       {"train.prior", kPriorChoices.names()},
+      {"train.weighting", kLossWeightings.names()},
       {"model.parameterisation", with_auto(lang::kParameterisations.names())},
       {"sample.sampler", kSamplers.names()},
       {"sample.integrator", kIntegrators.names()},
@@ -735,6 +736,7 @@ void read_train(Reader& r, RunConfig& c) {
   r.get_choice("train.time_sampling", kTimeSamplings, c.train.time_sampling);
   r.get_choice("train.projections", kProjections, c.train.projections);
   r.get_choice("train.prior", kPriorChoices, c.train.prior);
+  r.get_choice("train.weighting", kLossWeightings, c.train.weighting);
   r.get("train.prior_fit_images", c.train.prior_fit_images, 1, "positive");
   r.get("train.mixed_precision", c.train.mixed_precision);
 }
@@ -1239,6 +1241,7 @@ std::string resolved_toml(const RunConfig& c) {
   w.key("time_sampling", c.train.time_sampling);
   w.key("projections", c.train.projections);
   w.key("prior", c.train.prior);
+  w.key("weighting", c.train.weighting);
   w.key("prior_fit_images", c.train.prior_fit_images);
   w.key("mixed_precision", c.train.mixed_precision);
 

@@ -108,6 +108,7 @@ struct TrainSection {
   TimeSampling time_sampling = TimeSampling::uniform;
   Projections projections = Projections::rademacher;  ///< sliced score matching
   PriorChoice prior = PriorChoice::automatic;
+  LossWeighting weighting = LossWeighting::automatic;  ///< the denoiser's loss over modes
   std::int64_t prior_fit_images = 1000;
   bool mixed_precision = true;  ///< bf16 autocast on CUDA; ignored on CPU
   friend bool operator==(const TrainSection&, const TrainSection&) = default;

@@ -63,6 +63,11 @@ at::Tensor Preconditioner::State::target(const at::Tensor& x0) const {
   return owner_.basis().inverse(scale_modes(residual, 1.0 / c_.out)).to(dtype_);
 }
 
+at::Tensor Preconditioner::State::pixel_weights() const {
+  const at::Tensor out2 = c_.out.square().expand_as(y_.is_complex() ? at::real(y_) : y_);
+  return out2 / out2.mean({1, 2, 3}, /*keepdim=*/true);
+}
+
 at::Tensor Preconditioner::input(const at::Tensor& xt, const ModeScales& scales) const {
   return at(xt, scales).input();
 }

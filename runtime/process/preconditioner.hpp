@@ -65,6 +65,11 @@ class Preconditioner {
     [[nodiscard]] at::Tensor denoised(const at::Tensor& network_output) const;
     /// F* = V[(Vᵀ(x₀ − μ) − c_skip ⊙ y) / c_out] for the clean images x₀.
     [[nodiscard]] at::Tensor target(const at::Tensor& x0) const;
+    /// c_out,k² / mean_k c_out,k² per sample ([N, C, H, W] spectral layout,
+    /// double): weighing ‖Vᵀ(F − F*)‖² by it gives ‖D − x₀‖² in pixels
+    /// divided by the mean c_out² — EDM's λ(σ) with every mode counted as
+    /// a pixel counts.
+    [[nodiscard]] at::Tensor pixel_weights() const;
 
    private:
     friend class Preconditioner;

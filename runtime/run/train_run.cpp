@@ -283,6 +283,7 @@ class Trainer {
     ObjectiveOptions options;
     options.projections = config_.train.projections;
     options.parameterisation = parameterisation_;
+    options.weighting = config_.train.weighting;
     if (data_spectrum_) {
       preconditioner_.emplace(*data_spectrum_);
       options.preconditioner = &*preconditioner_;

@@ -56,7 +56,7 @@ std::unique_ptr<Objective> make_objective(ObjectiveKind kind, ProcessModel& mode
     case ObjectiveKind::exact:
     case ObjectiveKind::decoupled:
       if (options.parameterisation == Parameterisation::denoiser) {
-        return make_denoising_objective(kind, model, options.preconditioner);
+        return make_denoising_objective(kind, model, options);
       }
       return make_noise_prediction_objective(kind, model);
     case ObjectiveKind::local_dsm:

@@ -83,6 +83,9 @@ struct ObjectiveOptions {
   Parameterisation parameterisation = Parameterisation::noise;
   /// denoiser: the data's spectrum (must outlive the objective).
   const Preconditioner* preconditioner = nullptr;
+  /// denoiser: `mode` weighs every mode's F equally, `pixel` D's error in
+  /// pixels (runtime/training/objective_denoiser.cpp); auto = pixel.
+  config::LossWeighting weighting = config::LossWeighting::automatic;
 };
 
 class Objective {

@@ -10,8 +10,9 @@ namespace spdec::runtime {
 
 [[nodiscard]] std::unique_ptr<Objective> make_noise_prediction_objective(ObjectiveKind kind,
                                                                          ProcessModel& model);
-[[nodiscard]] std::unique_ptr<Objective> make_denoising_objective(
-    ObjectiveKind kind, ProcessModel& model, const Preconditioner* preconditioner);
+[[nodiscard]] std::unique_ptr<Objective> make_denoising_objective(ObjectiveKind kind,
+                                                                  ProcessModel& model,
+                                                                  const ObjectiveOptions& options);
 [[nodiscard]] std::unique_ptr<Objective> make_local_dsm_objective(ProcessModel& model);
 [[nodiscard]] std::unique_ptr<Objective> make_sliced_objective(ProcessModel& model,
                                                                const ObjectiveOptions& options);

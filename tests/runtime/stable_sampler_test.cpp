@@ -105,6 +105,40 @@ TEST_CASE("denoiser: a zero network is the exact posterior mean of Gaussian data
   }
 }
 
+TEST_CASE("denoiser: the pixel weighting of the loss is D's error in pixels",
+          "[runtime][denoiser]") {
+  setup();
+  auto model = model_of("heat.spde");
+  const sr::LinearProcess& linear = *model->linear();
+  const GaussianData data = gaussian_data(linear.basis());
+  const sr::Preconditioner preconditioner(
+      sr::GaussianPrior(linear.basis(), data.mean, data.variance.unsqueeze(0)));
+  const at::Tensor x0 = draw_data(linear.basis(), data, 6, 21).to(at::kDouble);
+  at::Generator generator = at::make_generator<at::CPUGeneratorImpl>(22);
+  const at::Tensor f = at::randn(x0.sizes(), generator, spdec::test::f64());
+  // Two routes: the weights on |Vᵀ(F − F*)|² (what the loss computes), and
+  // D's pixel error through denoised() over the mean c_out² (from
+  // output_variance). They agree by D − x₀ = V[c_out ⊙ Vᵀ(F − F*)], so only
+  // double rounding separates them.
+  for (const double t : {1e-3, 0.05, 0.3, model->end_time()}) {
+    INFO("t = " << t);
+    const std::vector<double> times = times_of(6, t);
+    sr::NoiseSource noise;
+    noise.seed = 23;
+    const at::Tensor xt = model->perturb(x0, times, noise).xt.to(at::kDouble);
+    const sr::ModeScales scales = model->mode_scales(times);
+    const sr::Preconditioner::State state = preconditioner.at(xt, scales);
+    const at::Tensor weighted =
+        (linear.basis().transform(f - state.target(x0)).square() * state.pixel_weights())
+            .sum({1, 2, 3});
+    const at::Tensor mean_out2 = preconditioner.output_variance(scales)
+                                     .expand_as(x0)
+                                     .mean({1, 2, 3});
+    const at::Tensor pixels = (state.denoised(f) - x0).square().sum({1, 2, 3}) / mean_out2;
+    CHECK(((weighted - pixels).abs() / pixels).max().item<double>() < 1e-9);
+  }
+}
+
 TEST_CASE("denoiser: unit-variance targets per mode, finite everywhere in float32",
           "[runtime][denoiser]") {
   setup();
