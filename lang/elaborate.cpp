@@ -703,7 +703,7 @@ class Elaborator {
     return substitute_time(s.symbolic, args[0]);
   }
 
-  ExprRef function_call(FunctionEntry& f, const ast::Call& c, Span /*span*/, const Scope& scope) {
+  ExprRef function_call(FunctionEntry& f, const ast::Call& c, Span span, const Scope& scope) {
     f.used = true;
     if (!check_arity(c, f.decl->params.size(), "function")) {
       return nullptr;
@@ -725,8 +725,24 @@ class Elaborator {
       inner.emplace_back(f.decl->params[i].name, args[i]);
     }
     f.expanding = true;
+    const std::size_t reported_before = diagnostics_.all().size();
     ExprRef result = inline_body(*f.decl->body, inner);
     f.expanding = false;
+    // A shape or stage error in the body is found with this call's arguments
+    // substituted, so the body alone does not show the cause: point at the
+    // call too. (Names, arity and recursion do not depend on the arguments.)
+    const auto from_arguments = [](const Diagnostic& d) {
+      static const std::set<std::string> codes = {"E020", "E021", "E022", "E030", "E031", "E045"};
+      return d.severity == Severity::error && codes.contains(d.code);
+    };
+    if (std::any_of(diagnostics_.all().begin() + static_cast<std::ptrdiff_t>(reported_before),
+                    diagnostics_.all().end(), from_arguments) &&
+        !diagnostics_.full()) {
+      diagnostics_.report({Severity::note, "", current_file_ ? current_file_ : file_, span,
+                           "in this call of `" + c.callee.name + "`",
+                           "the body of `" + c.callee.name +
+                               "` is checked with these arguments in place of its parameters"});
+    }
     return result;
   }
 
