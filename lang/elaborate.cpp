@@ -540,6 +540,18 @@ class Elaborator {
             schedule ? "write " + n + "(t)" : "write " + n + "(...)");
       return nullptr;
     }
+    // The filter's variable is a name only inside the filter; elsewhere it is
+    // a stage error, as for the fields in a schedule (LANGUAGE.md 4.8).
+    const bool filter_variable =
+        noise_ != nullptr && noise_->filter && noise_->filter->variable.name == n;
+    if (n == "kappa" || filter_variable) {
+      error("E030", span,
+            "`" + n + "` is the eigenvalue variable of the noise filter and exists only there",
+            "it is valid only in the body of `noise filter(" + n +
+                ") = ...`, where it is each noise mode's eigenvalue of -lap; to use it in a "
+                "function, pass it as an argument from there");
+      return nullptr;
+    }
     unknown("E010", span, "unknown name `" + n + "`", n, visible_names(scope),
             "names are parameters, fields (u, u0, x, y), t, or function parameters");
     return nullptr;
@@ -958,7 +970,7 @@ class Elaborator {
       return nullptr;
     }
     if (e && (e->reads & reads_kappa) != 0) {
-      error("E030", value.span, "kappa only exists inside a noise filter");
+      error("E030", value.span, "kappa exists only inside the noise filter");
       return nullptr;
     }
     return e;
