@@ -229,9 +229,16 @@ void classify_terms(Process& process) {
         "taming makes the simulated chain nonlinear; the exact objective integrates the untamed "
         "linear SDE");
   } else if (c.drift_spectral && !spectral_boundary) {
-    c.notes.emplace_back(
-        "a dirichlet boundary shifts the mean, so the per-mode closed form (neumann/periodic) "
-        "does not apply");
+    // Under dirichlet the Laplacian is diagonal in a sine basis, not in the
+    // DCT-II the closed form and Q use; only a nonzero value adds a source.
+    std::string why =
+        "with a dirichlet boundary lap(u) is not diagonal in the DCT-II basis that the per-mode "
+        "closed form (neumann/periodic) and the noise use";
+    if (process.boundary.value != 0.0) {
+      why += ", and the boundary value " + to_string(constant(process.boundary.value, {})) +
+             " shifts the mean (the ghost pixels feed it in at the border)";
+    }
+    c.notes.push_back(why + ", so the closed form does not apply");
   }
 }
 

@@ -67,7 +67,8 @@ class InternalError : public std::logic_error {
 
 [[noreturn]] void internal_error(const std::string& what);
 
-/// Levenshtein distance, for "did you mean" hints.
+/// Edit distance for "did you mean" hints: Levenshtein, with a swap of two
+/// adjacent characters counted as one edit.
 [[nodiscard]] std::size_t edit_distance(std::string_view a, std::string_view b);
 /// The candidate closest to `word` when it is close enough to be a likely typo.
 [[nodiscard]] std::string closest_match(std::string_view word,

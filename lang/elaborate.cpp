@@ -63,6 +63,7 @@ class Elaborator {
   std::optional<Process> run(const std::vector<ParamOverride>& overrides, Usage* usage) {
     const std::size_t errors_before = diagnostics_.error_count();
     collect_declarations();
+    collect_mentions();
     apply_overrides(overrides);
     process_.file = file_;
     for (const auto& [name, entry] : params_) {
@@ -104,7 +105,9 @@ class Elaborator {
   std::map<std::string, const ast::Statement*> seen_statements_;
   std::size_t nodes_ = 0;
   bool too_large_ = false;
-  SourcePtr current_file_;  // the file of the expression being elaborated
+  SourcePtr current_file_;              // the file of the expression being elaborated
+  std::set<std::string> mentioned_;     // every name written in an expression, called or not
+  std::set<std::string> noted_unused_;  // definitions already shown in a note
 
   // --- declarations -----------------------------------------------------------
 
@@ -220,6 +223,106 @@ class Elaborator {
                             }},
                  s.node);
     }
+  }
+
+  /// What the file mentions, read off the syntax: unlike the `used` flags it
+  /// is complete even when errors stop elaboration early, so a definition
+  /// outside it is certainly unused (the W103 that the errors would hide).
+  void collect_mentions() {
+    const auto mention = [&](const ast::ExprPtr& e) {
+      if (e) {
+        mention_names(*e);
+      }
+    };
+    for (const ast::Statement& s : module_.statements) {
+      std::visit(overloaded{[&](const ast::ParamDecl& d) { mention(d.value); },
+                            [&](const ast::ScheduleDecl& d) {
+                              mention(d.body);
+                              if (d.learnable) {
+                                mention(d.learnable->init);
+                              }
+                            },
+                            [&](const ast::FunctionDecl& d) { mention(d.body); },
+                            [&](const ast::DriftDecl& d) { mention(d.value); },
+                            [&](const ast::DiffusionDecl& d) { mention(d.value); },
+                            [&](const ast::NoiseDecl& d) {
+                              mention(d.correlation_length);
+                              if (d.filter) {
+                                mention(d.filter->body);
+                              }
+                            },
+                            [&](const ast::BoundaryDecl& d) { mention(d.value); },
+                            [&](const ast::TimeDecl& d) {
+                              for (const ast::TimeItem& item : d.items) {
+                                mention(item.value);
+                              }
+                            },
+                            [](const auto&) {}},
+                 s.node);
+    }
+  }
+
+  void mention_names(const ast::Expr& e) {
+    std::visit(overloaded{[](const ast::Number&) {},
+                          [&](const ast::NameRef& n) { mentioned_.insert(n.name); },
+                          [&](const ast::Call& c) {
+                            mentioned_.insert(c.callee.name);
+                            for (const ast::ExprPtr& a : c.args) {
+                              mention_names(*a);
+                            }
+                          },
+                          [&](const ast::Unary& u) { mention_names(*u.operand); },
+                          [&](const ast::Binary& b) {
+                            mention_names(*b.lhs);
+                            mention_names(*b.rhs);
+                          }},
+               e.node);
+  }
+
+  /// E010 or E012 for an unknown `word`, with a "did you mean" hint. A close
+  /// definition that nothing mentions is the likelier culprit than a closer
+  /// one in use (`sigma_max` written for an unused `param sigmax`, next to
+  /// `sigma_min`): it is named first, and a note shows its declaration. When
+  /// it is also the closest, the plain hint already leads there.
+  void unknown(const std::string& code, Span span, const std::string& message,
+               const std::string& word, const std::vector<std::string>& candidates,
+               const std::string& otherwise) {
+    std::vector<std::string> unused;
+    for (const std::string& c : candidates) {
+      if (!mentioned_.contains(c) && declaration(c)) {
+        unused.push_back(c);
+      }
+    }
+    const std::string guess = closest_match(word, candidates);
+    std::string orphan = closest_match(word, unused);
+    if (orphan == guess) {
+      orphan.clear();
+    }
+    std::string hint = guess.empty() ? otherwise : "did you mean `" + guess + "`?";
+    if (!orphan.empty()) {
+      hint = "did you mean `" + orphan + "`? it is defined but never used (`" + guess +
+             "` is also close)";
+    }
+    error(code, span, message, hint);
+    if (!orphan.empty() && noted_unused_.insert(orphan).second && !diagnostics_.full()) {
+      const auto [what, at] = *declaration(orphan);
+      diagnostics_.report({Severity::note, "", file_, at,
+                           what + " `" + orphan + "` is defined here and never used", ""});
+    }
+  }
+
+  /// What a file-level definition is and where its name is, if it is one.
+  std::optional<std::pair<std::string, Span>> declaration(const std::string& n) const {
+    if (auto p = params_.find(n); p != params_.end()) {
+      return std::pair{std::string("parameter"), p->second.decl->name.span};
+    }
+    if (auto s = schedules_.find(n); s != schedules_.end()) {
+      return std::pair{std::string("schedule"), s->second.decl->name.span};
+    }
+    if (auto f = functions_.find(n); f != functions_.end()) {
+      return std::pair{std::string("function"), f->second.decl->name.span};
+    }
+    return std::nullopt;
   }
 
   void option(const ast::OptionDecl& d) {
@@ -437,10 +540,20 @@ class Elaborator {
             schedule ? "write " + n + "(t)" : "write " + n + "(...)");
       return nullptr;
     }
-    const std::string guess = closest_match(n, visible_names(scope));
-    error("E010", span, "unknown name `" + n + "`",
-          guess.empty() ? "names are parameters, fields (u, u0, x, y), t, or function parameters"
-                        : "did you mean `" + guess + "`?");
+    // The filter's variable is a name only inside the filter; elsewhere it is
+    // a stage error, as for the fields in a schedule (LANGUAGE.md 4.8).
+    const bool filter_variable =
+        noise_ != nullptr && noise_->filter && noise_->filter->variable.name == n;
+    if (n == "kappa" || filter_variable) {
+      error("E030", span,
+            "`" + n + "` is the eigenvalue variable of the noise filter and exists only there",
+            "it is valid only in the body of `noise filter(" + n +
+                ") = ...`, where it is each noise mode's eigenvalue of -lap; to use it in a "
+                "function, pass it as an argument from there");
+      return nullptr;
+    }
+    unknown("E010", span, "unknown name `" + n + "`", n, visible_names(scope),
+            "names are parameters, fields (u, u0, x, y), t, or function parameters");
     return nullptr;
   }
 
@@ -512,10 +625,8 @@ class Elaborator {
     for (const auto& [name, entry] : functions_) {
       callables.push_back(name);
     }
-    const std::string guess = closest_match(n, callables);
-    error("E012", c.callee.span, "unknown function `" + n + "`",
-          guess.empty() ? "the built-in functions are listed in specs/LANGUAGE.md"
-                        : "did you mean `" + guess + "`?");
+    unknown("E012", c.callee.span, "unknown function `" + n + "`", n, callables,
+            "the built-in functions are listed in specs/LANGUAGE.md");
     return nullptr;
   }
 
@@ -604,7 +715,7 @@ class Elaborator {
     return substitute_time(s.symbolic, args[0]);
   }
 
-  ExprRef function_call(FunctionEntry& f, const ast::Call& c, Span /*span*/, const Scope& scope) {
+  ExprRef function_call(FunctionEntry& f, const ast::Call& c, Span span, const Scope& scope) {
     f.used = true;
     if (!check_arity(c, f.decl->params.size(), "function")) {
       return nullptr;
@@ -626,8 +737,24 @@ class Elaborator {
       inner.emplace_back(f.decl->params[i].name, args[i]);
     }
     f.expanding = true;
+    const std::size_t reported_before = diagnostics_.all().size();
     ExprRef result = inline_body(*f.decl->body, inner);
     f.expanding = false;
+    // A shape or stage error in the body is found with this call's arguments
+    // substituted, so the body alone does not show the cause: point at the
+    // call too. (Names, arity and recursion do not depend on the arguments.)
+    const auto from_arguments = [](const Diagnostic& d) {
+      static const std::set<std::string> codes = {"E020", "E021", "E022", "E030", "E031", "E045"};
+      return d.severity == Severity::error && codes.contains(d.code);
+    };
+    if (std::any_of(diagnostics_.all().begin() + static_cast<std::ptrdiff_t>(reported_before),
+                    diagnostics_.all().end(), from_arguments) &&
+        !diagnostics_.full()) {
+      diagnostics_.report({Severity::note, "", current_file_ ? current_file_ : file_, span,
+                           "in this call of `" + c.callee.name + "`",
+                           "the body of `" + c.callee.name +
+                               "` is checked with these arguments in place of its parameters"});
+    }
     return result;
   }
 
@@ -843,7 +970,7 @@ class Elaborator {
       return nullptr;
     }
     if (e && (e->reads & reads_kappa) != 0) {
-      error("E030", value.span, "kappa only exists inside a noise filter");
+      error("E030", value.span, "kappa exists only inside the noise filter");
       return nullptr;
     }
     return e;

@@ -92,7 +92,8 @@ struct TimeSettings {
 
 struct Classification {
   DriftClass drift = DriftClass::linear;
-  /// drift = a(t)·lap(u) + c(t)·u: diagonal in the boundary's eigenbasis.
+  /// drift = a(t)·lap(u) + c(t)·u: diagonal in the DCT-II/FFT basis under
+  /// neumann/periodic (not under dirichlet: exact_marginals says so).
   bool drift_spectral = false;
   NoiseClass noise = NoiseClass::none;
   bool noise_spatially_varying = false;  ///< g2 reads x, y or u0

@@ -74,12 +74,42 @@ void plan_decoupled(const Process& process, TrainingPlan& plan) {
   }
 }
 
-void plan_sde(TrainingPlan& plan) {
+/// Why a chain under `semantics sde` has no closed-form marginal. An untamed
+/// chain with a linear drift and additive noise is Gaussian (each step is
+/// affine in Gaussians): only its closed form is missing, and saying it has
+/// no Gaussian marginal would be wrong.
+std::string why_no_closed_form(const Process& process) {
+  const Classification& c = process.classification;
+  const bool tamed = process.time.taming.has_value();
+  if (c.drift == DriftClass::linear && c.noise == NoiseClass::additive && !tamed) {
+    std::string why;
+    if (!c.drift_spectral) {
+      why = "the drift is not a(t) lap(u) + c(t) u";
+    } else if (c.noise_spatially_varying) {
+      why = "the noise varies in space";
+    } else {
+      why = "with a dirichlet boundary lap(u) is not diagonal in the DCT-II basis";
+    }
+    return "the Euler-Maruyama chain is Gaussian (linear drift, additive noise), but has no "
+           "per-mode closed form here: " +
+           why;
+  }
+  if (c.drift != DriftClass::linear) {
+    return std::string("the Euler-Maruyama chain has no Gaussian marginal: the drift is ") +
+           name(c.drift);
+  }
+  if (c.noise == NoiseClass::multiplicative) {
+    return "the Euler-Maruyama chain has no Gaussian marginal: the noise reads u";
+  }
+  return "the tamed Euler-Maruyama chain has no Gaussian marginal: taming makes the linear drift "
+         "nonlinear";
+}
+
+void plan_sde(const Process& process, TrainingPlan& plan) {
   plan.model = ModelKind::sde;
   plan.exact_objectives = {ObjectiveKind::local_dsm, ObjectiveKind::sliced};
-  plan.reasons.emplace_back(
-      "semantics sde: the tamed Euler-Maruyama chain has no Gaussian marginal; local DSM is exact "
-      "for the chain with h = one step (`local_dsm`)");
+  plan.reasons.push_back("semantics sde: " + why_no_closed_form(process) +
+                         "; local DSM is exact for the chain with h = one step (`local_dsm`)");
 }
 
 }  // namespace
@@ -168,7 +198,7 @@ TrainingPlan plan_training(const Process& process) {
   } else if (process.semantics == Semantics::decoupled) {
     plan_decoupled(process, plan);
   } else {
-    plan_sde(plan);
+    plan_sde(process, plan);
   }
   return plan;
 }

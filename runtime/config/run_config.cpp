@@ -76,8 +76,8 @@ const std::map<std::string, std::vector<std::string>>& choices() {
   return table;
 }
 
-/// "did you mean": Levenshtein, a little more tolerant than the language's
-/// (a swapped pair of letters, `trian`, is two edits).
+/// "did you mean": lang::edit_distance (a swap is one edit), a little more
+/// tolerant than the language's: two edits for any word over three letters.
 std::string suggest(std::string_view word, const std::vector<std::string>& candidates) {
   const std::size_t limit = word.size() <= 3 ? 1 : std::max<std::size_t>(2, word.size() / 3);
   std::string best;

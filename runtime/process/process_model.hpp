@@ -119,7 +119,8 @@ class ProcessModel {
 
   /// Σ_t of X_t | x₀ for states like x at t. x0_hat: the denoised estimate,
   /// for processes whose Σ depends on x₀ (reads u0). For sde semantics the
-  /// chain has no Gaussian marginal: the small-t value t g(t, x)² Q (exact
+  /// chain has no closed-form marginal (nor a Gaussian one, unless it is
+  /// untamed, linear and additive): the small-t value t g(t, x)² Q (exact
   /// after one EM step), a scale for preconditioning and denoising only.
   [[nodiscard]] virtual Covariance covariance(double t, const at::Tensor& x,
                                               const at::Tensor& x0_hat) = 0;

@@ -55,8 +55,8 @@ LinearProcess::LinearProcess(std::shared_ptr<const lang::Process> process, std::
   if (!cls.drift_spectral) refuse(p, "the drift is not a(t) lap(u) + c(t) u");
   if (p.boundary.kind == lang::BoundaryKind::dirichlet) {
     refuse(p,
-           "a dirichlet boundary shifts the mean; the per-mode closed form needs neumann or "
-           "periodic");
+           "with a dirichlet boundary lap(u) is not diagonal in the DCT-II basis (and a nonzero "
+           "boundary value shifts the mean); the per-mode closed form needs neumann or periodic");
   }
   if (!cls.exact_marginals) refuse(p, "the classification does not prove exact marginals");
   if (knots != nullptr) knots_ = *knots;

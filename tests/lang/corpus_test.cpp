@@ -3,6 +3,9 @@
 // every fuzzer regression input is handled without an exception.
 #include <catch2/catch.hpp>
 #include <sstream>
+#include <string>
+#include <utility>
+#include <vector>
 
 #include "lang/parser.hpp"
 #include "tests/lang/test_support.hpp"
@@ -17,7 +20,34 @@ struct Expectation {
   std::string code;
   std::size_t line = 0;
   std::size_t column = 0;
+  std::vector<std::string> hints;  ///< `# hint: TEXT`: each is part of the error's hint
+  std::vector<std::pair<std::size_t, std::size_t>> notes;  ///< `# note: LINE:COL`, in order
 };
+
+/// The `# hint:` and `# note:` lines right after the expect line: what the
+/// error must say besides its code, for mistakes whose fix is in the hint.
+void read_details(std::istream& in, Expectation& expected) {
+  std::string line;
+  while (std::getline(in, line)) {
+    const std::string hint = "# hint: ";
+    const std::string note = "# note: ";
+    if (line.starts_with(hint)) {
+      expected.hints.push_back(line.substr(hint.size()));
+    } else if (line.starts_with(note)) {
+      std::istringstream words(line.substr(note.size()));
+      std::size_t at_line = 0;
+      std::size_t at_column = 0;
+      char colon = 0;
+      words >> at_line >> colon >> at_column;
+      if (!words || colon != ':') {
+        FAIL("`# note:` needs LINE:COL, found: " << line);
+      }
+      expected.notes.emplace_back(at_line, at_column);
+    } else {
+      return;
+    }
+  }
+}
 
 /// `# expect: E0NN LINE:COL` on the first line; an empty file has nowhere to
 /// say it, and expects E040 (no `process`) at 1:1.
@@ -41,7 +71,9 @@ Expectation expectation_of(const std::filesystem::path& path) {
       colon != ':') {
     FAIL("no `# expect: E0NN LINE:COL` line in " << path);
   }
-  return {code, line, column};
+  Expectation expected{code, line, column, {}, {}};
+  read_details(in, expected);
+  return expected;
 }
 
 }  // namespace
@@ -60,6 +92,16 @@ TEST_CASE("every bad corpus file gives its expected first error", "[corpus]") {
     CHECK(error->code == expected.code);
     CHECK(at.line == expected.line);
     CHECK(at.column == expected.column);
+    for (const std::string& hint : expected.hints) {
+      CHECK_THAT(error->hint, Catch::Contains(hint));
+    }
+    std::vector<std::pair<std::size_t, std::size_t>> notes;
+    for (const auto& d : result.diagnostics.all()) {
+      if (d.severity == spdec::lang::Severity::note) {
+        notes.emplace_back(d.start().line, d.start().column);
+      }
+    }
+    CHECK(notes == expected.notes);
   }
 }
 

@@ -62,6 +62,31 @@ TEST_CASE("IEEE folding: lambda1(T) is +inf and x / inf is 0", "[semantics][fold
   CHECK(aniso.classification.drift == DriftClass::quasilinear);
 }
 
+TEST_CASE("a constant lambda = inf folds to isotropy before classification", "[semantics][fold]") {
+  // LANGUAGE.md 8.3: field values are finite, so grad(u) / inf folds to 0 and
+  // g2 to alpha2(t): additive noise, exactly the folded form of alpha2(t).
+  const std::string alpha2 = "schedule alpha2(t) = geometric(0.01, 0.5, t / 2)\n";
+  const auto folded =
+      checked(with_basics("alpha2(t) * lap(u)", "alpha2(t) / sqrt(1 + norm2(grad(u) / lambda2))",
+                          alpha2 + "param lambda2 = inf\n"));
+  const auto written = checked(with_basics("alpha2(t) * lap(u)", "alpha2(t)", alpha2));
+  CHECK(spdec::lang::to_string(folded.diffusion) == spdec::lang::to_string(written.diffusion));
+  CHECK(folded.diffusion->reads == written.diffusion->reads);
+  CHECK(folded.classification.noise == NoiseClass::additive);
+  CHECK(folded.classification.exact_marginals);
+
+  // A finite lambda2 keeps the noise multiplicative; a lambda that reaches inf
+  // only at T is time stage and is not folded.
+  const auto finite =
+      checked(with_basics("alpha2(t) * lap(u)", "alpha2(t) / sqrt(1 + norm2(grad(u) / lambda2))",
+                          alpha2 + "param lambda2 = 0.5\n"));
+  CHECK(finite.classification.noise == NoiseClass::multiplicative);
+  const auto at_T =
+      checked(with_basics("alpha2(t) * lap(u)", "alpha2(t) / sqrt(1 + norm2(grad(u) / lambda2(t)))",
+                          alpha2 + "schedule lambda2(t) = 0.1 / (2 - t)\n"));
+  CHECK(at_T.classification.noise == NoiseClass::multiplicative);
+}
+
 TEST_CASE("constants fold exactly in double precision", "[semantics][fold]") {
   const auto p =
       checked(with_basics("0", "1",

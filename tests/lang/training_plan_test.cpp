@@ -115,3 +115,47 @@ TEST_CASE("enumeration tables round-trip their names", "[training_plan][enum_tab
   CHECK(spdec::lang::kModelKinds.parse("sde") == ModelKind::sde);
   CHECK(spdec::lang::kParameterisations.names() == std::vector<std::string>{"denoiser", "noise"});
 }
+
+TEST_CASE("training plan: an sde chain without a closed form says why, Gaussian or not",
+          "[training_plan]") {
+  const auto reasons = [](const TrainingPlan& plan) {
+    std::string all;
+    for (const std::string& r : plan.reasons) all += r + "\n";
+    return all;
+  };
+  using Catch::Contains;
+  // Untamed, linear, additive: the chain is Gaussian, only the per-mode
+  // closed form is missing (here because of the dirichlet boundary).
+  const TrainingPlan dirichlet = plan_of("lap(u)", "1", "boundary dirichlet 0\n");
+  CHECK(dirichlet.model == ModelKind::sde);
+  CHECK_THAT(reasons(dirichlet), Contains("chain is Gaussian") && Contains("dirichlet") &&
+                                     !Contains("no Gaussian marginal"));
+  CHECK_THAT(reasons(plan_of("lap(u) + x", "1")),
+             Contains("chain is Gaussian") && Contains("not a(t) lap(u) + c(t) u"));
+  CHECK_THAT(reasons(plan_of("lap(u)", "1 + x")),
+             Contains("chain is Gaussian") && Contains("noise varies in space"));
+  // Nonlinear drift or multiplicative noise: not Gaussian.
+  CHECK_THAT(reasons(plan_of("lap(u) - u^3", "1")),
+             Contains("no Gaussian marginal: the drift is semilinear"));
+  CHECK_THAT(reasons(plan_of("lap(u)", "g(t, grad(u))")),
+             Contains("no Gaussian marginal: the noise reads u"));
+}
+
+TEST_CASE("classification notes: a dirichlet boundary value shifts the mean only when nonzero",
+          "[training_plan]") {
+  const auto notes = [](const std::string& boundary) {
+    const auto r = spdec::test::check_text("process p\nboundary " + boundary +
+                                           "\ndrift = lap(u)\ndiffusion = 1\n"
+                                           "time T = 1, t0 = 1e-3, dt = 1e-2\n");
+    if (!r.process) FAIL(spdec::lang::render_all(r.diagnostics));
+    std::string all;
+    for (const std::string& n : r.process->classification.notes) all += n + "\n";
+    return all;
+  };
+  using Catch::Contains;
+  CHECK_THAT(notes("dirichlet 0"),
+             Contains("not diagonal in the DCT-II") && !Contains("shifts the mean"));
+  CHECK_THAT(notes("dirichlet 0.5"),
+             Contains("not diagonal in the DCT-II") && Contains("0.5 shifts the mean"));
+  CHECK(notes("neumann").empty());
+}

@@ -44,8 +44,13 @@ std::string drift_words(const lang::Process& p) {
   const auto& c = p.classification;
   switch (c.drift) {
     case lang::DriftClass::linear:
-      return c.drift_spectral ? "linear, diagonal in the boundary's eigenbasis"
-                              : "linear (not diagonal in the eigenbasis)";
+      if (!c.drift_spectral) return "linear (not diagonal in the eigenbasis)";
+      // a(t) lap(u) + c(t) u is diagonal in the DCT-II/FFT only for neumann
+      // and periodic: dirichlet's eigenbasis is not the one spdec uses.
+      return p.boundary.kind == lang::BoundaryKind::dirichlet
+                 ? "linear, a(t) lap(u) + c(t) u (not diagonal in the DCT-II basis under a "
+                   "dirichlet boundary)"
+                 : "linear, diagonal in the boundary's eigenbasis";
     case lang::DriftClass::semilinear:
       return "semilinear: highest derivatives enter linearly with coefficients free of u";
     case lang::DriftClass::quasilinear:
