@@ -6,7 +6,9 @@
 A sample is rough when its mean absolute difference between horizontally
 adjacent pixels exceeds that of every one of the first 1000 Fashion-MNIST
 test images (docs/results.md): the saturated checkerboards an unstable
-sampler leaves. No real image is rough by construction. Standard library
+sampler leaves. No real image is rough by construction. Also the share of
+near-black pixels (within 0.05 of -1), beside the test images' own: grey
+backgrounds show as a share well below theirs. Standard library
 only (the reading and the measure are tools/study_table.py's).
 """
 import math
@@ -14,7 +16,8 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from study_table import read_npy, real_roughness_bound, roughness  # noqa: E402
+from study_table import (dark_share, read_npy, real_dark_share, real_roughness_bound,  # noqa: E402
+                         roughness)
 
 
 def main():
@@ -30,6 +33,8 @@ def main():
         bound = real_roughness_bound()
         rough = sum(r > bound for r in roughness(values, count, height, width))
         line += f", {rough} rough (bound {bound:.4f}, the roughest of 1000 test images)"
+        line += (f"; near-black pixels {dark_share(values):.3f} "
+                 f"(1000 test images: {real_dark_share():.3f})")
     print(line)
 
 

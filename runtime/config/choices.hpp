@@ -83,6 +83,15 @@ inline constexpr ChoiceTable<PriorChoice, 3> kPriorChoices(
       {PriorChoice::closed_form, "closed_form"},
       {PriorChoice::gaussian_fit, "gaussian_fit"}}});
 
+/// model.preconditioning: the data variance the denoiser's preconditioning
+/// assumes — the fitted per-mode spectrum or its mean in every mode (EDM's
+/// scalar σ_d).
+enum class Preconditioning { automatic, spectrum, scalar };
+inline constexpr ChoiceTable<Preconditioning, 3> kPreconditionings(
+    {{{Preconditioning::automatic, "auto"},
+      {Preconditioning::spectrum, "spectrum"},
+      {Preconditioning::scalar, "scalar"}}});
+
 /// train.weighting: how the denoiser's loss weighs the modes of its error
 /// (runtime/training/objective_denoiser.cpp).
 enum class LossWeighting { automatic, mode, pixel };
@@ -136,6 +145,7 @@ inline constexpr ChoiceTable<Metric, 4> kMetrics({{{Metric::fid, "fid"},
 [[nodiscard]] constexpr const char* name(TimeSampling v) { return kTimeSamplings.name(v); }
 [[nodiscard]] constexpr const char* name(Projections v) { return kProjections.name(v); }
 [[nodiscard]] constexpr const char* name(PriorChoice v) { return kPriorChoices.name(v); }
+[[nodiscard]] constexpr const char* name(Preconditioning v) { return kPreconditionings.name(v); }
 [[nodiscard]] constexpr const char* name(LossWeighting v) { return kLossWeightings.name(v); }
 [[nodiscard]] constexpr const char* name(SamplePrior v) { return kSamplePriors.name(v); }
 [[nodiscard]] constexpr const char* name(Sampler v) { return kSamplers.name(v); }

@@ -67,6 +67,7 @@ const std::map<std::string, std::vector<std::string>>& choices() {
       {"train.prior", kPriorChoices.names()},
       {"train.weighting", kLossWeightings.names()},
       {"model.parameterisation", with_auto(lang::kParameterisations.names())},
+      {"model.preconditioning", kPreconditionings.names()},
       {"sample.sampler", kSamplers.names()},
       {"sample.integrator", kIntegrators.names()},
       {"sample.grid", kGridChoices.names()},
@@ -711,6 +712,7 @@ void read_model(Reader& r, RunConfig& c) {
   r.get_int("model.num_classes", c.model.num_classes, 1, "positive");
   r.get("model.label_dropout", c.model.label_dropout, 0, true, "in [0, 1)", 1, false);
   r.get_choice("model.parameterisation", lang::kParameterisations, c.model.parameterisation);
+  r.get_choice("model.preconditioning", kPreconditionings, c.model.preconditioning);
 }
 
 void read_train(Reader& r, RunConfig& c) {
@@ -1225,6 +1227,7 @@ std::string resolved_toml(const RunConfig& c) {
   w.key("label_dropout", c.model.label_dropout);
   w.key("parameterisation",
         c.model.parameterisation ? lang::name(*c.model.parameterisation) : "auto");
+  w.key("preconditioning", c.model.preconditioning);
 
   w.section("train");
   w.key("objective", c.train.objective ? lang::name(*c.train.objective) : "auto");

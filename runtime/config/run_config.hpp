@@ -87,6 +87,7 @@ struct ModelSection {
   double label_dropout = 0.1;  ///< null-label rate, for classifier-free guidance
   /// auto (nullopt: the training plan decides) | denoiser | noise
   std::optional<lang::Parameterisation> parameterisation;
+  Preconditioning preconditioning = Preconditioning::automatic;  ///< denoiser only
   friend bool operator==(const ModelSection&, const ModelSection&) = default;
 };
 

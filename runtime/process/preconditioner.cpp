@@ -86,4 +86,9 @@ at::Tensor Preconditioner::output_variance(const ModeScales& scales) const {
   return coefficients(scales).out.square();
 }
 
+GaussianPrior flatten_spectrum(const GaussianPrior& spectrum) {
+  const at::Tensor v = spectrum.variance();
+  return {spectrum.basis(), spectrum.mean(), at::full_like(v, v.mean().item<double>())};
+}
+
 }  // namespace spdec::runtime

@@ -107,4 +107,10 @@ class Preconditioner {
   at::Tensor variance_;  ///< σ_d² with the floor, [1, C, H, W] double
 };
 
+/// The spectrum with its per-mode variance replaced by its mean in every
+/// mode (the mean image kept): EDM's scalar σ_d² for `model.preconditioning
+/// = "scalar"`. The network's input is then not whitened per mode, and
+/// c_skip, c_out differ per mode only through the process's m and s.
+[[nodiscard]] GaussianPrior flatten_spectrum(const GaussianPrior& spectrum);
+
 }  // namespace spdec::runtime

@@ -131,9 +131,8 @@ TEST_CASE("denoiser: the pixel weighting of the loss is D's error in pixels",
     const at::Tensor weighted =
         (linear.basis().transform(f - state.target(x0)).square() * state.pixel_weights())
             .sum({1, 2, 3});
-    const at::Tensor mean_out2 = preconditioner.output_variance(scales)
-                                     .expand_as(x0)
-                                     .mean({1, 2, 3});
+    const at::Tensor mean_out2 =
+        preconditioner.output_variance(scales).expand_as(x0).mean({1, 2, 3});
     const at::Tensor pixels = (state.denoised(f) - x0).square().sum({1, 2, 3}) / mean_out2;
     CHECK(((weighted - pixels).abs() / pixels).max().item<double>() < 1e-9);
   }
