@@ -561,9 +561,18 @@ std::optional<Layer> parse_override(const std::string& item, std::size_t index,
   const auto eq = item.find('=');
   const std::string key = trim(std::string_view(item).substr(0, std::min(eq, item.size())));
   if (eq == std::string::npos || !valid_dotted_key(key) || key.find('.') == std::string::npos) {
-    diagnostics.error(kBadOverride, source, {0, static_cast<std::uint32_t>(item.size())},
-                      "expected an override `section.key=value`",
-                      "for example train.steps=100, run.dir=/tmp/run or process.params.size=32");
+    // `K=0.1`, the way `spdec check -p` takes a parameter: say where it goes.
+    const bool bare_name =
+        eq != std::string::npos && valid_dotted_key(key) && key.find('.') == std::string::npos;
+    const std::string value =
+        eq == std::string::npos ? std::string{} : trim(std::string_view(item).substr(eq + 1));
+    diagnostics.error(
+        kBadOverride, source, {0, static_cast<std::uint32_t>(item.size())},
+        "expected an override `section.key=value`",
+        bare_name ? "a process parameter is process.params." + key + "=" + value +
+                        " (or, with spdec run, -p " + key + "=" + value +
+                        "); other keys are section.key=value, e.g. train.steps=100"
+                  : "for example train.steps=100, run.dir=/tmp/run or process.params.size=32");
     return std::nullopt;
   }
   const std::string region = "<override " + std::to_string(index) + ">";
@@ -785,6 +794,27 @@ void read_sample(Reader& r, RunConfig& c, const fs::path& toml_dir) {
       c.sample.checkpoint = absolute_normal(c.sample.checkpoint, base_of(f, toml_dir)).string();
     }
   }
+  {
+    // A stem, not a file name: one job writes two files (.png and .npy), and
+    // `eval` finds the .npy by the same stem.
+    const Found f = r.get("sample.output", c.sample.output);
+    const fs::path stem(c.sample.output);
+    const std::string extension = stem.extension().string();
+    if (f &&
+        (c.sample.output.empty() || stem.filename().empty() || c.sample.output.back() == '/')) {
+      r.error_at(f, kBadValue, "`sample.output` must name files, got \"" + c.sample.output + "\"",
+                 "a name stem in run.dir: sample.output = \"samples_ode\" writes samples_ode.png "
+                 "and samples_ode.npy");
+      c.sample.output = "samples";
+    } else if (f && (extension == ".png" || extension == ".npy")) {
+      r.error_at(
+          f, kBadValue,
+          "`sample.output` is a name stem, without an extension, got \"" + c.sample.output + "\"",
+          "write sample.output = \"" + fs::path(stem).replace_extension().string() +
+              "\": the job writes its .png and .npy");
+      c.sample.output = "samples";
+    }
+  }
 }
 
 void read_eval(Reader& r, RunConfig& c, const fs::path& toml_dir) {
@@ -837,6 +867,18 @@ void read_eval(Reader& r, RunConfig& c, const fs::path& toml_dir) {
 
 void check_consistency(Reader& r, const RunConfig& c) {
   // Cross-key consistency.
+  if (c.data.split == Split::test &&
+      (c.data.dataset == Dataset::folder || c.data.dataset == Dataset::idx)) {
+    // A folder (or one IDX file) has no split: training on "test" would
+    // silently train on the very images data.path holds. Refused rather
+    // than warned, since a run that ignores a key it was given misleads.
+    r.error_at(r.find("data.split"), kInconsistent,
+               "`data.split = \"test\"` does not apply to dataset \"" +
+                   std::string(name(c.data.dataset)) + "\": it has no splits",
+               "data.path is the whole data set: remove data.split, and to train on other "
+               "images point data.path at their " +
+                   std::string(c.data.dataset == Dataset::folder ? "folder" : "file"));
+  }
   if (c.sample.label && !c.model.class_conditional) {
     r.error_at(r.find("sample.label"), kInconsistent,
                "`sample.label` needs a class-conditional model",
@@ -1270,6 +1312,7 @@ std::string resolved_toml(const RunConfig& c) {
   w.key("guidance", c.sample.guidance);
   w.key("ema", c.sample.ema);
   w.key("checkpoint", c.sample.checkpoint);
+  w.key("output", c.sample.output);
 
   w.section("eval");
   w.key("n", c.eval.n);
@@ -1301,6 +1344,97 @@ fs::path save_resolved(const RunConfig& config, const std::string& name) {
     throw ConfigError(failure->message());
   }
   return target;
+}
+
+namespace {
+
+/// A value as a person writes it in a TOML file: "text", 0.4 (the shortest
+/// spelling that reads back, not toml++'s 17 digits), [1, 2].
+std::string value_text(const toml::node& node) {
+  if (const auto text = node.value_exact<std::string>()) return toml_string(*text);
+  if (const auto number = node.value_exact<double>()) return format_double(*number);
+  if (const auto integer = node.value_exact<std::int64_t>()) return std::to_string(*integer);
+  if (const auto flag = node.value_exact<bool>()) return *flag ? "true" : "false";
+  if (const toml::array* array = node.as_array()) {
+    std::string out = "[";
+    for (std::size_t i = 0; i < array->size(); ++i) {
+      out += (i == 0 ? "" : ", ") + value_text(*array->get(i));
+    }
+    return out + "]";
+  }
+  std::ostringstream text;
+  node.visit([&text](const auto& value) { text << value; });  // dates: toml++'s spelling
+  return text.str();
+}
+
+void flatten(const toml::table& table, const std::string& parent,
+             std::vector<std::pair<std::string, std::string>>& out) {
+  for (const auto& [key, node] : table) {
+    const std::string path = dotted(parent, std::string(key.str()));
+    if (const toml::table* sub = node.as_table()) {
+      flatten(*sub, path, out);
+      continue;
+    }
+    out.emplace_back(path, value_text(node));
+  }
+}
+
+/// Every key of the resolved config with its value's TOML text, sorted by
+/// key (toml++'s tables are ordered maps). Through the resolved text, so
+/// that a difference reads as the key a person writes.
+std::vector<std::pair<std::string, std::string>> flat_config(const RunConfig& config) {
+  const std::string text = resolved_toml(config);
+  std::vector<std::pair<std::string, std::string>> out;
+  const std::optional<toml::table> table = parse_toml(text, nullptr, "<resolved>", nullptr);
+  if (table) flatten(*table, "", out);
+  return out;
+}
+
+bool in_sections(const std::string& key, const std::vector<std::string>& sections) {
+  return std::any_of(sections.begin(), sections.end(), [&key](const std::string& section) {
+    return key.size() > section.size() && key.compare(0, section.size(), section) == 0 &&
+           key[section.size()] == '.';
+  });
+}
+
+}  // namespace
+
+std::vector<KeyDifference> differing_keys(const RunConfig& first, const RunConfig& second,
+                                          const std::vector<std::string>& sections) {
+  const auto a = flat_config(first);
+  const auto b = flat_config(second);
+  const std::map<std::string, std::string> a_map(a.begin(), a.end());
+  const std::map<std::string, std::string> b_map(b.begin(), b.end());
+  std::vector<KeyDifference> out;
+  std::set<std::string> seen;
+  for (const auto* side : {&a, &b}) {
+    for (const auto& [key, value] : *side) {
+      if (!in_sections(key, sections) || !seen.insert(key).second) continue;
+      const auto ia = a_map.find(key);
+      const auto ib = b_map.find(key);
+      const std::string va = ia == a_map.end() ? "absent" : ia->second;
+      const std::string vb = ib == b_map.end() ? "absent" : ib->second;
+      if (va != vb) out.push_back({key, va, vb});
+    }
+  }
+  std::sort(out.begin(), out.end(),
+            [](const KeyDifference& x, const KeyDifference& y) { return x.key < y.key; });
+  return out;
+}
+
+bool is_same_run(const RunConfig& spec, const RunConfig& trained) {
+  return spec.run.name == trained.run.name && spec.process.file == trained.process.file;
+}
+
+RunConfig with_trained_run(const RunConfig& spec, const RunConfig& trained) {
+  RunConfig out = spec;
+  out.process = trained.process;
+  // How the kernels run, not which process they compute: the spec's (and --backend's).
+  out.process.backend = spec.process.backend;
+  out.data = trained.data;
+  out.model = trained.model;
+  out.train = trained.train;
+  return out;
 }
 
 const std::vector<std::string>& valid_values(const std::string& key) {

@@ -138,6 +138,9 @@ struct SampleSection {
   double guidance = 0.0;     ///< classifier-free guidance weight; 0 = none
   bool ema = true;           ///< EMA weights
   std::string checkpoint;    ///< default: the run directory's latest; absolute once loaded
+  /// Name stem of the outputs, <stem>.png and <stem>.npy, relative to run.dir
+  /// (a second sample job need not overwrite the first's).
+  std::string output = "samples";
   friend bool operator==(const SampleSection&, const SampleSection&) = default;
 };
 
@@ -229,6 +232,37 @@ std::filesystem::path save_resolved(const RunConfig& config,
 
 /// The path inside the run directory for an output name (absolute names kept).
 [[nodiscard]] std::filesystem::path run_path(const RunConfig& config, const std::string& name);
+
+/// A key whose value differs between two configs, each value as TOML text
+/// ("absent" where one config lacks the key, as process.params do).
+struct KeyDifference {
+  std::string key;  ///< dotted: process.params.K, model.base_channels
+  std::string first;
+  std::string second;
+  friend bool operator==(const KeyDifference&, const KeyDifference&) = default;
+};
+
+/// The keys under `sections` (e.g. {"process", "model"}) whose resolved
+/// values differ between `first` and `second`, sorted by key
+/// (process.params flattened to process.params.NAME).
+[[nodiscard]] std::vector<KeyDifference> differing_keys(const RunConfig& first,
+                                                        const RunConfig& second,
+                                                        const std::vector<std::string>& sections);
+
+/// The sections a trained run fixes: what its checkpoint was trained on and
+/// with ([process] but process.backend, [data], [model], [train]).
+inline const std::vector<std::string> kTrainedSections{"process", "data", "model", "train"};
+
+/// Whether `spec` names the run `trained` is the config.toml of: the same
+/// run.name and process.file (the spec a run was trained from, or its
+/// config.toml itself, with any overrides).
+[[nodiscard]] bool is_same_run(const RunConfig& spec, const RunConfig& trained);
+
+/// `spec` with the trained run's kTrainedSections (`spdec run sample` on a
+/// trained run.dir): the jobs that use a checkpoint take what it was trained
+/// with from the run, and the rest ([run], [sample], [eval], [forward],
+/// process.backend) from the spec.
+[[nodiscard]] RunConfig with_trained_run(const RunConfig& spec, const RunConfig& trained);
 
 /// The valid values of the enumerated keys, from their tables
 /// (runtime/config/choices.hpp; for help texts and tests).

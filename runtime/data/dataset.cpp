@@ -147,7 +147,11 @@ Dataset load_dataset(const DatasetSpec& spec) {
     data.labels = cifar.labels;
   } else {  // config::Dataset::folder
     const int channels = spec.channels == 0 ? 3 : spec.channels;
-    std::vector<std::filesystem::path> files = list_image_files(spec.path);
+    ImageFolderListing listing = list_image_files(spec.path);
+    if (std::string note = skipped_note(listing); !note.empty()) {
+      data.notes.push_back(spec.path.string() + ": " + note);
+    }
+    std::vector<std::filesystem::path>& files = listing.files;
     if (spec.limit > 0 && static_cast<std::int64_t>(files.size()) > spec.limit) {
       files.resize(static_cast<std::size_t>(spec.limit));
     }

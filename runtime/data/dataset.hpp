@@ -51,6 +51,9 @@ struct Dataset {
   at::Tensor labels;  ///< int64 [N]; −1 where unlabelled
   ValueRange range = ValueRange::minus_one_one;
   bool flip = false;
+  /// What loading passed over (a folder's non-image files), one line each,
+  /// for the run's log: the loader has no log of its own.
+  std::vector<std::string> notes;
 
   [[nodiscard]] std::int64_t size() const { return images.defined() ? images.size(0) : 0; }
   /// The images as float32 in the data set's range (or the given one).

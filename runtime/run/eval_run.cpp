@@ -34,7 +34,8 @@ at::Tensor reference_images(const config::RunConfig& config, config::Split split
 /// eval.n generated images: samples.npy if it has enough, else sampled now.
 at::Tensor generated_images(const config::RunConfig& config, const lang::Process& process,
                             std::ostream& log) {
-  const std::filesystem::path file = config::run_path(config, "samples.npy");
+  // The stem `spdec run sample` writes to (sample.output): eval reuses its draw.
+  const std::filesystem::path file = config::run_path(config, config.sample.output + ".npy");
   if (std::filesystem::exists(file)) {
     const at::Tensor samples = read_npy(file);
     if (samples.dim() == 4 && samples.size(0) >= config.eval.n) {

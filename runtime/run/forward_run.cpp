@@ -30,7 +30,7 @@ namespace {
 constexpr double kExplainedAtTWarning = 0.05;
 
 /// The first `images` data images (or the `forward.input` files) as float32.
-at::Tensor initial_images(const config::RunConfig& config) {
+at::Tensor initial_images(const config::RunConfig& config, std::ostream& log) {
   const auto range = config.data.range;
   const std::int64_t wanted = config.forward.images;
   at::Tensor bytes;
@@ -47,7 +47,7 @@ at::Tensor initial_images(const config::RunConfig& config) {
   } else {
     DatasetSpec spec = dataset_spec(config.data, wanted);
     spec.flip = false;  // the strip shows the data as stored
-    bytes = load_dataset(spec).images;
+    bytes = load_run_dataset(spec, log, "forward").images;
   }
   return to_float(bytes, range).contiguous();
 }
@@ -121,7 +121,8 @@ ForwardRunFiles run_forward(const config::RunConfig& config, const lang::Process
   auto program = std::make_shared<const codegen::StencilProgram>(codegen::build_program(process));
   const auto kernels = make_kernels(config.process.backend, shared_process, program, device);
 
-  const at::Tensor x0 = initial_images(config).to(device);
+  const at::Tensor x0 = initial_images(config, log).to(device);
+  warn_about_channels(process, x0.size(1), log, "forward");
   const NoiseOperator noise(process, x0.size(2), x0.size(3));
   ForwardOptions options;
   options.times = strip_times(config, process);

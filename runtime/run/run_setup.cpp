@@ -29,6 +29,10 @@ void apply_thread_count(const config::RunConfig& config) {
   at::set_num_threads(config.run.threads > 0 ? config.run.threads : static_cast<int>(hardware));
 }
 
+std::string cpu_threads_text(int threads) {
+  return fmt::format("cpu ({} thread{})", threads, threads == 1 ? "" : "s");
+}
+
 DatasetSpec dataset_spec(const config::DataSection& data, std::int64_t limit) {
   DatasetSpec spec;
   spec.kind = data.dataset;
@@ -41,6 +45,22 @@ DatasetSpec dataset_spec(const config::DataSection& data, std::int64_t limit) {
   spec.limit = data.n;
   if (limit > 0) spec.limit = spec.limit > 0 ? std::min(spec.limit, limit) : limit;
   return spec;
+}
+
+Dataset load_run_dataset(const DatasetSpec& spec, std::ostream& log, const std::string& job) {
+  Dataset data = load_dataset(spec);
+  for (const std::string& note : data.notes) log << job << ": " << note << "\n";
+  return data;
+}
+
+void warn_about_channels(const lang::Process& process, std::int64_t channels, std::ostream& log,
+                         const std::string& job) {
+  if (process.channels != lang::Channels::coupled || channels != 1) return;
+  log << job << ": warning: " << process.name
+      << " declares `channels coupled`, but the data has one channel: there is nothing to "
+         "couple, and the process runs as if independent (data.channels = 3, or colour data, "
+         "to couple channels)"
+      << std::endl;
 }
 
 std::unique_ptr<ProcessModel> make_run_model(const config::RunConfig& config,
@@ -71,6 +91,65 @@ UNetOptions unet_options(const config::ModelSection& model, std::int64_t channel
   options.fourier_scale = model.fourier_scale;
   options.num_classes = model.class_conditional ? model.num_classes : 0;
   return options;
+}
+
+namespace {
+
+/// Lines of a .spde text ("\r\n" or "\n").
+std::vector<std::string> lines_of(const std::string& text) {
+  std::vector<std::string> lines;
+  std::size_t start = 0;
+  while (start <= text.size()) {
+    std::size_t end = text.find('\n', start);
+    if (end == std::string::npos) end = text.size();
+    std::string line = text.substr(start, end - start);
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    lines.push_back(std::move(line));
+    start = end + 1;
+  }
+  return lines;
+}
+
+/// A source line quoted in a message: trimmed, and cut where it is long.
+std::string quoted_line(const std::vector<std::string>& lines, std::size_t i) {
+  if (i >= lines.size()) return "(the file ends)";
+  std::string line = lines[i];
+  const auto first = line.find_first_not_of(" \t");
+  line = first == std::string::npos ? "" : line.substr(first);
+  constexpr std::size_t kLongest = 60;
+  if (line.size() > kLongest) line = line.substr(0, kLongest) + "...";
+  return "`" + line + "`";
+}
+
+}  // namespace
+
+std::vector<std::string> process_mismatch(const CheckpointHeader& header,
+                                          const config::RunConfig& config,
+                                          const lang::Process& process) {
+  std::vector<std::string> lines;
+  lang::Diagnostics ignored;
+  config::LoadOptions options;
+  options.check_process = false;  // the checkpoint's .spde may be gone or edited
+  const auto trained = config::parse_run_config(header.config, "<checkpoint config>",
+                                                config.run.dir, {}, ignored, options);
+  if (trained) {
+    for (const auto& d : config::differing_keys(*trained, config, {"process"})) {
+      if (d.key == "process.backend") continue;  // how, not what: not in the fingerprint
+      lines.push_back(
+          fmt::format("{}: {} in the checkpoint's run, {} here", d.key, d.first, d.second));
+    }
+  }
+  if (!header.process_source.empty() && process.file &&
+      header.process_source != process.file->text()) {
+    const std::vector<std::string> before = lines_of(header.process_source);
+    const std::vector<std::string> now = lines_of(process.file->text());
+    std::size_t i = 0;
+    while (i < before.size() && i < now.size() && before[i] == now[i]) ++i;
+    lines.push_back(fmt::format("{} line {}: {} in the checkpoint's run, {} here",
+                                config.process.file, i + 1, quoted_line(before, i),
+                                quoted_line(now, i)));
+  }
+  return lines;
 }
 
 std::string process_fingerprint(const lang::Process& process, const std::string& flow_scheme) {

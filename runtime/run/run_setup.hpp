@@ -8,13 +8,16 @@
 
 #include <cstdint>
 #include <memory>
+#include <ostream>
 #include <string>
+#include <vector>
 
 #include "lang/process.hpp"
 #include "runtime/config/run_config.hpp"
 #include "runtime/data/dataset.hpp"
 #include "runtime/nn/unet.hpp"
 #include "runtime/process/process_model.hpp"
+#include "runtime/training/checkpoint.hpp"
 
 namespace spdec::runtime {
 
@@ -25,9 +28,23 @@ namespace spdec::runtime {
 /// Applies run.threads (0: every core) to LibTorch's intra-op pool.
 void apply_thread_count(const config::RunConfig& config);
 
+/// "cpu (1 thread)", "cpu (4 threads)": the device line of a run's log.
+[[nodiscard]] std::string cpu_threads_text(int threads);
+
 /// [data] as a DatasetSpec; `limit` > 0 keeps at most that many images (on
 /// top of data.n).
 [[nodiscard]] DatasetSpec dataset_spec(const config::DataSection& data, std::int64_t limit = 0);
+
+/// load_dataset(spec), with what loading passed over (a folder's stray
+/// files) written to `log` as "<job>: note" lines.
+[[nodiscard]] Dataset load_run_dataset(const DatasetSpec& spec, std::ostream& log,
+                                       const std::string& job);
+
+/// A warning line "<job>: warning: ..." when the process couples channels
+/// that the data does not have (`channels coupled` on one-channel images is
+/// the independent process: nothing to couple).
+void warn_about_channels(const lang::Process& process, std::int64_t channels, std::ostream& log,
+                         const std::string& job);
 
 /// The run's process on an height × width grid, bound to the kernels of
 /// process.backend on `device`.
@@ -39,6 +56,15 @@ void apply_thread_count(const config::RunConfig& config);
 /// [model] as U-Net options for images of `channels` × `size` × `size`.
 [[nodiscard]] UNetOptions unet_options(const config::ModelSection& model, std::int64_t channels,
                                        std::int64_t size);
+
+/// Why the checkpoint `header` is not of this run's process, one line per
+/// difference: the process keys of its training config that differ from
+/// `config`'s (process.params.K, process.semantics, process.flow, ...), and
+/// the first line where its .spde text differs from `process`'s. Empty when
+/// neither explains it (an older checkpoint keeps no .spde text).
+[[nodiscard]] std::vector<std::string> process_mismatch(const CheckpointHeader& header,
+                                                        const config::RunConfig& config,
+                                                        const lang::Process& process);
 
 /// A fingerprint of the process a checkpoint was trained for: the resolved
 /// process (its name, semantics, parameters after overrides, time grid,

@@ -66,7 +66,9 @@ at::Tensor prior_images(const config::RunConfig& config, ProcessModel& model,
   data.flip = false;
   at::Tensor images;
   try {
-    images = load_dataset(dataset_spec(data, config.sample.prior_images)).to_float().to(device);
+    images = load_run_dataset(dataset_spec(data, config.sample.prior_images), log, "sample")
+                 .to_float()
+                 .to(device);
   } catch (const DataError& e) {
     if (config.sample.prior == SamplePrior::simulate) throw;
     log << "sample: prior at T: the checkpoint's Gaussian fit (the training images, which "
@@ -92,7 +94,9 @@ SampleRunFiles run_sample(const config::RunConfig& config, const lang::Process& 
   auto model =
       make_run_model(config, process, header.image_shape[1], header.image_shape[2], device);
   const std::string fingerprint = process_fingerprint(process, model->flow_scheme());
-  require_checkpoint_process(file, header, fingerprint);
+  require_checkpoint_process(file, header, fingerprint, [&](const CheckpointHeader& h) {
+    return process_mismatch(h, config, process);
+  });
   const ObjectiveChoice objective = choose_objective(header.objective, *model);
 
   UNet net(unet_options(config.model, channels, header.image_shape[1]));
@@ -139,8 +143,10 @@ SampleRunFiles run_sample(const config::RunConfig& config, const lang::Process& 
   }
 
   std::filesystem::create_directories(config.run.dir);
-  const SampleRunFiles files{config::run_path(config, "samples.png"),
-                             config::run_path(config, "samples.npy")};
+  const SampleRunFiles files{config::run_path(config, config.sample.output + ".png"),
+                             config::run_path(config, config.sample.output + ".npy")};
+  // sample.output may name a subfolder of run.dir.
+  std::filesystem::create_directories(files.npy.parent_path());
   write_npy(files.npy, images.contiguous());
   GridOptions grid;
   grid.range = range;

@@ -253,8 +253,9 @@ class Trainer {
     // Deterministic cuDNN algorithms on a GPU (the CPU kernels already are,
     // for a fixed thread count: tests/runtime/train_test.cpp checks it).
     at::globalContext().setDeterministicCuDNN(true);
-    data_ = load_dataset(dataset_spec(config_.data));
+    data_ = load_run_dataset(dataset_spec(config_.data), log_, "train");
     const std::int64_t channels = data_.images.size(1);
+    warn_about_channels(process_, channels, log_, "train");
     model_ = make_run_model(config_, process_, data_.images.size(2), data_.images.size(3), device_);
     choice_ = choose_objective(config_.train.objective, *model_);
     parameterisation_ =
@@ -301,9 +302,9 @@ class Trainer {
          << "x" << model_->height() << "x" << model_->width() << ", objective "
          << name(choice_.kind) << ": " << choice_.reason << "\n"
          << "train: U-Net with " << net_->parameter_count() << " parameters on "
-         << (device_.is_cuda() ? "cuda" : fmt::format("cpu ({} threads)", at::get_num_threads()))
-         << "; steps " << step_ << " -> " << config_.train.steps << ", batch "
-         << config_.train.batch_size << std::endl;
+         << (device_.is_cuda() ? "cuda" : cpu_threads_text(at::get_num_threads())) << "; steps "
+         << step_ << " -> " << config_.train.steps << ", batch " << config_.train.batch_size
+         << std::endl;
     if (!process_.learnables.empty()) {
       log_ << "train: warning: " << process_.name << " declares " << process_.learnables.size()
            << " learnable schedule(s); they stay at their initial knots (joint training of knots "
@@ -334,7 +335,8 @@ class Trainer {
   void resume() {
     const CheckpointHeader header = load_checkpoint(
         checkpoint_path(config_), fingerprint_, {net_.get(), ema_.get(), optimizer_.get()}, &prior_,
-        &model_->noise().basis(), &data_spectrum_);
+        &model_->noise().basis(), &data_spectrum_,
+        [this](const CheckpointHeader& h) { return process_mismatch(h, config_, process_); });
     if (header.objective != choice_.kind) {
       throw std::runtime_error(fmt::format(
           "checkpoint {} was trained with objective {}, this run asks for {}; use another "
@@ -576,6 +578,7 @@ class Trainer {
     CheckpointHeader header;
     header.process = fingerprint_;
     header.config = config::resolved_toml(config_);
+    if (process_.file) header.process_source = process_.file->text();
     header.objective = choice_.kind;
     header.parameterisation = parameterisation_;
     header.step = step_;

@@ -170,6 +170,9 @@ CheckpointHeader read_header(torch::serialize::InputArchive& archive,
   CheckpointHeader header;
   header.process = read_string(archive, file, "process");
   header.config = read_string(archive, file, "config");
+  if (c10::IValue source; archive.try_read("process_source", source) && source.isString()) {
+    header.process_source = source.toStringRef();
+  }
   header.objective = read_choice(archive, file, "objective", lang::kObjectiveKinds);
   c10::IValue step;
   if (!archive.try_read("step", step) || !step.isInt()) {
@@ -225,6 +228,7 @@ void save_checkpoint(const std::filesystem::path& file, const CheckpointHeader& 
   archive.write("format", c10::IValue(std::string(kFormat)));
   archive.write("process", c10::IValue(header.process));
   archive.write("config", c10::IValue(header.config));
+  archive.write("process_source", c10::IValue(header.process_source));
   archive.write("objective", c10::IValue(std::string(lang::name(header.objective))));
   archive.write("step", c10::IValue(header.step));
   archive.write("parameterisation", c10::IValue(std::string(lang::name(header.parameterisation))));
@@ -260,24 +264,40 @@ CheckpointHeader read_checkpoint_header(const std::filesystem::path& file) {
 }
 
 void require_checkpoint_process(const std::filesystem::path& file, const CheckpointHeader& header,
-                                const std::string& expected) {
+                                const std::string& expected, const ProcessMismatch& explain) {
   if (header.process == expected) return;
-  throw checkpoint_error(file, "was trained for process " + header.process + ", not this run's " +
-                                   expected +
-                                   " (a different .spde, parameter, semantics or process.flow; "
-                                   "checkpoints from before FED flows need process.flow = "
-                                   "\"explicit\"); train anew in another run.dir, or sample "
-                                   "with the matching process");
+  const std::vector<std::string> differences =
+      explain ? explain(header) : std::vector<std::string>{};
+  std::string what = "was trained for another process than this run's";
+  if (differences.empty()) {
+    // Nothing in the run config differs: the .spde (an older checkpoint
+    // keeps no copy of it) or the way spdec reads it.
+    what +=
+        " (the .spde's text, or, for checkpoints from before FED flows, process.flow: they "
+        "need process.flow = \"explicit\")";
+  } else {
+    what += ":";
+    for (const std::string& line : differences) what += "\n  " + line;
+  }
+  // The fingerprints last: they identify, the lines above explain.
+  throw checkpoint_error(file, what +
+                                   "\ntrain anew in another run.dir, or sample with the "
+                                   "checkpoint's process (its run's config.toml)\n(it was trained "
+                                   "for process " +
+                                   header.process + ", not this run's " + expected + ")");
 }
 
 CheckpointHeader load_checkpoint(const std::filesystem::path& file,
                                  const std::string& expected_process, const CheckpointParts& parts,
                                  std::optional<GaussianPrior>* prior, const SpectralBasis* basis,
-                                 std::optional<GaussianPrior>* data_spectrum) {
+                                 std::optional<GaussianPrior>* data_spectrum,
+                                 const ProcessMismatch& explain) {
   const auto opened = open(file);
   torch::serialize::InputArchive& archive = opened->archive;
   CheckpointHeader header = read_header(archive, file);
-  if (!expected_process.empty()) require_checkpoint_process(file, header, expected_process);
+  if (!expected_process.empty()) {
+    require_checkpoint_process(file, header, expected_process, explain);
+  }
   const auto damaged = [&file](const std::string& what) { return checkpoint_error(file, what); };
   if (parts.model != nullptr) {
     read_module(archive, file, "model/", *parts.model);

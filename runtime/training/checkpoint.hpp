@@ -10,6 +10,8 @@
 //   process       process_fingerprint (runtime/run/run_setup.hpp): a checkpoint
 //                 is refused for any other process
 //   config        the resolved run config (TOML text)
+//   process_source  the .spde's text (absent in older files): a refusal for
+//                 another process can then say which line changed
 //   objective     the objective it was trained with
 //   step          completed optimiser steps
 //   image_shape   C, H, W of the training images
@@ -29,6 +31,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -43,8 +46,9 @@ namespace spdec::runtime {
 [[nodiscard]] std::filesystem::path previous_checkpoint_path(const std::filesystem::path& file);
 
 struct CheckpointHeader {
-  std::string process;  ///< fingerprint
-  std::string config;   ///< resolved TOML
+  std::string process;         ///< fingerprint
+  std::string config;          ///< resolved TOML
+  std::string process_source;  ///< the .spde's text; empty in older files
   lang::ObjectiveKind objective = lang::ObjectiveKind::exact;
   lang::Parameterisation parameterisation = lang::Parameterisation::noise;
   std::int64_t step = 0;
@@ -68,10 +72,16 @@ void save_checkpoint(const std::filesystem::path& file, const CheckpointHeader& 
 /// The header alone (cheap checks before building a network).
 [[nodiscard]] CheckpointHeader read_checkpoint_header(const std::filesystem::path& file);
 
+/// What differs between a checkpoint's process and the run's, one line per
+/// difference ("process.flow: \"explicit\" in the checkpoint's run, \"fed\"
+/// here"); runtime/run/run_setup.hpp's process_mismatch is the one the jobs use.
+using ProcessMismatch = std::function<std::vector<std::string>(const CheckpointHeader&)>;
+
 /// Throws the error load_checkpoint gives when `header` is not of the
-/// process with fingerprint `expected`.
+/// process with fingerprint `expected`: the differences `explain` finds,
+/// then both fingerprints.
 void require_checkpoint_process(const std::filesystem::path& file, const CheckpointHeader& header,
-                                const std::string& expected);
+                                const std::string& expected, const ProcessMismatch& explain = {});
 
 /// Loads into the given parts (each may be null to skip it) and returns the
 /// header. Throws std::runtime_error naming the file when it is missing (or
@@ -81,6 +91,7 @@ void require_checkpoint_process(const std::filesystem::path& file, const Checkpo
 CheckpointHeader load_checkpoint(const std::filesystem::path& file,
                                  const std::string& expected_process, const CheckpointParts& parts,
                                  std::optional<GaussianPrior>* prior, const SpectralBasis* basis,
-                                 std::optional<GaussianPrior>* data_spectrum = nullptr);
+                                 std::optional<GaussianPrior>* data_spectrum = nullptr,
+                                 const ProcessMismatch& explain = {});
 
 }  // namespace spdec::runtime

@@ -16,6 +16,15 @@ namespace cfg = spdec::config;
 using spdec::config::LoadOptions;
 using spdec::config::RunConfig;
 
+namespace Catch {
+template <>
+struct StringMaker<spdec::config::KeyDifference> {
+  static std::string convert(const spdec::config::KeyDifference& d) {
+    return d.key + ": " + d.first + " | " + d.second;
+  }
+};
+}  // namespace Catch
+
 namespace {
 
 fs::path source_dir() { return SPDEC_SOURCE_DIR; }
@@ -490,4 +499,83 @@ TEST_CASE("enumerated keys are parsed once, into their enums, and written back b
   // Every table's spellings are the config's choices.
   CHECK(cfg::valid_values("process.flow") == cfg::kFlows.names());
   CHECK(cfg::valid_values("data.range") == std::vector<std::string>{"[-1,1]", "[0,1]"});
+}
+
+TEST_CASE("a parameter without its section: the hint names process.params.NAME", "[config]") {
+  // `spdec check -p K=0.1` takes it so; a run's override needs the section.
+  const Loaded loaded = load(kHeat, {"T=3"});
+  check_error(loaded, "C005", 1, 1, "expected an override `section.key=value`");
+  CHECK(loaded.first().hint.find("process.params.T=3") != std::string::npos);
+  CHECK(loaded.first().hint.find("-p T=") != std::string::npos);
+  // A malformed key keeps the general hint.
+  CHECK(load(kHeat, {"=3"}).first().hint.find("for example") != std::string::npos);
+}
+
+TEST_CASE("sample.output: a name stem for the sample files", "[config]") {
+  CHECK(load(kHeat).config->sample.output == "samples");
+  const Loaded named = load(kHeat, {"sample.output=samples_ode", "run.dir=/tmp/spdec_run"});
+  REQUIRE(named.config);
+  CHECK(named.config->sample.output == "samples_ode");
+  CHECK(spdec::config::resolved_toml(*named.config).find("output = \"samples_ode\"") !=
+        std::string::npos);
+  const Loaded png = load(kHeat + "[sample]\noutput = \"grid.png\"\n");
+  check_error(png, "C004", 4, 10,
+              "`sample.output` is a name stem, without an extension, got \"grid.png\"");
+  CHECK(png.first().hint.find("sample.output = \"grid\"") != std::string::npos);
+  check_error(load(kHeat, {"sample.output=\"\""}), "C004", 1, 15,
+              "`sample.output` must name files, got \"\"");
+  check_error(load(kHeat, {"sample.output=dir/"}), "C004", 1, 15,
+              "`sample.output` must name files, got \"dir/\"");
+}
+
+TEST_CASE("data.split = test is refused for data sets without splits", "[config]") {
+  const std::string folder = kHeat + "[data]\ndataset = \"folder\"\npath = \"/tmp\"\n";
+  const Loaded loaded = load(folder + "split = \"test\"\n");
+  check_error(loaded, "C009", 6, 9,
+              "`data.split = \"test\"` does not apply to dataset \"folder\": it has no splits");
+  CHECK(loaded.first().hint.find("point data.path at their folder") != std::string::npos);
+  CHECK(load(kHeat + "[data]\ndataset = \"idx\"\npath = \"/tmp/x\"\n", {"data.split=test"})
+            .first()
+            .code == "C009");
+  CHECK(load(folder + "split = \"train\"\n").config);
+  CHECK(load(kHeat, {"data.split=test"}).config);  // Fashion-MNIST has its test split
+}
+
+TEST_CASE("differing keys, the same run, and a spec on a trained run", "[config]") {
+  const std::string pm = "[process]\nfile = \"perona_malik.spde\"\n";
+  const Loaded trained_load =
+      load(pm, {"process.params.k=0.25", "model.base_channels=32", "process.flow=explicit",
+                "train.steps=7", "sample.steps=9", "data.n=100"});
+  const Loaded spec_load = load(pm, {"sample.steps=50", "process.backend=reference"});
+  REQUIRE(trained_load.config);
+  REQUIRE(spec_load.config);
+  const RunConfig& trained = *trained_load.config;
+  const RunConfig& spec = *spec_load.config;
+
+  using Diff = spdec::config::KeyDifference;
+  CHECK(spdec::config::differing_keys(trained, spec, {"process"}) ==
+        std::vector<Diff>{{"process.backend", "\"auto\"", "\"reference\""},
+                          {"process.flow", "\"explicit\"", "\"auto\""},
+                          {"process.params.k", "0.25", "absent"}});
+  CHECK(spdec::config::differing_keys(trained, trained, spdec::config::kTrainedSections).empty());
+
+  CHECK(spdec::config::is_same_run(spec, trained));
+  CHECK_FALSE(spdec::config::is_same_run(*load(kHeat).config, trained));  // another .spde
+  CHECK_FALSE(spdec::config::is_same_run(*load(pm, {"run.name=other"}).config, trained));
+
+  const RunConfig merged = spdec::config::with_trained_run(spec, trained);
+  CHECK(merged.model == trained.model);
+  CHECK(merged.data == trained.data);
+  CHECK(merged.train == trained.train);
+  CHECK(merged.process.params == trained.process.params);
+  CHECK(merged.process.flow == cfg::Flow::explicit_steps);
+  CHECK(merged.process.backend == cfg::Backend::reference);  // the spec's: how, not what
+  CHECK(merged.sample == spec.sample);
+  CHECK(merged.run == spec.run);
+  // What the spec says otherwise, and is not used.
+  const auto ignored = spdec::config::differing_keys(spec, merged, spdec::config::kTrainedSections);
+  std::vector<std::string> keys;
+  for (const auto& d : ignored) keys.push_back(d.key);
+  CHECK(keys == std::vector<std::string>{"data.n", "model.base_channels", "process.flow",
+                                         "process.params.k", "train.steps"});
 }

@@ -31,6 +31,20 @@ for f in samples.png samples.npy; do [[ -s "$dir/run/$f" ]] || fail "sample: mis
 # float32 [4, 1, 16, 16]: the .npy header then 4 KiB of data.
 grep -aq "'shape': (4, 1, 16, 16)" "$dir/run/samples.npy" || fail "samples.npy has the wrong shape"
 
+# A second sample of the trained run: the training's overrides of [data],
+# [model] and [train] come from run.dir/config.toml (not repeated here), and
+# sample.output names the files, so samples.png stays.
+cp "$dir/run/samples.npy" "$dir/first.npy"
+"$spdec" run sample "$root/specs/fmnist_ve.toml" "${run[@]}" sample.n=4 sample.batch_size=4 \
+  sample.steps=5 sample.output=again >"$dir/again.txt" 2>&1 \
+  || fail "sample of the trained run exited $?: $(cat "$dir/again.txt")"
+grep -q "\[model\] and \[train\] from the trained run's $dir/run/config.toml" "$dir/again.txt" \
+  || fail "no word of the trained run's config: $(cat "$dir/again.txt")"
+grep -q "model.base_channels = 32 (the run: 16)" "$dir/again.txt" \
+  || fail "the spec's unused values are not listed: $(cat "$dir/again.txt")"
+for f in again.png again.npy; do [[ -s "$dir/run/$f" ]] || fail "sample.output: missing $f"; done
+cmp -s "$dir/run/samples.npy" "$dir/first.npy" || fail "sample.output: samples.npy was replaced"
+
 # The posterior sampler (auto for VE) with Gamma from held-out images.
 "$spdec" run sample "$root/specs/fmnist_ve.toml" "${run[@]}" "${tiny[@]}" \
   sample.variance_correction=true sample.variance_images=8 >"$dir/gamma.txt" 2>&1 \
@@ -52,6 +66,18 @@ expect_error "missing --checkpoint" "nothere.pt" sample "$root/specs/fmnist_ve.t
   "${run[@]}" "${tiny[@]}" --checkpoint "$dir/nothere.pt"
 expect_error "another process" "was trained for process ve" sample \
   "$root/specs/fmnist_heat.toml" "${run[@]}" "${tiny[@]}"
+grep -q "process.file: \".*ve.spde\" in the checkpoint's run, \".*heat.spde\" here" "$dir/err.txt" \
+  || fail "another process: the message does not say what differs: $(cat "$dir/err.txt")"
+# -p NAME=VALUE is process.params.NAME=VALUE: a checkpoint trained without it
+# is refused, naming the param.
+expect_error "-p" "process.params.sigma_max: absent in the checkpoint.s run, 60.0 here" sample \
+  "$root/specs/fmnist_ve.toml" "${run[@]}" "${tiny[@]}" -p sigma_max=60
+expect_error "-p without =" "expected -p NAME=VALUE" sample "$root/specs/fmnist_ve.toml" \
+  "${run[@]}" -p T
+expect_error "a bare NAME=VALUE" "process.params.T=3" sample "$root/specs/fmnist_ve.toml" \
+  "${run[@]}" T=3
+expect_error "--params" "process.params.NAME=VALUE" sample "$root/specs/fmnist_ve.toml" \
+  "${run[@]}" --params T=3
 "$spdec" run train "$root/specs/fmnist_perona_malik.toml" "run.dir=\"$dir/pm\"" "${tiny[@]}" \
   train.steps=2 >"$dir/pm.txt" 2>&1 || fail "perona_malik train exited $?: $(cat "$dir/pm.txt")"
 expect_error "ancestral on a nonlinear process" "needs a linear process" sample \

@@ -314,11 +314,39 @@ TEST_CASE("data: image folders (PNG, JPEG), channels, sizes, bad files", "[runti
     CHECK(data.images.sizes() == at::IntArrayRef({3, 3, 16, 16}));
     CHECK(data.images[2].eq(9).all().item<bool>());  // bilinear keeps a constant image
   }
-  SECTION("a text file in the folder") {
+  SECTION("files without an image extension and subfolders are skipped, and counted") {
+    // A README or a labels file beside the images must not abort a run.
     write_bytes(dir / "notes.txt", "not an image\n");
-    require_data_error([&] { load_dataset(spec); }, dir / "notes.txt", "not a readable image");
+    write_bytes(dir / "labels.csv", "a,0\n");
+    fs::create_directories(dir / "more");
+    write_png(dir / "more" / "e.png", at::full({1, 6, 8}, 5, at::TensorOptions().dtype(at::kByte)));
+    write_png(dir / "UPPER.PNG", at::full({1, 6, 8}, 9, at::TensorOptions().dtype(at::kByte)));
+    data = load_dataset(spec);
+    CHECK(data.images.size(0) == 3);  // UPPER.PNG, a.png, b.png
+    REQUIRE(data.notes.size() == 1);
+    CHECK(data.notes[0] == dir.string() +
+                               ": skipped 2 files without an image extension (labels.csv, "
+                               "notes.txt) and 1 subfolder (a folder data set is flat)");
+    const ImageFolderListing listing = list_image_files(dir);
+    CHECK(listing.files.size() == 3);
+    CHECK(listing.skipped.size() == 2);
+    CHECK(listing.folders == 1);
+  }
+  SECTION("a file with an image extension that does not decode is an error naming it") {
+    write_bytes(dir / "notes.png", "not an image\n");
+    require_data_error([&] { load_dataset(spec); }, dir / "notes.png", "not a readable image");
+    require_data_error([&] { load_dataset(spec); }, dir / "notes.png", "remove it from the folder");
+  }
+  SECTION("a folder of nothing but other files") {
+    const fs::path other = temp_dir("folder-other");
+    write_bytes(other / "notes.txt", "not an image\n");
+    spec.path = other;
+    require_data_error([&] { load_dataset(spec); }, other, "holds no image files");
+    require_data_error([&] { load_dataset(spec); }, other, "notes.txt");
+    fs::remove_all(other);
   }
   SECTION("a truncated PNG") {
+    // Corrupt, with an image extension: an error, not skipped.
     const std::string png = read_bytes(dir / "b.png");
     write_bytes(dir / "b.png", png.substr(0, png.size() / 2));
     require_data_error([&] { load_dataset(spec); }, dir / "b.png", "not a readable image");

@@ -14,6 +14,8 @@
 #include "runtime/base/npy.hpp"
 #include "runtime/config/run_config.hpp"
 #include "runtime/data/dataset.hpp"
+#include "runtime/data/image_grid.hpp"
+#include "runtime/run/run_setup.hpp"
 #include "tests/runtime/test_support.hpp"
 
 namespace {
@@ -71,4 +73,49 @@ TEST_CASE("run forward writes the strip, the states and the report; backends agr
     std::filesystem::remove_all(compiled_dir);
     std::filesystem::remove_all(reference_dir);
   }
+}
+
+TEST_CASE("run forward on a folder: stray files counted, coupled channels on grey data warned",
+          "[forward_run]") {
+  spdec::test::torch_setup();
+  const auto dir = temp_run_dir("folder");
+  const auto images = dir / "images";
+  std::filesystem::create_directories(images);
+  for (int i = 0; i < 2; ++i) {
+    spdec::runtime::write_png(images / ("img" + std::to_string(i) + ".png"),
+                              at::full({1, 16, 16}, 40 * (i + 1), at::kByte));
+  }
+  std::ofstream(images / "README.txt") << "where the images come from\n";
+  // A process with `channels coupled`, the data one-channel.
+  const auto spde = dir / "coupled.spde";
+  std::ofstream(spde) << "process coupled\n"
+                         "drift = div(1 / (1 + norm2(grad(u) / 0.05)) * grad(u))\n"
+                         "diffusion = 0.1\n"
+                         "channels coupled\n"
+                         "time T = 0.01, dt = 1e-3\n";
+  spdec::lang::Diagnostics diagnostics;
+  const auto config = spdec::config::load_run_config(
+      (std::filesystem::path(SPDEC_SOURCE_DIR) / "specs" / "fmnist_heat.toml").string(),
+      {"run.dir=\"" + (dir / "run").string() + "\"", "process.file=\"" + spde.string() + "\"",
+       "data.dataset=folder", "data.path=\"" + images.string() + "\"", "data.channels=1",
+       "data.size=16", "forward.images=2", "forward.times=2", "process.backend=reference"},
+      diagnostics);
+  INFO(spdec::lang::render_all(diagnostics, {false}));
+  REQUIRE(config.has_value());
+  const auto process = spdec::config::check_process(*config, diagnostics);
+  REQUIRE(process.has_value());
+  std::ostringstream log;
+  (void)spdec::runtime::run_forward(*config, *process, log);
+  INFO(log.str());
+  CHECK(log.str().find("forward: " + images.string() +
+                       ": skipped 1 file without an image extension (README.txt)") !=
+        std::string::npos);
+  CHECK(log.str().find("forward: warning: coupled declares `channels coupled`, but the data has "
+                       "one channel") != std::string::npos);
+  std::filesystem::remove_all(dir);
+}
+
+TEST_CASE("the log's thread count agrees in number", "[forward_run]") {
+  CHECK(spdec::runtime::cpu_threads_text(1) == "cpu (1 thread)");
+  CHECK(spdec::runtime::cpu_threads_text(2) == "cpu (2 threads)");
 }

@@ -8,6 +8,7 @@
 #include <torch/csrc/jit/api/module.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <catch2/catch.hpp>
 #include <cmath>
 #include <cstdint>
@@ -450,15 +451,44 @@ TEST_CASE("train: a checkpoint of another process is refused", "[train]") {
   Run heat = make_run(root, "heat.spde", {"train.steps=4"});
   (void)spdec::runtime::run_train(heat.config, heat.process, quiet);
   Run ve = make_run(root, "ve.spde", {"train.steps=8"});
+  // The message says what differs (here the .spde), the fingerprints last.
   CHECK_THROWS_WITH(
       spdec::runtime::run_train(ve.config, ve.process, quiet),
-      Catch::Contains("was trained for process heat") && Catch::Contains("not this run's ve"));
-  CHECK_THROWS_WITH(spdec::runtime::run_sample(ve.config, ve.process, quiet),
-                    Catch::Contains("was trained for process heat"));
+      Catch::Contains("process.file: \"" + heat.config.process.file +
+                      "\" in the checkpoint's run, \"" + ve.config.process.file + "\" here") &&
+          Catch::Contains("\n(it was trained for process heat-") &&
+          Catch::Contains(", not this run's ve-"));
+  CHECK_THROWS_WITH(
+      spdec::runtime::run_sample(ve.config, ve.process, quiet),
+      Catch::Contains("was trained for process heat") && Catch::Contains("process.file: "));
   // The same process with another parameter value is another process too.
   Run heat_changed = make_run(root, "heat.spde", {"train.steps=8", "process.params.T=1.5"});
   CHECK_THROWS_WITH(spdec::runtime::run_train(heat_changed.config, heat_changed.process, quiet),
-                    Catch::Contains("was trained for process heat"));
+                    Catch::Contains("was trained for process heat") &&
+                        Catch::Contains("\n  process.params.T: absent in the checkpoint's run, "
+                                        "1.5 here\n"));
+  fs::remove_all(root / "run");
+
+  // An edit of the .spde itself: the first line that differs, quoted.
+  const fs::path copy = root / "heat_copy.spde";
+  fs::copy_file(heat.config.process.file, copy);
+  Run trained = make_run(root, copy.string(), {"train.steps=4"});
+  (void)spdec::runtime::run_train(trained.config, trained.process, quiet);
+  std::string text;
+  {
+    std::ifstream in(copy);
+    text.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  }
+  const std::size_t at = text.find("param T");
+  REQUIRE(at != std::string::npos);
+  const auto line =
+      1 + std::count(text.begin(), text.begin() + static_cast<std::ptrdiff_t>(at), '\n');
+  std::ofstream(copy) << text.substr(0, at) << "# edited\n" << text.substr(at);
+  Run edited = make_run(root, copy.string(), {"train.steps=8"});
+  CHECK_THROWS_WITH(
+      spdec::runtime::run_sample(edited.config, edited.process, quiet),
+      Catch::Contains(copy.string() + " line " + std::to_string(line) + ": `param T") &&
+          Catch::Contains("in the checkpoint's run, `# edited` here"));
   fs::remove_all(root);
 }
 

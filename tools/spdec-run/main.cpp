@@ -3,8 +3,10 @@
 // (about a second): `spdec run ARGS` executes `spdec-run ARGS` from the same
 // directory.
 #include <CLI/CLI.hpp>
+#include <cstdint>
 #include <filesystem>
 #include <iostream>
+#include <memory>
 #include <spdec/build_info.hpp>
 #include <string>
 #include <vector>
@@ -23,6 +25,7 @@ namespace {
 struct JobArgs {
   std::string config;
   std::vector<std::string> overrides;
+  std::vector<std::string> params;  ///< -p NAME=VALUE: process.params.NAME=VALUE
   std::vector<std::string> inputs;
   std::string backend;
   std::string checkpoint;
@@ -65,14 +68,53 @@ void save_job_config(const spdec::config::RunConfig& config, const std::string& 
   (void)spdec::config::save_resolved(config, trained ? name + ".toml" : "config.toml");
 }
 
+/// The hint for a process parameter written the way `spdec check` takes it.
+constexpr const char* kParamHint =
+    "a process parameter is -p NAME=VALUE, the same as the override process.params.NAME=VALUE "
+    "(e.g. -p K=0.05 or process.params.K=0.05); other settings are section.key=value "
+    "(specs/RUN_CONFIG.md)";
+
+/// `-p NAME=VALUE` as the override process.params.NAME=VALUE (after the
+/// section.key=value ones, so -p wins where both set a param); a malformed
+/// item is reported as a config error would be.
+bool param_overrides(const std::vector<std::string>& params, std::vector<std::string>& overrides,
+                     spdec::lang::Diagnostics& diagnostics) {
+  bool ok = true;
+  for (const std::string& item : params) {
+    const auto eq = item.find('=');
+    if (eq == std::string::npos || eq == 0 || item.find('.') < eq) {
+      auto line = std::make_shared<const spdec::lang::SourceFile>("<command line>", "-p " + item);
+      diagnostics.error("C005", line, {3, static_cast<std::uint32_t>(3 + item.size())},
+                        "expected -p NAME=VALUE, a parameter the .spde declares", kParamHint);
+      ok = false;
+      continue;
+    }
+    overrides.push_back("process.params." + item);
+  }
+  return ok;
+}
+
+/// Every override of the command line: section.key=value, then -p's, then
+/// --backend's; nullopt after printing a malformed -p.
+std::optional<std::vector<std::string>> all_overrides(const JobArgs& args) {
+  spdec::lang::Diagnostics diagnostics;
+  std::vector<std::string> overrides = args.overrides;
+  if (!param_overrides(args.params, overrides, diagnostics)) {
+    std::cerr << spdec::lang::render_all(diagnostics, {false});
+    return std::nullopt;
+  }
+  if (!args.backend.empty()) overrides.push_back("process.backend=\"" + args.backend + "\"");
+  return overrides;
+}
+
 /// The run config with the command line's overrides; nullopt after printing
 /// the diagnostics.
 std::optional<spdec::config::RunConfig> load_config(const JobArgs& args,
                                                     std::optional<spdec::lang::Process>& process) {
   spdec::lang::Diagnostics diagnostics;
-  std::vector<std::string> overrides = args.overrides;
-  if (!args.backend.empty()) overrides.push_back("process.backend=\"" + args.backend + "\"");
-  auto config = spdec::config::load_run_config(args.config, overrides, diagnostics);
+  const auto overrides = all_overrides(args);
+  if (!overrides) return std::nullopt;
+  auto config = spdec::config::load_run_config(args.config, *overrides, diagnostics);
   if (config) {
     if (!args.inputs.empty()) config->forward.input = args.inputs;
     process = spdec::config::check_process(*config, diagnostics);
@@ -105,13 +147,87 @@ int run_train(const JobArgs& args) {
   }
 }
 
+/// Whether an override's key lies in the sections a trained run fixes.
+bool overrides_trained_section(const std::string& item) {
+  const std::string key = item.substr(0, item.find('='));
+  for (const std::string& section : spdec::config::kTrainedSections) {
+    if (key.rfind(section + ".", 0) == 0) return true;
+  }
+  return false;
+}
+
+/// `spdec run sample` (and `eval`, which samples) on a trained run: when the sampled checkpoint's
+/// folder holds the config.toml that `train` wrote beside it, and the spec names that run
+/// (spdec::config::is_same_run), [process], [data], [model] and [train] come from it, with this
+/// command line's overrides of them on top, so that the overrides of the training need not be
+/// repeated; [sample] and the rest stay the spec's. False after printing why the job cannot run.
+bool adopt_trained_run(Job& job, const JobArgs& args, const std::string& name) {
+  namespace fs = std::filesystem;
+  const fs::path checkpoint = job.config.sample.checkpoint.empty()
+                                  ? spdec::config::run_path(job.config, "checkpoint.pt")
+                                  : fs::path(job.config.sample.checkpoint);
+  const fs::path stored = checkpoint.parent_path() / "config.toml";
+  // config.toml beside checkpoint.pt is train's: forward and classifier
+  // write theirs only where no checkpoint is (specs/RUN_CONFIG.md).
+  std::error_code ec;
+  if (!fs::exists(stored, ec) || !fs::exists(checkpoint.parent_path() / "checkpoint.pt", ec)) {
+    return true;
+  }
+  const auto overrides = all_overrides(args);
+  if (!overrides) return false;
+  std::vector<std::string> trained_overrides;
+  for (const std::string& item : *overrides) {
+    if (overrides_trained_section(item)) trained_overrides.push_back(item);
+  }
+  spdec::lang::Diagnostics diagnostics;
+  const auto trained =
+      spdec::config::load_run_config(stored.string(), trained_overrides, diagnostics);
+  if (!trained) {
+    // Not fatal: the spec may still be the checkpoint's run (the checkpoint
+    // check refuses it, saying what differs, when it is not).
+    std::cout << name << ": the trained run's " << stored.string()
+              << " does not load; sampling with the spec as given:\n"
+              << spdec::lang::render_all(diagnostics, {false});
+    return true;
+  }
+  if (!spdec::config::is_same_run(job.config, *trained)) {
+    std::cout << name << ": " << stored.string() << " is run \"" << trained->run.name << "\" of "
+              << trained->process.file << ", not this spec's; sampling with the spec as given "
+              << "(for that run: spdec run " << name << " " << stored.string() << ")" << std::endl;
+    return true;
+  }
+  spdec::config::RunConfig merged = spdec::config::with_trained_run(job.config, *trained);
+  // [train] is taken too (a sample job reads none of it), but only what
+  // shapes the samples is worth a line.
+  const auto ignored =
+      spdec::config::differing_keys(job.config, merged, {"process", "data", "model"});
+  std::cout << name << ": [process], [data], [model] and [train] from the trained run's "
+            << stored.string();
+  if (!ignored.empty()) {
+    std::cout << "; the spec's values that differ are not used (override them on the command "
+                 "line to change them):";
+    for (const auto& d : ignored) {
+      std::cout << "\n  " << d.key << " = " << d.first << " (the run: " << d.second << ")";
+    }
+  }
+  std::cout << std::endl;
+  auto process = spdec::config::check_process(merged, diagnostics);
+  if (!process) {
+    std::cerr << spdec::lang::render_all(diagnostics, {false});
+    return false;
+  }
+  job.config = std::move(merged);
+  job.process = std::move(*process);
+  return true;
+}
+
 int run_sample(const JobArgs& args) {
   JobArgs with_checkpoint = args;
   if (!args.checkpoint.empty()) {
     with_checkpoint.overrides.push_back("sample.checkpoint=\"" + args.checkpoint + "\"");
   }
-  const auto job = load(with_checkpoint, "sample");
-  if (!job) return 1;
+  auto job = load(with_checkpoint, "sample");
+  if (!job || !adopt_trained_run(*job, with_checkpoint, "sample")) return 1;
   (void)spdec::runtime::run_sample(job->config, job->process, std::cout);
   return 0;
 }
@@ -125,8 +241,8 @@ int run_classifier(const JobArgs& args) {
 }
 
 int run_eval(const JobArgs& args) {
-  const auto job = load(args, "eval");
-  if (!job) return 1;
+  auto job = load(args, "eval");
+  if (!job || !adopt_trained_run(*job, args, "eval")) return 1;
   (void)spdec::runtime::run_eval(job->config, job->process, std::cout);
   return 0;
 }
@@ -136,6 +252,12 @@ CLI::App* add_job(CLI::App& app, const std::string& name, const std::string& hel
   CLI::App* job = app.add_subcommand(name, help);
   job->add_option("config", args.config, "the run's .toml file")->required();
   job->add_option("overrides", args.overrides, "section.key=value overrides");
+  // One NAME=VALUE per -p (allow_extra_args false): `-p K=1 train.steps=5`
+  // leaves train.steps=5 to the overrides.
+  job->add_option("-p,--param", args.params,
+                  "override a process parameter: NAME=VALUE, the same as "
+                  "process.params.NAME=VALUE (repeatable)")
+      ->allow_extra_args(false);
   job->add_option("--backend", args.backend, "compiled | reference | auto")
       ->check(CLI::IsMember({"auto", "compiled", "reference"}));
   return job;
@@ -180,6 +302,12 @@ int main(int argc, char** argv) {
   eval->callback([args, &exit_code] { exit_code = run_eval(*args); });
   try {
     app.parse(argc, argv);
+  } catch (const CLI::ExtrasError& e) {
+    // An option spdec run does not know: often a parameter written the way
+    // another tool takes it (--params, -P, --set).
+    (void)app.exit(e);
+    std::cerr << "hint: `spdec run JOB --help` lists the options; " << kParamHint << "\n";
+    return 1;
   } catch (const CLI::ParseError& e) {
     return app.exit(e) == 0 ? 0 : 1;
   } catch (const std::exception& e) {
