@@ -85,7 +85,7 @@ inline constexpr ChoiceTable<PriorChoice, 3> kPriorChoices(
 
 /// model.preconditioning: the data variance the denoiser's preconditioning
 /// assumes — the fitted per-mode spectrum or its mean in every mode (EDM's
-/// scalar σ_d).
+/// scalar σ_d). auto = scalar.
 enum class Preconditioning { automatic, spectrum, scalar };
 inline constexpr ChoiceTable<Preconditioning, 3> kPreconditionings(
     {{{Preconditioning::automatic, "auto"},

@@ -326,7 +326,9 @@ class Trainer {
       // The data's mean and per-mode variance, once: the denoiser's
       // preconditioning (runtime/process/preconditioner.hpp), kept in the checkpoint.
       data_spectrum_ = gaussian_fit(x0.to(at::kCPU), model_->noise().basis());
-      if (config_.model.preconditioning == config::Preconditioning::scalar) {
+      // auto = scalar: measured better than the per-mode spectrum for VE and the
+      // paper's process (docs/results.md, "What the first campaign found").
+      if (config_.model.preconditioning != config::Preconditioning::spectrum) {
         data_spectrum_ = flatten_spectrum(*data_spectrum_);
       }
     }
