@@ -56,7 +56,7 @@ Expectation expectation_of(const std::filesystem::path& path) {
   std::string first;
   std::getline(in, first);
   if (first.empty() && std::filesystem::file_size(path) == 0) {
-    return {"E040", 1, 1};
+    return {"E040", 1, 1, {}, {}};
   }
   // (std::regex would do, but GCC 12 warns inside it under ASan at -O2.)
   std::istringstream words(first);
