@@ -53,6 +53,12 @@ std::unique_ptr<sr::ProcessModel> model_of(const std::string& file) {
   return spdec::test::library_model(file, kSide, options);
 }
 
+/// The denoiser's preconditioning for the Gaussian data's own spectrum.
+sr::Preconditioner preconditioner_of(const sr::LinearProcess& linear, const GaussianData& data) {
+  return sr::Preconditioner(
+      sr::GaussianPrior(linear.basis(), data.mean, data.variance.unsqueeze(0)));
+}
+
 /// n draws of the data, float32 [n, 1, H, W].
 at::Tensor draw_data(const sr::SpectralBasis& basis, const GaussianData& data, std::int64_t n,
                      std::uint64_t seed) {
@@ -82,8 +88,7 @@ TEST_CASE("denoiser: a zero network is the exact posterior mean of Gaussian data
   auto model = model_of("heat.spde");
   const sr::LinearProcess& linear = *model->linear();
   const GaussianData data = gaussian_data(linear.basis());
-  const sr::Preconditioner preconditioner(
-      sr::GaussianPrior(linear.basis(), data.mean, data.variance.unsqueeze(0)));
+  const sr::Preconditioner preconditioner = preconditioner_of(linear, data);
   spdec::test::GaussianDataScore score(linear, data.mean, data.variance);
   const at::Tensor x0 = draw_data(linear.basis(), data, 16, 3);
   // Tweedie, M_t⁻¹(x + Σ_t s), computed in double through the exact score:
@@ -111,8 +116,7 @@ TEST_CASE("denoiser: the pixel weighting of the loss is D's error in pixels",
   auto model = model_of("heat.spde");
   const sr::LinearProcess& linear = *model->linear();
   const GaussianData data = gaussian_data(linear.basis());
-  const sr::Preconditioner preconditioner(
-      sr::GaussianPrior(linear.basis(), data.mean, data.variance.unsqueeze(0)));
+  const sr::Preconditioner preconditioner = preconditioner_of(linear, data);
   const at::Tensor x0 = draw_data(linear.basis(), data, 6, 21).to(at::kDouble);
   at::Generator generator = at::make_generator<at::CPUGeneratorImpl>(22);
   const at::Tensor f = at::randn(x0.sizes(), generator, spdec::test::f64());
@@ -145,8 +149,7 @@ TEST_CASE("denoiser: unit-variance targets per mode, finite everywhere in float3
     auto model = model_of(file);
     const sr::LinearProcess& linear = *model->linear();
     const GaussianData data = gaussian_data(linear.basis());
-    const sr::Preconditioner preconditioner(
-        sr::GaussianPrior(linear.basis(), data.mean, data.variance.unsqueeze(0)));
+    const sr::Preconditioner preconditioner = preconditioner_of(linear, data);
     constexpr std::int64_t n = 8192;
     const at::Tensor x0 = draw_data(linear.basis(), data, n, 5);
     for (const double fraction : {0.001, 0.1, 0.5, 1.0}) {
