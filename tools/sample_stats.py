@@ -23,7 +23,10 @@ from study_table import (dark_share, read_npy, real_dark_share, real_roughness_b
 def main():
     if len(sys.argv) != 2:
         sys.exit(__doc__)
-    shape, values = read_npy(Path(sys.argv[1]))
+    try:
+        shape, values = read_npy(Path(sys.argv[1]))
+    except OSError as e:
+        sys.exit(f"sample_stats: cannot read {sys.argv[1]}: {e.strerror}")
     count, channels, height, width = shape
     size = channels * height * width
     non_finite = sum(
