@@ -58,23 +58,21 @@ at::Tensor prior_images(const config::RunConfig& config, ProcessModel& model,
                         ObjectiveKind objective, const at::Device& device, std::ostream& log) {
   using config::SamplePrior;
   if (objective == ObjectiveKind::flow_matching) return {};
-  if (config.sample.prior == SamplePrior::fitted) {
-    log << "sample: prior at T: the checkpoint's Gaussian fit" << std::endl;
-    return {};
-  }
-  config::DataSection data = config.data;
-  data.flip = false;
-  at::Tensor images;
-  try {
-    images = load_run_dataset(dataset_spec(data, config.sample.prior_images), log, "sample")
-                 .to_float()
-                 .to(device);
-  } catch (const DataError& e) {
-    if (config.sample.prior == SamplePrior::simulate) throw;
-    log << "sample: prior at T: the checkpoint's Gaussian fit (the training images, which "
-           "sample.prior = \"auto\" would check, are not readable: "
-        << e.what() << ")" << std::endl;
-    return {};
+  at::Tensor images;  // `fitted` needs no images: decide_prior keeps the checkpoint's
+  if (config.sample.prior != SamplePrior::fitted) {
+    config::DataSection data = config.data;
+    data.flip = false;
+    try {
+      images = load_run_dataset(dataset_spec(data, config.sample.prior_images), log, "sample")
+                   .to_float()
+                   .to(device);
+    } catch (const DataError& e) {
+      if (config.sample.prior == SamplePrior::simulate) throw;
+      log << "sample: prior at T: the checkpoint's Gaussian fit (the training images, which "
+             "sample.prior = \"auto\" would check, are not readable: "
+          << e.what() << ")" << std::endl;
+      return {};
+    }
   }
   PriorDecision decision = decide_prior(config.sample.prior, model, images, config.sample.seed);
   log << "sample: prior at T: " << decision.reason << std::endl;

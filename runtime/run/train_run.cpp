@@ -320,7 +320,7 @@ class Trainer {
       log_ << "train: fitting the prior at T = " << model_->end_time() << " on " << n
            << " images (train.prior = \"" << name(config_.train.prior) << "\")" << std::endl;
     }
-    const at::Tensor x0 = data_.to_float().narrow(0, 0, n).to(device_);
+    const at::Tensor x0 = runtime::to_float(data_.images.narrow(0, 0, n), data_.range).to(device_);
     prior_ = fit_run_prior(*model_, choice_.kind, x0, config_.train.prior, config_.train.seed);
     if (parameterisation_ == Parameterisation::denoiser) {
       // The data's mean and per-mode variance, once: the denoiser's
@@ -597,9 +597,10 @@ class Trainer {
       grid_prior_images_.emplace();
       if (choice_.kind != ObjectiveKind::flow_matching) {
         const std::int64_t n = std::min<std::int64_t>(config_.sample.prior_images, data_.size());
+        const at::Tensor images =
+            runtime::to_float(data_.images.narrow(0, 0, n), data_.range).to(device_);
         PriorDecision decision =
-            decide_prior(config_.sample.prior, *model_,
-                         data_.to_float().narrow(0, 0, n).to(device_), config_.sample.seed);
+            decide_prior(config_.sample.prior, *model_, images, config_.sample.seed);
         log_ << "train: the sample grids' prior at T: " << decision.reason << std::endl;
         grid_prior_images_ = std::move(decision.images);
       }

@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 #include <string>
+#include <vector>
 
 #include "runtime/base/npy.hpp"
 #include "runtime/config/run_config.hpp"
@@ -27,20 +28,27 @@ std::filesystem::path temp_run_dir(const std::string& name) {
   return dir;
 }
 
-spdec::runtime::ForwardRunFiles run(const std::string& spec, const std::string& backend,
-                                    const std::filesystem::path& dir) {
+/// `spdec run forward` on specs/<spec> with `overrides`; its log goes to `log`.
+spdec::runtime::ForwardRunFiles run_spec(const std::string& spec,
+                                         const std::vector<std::string>& overrides,
+                                         std::ostream& log) {
   spdec::lang::Diagnostics diagnostics;
   const auto config = spdec::config::load_run_config(
-      (std::filesystem::path(SPDEC_SOURCE_DIR) / "specs" / spec).string(),
-      {"run.dir=\"" + dir.string() + "\"", "forward.images=2", "forward.times=3",
-       "process.backend=\"" + backend + "\""},
-      diagnostics);
+      (std::filesystem::path(SPDEC_SOURCE_DIR) / "specs" / spec).string(), overrides, diagnostics);
   INFO(spdec::lang::render_all(diagnostics, {false}));
   REQUIRE(config.has_value());
   const auto process = spdec::config::check_process(*config, diagnostics);
   REQUIRE(process.has_value());
-  std::ostringstream log;
   return spdec::runtime::run_forward(*config, *process, log);
+}
+
+spdec::runtime::ForwardRunFiles run(const std::string& spec, const std::string& backend,
+                                    const std::filesystem::path& dir) {
+  std::ostringstream log;
+  return run_spec(spec,
+                  {"run.dir=\"" + dir.string() + "\"", "forward.images=2", "forward.times=3",
+                   "process.backend=\"" + backend + "\""},
+                  log);
 }
 
 }  // namespace
@@ -93,19 +101,13 @@ TEST_CASE("run forward on a folder: stray files counted, coupled channels on gre
                          "diffusion = 0.1\n"
                          "channels coupled\n"
                          "time T = 0.01, dt = 1e-3\n";
-  spdec::lang::Diagnostics diagnostics;
-  const auto config = spdec::config::load_run_config(
-      (std::filesystem::path(SPDEC_SOURCE_DIR) / "specs" / "fmnist_heat.toml").string(),
+  std::ostringstream log;
+  (void)run_spec(
+      "fmnist_heat.toml",
       {"run.dir=\"" + (dir / "run").string() + "\"", "process.file=\"" + spde.string() + "\"",
        "data.dataset=folder", "data.path=\"" + images.string() + "\"", "data.channels=1",
        "data.size=16", "forward.images=2", "forward.times=2", "process.backend=reference"},
-      diagnostics);
-  INFO(spdec::lang::render_all(diagnostics, {false}));
-  REQUIRE(config.has_value());
-  const auto process = spdec::config::check_process(*config, diagnostics);
-  REQUIRE(process.has_value());
-  std::ostringstream log;
-  (void)spdec::runtime::run_forward(*config, *process, log);
+      log);
   INFO(log.str());
   CHECK(log.str().find("forward: " + images.string() +
                        ": skipped 1 file without an image extension (README.txt)") !=

@@ -79,6 +79,14 @@ std::vector<double> times_of(std::int64_t n, double t) {
   return std::vector<double>(static_cast<std::size_t>(n), t);
 }
 
+/// X_t of every row of x0 at one time t, from the noise stream `seed`.
+at::Tensor perturbed_at(sr::ProcessModel& model, const at::Tensor& x0, double t,
+                        std::uint64_t seed) {
+  sr::NoiseSource noise;
+  noise.seed = seed;
+  return model.perturb(x0, times_of(x0.size(0), t), noise).xt;
+}
+
 // ---------------------------------------------------------------------------
 // The preconditioner
 
@@ -96,9 +104,7 @@ TEST_CASE("denoiser: a zero network is the exact posterior mean of Gaussian data
   for (const double t : {1e-3, 0.05, 0.3}) {
     INFO("t = " << t);
     const std::vector<double> times = times_of(16, t);
-    sr::NoiseSource noise;
-    noise.seed = 9;
-    const at::Tensor xt = model->perturb(x0, times, noise).xt.to(at::kDouble);
+    const at::Tensor xt = perturbed_at(*model, x0, t, 9).to(at::kDouble);
     const at::Tensor tweedie =
         linear.basis().multiply(xt + linear.apply_covariance(score(xt, t), times, sr::QPower::one),
                                 at::exp(-linear.log_mean_factor(t)));
@@ -126,11 +132,8 @@ TEST_CASE("denoiser: the pixel weighting of the loss is D's error in pixels",
   // double rounding separates them.
   for (const double t : {1e-3, 0.05, 0.3, model->end_time()}) {
     INFO("t = " << t);
-    const std::vector<double> times = times_of(6, t);
-    sr::NoiseSource noise;
-    noise.seed = 23;
-    const at::Tensor xt = model->perturb(x0, times, noise).xt.to(at::kDouble);
-    const sr::ModeScales scales = model->mode_scales(times);
+    const at::Tensor xt = perturbed_at(*model, x0, t, 23).to(at::kDouble);
+    const sr::ModeScales scales = model->mode_scales(times_of(6, t));
     const sr::Preconditioner::State state = preconditioner.at(xt, scales);
     const at::Tensor weighted =
         (linear.basis().transform(f - state.target(x0)).square() * state.pixel_weights())
@@ -155,11 +158,8 @@ TEST_CASE("denoiser: unit-variance targets per mode, finite everywhere in float3
     for (const double fraction : {0.001, 0.1, 0.5, 1.0}) {
       const double t = std::max(fraction * model->end_time(), model->start_time());
       INFO(file << ", t = " << t);
-      const std::vector<double> times = times_of(n, t);
-      sr::NoiseSource noise;
-      noise.seed = 13;
-      const at::Tensor xt = model->perturb(x0, times, noise).xt;  // float32
-      const sr::ModeScales scales = model->mode_scales(times);
+      const at::Tensor xt = perturbed_at(*model, x0, t, 13);  // float32
+      const sr::ModeScales scales = model->mode_scales(times_of(n, t));
       const at::Tensor input = preconditioner.input(xt, scales);
       const at::Tensor target = preconditioner.target(x0, xt, scales);
       REQUIRE(at::isfinite(input).all().item<bool>());
@@ -184,10 +184,8 @@ TEST_CASE("denoiser: unit-variance targets per mode, finite everywhere in float3
     for (int i = 0; i <= 200; ++i) {
       const double t = model->start_time() +
                        (model->end_time() - model->start_time()) * static_cast<double>(i) / 200;
-      const std::vector<double> times = times_of(4, t);
-      sr::NoiseSource noise;
-      const at::Tensor xt = model->perturb(few, times, noise).xt;
-      const sr::ModeScales scales = model->mode_scales(times);
+      const at::Tensor xt = perturbed_at(*model, few, t, 0);
+      const sr::ModeScales scales = model->mode_scales(times_of(4, t));
       const at::Tensor d = preconditioner.denoised(xt, preconditioner.input(xt, scales), scales);
       REQUIRE(at::isfinite(d).all().item<bool>());
       REQUIRE(at::isfinite(preconditioner.target(few, xt, scales)).all().item<bool>());
