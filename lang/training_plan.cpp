@@ -40,6 +40,13 @@ void plan_linear(const Process& process, TrainingPlan& plan) {
         "chains without one) is not offered");
   }
   plan.exact_objectives.push_back(ObjectiveKind::sliced);
+  plan.uniform_scales = !process.drift || (process.drift->reads & reads_stencil) == 0;
+  if (plan.uniform_scales) {
+    plan.reasons.emplace_back(
+        "the drift reads u only pointwise: every mode has the same forward multiplier m(t), so "
+        "ε's estimate of x0 amplifies no mode over another, and `auto` picks the `noise` "
+        "parameterisation (it measured better than the denoiser for VE: docs/results.md)");
+  }
 }
 
 void plan_decoupled(const Process& process, TrainingPlan& plan) {
@@ -161,8 +168,8 @@ std::string TrainingPlan::why_not(ObjectiveKind objective) const {
 }
 
 Parameterisation TrainingPlan::automatic_parameterisation(ObjectiveKind objective) const {
-  return is_gaussian(objective) && per_mode_scales ? Parameterisation::denoiser
-                                                   : Parameterisation::noise;
+  return is_gaussian(objective) && per_mode_scales && !uniform_scales ? Parameterisation::denoiser
+                                                                      : Parameterisation::noise;
 }
 
 std::string TrainingPlan::why_not(Parameterisation parameterisation,

@@ -58,6 +58,10 @@ struct TrainingPlan {
   /// X_t | x₀ = M_t x₀ + S_t ε with diagonal, x₀-free M_t, S_t in the
   /// process's basis: the denoiser parameterisation applies.
   bool per_mode_scales = false;
+  /// Linear with M_t = m(t)·I: the drift reads u only pointwise (c(t)·u, or
+  /// no drift), so every mode keeps the same share of x₀ and ε's estimate
+  /// x̂₀ = (x_t − S_t ε̂)/m(t) amplifies no mode over another (VE, VP).
+  bool uniform_scales = false;
   /// Decoupled: Σ̄_t is the same for every x₀ (the noise reads neither u nor
   /// u0), so it can be tabulated once and the flow taken by FED cycles.
   bool shared_variance = false;

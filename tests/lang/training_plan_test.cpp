@@ -55,6 +55,27 @@ TEST_CASE("training plan: linear spectral processes are exact under either seman
   CHECK(decoupled.accepts(ObjectiveKind::decoupled));
 }
 
+TEST_CASE("training plan: auto predicts noise where every mode has the same multiplier",
+          "[training_plan]") {
+  // VE (no drift) and VP (c(t)·u): M_t = m(t)·I, nothing erased before the
+  // rest, so ε is well-conditioned; a stencil in the drift gives each mode its
+  // own rate (heat's finest mode: m = e^-188 at T) and auto keeps the denoiser.
+  for (const char* drift : {"0", "-0.5 * (1 + 9 * t) * u"}) {
+    const TrainingPlan plan = plan_of(drift, "1");
+    INFO(drift);
+    CHECK(plan.model == ModelKind::linear);
+    CHECK(plan.uniform_scales);
+    CHECK(plan.automatic_parameterisation(ObjectiveKind::exact) == Parameterisation::noise);
+    CHECK(plan.why_not(Parameterisation::denoiser, ObjectiveKind::exact).empty());
+  }
+  for (const char* drift : {"lap(u)", "lap(u) - 0.5 * u"}) {
+    const TrainingPlan plan = plan_of(drift, "1");
+    INFO(drift);
+    CHECK_FALSE(plan.uniform_scales);
+    CHECK(plan.automatic_parameterisation(ObjectiveKind::exact) == Parameterisation::denoiser);
+  }
+}
+
 TEST_CASE("training plan: decoupled semantics, additive and multiplicative noise",
           "[training_plan]") {
   const TrainingPlan additive =

@@ -197,7 +197,8 @@ TEST_CASE("train: the network's score approaches the analytic mixture score", "[
   fs::remove_all(root);
 }
 
-// The same for the denoiser parameterisation (the default), in the same
+// The same for the denoiser parameterisation (which `auto` picks for the
+// processes whose drift has a stencil; VE's is asked for), in the same
 // norm: the score the trained D implies, −Σ_t⁻¹(x_t − D) for VE
 // (ProcessModel::score_from_denoised), against the mixture's exact score,
 // e = E‖Cᵀ(s_D − s)‖² / E‖Cᵀ s‖², so that the two parameterisations are
@@ -207,7 +208,7 @@ TEST_CASE("train: the denoiser's score approaches the analytic mixture score", "
   const fs::path root = temp_dir("denoiser");
   Run run = make_run(root, "ve.spde",
                      {"train.steps=600", "train.batch_size=32", "train.checkpoint_every=600",
-                      "model.dropout=0.0"});
+                      "model.dropout=0.0", R"(model.parameterisation="denoiser")"});
   (void)spdec::runtime::run_train(run.config, run.process, quiet);
   auto model = spdec::runtime::make_run_model(run.config, run.process, kSide, kSide, at::kCPU);
   spdec::runtime::UNet net(spdec::runtime::unet_options(run.config.model, 1, kSide));

@@ -80,6 +80,7 @@ json to_json(const lang::TrainingPlan& plan) {
       {"automatic_parameterisation",
        automatic ? json(lang::name(plan.automatic_parameterisation(*automatic))) : json(nullptr)},
       {"per_mode_scales", plan.per_mode_scales},
+      {"uniform_scales", plan.uniform_scales},
       {"reasons", plan.reasons},
   };
 }
