@@ -47,6 +47,12 @@ inline constexpr ChoiceTable<Dataset, 4> kDatasets({{{Dataset::fashion_mnist, "f
                                                      {Dataset::cifar10, "cifar10"},
                                                      {Dataset::folder, "folder"}}});
 
+/// Whether the format has train and test splits (a folder or one IDX file is
+/// the whole data set).
+[[nodiscard]] constexpr bool has_splits(Dataset dataset) {
+  return dataset == Dataset::fashion_mnist || dataset == Dataset::cifar10;
+}
+
 /// data.split, eval.split.
 enum class Split { train, test };
 inline constexpr ChoiceTable<Split, 2> kSplits({{{Split::train, "train"}, {Split::test, "test"}}});

@@ -867,8 +867,7 @@ void read_eval(Reader& r, RunConfig& c, const fs::path& toml_dir) {
 
 void check_consistency(Reader& r, const RunConfig& c) {
   // Cross-key consistency.
-  if (c.data.split == Split::test &&
-      (c.data.dataset == Dataset::folder || c.data.dataset == Dataset::idx)) {
+  if (c.data.split == Split::test && !has_splits(c.data.dataset)) {
     // A folder (or one IDX file) has no split: training on "test" would
     // silently train on the very images data.path holds. Refused rather
     // than warned, since a run that ignores a key it was given misleads.

@@ -19,16 +19,49 @@
 namespace spdec::runtime {
 namespace {
 
-at::Tensor reference_images(const config::RunConfig& config, config::Split split, std::int64_t n) {
-  config::DataSection data = config.data;
-  data.split = split;
+/// The eval's two sets of n real images: the reference (eval.split) and the
+/// noise floor's (the other split). A data set without splits (folder, idx)
+/// gives its first n images and the n after them, so the floor never scores
+/// a set against itself.
+struct RealImages {
+  at::Tensor reference;
+  at::Tensor other;
+  std::string reference_name;
+  std::string other_name;
+};
+
+at::Tensor load_images(config::DataSection data, std::int64_t n, const std::string& what) {
   data.flip = false;
   const Dataset set = load_dataset(dataset_spec(data, n));
   if (set.size() < n) {
-    throw std::runtime_error(
-        fmt::format("eval.n = {} but the {} split has {} images", n, name(split), set.size()));
+    throw std::runtime_error(fmt::format("eval.n = {} but {} has {} images", n, what, set.size()));
   }
   return set.to_float();
+}
+
+RealImages real_images(const config::RunConfig& config, std::int64_t n) {
+  RealImages out;
+  if (config::has_splits(config.data.dataset)) {
+    const config::Split split = config.eval.split;
+    const config::Split other = config::other_split(split);
+    config::DataSection data = config.data;
+    data.split = split;
+    out.reference = load_images(data, n, fmt::format("the {} split", name(split)));
+    data.split = other;
+    out.other = load_images(data, n, fmt::format("the {} split", name(other)));
+    out.reference_name = name(split);
+    out.other_name = name(other);
+    return out;
+  }
+  const std::string what = fmt::format(
+      "data.path (no splits: the eval needs 2 x eval.n images, the reference and the noise "
+      "floor's)");
+  const at::Tensor both = load_images(config.data, 2 * n, what);
+  out.reference = both.narrow(0, 0, n);
+  out.other = both.narrow(0, n, n);
+  out.reference_name = fmt::format("images 0..{}", n - 1);
+  out.other_name = fmt::format("images {}..{}", n, 2 * n - 1);
+  return out;
 }
 
 /// eval.n generated images: samples.npy if it has enough, else sampled now.
@@ -114,7 +147,6 @@ EvalRunResult run_eval(const config::RunConfig& config, const lang::Process& pro
   log << "eval: features from " << extractor->description() << std::endl;
   const std::int64_t n = config.eval.n;
   const std::int64_t batch = config.eval.batch_size;
-  const config::Split other = config::other_split(config.eval.split);
   const at::Tensor samples = generated_images(config, process, log);
   // FID and KID of a set with NaNs are NaN (or an eigensolver failure): say
   // what happened instead.
@@ -123,13 +155,17 @@ EvalRunResult run_eval(const config::RunConfig& config, const lang::Process& pro
                              "; FID/KID/IS need finite images");
   }
   const ExtractedFeatures generated = extractor->extract(samples, batch);
-  const ExtractedFeatures reference =
-      extractor->extract(reference_images(config, config.eval.split, n), batch);
-  const ExtractedFeatures other_split =
-      extractor->extract(reference_images(config, other, n), batch);
+  const RealImages real = real_images(config, n);
+  if (!config::has_splits(config.data.dataset)) {
+    log << "eval: data set \"" << name(config.data.dataset)
+        << "\" has no splits: the reference is its " << real.reference_name
+        << " (which training saw), the noise floor's set its " << real.other_name << std::endl;
+  }
+  const ExtractedFeatures reference = extractor->extract(real.reference, batch);
+  const ExtractedFeatures other_split = extractor->extract(real.other, batch);
 
   nlohmann::json json = {{"n", n},
-                         {"reference_split", name(config.eval.split)},
+                         {"reference_split", real.reference_name},
                          {"feature_extractor", extractor->description()}};
   const FeatureStatistics reference_statistics = wants(config.eval, config::Metric::fid)
                                                      ? feature_statistics(reference.features)
@@ -137,7 +173,7 @@ EvalRunResult run_eval(const config::RunConfig& config, const lang::Process& pro
   json.update(score(config.eval, generated, reference, reference_statistics));
   // The noise floor: what the same n real images of the other split score.
   json["noise_floor"] = score(config.eval, other_split, reference, reference_statistics);
-  json["noise_floor"]["split"] = name(other);
+  json["noise_floor"]["split"] = real.other_name;
   if (wants(config.eval, config::Metric::is)) {
     if (reference.probabilities.defined()) {
       json["reference_is"] =
@@ -155,7 +191,7 @@ EvalRunResult run_eval(const config::RunConfig& config, const lang::Process& pro
   result.json = config::run_path(config, "metrics.json");
   write_file_atomically(result.json, json.dump(2) + "\n");
   log << "eval (n = " << n << "):" << summary_line(json) << "\n"
-      << "noise floor (" << name(other) << " vs " << name(config.eval.split)
+      << "noise floor (" << real.other_name << " vs " << real.reference_name
       << "):" << summary_line(json["noise_floor"]);
   if (json.contains("reference_is")) {
     log << fmt::format("  (reference IS {:.3f})", json["reference_is"]["mean"].get<double>());

@@ -112,6 +112,12 @@ SampleRunFiles run_sample(const config::RunConfig& config, const lang::Process& 
     config::DataSection held = config.data;
     held.split = config::other_split(config.data.split);
     held.flip = false;
+    if (!config::has_splits(held.dataset)) {
+      log << "sample: data set \"" << name(held.dataset)
+          << "\" has no splits, so the variance correction's held-out images are training "
+             "images: the denoiser's error on them, and the correction, come out too small"
+          << std::endl;
+    }
     request.held_out =
         load_dataset(dataset_spec(held, config.sample.variance_images)).to_float().to(device);
   }

@@ -533,7 +533,9 @@ TEST_CASE("generate: diverged samples are counted per image and explained", "[tr
 // class scores (the pixels themselves as features), scoring the data set's
 // own images as the "samples": FID against the same images is 0 and
 // precision/recall are 1 (every point lies in its own ball); IS cannot be
-// computed and is recorded as null rather than failing the run.
+// computed and is recorded as null rather than failing the run. A folder has
+// no splits: the reference is its first eval.n images and the noise floor
+// scores the next eval.n (here other images, so its FID is far from 0).
 TEST_CASE("eval: a TorchScript extractor without logits scores a set against itself",
           "[train][metrics]") {
   spdec::test::torch_setup();
@@ -547,6 +549,12 @@ TEST_CASE("eval: a TorchScript extractor without logits scores a set against its
                       R"(eval.metrics=["fid","kid","is","precision_recall"])"});
   const spdec::runtime::Dataset data =
       spdec::runtime::load_dataset(spdec::runtime::dataset_spec(run.config.data, kImages));
+  // Four more images, after the first four in name order: their negatives.
+  for (std::int64_t k = 0; k < kImages; ++k) {
+    spdec::runtime::write_png(
+        fs::path(run.config.data.path) / ("negative" + std::to_string(k) + ".png"),
+        255 - data.images[k]);
+  }
   fs::create_directories(run.config.run.dir);
   spdec::runtime::write_npy(fs::path(run.config.run.dir) / "samples.npy", data.to_float());
 
@@ -561,7 +569,9 @@ TEST_CASE("eval: a TorchScript extractor without logits scores a set against its
   CHECK(metrics["recall"].get<double>() == 1.0);
   CHECK(metrics.contains("kid"));
   CHECK(metrics["is"].is_null());
-  CHECK(metrics["noise_floor"]["fid"].get<double>() < 1e-4);  // a folder has one split
+  CHECK(metrics["reference_split"] == "images 0..3");
+  CHECK(metrics["noise_floor"]["split"] == "images 4..7");
+  CHECK(metrics["noise_floor"]["fid"].get<double>() > 1.0);  // the negatives, not the same set
   CHECK(metrics["feature_extractor"].get<std::string>().find("pixels.pt") != std::string::npos);
   CHECK(result.summary.find("precision 1.000") != std::string::npos);
   fs::remove_all(root);
