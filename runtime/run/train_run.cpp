@@ -139,14 +139,24 @@ at::Tensor training_labels(const at::Tensor& labels, const config::ModelSection&
 
 /// What in run.dir is a run's history, each relative to run.dir: what
 /// `--fresh` discards, and what a start without a checkpoint refuses to lose.
-std::vector<std::string> run_history(const std::filesystem::path& dir) {
+/// `sample_output` is the stem `spdec run sample` writes (sample.output);
+/// the default stem "samples" always counts.
+std::vector<std::string> run_history(const std::filesystem::path& dir,
+                                     const std::string& sample_output) {
+  std::vector<std::string> names = {"checkpoint.pt", "checkpoint.prev.pt", "train_log.jsonl",
+                                    "samples/"};
+  for (const std::string& stem : {std::string("samples"), sample_output}) {
+    for (const char* extension : {".png", ".npy"}) {
+      const std::string name = stem + extension;
+      if (std::find(names.begin(), names.end(), name) == names.end()) names.push_back(name);
+    }
+  }
   std::vector<std::string> found;
-  for (const char* name : {"checkpoint.pt", "checkpoint.prev.pt", "train_log.jsonl", "samples/",
-                           "samples.png", "samples.npy"}) {
+  for (const std::string& name : names) {
     std::error_code ec;
-    const std::string bare = std::string(name) == "samples/" ? "samples" : name;
+    const std::string bare = name.back() == '/' ? name.substr(0, name.size() - 1) : name;
     if (std::filesystem::exists(std::filesystem::symlink_status(dir / bare, ec))) {
-      found.emplace_back(name);
+      found.push_back(name);
     }
   }
   return found;
@@ -224,7 +234,7 @@ class Trainer {
           checkpoint.string(), std::filesystem::read_symlink(checkpoint, ec).string()));
     }
     if (std::filesystem::exists(checkpoint, ec)) return;
-    const std::vector<std::string> history = run_history(dir);
+    const std::vector<std::string> history = run_history(dir, config_.sample.output);
     if (!history.empty()) {
       throw std::runtime_error(fmt::format(
           "run.dir {} holds a run's history ({}) but no checkpoint.pt; use another run.dir, or "
@@ -236,7 +246,7 @@ class Trainer {
   /// --fresh: removes the run's history before a start at step 0.
   void discard_history() {
     const std::filesystem::path dir(config_.run.dir);
-    const std::vector<std::string> history = run_history(dir);
+    const std::vector<std::string> history = run_history(dir, config_.sample.output);
     if (history.empty()) return;
     log_ << "train: --fresh: discarding the run's history in " << dir.string() << ": "
          << fmt::format("{}", fmt::join(history, ", ")) << std::endl;

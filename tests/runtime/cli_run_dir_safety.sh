@@ -65,4 +65,14 @@ cmp -s "$dir/log.before" "$dir/lost/train_log.jsonl" || fail "the refusal change
   >"$dir/fresh.txt" 2>&1 || fail "--fresh exited $?: $(cat "$dir/fresh.txt")"
 grep -q "discarding the run's history" "$dir/fresh.txt" || fail "--fresh said: $(cat "$dir/fresh.txt")"
 [[ $(wc -l <"$dir/lost/train_log.jsonl") -eq 2 ]] || fail "--fresh: the log has not 2 lines"
+# Samples written under another name (sample.output) are history too, and
+# --fresh discards them.
+mkdir -p "$dir/named"
+touch "$dir/named/nfe50.png"
+expect_exit1 "named samples without a checkpoint" "holds a run's history (nfe50.png)" \
+  run train "$spec" "run.dir=\"$dir/named\"" "${tiny[@]}" train.steps=2 'sample.output="nfe50"'
+"$spdec" run train "$spec" "run.dir=\"$dir/named\"" "${tiny[@]}" train.steps=2 \
+  'sample.output="nfe50"' --fresh >"$dir/fresh-named.txt" 2>&1 ||
+  fail "--fresh (named) exited $?: $(cat "$dir/fresh-named.txt")"
+[[ -e "$dir/named/nfe50.png" ]] && fail "--fresh kept nfe50.png"
 exit $((failures > 0))
