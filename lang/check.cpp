@@ -11,6 +11,8 @@ std::optional<Process> check_module(const ast::Module& module, const CheckOption
   Usage usage;
   std::optional<Process> process = elaborate(module, options.overrides, diagnostics, &usage);
   if (!process) {
+    // What the file never mentions is unused whatever the errors are.
+    if (options.warnings) report_unused(module.file, usage, diagnostics);
     return std::nullopt;
   }
   classify(*process);

@@ -77,10 +77,11 @@ class Elaborator {
     noise();
     required_statements();
     record_params();
+    const bool failed = diagnostics_.error_count() > errors_before;
     if (usage != nullptr) {
-      record_usage(*usage);
+      record_usage(*usage, failed);
     }
-    if (diagnostics_.error_count() > errors_before) {
+    if (failed) {
       return std::nullopt;
     }
     return std::move(process_);
@@ -1031,19 +1032,26 @@ class Elaborator {
     }
   }
 
-  void record_usage(Usage& usage) const {
+  /// The definitions nothing uses. After errors the `used` flags are
+  /// incomplete (elaboration stopped early), so only what the file never
+  /// mentions counts, less what an error's note already showed as unused.
+  void record_usage(Usage& usage, bool failed) const {
+    const auto unused = [&](const std::string& name, bool used) {
+      if (!failed) return !used;
+      return !mentioned_.contains(name) && !noted_unused_.contains(name);
+    };
     for (const auto& [name, entry] : params_) {
-      if (!entry.used) {
+      if (unused(name, entry.used)) {
         usage.unused.push_back({"parameter", name, entry.decl->name.span});
       }
     }
     for (const auto& [name, entry] : schedules_) {
-      if (!entry.used) {
+      if (unused(name, entry.used)) {
         usage.unused.push_back({"schedule", name, entry.decl->name.span});
       }
     }
     for (const auto& [name, entry] : functions_) {
-      if (!entry.used) {
+      if (unused(name, entry.used)) {
         usage.unused.push_back({"function", name, entry.decl->name.span});
       }
     }

@@ -123,6 +123,13 @@ std::optional<UnstableStep> unstable_step(const Process& process) {
                           " (bound taken at a flat state, where Perona–Malik diffusivities peak)"};
 }
 
+void report_unused(const SourcePtr& file, const Usage& usage, Diagnostics& diagnostics) {
+  for (const Usage::Unused& u : usage.unused) {
+    diagnostics.warning("W103", file, u.span, u.what + " `" + u.name + "` is never used",
+                        "remove it, or use it in the drift, diffusion or a schedule");
+  }
+}
+
 void lint(const Process& process, const ast::Module& module, const Usage& usage,
           Diagnostics& diagnostics) {
   const SourcePtr& file = process.file;
@@ -140,10 +147,7 @@ void lint(const Process& process, const ast::Module& module, const Usage& usage,
   if (const auto unstable = unstable_step(process); unstable && drift != nullptr) {
     diagnostics.warning("W102", file, drift->span, unstable->message, unstable->hint);
   }
-  for (const Usage::Unused& u : usage.unused) {
-    diagnostics.warning("W103", file, u.span, u.what + " `" + u.name + "` is never used",
-                        "remove it, or use it in the drift, diffusion or a schedule");
-  }
+  report_unused(file, usage, diagnostics);
   if (c.exact_marginals && process.time.taming) {
     diagnostics.warning("W105", file, drift != nullptr ? drift->span : Span{},
                         "taming makes this linear process nonlinear when simulated; exact "

@@ -35,4 +35,8 @@ struct UnstableStep {
 void lint(const Process& process, const ast::Module& module, const Usage& usage,
           Diagnostics& diagnostics);
 
+/// W103 for each unused definition: part of lint, and what check reports
+/// alone for a file with errors (only what the file never mentions).
+void report_unused(const SourcePtr& file, const Usage& usage, Diagnostics& diagnostics);
+
 }  // namespace spdec::lang
