@@ -748,15 +748,63 @@ class Elaborator {
       static const std::set<std::string> codes = {"E020", "E021", "E022", "E030", "E031", "E045"};
       return d.severity == Severity::error && codes.contains(d.code);
     };
-    if (std::any_of(diagnostics_.all().begin() + static_cast<std::ptrdiff_t>(reported_before),
-                    diagnostics_.all().end(), from_arguments) &&
-        !diagnostics_.full()) {
-      diagnostics_.report({Severity::note, "", current_file_ ? current_file_ : file_, span,
-                           "in this call of `" + c.callee.name + "`",
-                           "the body of `" + c.callee.name +
-                               "` is checked with these arguments in place of its parameters"});
+    const auto first =
+        std::find_if(diagnostics_.all().begin() + static_cast<std::ptrdiff_t>(reported_before),
+                     diagnostics_.all().end(), from_arguments);
+    if (first != diagnostics_.all().end() && !diagnostics_.full()) {
+      note_call_site(c, span, *f.decl, first->span);
     }
     return result;
+  }
+
+  /// The note for an error found in a function's body with this call's
+  /// arguments: at the one argument whose parameter the error's operand
+  /// reads, when there is exactly one (the cause), else at the whole call.
+  void note_call_site(const ast::Call& c, Span call, const ast::FunctionDecl& decl,
+                      Span error_span) {
+    std::set<std::size_t> read;
+    collect_parameters_within(*decl.body, decl, error_span, read);
+    const SourcePtr at = current_file_ ? current_file_ : file_;
+    if (read.size() == 1 && *read.begin() < c.args.size()) {
+      const std::size_t i = *read.begin();
+      const std::string& parameter = decl.params[i].name;
+      diagnostics_.report({Severity::note, "", at, c.args[i]->span,
+                           "passed to `" + c.callee.name + "` as `" + parameter + "` here",
+                           "the body of `" + c.callee.name +
+                               "` is checked with this argument in "
+                               "place of `" +
+                               parameter + "`"});
+      return;
+    }
+    diagnostics_.report({Severity::note, "", at, call, "in this call of `" + c.callee.name + "`",
+                         "the body of `" + c.callee.name +
+                             "` is checked with these arguments in place of its parameters"});
+  }
+
+  /// The indices of `decl`'s parameters named inside `within` in `e`.
+  static void collect_parameters_within(const ast::Expr& e, const ast::FunctionDecl& decl,
+                                        Span within, std::set<std::size_t>& read) {
+    if (e.span.end <= within.begin || e.span.begin >= within.end) return;  // disjoint
+    std::visit(overloaded{[](const ast::Number&) {},
+                          [&](const ast::NameRef& n) {
+                            if (e.span.begin < within.begin || e.span.end > within.end) return;
+                            for (std::size_t i = 0; i < decl.params.size(); ++i) {
+                              if (decl.params[i].name == n.name) read.insert(i);
+                            }
+                          },
+                          [&](const ast::Call& call) {
+                            for (const ast::ExprPtr& a : call.args) {
+                              collect_parameters_within(*a, decl, within, read);
+                            }
+                          },
+                          [&](const ast::Unary& u) {
+                            collect_parameters_within(*u.operand, decl, within, read);
+                          },
+                          [&](const ast::Binary& b) {
+                            collect_parameters_within(*b.lhs, decl, within, read);
+                            collect_parameters_within(*b.rhs, decl, within, read);
+                          }},
+               e.node);
   }
 
   /// Function and schedule bodies see only their own parameters (lexical scope).
