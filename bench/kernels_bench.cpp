@@ -339,8 +339,19 @@ int main(int argc, char** argv) {
   bool kernels_only = false;
   app.add_flag("--kernels-only", kernels_only, "the kernel table only (no Phi_T comparison)");
   app.add_option("--json", json_path, "also write the results to this JSON file");
+  std::string device_choice = "all";
+  app.add_option("--device", device_choice,
+                 "cpu, cuda, or all (the CPU, and CUDA when this build and machine have it)")
+      ->check(CLI::IsMember({"cpu", "cuda", "all"}));
   CLI11_PARSE(app, argc, argv);
   std::setvbuf(stdout, nullptr, _IOLBF, 0);  // each row as soon as it is measured
+  std::vector<at::Device> devices;
+  if (device_choice != "cuda") devices.emplace_back(at::kCPU);
+  if (device_choice != "cpu" && at::hasCUDA()) devices.emplace_back(at::kCUDA);
+  if (devices.empty()) {
+    std::fprintf(stderr, "kernels_bench: --device cuda, but this build or machine has no CUDA\n");
+    return 1;
+  }
   const double budget = quick ? 0.3 : 2.0;
   // LibTorch on every core, like the generated code's OpenMP.
   at::set_num_threads(static_cast<int>(std::thread::hardware_concurrency()));
@@ -363,12 +374,12 @@ int main(int argc, char** argv) {
   std::vector<Row> rows;
   const double t = 0.7;
   const double dt = process->time.dt;
-  const std::vector<std::vector<std::int64_t>> shapes = {{128, 1, 28, 28}, {128, 3, 64, 64}};
-  std::vector<at::Device> devices = {at::kCPU};
-  if (at::hasCUDA()) devices.emplace_back(at::kCUDA);  // a GPU build on a GPU machine
   for (const at::Device& device : devices) {
     const auto compiled = spdec::runtime::make_compiled_kernels(process, program, device);
     const auto reference = spdec::runtime::make_reference_kernels(process, program);
+    // On a GPU also the larger batch the GPU targets are stated at.
+    std::vector<std::vector<std::int64_t>> shapes = {{128, 1, 28, 28}, {128, 3, 64, 64}};
+    if (device.is_cuda()) shapes.push_back({256, 3, 64, 64});
     for (const auto& shape : shapes) {
       const Cell cell{*compiled,
                       *reference,

@@ -22,7 +22,12 @@ done
 tmp="$(mktemp -d)"
 trap 'rm -rf "$tmp"' EXIT
 kernel_args=()
-for a in "${args[@]}"; do [[ "$a" == "--quick" ]] && kernel_args+=("--quick"); done
+for ((i = 0; i < ${#args[@]}; i++)); do
+  case "${args[i]}" in
+    --quick) kernel_args+=("--quick") ;;
+    --device) kernel_args+=("--device" "${args[i + 1]}") ;;
+  esac
+done
 echo "== kernels_bench"
 "$build/bench/kernels_bench" "${kernel_args[@]}" --json "$tmp/kernels.json"
 echo
