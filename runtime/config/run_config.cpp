@@ -752,6 +752,29 @@ void read_train(Reader& r, RunConfig& c) {
   r.get("train.mixed_precision", c.train.mixed_precision);
 }
 
+/// An output name stem (sample.output, edit.output), not a file name: one
+/// job writes several files (.png, .npy, ...), and `eval` finds the .npy by
+/// the same stem. A bad value is an error and leaves `fallback`.
+void read_output_stem(Reader& r, const std::string& key, std::string& stem_text,
+                      const std::string& fallback) {
+  const Found f = r.get(key, stem_text);
+  if (!f) return;
+  const fs::path stem(stem_text);
+  const std::string extension = stem.extension().string();
+  if (stem_text.empty() || stem.filename().empty() || stem_text.back() == '/') {
+    r.error_at(f, kBadValue, "`" + key + "` must name files, got \"" + stem_text + "\"",
+               "a name stem in run.dir: " + key + " = \"" + fallback + "_2\" writes " + fallback +
+                   "_2.png and " + fallback + "_2.npy");
+    stem_text = fallback;
+  } else if (extension == ".png" || extension == ".npy" || extension == ".json") {
+    r.error_at(f, kBadValue,
+               "`" + key + "` is a name stem, without an extension, got \"" + stem_text + "\"",
+               "write " + key + " = \"" + fs::path(stem).replace_extension().string() +
+                   "\": the job writes its .png and .npy");
+    stem_text = fallback;
+  }
+}
+
 void read_sample(Reader& r, RunConfig& c, const fs::path& toml_dir) {
   // [sample]
   r.get_choice("sample.sampler", kSamplers, c.sample.sampler);
@@ -794,27 +817,39 @@ void read_sample(Reader& r, RunConfig& c, const fs::path& toml_dir) {
       c.sample.checkpoint = absolute_normal(c.sample.checkpoint, base_of(f, toml_dir)).string();
     }
   }
+  read_output_stem(r, "sample.output", c.sample.output, "samples");
+}
+
+void read_edit(Reader& r, RunConfig& c) {
+  // [edit]
+  r.get("edit.strength", c.edit.strength, 0.0, false, "in (0, 1]", 1.0);
   {
-    // A stem, not a file name: one job writes two files (.png and .npy), and
-    // `eval` finds the .npy by the same stem.
-    const Found f = r.get("sample.output", c.sample.output);
-    const fs::path stem(c.sample.output);
-    const std::string extension = stem.extension().string();
-    if (f &&
-        (c.sample.output.empty() || stem.filename().empty() || c.sample.output.back() == '/')) {
-      r.error_at(f, kBadValue, "`sample.output` must name files, got \"" + c.sample.output + "\"",
-                 "a name stem in run.dir: sample.output = \"samples_ode\" writes samples_ode.png "
-                 "and samples_ode.npy");
-      c.sample.output = "samples";
-    } else if (f && (extension == ".png" || extension == ".npy")) {
-      r.error_at(
-          f, kBadValue,
-          "`sample.output` is a name stem, without an extension, got \"" + c.sample.output + "\"",
-          "write sample.output = \"" + fs::path(stem).replace_extension().string() +
-              "\": the job writes its .png and .npy");
-      c.sample.output = "samples";
+    const Found sweep = r.get_array<double>("edit.sweep", c.edit.sweep, "an array of numbers",
+                                            [](const toml::node& n) -> std::optional<double> {
+                                              if (const auto i = n.value_exact<std::int64_t>()) {
+                                                return static_cast<double>(*i);
+                                              }
+                                              return n.value_exact<double>();
+                                            });
+    for (const double s : c.edit.sweep) {
+      if (!(s > 0.0 && s <= 1.0)) {
+        r.error_at(sweep, kBadValue, "`edit.sweep` must hold strengths in (0, 1]");
+        break;
+      }
     }
   }
+  r.get_int("edit.seeds", c.edit.seeds, 1, "positive");
+  r.get_int("edit.images", c.edit.images, 1, "positive");
+  r.get("edit.strokes", c.edit.strokes);
+  r.get_int("edit.stroke_levels", c.edit.stroke_levels, 2, "at least 2");
+  {
+    const Found width = r.get_int("edit.stroke_width", c.edit.stroke_width, 0,
+                                  "0 (a tenth of the side) or an odd width");
+    if (width && c.edit.stroke_width > 0 && c.edit.stroke_width % 2 == 0) {
+      r.error_at(width, kBadValue, "`edit.stroke_width` must be odd (a centred median window)");
+    }
+  }
+  read_output_stem(r, "edit.output", c.edit.output, "edit");
 }
 
 void read_eval(Reader& r, RunConfig& c, const fs::path& toml_dir) {
@@ -899,6 +934,7 @@ void read_config(Reader& r, RunConfig& c, const fs::path& toml_dir, const std::s
   read_model(r, c);
   read_train(r, c);
   read_sample(r, c, toml_dir);
+  read_edit(r, c);
   read_eval(r, c, toml_dir);
   check_consistency(r, c);
 }
@@ -1312,6 +1348,16 @@ std::string resolved_toml(const RunConfig& c) {
   w.key("ema", c.sample.ema);
   w.key("checkpoint", c.sample.checkpoint);
   w.key("output", c.sample.output);
+
+  w.section("edit");
+  w.key("strength", c.edit.strength);
+  w.key("sweep", c.edit.sweep);
+  w.key("seeds", c.edit.seeds);
+  w.key("images", c.edit.images);
+  w.key("strokes", c.edit.strokes);
+  w.key("stroke_levels", c.edit.stroke_levels);
+  w.key("stroke_width", c.edit.stroke_width);
+  w.key("output", c.edit.output);
 
   w.section("eval");
   w.key("n", c.eval.n);

@@ -144,6 +144,27 @@ struct SampleSection {
   friend bool operator==(const SampleSection&, const SampleSection&) = default;
 };
 
+/// [edit]: `spdec run edit` (SDEdit: guided image synthesis from strokes).
+struct EditSection {
+  /// Where an edit starts, as a fraction of the process's time range:
+  /// s = t0 + strength·(T − t0) (flow matching: s = strength); 1 ignores the
+  /// input, small values keep it. diffusers' img2img `strength`.
+  double strength = 0.5;
+  /// The strengths of the sweep (one edit of every input at each).
+  std::vector<double> sweep{0.2, 0.4, 0.6, 0.8, 1.0};
+  int seeds = 4;   ///< edits of every input at `strength`, with different noise
+  int images = 8;  ///< without --input: this many data images (eval.split) made strokes
+  /// Inputs given as files go through the stroke simulator too (data
+  /// images always do).
+  bool strokes = false;
+  int stroke_levels = 4;  ///< grey (or per-channel) levels of a stroke painting
+  int stroke_width = 0;   ///< the median filter's width (odd); 0: about a tenth of the side
+  /// Name stem of the outputs, relative to run.dir: <stem>.png (the grid),
+  /// <stem>.npy, <stem>.json.
+  std::string output = "edit";
+  friend bool operator==(const EditSection&, const EditSection&) = default;
+};
+
 /// [eval]: `spdec run eval`.
 struct EvalSection {
   int n = 10000;
@@ -167,13 +188,15 @@ struct RunConfig {
   ModelSection model;
   TrainSection train;
   SampleSection sample;
+  EditSection edit;
   EvalSection eval;
 
   std::string source_path;  ///< the TOML file it came from (not part of equality)
 
   friend bool operator==(const RunConfig& a, const RunConfig& b) {
     return a.run == b.run && a.process == b.process && a.data == b.data && a.forward == b.forward &&
-           a.model == b.model && a.train == b.train && a.sample == b.sample && a.eval == b.eval;
+           a.model == b.model && a.train == b.train && a.sample == b.sample && a.edit == b.edit &&
+           a.eval == b.eval;
   }
 };
 

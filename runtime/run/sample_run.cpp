@@ -14,97 +14,26 @@
 #include "runtime/data/image_grid.hpp"
 #include "runtime/run/run_setup.hpp"
 #include "runtime/run/train_run.hpp"
+#include "runtime/run/trained_run.hpp"
 #include "runtime/sampling/data_prior.hpp"
 #include "runtime/sampling/generate.hpp"
 #include "runtime/training/checkpoint.hpp"
 #include "runtime/training/objective.hpp"
 
 namespace spdec::runtime {
-namespace {
-
-std::filesystem::path chosen_checkpoint(const config::RunConfig& config) {
-  const std::filesystem::path file = config.sample.checkpoint.empty()
-                                         ? checkpoint_path(config)
-                                         : std::filesystem::path(config.sample.checkpoint);
-  if (!std::filesystem::exists(file)) {
-    throw std::runtime_error("no checkpoint at " + file.string() +
-                             ": train first (spdec run train " + config.source_path +
-                             ") or pass --checkpoint PATH");
-  }
-  return file;
-}
-
-/// The checkpoint's [model] must be this config's: the network is rebuilt
-/// from the config.
-void check_same_network(const config::RunConfig& config, const CheckpointHeader& header,
-                        const std::filesystem::path& file) {
-  lang::Diagnostics diagnostics;
-  config::LoadOptions options;
-  options.check_process = false;
-  const auto trained = config::parse_run_config(header.config, file.string() + " (config)",
-                                                config.run.dir, {}, diagnostics, options);
-  if (!trained) return;  // an older schema: the tensor shapes still guard the load
-  if (!(trained->model == config.model)) {
-    throw std::runtime_error("checkpoint " + file.string() +
-                             " was trained with a different [model] section than " +
-                             config.source_path + "; sample with the run's own config");
-  }
-}
-
-/// The training images the prior at T is drawn from (`sample.prior`), or an
-/// undefined tensor for the checkpoint's Gaussian; the log says which, and
-/// for `auto` why.
-at::Tensor prior_images(const config::RunConfig& config, ProcessModel& model,
-                        ObjectiveKind objective, const at::Device& device, std::ostream& log) {
-  using config::SamplePrior;
-  if (objective == ObjectiveKind::flow_matching) return {};
-  at::Tensor images;  // `fitted` needs no images: decide_prior keeps the checkpoint's
-  if (config.sample.prior != SamplePrior::fitted) {
-    config::DataSection data = config.data;
-    data.flip = false;
-    try {
-      images = load_run_dataset(dataset_spec(data, config.sample.prior_images), log, "sample")
-                   .to_float()
-                   .to(device);
-    } catch (const DataError& e) {
-      if (config.sample.prior == SamplePrior::simulate) throw;
-      log << "sample: prior at T: the checkpoint's Gaussian fit (the training images, which "
-             "sample.prior = \"auto\" would check, are not readable: "
-          << e.what() << ")" << std::endl;
-      return {};
-    }
-  }
-  PriorDecision decision = decide_prior(config.sample.prior, model, images, config.sample.seed);
-  log << "sample: prior at T: " << decision.reason << std::endl;
-  return std::move(decision.images);
-}
-
-}  // namespace
 
 SampleRunFiles run_sample(const config::RunConfig& config, const lang::Process& process,
                           std::ostream& log) {
   apply_thread_count(config);
   const at::Device device = choose_device(config.run.device);
-  const std::filesystem::path file = chosen_checkpoint(config);
-  const CheckpointHeader header = read_checkpoint_header(file);
-  check_same_network(config, header, file);
-  const std::int64_t channels = header.image_shape[0];
-  auto model =
-      make_run_model(config, process, header.image_shape[1], header.image_shape[2], device);
-  const std::string fingerprint = process_fingerprint(process, model->flow_scheme());
-  require_checkpoint_process(file, header, fingerprint, [&](const CheckpointHeader& h) {
-    return process_mismatch(h, config, process);
-  });
-  const ObjectiveChoice objective = choose_objective(header.objective, *model);
-
-  UNet net(unet_options(config.model, channels, header.image_shape[1]));
-  std::optional<GaussianPrior> prior;
-  std::optional<GaussianPrior> data_spectrum;
-  CheckpointParts parts;
-  (config.sample.ema ? parts.ema : parts.model) = net.get();
-  (void)load_checkpoint(file, fingerprint, parts, &prior, &model->noise().basis(), &data_spectrum);
-  net->to(device);
-  const NetworkHead head = network_head(objective.kind, header.parameterisation, data_spectrum);
+  TrainedRun run = open_trained_run(config, process, device);
+  ProcessModel& model = *run.model;
+  const std::filesystem::path& file = run.checkpoint;
+  const CheckpointHeader& header = run.header;
+  const ObjectiveChoice& objective = run.objective;
+  UNet& net = run.net;
+  const NetworkHead& head = run.head;
+  const std::optional<GaussianPrior>& prior = run.prior;
 
   GenerateRequest request = generate_request(config);
   if (config.sample.variance_correction) {
@@ -121,8 +50,8 @@ SampleRunFiles run_sample(const config::RunConfig& config, const lang::Process& 
     request.held_out =
         load_dataset(dataset_spec(held, config.sample.variance_images)).to_float().to(device);
   }
-  request.prior_images = prior_images(config, *model, objective.kind, device, log);
-  const ResolvedSampler sampler = resolve_sampler(request, *model, head);
+  request.prior_images = prior_images(config, model, objective.kind, device, log);
+  const ResolvedSampler sampler = resolve_sampler(request, model, head);
   request.chosen_grid = sampler.time_grid;
   log << "sample: " << request.n << " images from " << file.string() << " (step " << header.step
       << ", " << (config.sample.ema ? "EMA" : "raw") << " weights, objective "
@@ -139,7 +68,7 @@ SampleRunFiles run_sample(const config::RunConfig& config, const lang::Process& 
     bar->update(done);
   };
   const ValueRange range = config.data.range;
-  const at::Tensor images = clamp_to_range(generate(*model, net, head, prior, request), range);
+  const at::Tensor images = clamp_to_range(generate(model, net, head, prior, request), range);
   if (bar) bar->finish();
   const std::int64_t non_finite = non_finite_images(images);
   if (non_finite > 0) {

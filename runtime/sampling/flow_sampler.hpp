@@ -14,6 +14,7 @@ namespace spdec::runtime {
 
 struct FlowSamplerOptions {
   std::int64_t steps = 100;
+  double start = 1.0;  ///< the time z is at: 1 (noise) to draw, less to edit (SDEdit)
   bool heun = true;
   std::function<void(std::int64_t, std::int64_t)> progress;
 };

@@ -12,6 +12,7 @@
 #include "runtime/base/splitmix.hpp"
 #include "runtime/data/dataset.hpp"
 #include "runtime/sampling/data_prior.hpp"
+#include "runtime/sampling/edit_start.hpp"
 #include "runtime/sampling/flow_sampler.hpp"
 #include "runtime/sampling/grid_choice.hpp"
 #include "runtime/sampling/posterior_variance.hpp"
@@ -89,6 +90,7 @@ SamplerOptions sampler_options(const GenerateRequest& request, ProcessModel& mod
     options.grid =
         rank_time_grids(model, head.preconditioner->data().variance(), options).front().grid;
   }
+  if (request.edit_inputs.defined()) options.start_time = request.edit_time;
   return options;
 }
 
@@ -125,8 +127,7 @@ std::shared_ptr<const PosteriorVarianceTable> x0_variance_table(ProcessModel& mo
   }
   const SamplerOptions options = sampler_options(request, model, head);
   if (options.predictor != Predictor::posterior) return nullptr;
-  const std::vector<double> grid =
-      time_grid(model.end_time(), model.start_time(), options.steps, options.grid);
+  const std::vector<double> grid = sampler_times(model, options);
   // Up to 32 of the grid's step-start times (Γ is interpolated in between).
   const std::size_t starts = grid.size() - 1;
   const std::size_t stride = (starts + 31) / 32;
@@ -158,8 +159,13 @@ at::Tensor generate_batch(ProcessModel& model, UNet& net, const NetworkHead& hea
     noise.sample_ids = ids.to(device);
     const at::Tensor like = at::empty({n, channels, model.height(), model.width()},
                                       at::TensorOptions().dtype(at::kFloat).device(device));
-    const at::Tensor z = model.white_noise(like, noise);
+    at::Tensor z = model.white_noise(like, noise);
     FlowSamplerOptions options;
+    if (request.edit_inputs.defined()) {
+      // The flow's own path: x_s = (1 − s) x + s z.
+      options.start = request.edit_time;
+      z = flow_edit_start(request.edit_inputs, ids, request.edit_time, z);
+    }
     options.steps = request.steps;
     options.heun = request.integrator != config::Integrator::euler;
     options.progress = progress;
@@ -168,17 +174,21 @@ at::Tensor generate_batch(ProcessModel& model, UNet& net, const NetworkHead& hea
     };
     return sample_flow(velocity, z, options);
   }
-  if (!prior && !request.prior_images.defined()) {
+  if (!prior && !request.prior_images.defined() && !request.edit_inputs.defined()) {
     throw std::invalid_argument("generate: no prior at T (the checkpoint has none)");
   }
   SamplerOptions options = sampler_options(request, model, head);
   if (gamma) options.x0_variance = [gamma](double t) { return (*gamma)(t); };
   options.sample_ids = ids;
   options.progress = progress;
-  const at::Tensor x_T =
-      request.prior_images.defined()
-          ? simulate_prior(model, request.prior_images, request.seed, ids, device)
-          : draw_prior(model, *prior, n, request.seed, ids, device);
+  at::Tensor x_T;
+  if (request.edit_inputs.defined()) {
+    x_T = edit_start(model, request.edit_inputs, request.edit_time, request.seed, ids, device);
+  } else if (request.prior_images.defined()) {
+    x_T = simulate_prior(model, request.prior_images, request.seed, ids, device);
+  } else {
+    x_T = draw_prior(model, *prior, n, request.seed, ids, device);
+  }
   if (head.parameterisation == Parameterisation::denoiser) {
     if (!head.preconditioner) {
       throw std::invalid_argument("generate: a denoiser network needs the data's spectrum");

@@ -52,6 +52,13 @@ struct GenerateRequest {
   /// Training images [N, C, H, W] the prior at T is drawn from
   /// (runtime/sampling/data_prior.hpp); undefined: the checkpoint's Gaussian.
   at::Tensor prior_images;
+  /// An edit (SDEdit, Meng et al. 2022) instead of a draw from the prior:
+  /// sample i starts from edit_inputs[i mod N] ([N, C, H, W], the data
+  /// range) pushed forward to edit_time with sample i's noise, and the
+  /// sampler runs from there (runtime/sampling/edit_start.hpp). Undefined:
+  /// generation from T.
+  at::Tensor edit_inputs;
+  double edit_time = 0.0;
   std::optional<std::int64_t> label;  ///< class-conditional: all this label; else random
   double guidance = 0.0;
   /// (done, total) predictor steps over all batches.

@@ -23,8 +23,7 @@ class Run {
       : model_(model), score_(score), denoiser_(denoiser), options_(options) {}
 
   at::Tensor operator()(at::Tensor x) {
-    const std::vector<double> t =
-        time_grid(model_.end_time(), model_.start_time(), options_.steps, options_.grid);
+    const std::vector<double> t = sampler_times(model_, options_);
     const std::int64_t n = options_.steps;
     for (std::int64_t i = 0; i < n; ++i) {
       const auto ti = t[static_cast<std::size_t>(i)];
@@ -197,6 +196,16 @@ double fastest_decay_rate(ProcessModel& model, double t) {
 
 }  // namespace
 
+std::vector<double> sampler_times(const ProcessModel& model, const SamplerOptions& options) {
+  const double start = options.start_time.value_or(model.end_time());
+  if (!(start > model.start_time() && start <= model.end_time())) {
+    throw std::invalid_argument(fmt::format(
+        "sampler: the start time {} is outside the process's time range ({}, {}]", start,
+        model.start_time(), model.end_time()));
+  }
+  return time_grid(start, model.start_time(), options.steps, options.grid);
+}
+
 bool is_explicit(Predictor predictor) {
   return predictor == Predictor::reverse_sde || predictor == Predictor::ode_euler ||
          predictor == Predictor::ode_heun;
@@ -204,8 +213,7 @@ bool is_explicit(Predictor predictor) {
 
 std::string stability_warning(ProcessModel& model, const SamplerOptions& options) {
   if (!is_explicit(options.predictor)) return {};
-  const std::vector<double> t =
-      time_grid(model.end_time(), model.start_time(), options.steps, options.grid);
+  const std::vector<double> t = sampler_times(model, options);
   double worst = 0;
   double worst_t = 0;
   for (std::size_t i = 0; i + 1 < t.size(); ++i) {

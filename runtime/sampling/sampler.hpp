@@ -46,7 +46,9 @@
 
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
+#include <vector>
 
 #include "runtime/process/denoiser.hpp"
 #include "runtime/process/process_model.hpp"
@@ -65,7 +67,10 @@ enum class Predictor { reverse_sde, ode_euler, ode_heun, ancestral, posterior, e
 
 struct SamplerOptions {
   Predictor predictor = Predictor::reverse_sde;
-  std::int64_t steps = 1000;         ///< predictor steps from T to t₀
+  std::int64_t steps = 1000;         ///< predictor steps from the start time to t₀
+  /// The time x starts at: T (unset) for a draw from the prior; earlier for
+  /// an edit (SDEdit), where x is an image pushed forward to this time.
+  std::optional<double> start_time;
   std::int64_t corrector_steps = 0;  ///< Langevin steps per level
   double snr = 0.16;                 ///< the corrector's signal-to-noise ratio
   bool denoise = true;               ///< Tweedie at t₀
@@ -83,6 +88,11 @@ struct SamplerOptions {
   /// Called after each predictor step (done, total), e.g. for a progress bar.
   std::function<void(std::int64_t, std::int64_t)> progress;
 };
+
+/// The times the sampler visits: options.start_time (or T) down to t₀ on
+/// options.grid, options.steps steps.
+[[nodiscard]] std::vector<double> sampler_times(const ProcessModel& model,
+                                                const SamplerOptions& options);
 
 /// The Philox step of the prior draw.
 inline constexpr std::uint64_t kPriorStep = std::uint64_t{1} << 41U;

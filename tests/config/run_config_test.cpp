@@ -528,6 +528,29 @@ TEST_CASE("sample.output: a name stem for the sample files", "[config]") {
               "`sample.output` must name files, got \"dir/\"");
 }
 
+TEST_CASE("[edit]: strengths in (0, 1], an odd stroke width, a name stem", "[config]") {
+  const Loaded plain = load(kHeat);
+  REQUIRE(plain.config);
+  CHECK(plain.config->edit.strength == 0.5);
+  CHECK(plain.config->edit.sweep == std::vector<double>{0.2, 0.4, 0.6, 0.8, 1.0});
+  const Loaded set = load(kHeat +
+                          "[edit]\nstrength = 1\nsweep = [0.1, 0.3]\nseeds = 2\n"
+                          "stroke_width = 5\noutput = \"strokes\"\n");
+  REQUIRE(set.config);
+  CHECK(set.config->edit.strength == 1.0);
+  CHECK(set.config->edit.sweep == std::vector<double>{0.1, 0.3});
+  CHECK(set.config->edit.stroke_width == 5);
+  CHECK(spdec::config::resolved_toml(*set.config).find("[edit]") != std::string::npos);
+  check_error(load(kHeat, {"edit.strength=0"}), "C004", 1, 15,
+              "`edit.strength` must be in (0, 1], got 0");
+  check_error(load(kHeat + "[edit]\nsweep = [0.5, 1.5]\n"), "C004", 4, 9,
+              "`edit.sweep` must hold strengths in (0, 1]");
+  check_error(load(kHeat, {"edit.stroke_width=4"}), "C004", 1, 19,
+              "`edit.stroke_width` must be odd (a centred median window)");
+  check_error(load(kHeat, {"edit.output=\"e.png\""}), "C004", 1, 13,
+              "`edit.output` is a name stem, without an extension, got \"e.png\"");
+}
+
 TEST_CASE("data.split = test is refused for data sets without splits", "[config]") {
   const std::string folder = kHeat + "[data]\ndataset = \"folder\"\npath = \"/tmp\"\n";
   const Loaded loaded = load(folder + "split = \"test\"\n");

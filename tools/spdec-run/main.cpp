@@ -15,6 +15,7 @@
 #include "runtime/base/run_lock.hpp"
 #include "runtime/config/run_config.hpp"
 #include "runtime/run/classifier_run.hpp"
+#include "runtime/run/edit_run.hpp"
 #include "runtime/run/eval_run.hpp"
 #include "runtime/run/forward_run.hpp"
 #include "runtime/run/sample_run.hpp"
@@ -232,6 +233,17 @@ int run_sample(const JobArgs& args) {
   return 0;
 }
 
+int run_edit(const JobArgs& args) {
+  JobArgs with_checkpoint = args;
+  if (!args.checkpoint.empty()) {
+    with_checkpoint.overrides.push_back("sample.checkpoint=\"" + args.checkpoint + "\"");
+  }
+  auto job = load(with_checkpoint, "edit");
+  if (!job || !adopt_trained_run(*job, with_checkpoint, "edit")) return 1;
+  (void)spdec::runtime::run_edit(job->config, job->process, args.inputs, std::cout);
+  return 0;
+}
+
 int run_classifier(const JobArgs& args) {
   const auto job = load(args, "classifier");
   if (!job) return 1;
@@ -289,6 +301,17 @@ int main(int argc, char** argv) {
   sample->add_option("--checkpoint", args->checkpoint,
                      "a checkpoint file (default: the run directory's checkpoint.pt)");
   sample->callback([args, &exit_code] { exit_code = run_sample(*args); });
+  CLI::App* edit = add_job(
+      app, "edit",
+      "Edit guide images with a trained run (SDEdit): push them to a strength of the time range "
+      "and sample back; edit.png (guides, a strength sweep, seeds), edit.npy, edit.json",
+      *args);
+  edit->add_option("--input", args->inputs,
+                   "guide image files (default: data images of the held-out split made stroke "
+                   "paintings)");
+  edit->add_option("--checkpoint", args->checkpoint,
+                   "a checkpoint file (default: the run directory's checkpoint.pt)");
+  edit->callback([args, &exit_code] { exit_code = run_edit(*args); });
   CLI::App* classifier = add_job(
       app, "classifier",
       "Train the evaluation classifier on the run's labelled data ([train] steps, batch_size, lr, "
