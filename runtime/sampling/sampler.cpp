@@ -199,9 +199,9 @@ double fastest_decay_rate(ProcessModel& model, double t) {
 std::vector<double> sampler_times(const ProcessModel& model, const SamplerOptions& options) {
   const double start = options.start_time.value_or(model.end_time());
   if (!(start > model.start_time() && start <= model.end_time())) {
-    throw std::invalid_argument(fmt::format(
-        "sampler: the start time {} is outside the process's time range ({}, {}]", start,
-        model.start_time(), model.end_time()));
+    throw std::invalid_argument(
+        fmt::format("sampler: the start time {} is outside the process's time range ({}, {}]",
+                    start, model.start_time(), model.end_time()));
   }
   return time_grid(start, model.start_time(), options.steps, options.grid);
 }

@@ -67,7 +67,7 @@ enum class Predictor { reverse_sde, ode_euler, ode_heun, ancestral, posterior, e
 
 struct SamplerOptions {
   Predictor predictor = Predictor::reverse_sde;
-  std::int64_t steps = 1000;         ///< predictor steps from the start time to t₀
+  std::int64_t steps = 1000;  ///< predictor steps from the start time to t₀
   /// The time x starts at: T (unset) for a draw from the prior; earlier for
   /// an edit (SDEdit), where x is an image pushed forward to this time.
   std::optional<double> start_time;
