@@ -222,24 +222,28 @@ bool adopt_trained_run(Job& job, const JobArgs& args, const std::string& name) {
   return true;
 }
 
-int run_sample(const JobArgs& args) {
+/// A job that draws from a trained run (sample, edit): --checkpoint as
+/// sample.checkpoint, then the trained run's config adopted.
+std::optional<Job> load_trained(const JobArgs& args, const std::string& name) {
   JobArgs with_checkpoint = args;
   if (!args.checkpoint.empty()) {
     with_checkpoint.overrides.push_back("sample.checkpoint=\"" + args.checkpoint + "\"");
   }
-  auto job = load(with_checkpoint, "sample");
-  if (!job || !adopt_trained_run(*job, with_checkpoint, "sample")) return 1;
+  auto job = load(with_checkpoint, name);
+  if (!job || !adopt_trained_run(*job, with_checkpoint, name)) return std::nullopt;
+  return job;
+}
+
+int run_sample(const JobArgs& args) {
+  auto job = load_trained(args, "sample");
+  if (!job) return 1;
   (void)spdec::runtime::run_sample(job->config, job->process, std::cout);
   return 0;
 }
 
 int run_edit(const JobArgs& args) {
-  JobArgs with_checkpoint = args;
-  if (!args.checkpoint.empty()) {
-    with_checkpoint.overrides.push_back("sample.checkpoint=\"" + args.checkpoint + "\"");
-  }
-  auto job = load(with_checkpoint, "edit");
-  if (!job || !adopt_trained_run(*job, with_checkpoint, "edit")) return 1;
+  auto job = load_trained(args, "edit");
+  if (!job) return 1;
   (void)spdec::runtime::run_edit(job->config, job->process, args.inputs, std::cout);
   return 0;
 }
