@@ -45,6 +45,19 @@ grep -q "model.base_channels = 32 (the run: 16)" "$dir/again.txt" \
 for f in again.png again.npy; do [[ -s "$dir/run/$f" ]] || fail "sample.output: missing $f"; done
 cmp -s "$dir/run/samples.npy" "$dir/first.npy" || fail "sample.output: samples.npy was replaced"
 
+# run edit: held-out images made strokes, and a guide file of another size.
+"$spdec" run edit "$root/specs/fmnist_ve.toml" "${run[@]}" sample.steps=5 edit.images=2 \
+  edit.seeds=2 "edit.sweep=[0.5]" >"$dir/edit.txt" 2>&1 \
+  || fail "edit exited $?: $(cat "$dir/edit.txt")"
+grep -q "2 test images made stroke paintings" "$dir/edit.txt" || fail "edit said: $(cat "$dir/edit.txt")"
+for f in edit.png edit.npy edit.json; do [[ -s "$dir/run/$f" ]] || fail "edit: missing $f"; done
+"$spdec" run edit "$root/specs/fmnist_ve.toml" "${run[@]}" sample.steps=5 --input "$dir/run/edit.png" \
+  edit.output=from_file >"$dir/edit2.txt" 2>&1 || fail "edit --input exited $?: $(cat "$dir/edit2.txt")"
+[[ -s "$dir/run/from_file.png" ]] || fail "edit --input: missing from_file.png"
+"$spdec" run edit "$root/specs/fmnist_ve.toml" "${run[@]}" --input "$dir/nothing.png" >"$dir/edit3.txt" 2>&1 \
+  && fail "edit of a missing file succeeded"
+grep -q "nothing.png" "$dir/edit3.txt" || fail "a missing guide is not named: $(cat "$dir/edit3.txt")"
+
 # The posterior sampler (auto for VE) with Gamma from held-out images.
 "$spdec" run sample "$root/specs/fmnist_ve.toml" "${run[@]}" "${tiny[@]}" \
   sample.variance_correction=true sample.variance_images=8 >"$dir/gamma.txt" 2>&1 \

@@ -289,7 +289,12 @@ int main(int argc, char** argv) {
   CLI::App* forward = add_job(
       app, "forward",
       "Simulate the process on a few images: forward.png, forward.npy, forward.json", *args);
-  forward->add_option("--input", args->inputs, "image files to use instead of the data set");
+  // One file per --input (allow_extra_args false), so that overrides may
+  // follow it: `--input a.png train.steps=5`.
+  forward
+      ->add_option("--input", args->inputs,
+                   "an image file to use instead of the data set (repeatable)")
+      ->allow_extra_args(false);
   forward->callback([args, &exit_code] { exit_code = run_forward(*args); });
   CLI::App* train = add_job(app, "train",
                             "Train a score network for the run's process (resumes a run "
@@ -311,8 +316,9 @@ int main(int argc, char** argv) {
       "and sample back; edit.png (guides, a strength sweep, seeds), edit.npy, edit.json",
       *args);
   edit->add_option("--input", args->inputs,
-                   "guide image files (default: data images of the held-out split made stroke "
-                   "paintings)");
+                   "a guide image file (repeatable; default: data images of the held-out split "
+                   "made stroke paintings)")
+      ->allow_extra_args(false);
   edit->add_option("--checkpoint", args->checkpoint,
                    "a checkpoint file (default: the run directory's checkpoint.pt)");
   edit->callback([args, &exit_code] { exit_code = run_edit(*args); });
