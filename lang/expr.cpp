@@ -504,33 +504,88 @@ bool equal(const ExprRef& a, const ExprRef& b) {
   return true;
 }
 
-std::string to_string(const ExprRef& e) {
-  switch (e->op) {
-    case Op::constant:
-      return number_text(e->value);
-    case Op::knots:
-      return "knots#" + std::to_string(e->index) + "(" + to_string(e->args[0]) + ")";
-    case Op::shift:
-      return "shift(" + to_string(e->args[0]) + ", " + std::to_string(e->index) + ", " +
-             std::to_string(e->index2) + ")";
-    default:
-      break;
+namespace {
+
+/// Infix printing; a node in `names` prints as its name (to_string_shared).
+class Printer {
+ public:
+  explicit Printer(const std::map<const Expr*, std::string>* names = nullptr) : names_(names) {}
+
+  std::string print(const ExprRef& e, bool top = true) const {
+    if (names_ != nullptr && !top) {
+      if (const auto found = names_->find(e.get()); found != names_->end()) return found->second;
+    }
+    switch (e->op) {
+      case Op::constant:
+        return number_text(e->value);
+      case Op::knots:
+        return "knots#" + std::to_string(e->index) + "(" + print(e->args[0], false) + ")";
+      case Op::shift:
+        return "shift(" + print(e->args[0], false) + ", " + std::to_string(e->index) + ", " +
+               std::to_string(e->index2) + ")";
+      default:
+        break;
+    }
+    switch (op_info(e->op).notation) {
+      case Notation::leaf:
+        return name(e->op);
+      case Notation::prefix:
+        return std::string(name(e->op)) + "(" + print(e->args[0], false) + ")";
+      case Notation::infix:
+        return "(" + print(e->args[0], false) + " " + name(e->op) + " " + print(e->args[1], false) +
+               ")";
+      case Notation::call:
+        break;
+    }
+    std::string out = std::string(name(e->op)) + "(";
+    for (std::size_t i = 0; i < e->args.size(); ++i) {
+      out += (i > 0 ? ", " : "") + print(e->args[i], false);
+    }
+    return out + ")";
   }
-  switch (op_info(e->op).notation) {
-    case Notation::leaf:
-      return name(e->op);
-    case Notation::prefix:
-      return std::string(name(e->op)) + "(" + to_string(e->args[0]) + ")";
-    case Notation::infix:
-      return "(" + to_string(e->args[0]) + " " + name(e->op) + " " + to_string(e->args[1]) + ")";
-    case Notation::call:
-      break;
+
+ private:
+  const std::map<const Expr*, std::string>* names_;
+};
+
+/// How many times each node of the DAG under e is an operand (e: 1), and
+/// the nodes in post-order (operands first), each once.
+void count_uses(const ExprRef& e, std::map<const Expr*, std::size_t>& uses,
+                std::vector<ExprRef>& order) {
+  if (uses[e.get()]++ > 0) return;
+  for (const ExprRef& a : e->args) count_uses(a, uses, order);
+  order.push_back(e);
+}
+
+}  // namespace
+
+std::string to_string(const ExprRef& e) { return Printer().print(e); }
+
+std::string to_string_shared(const ExprRef& e) {
+  // Below this many terms (as a tree) the plain text is short enough; every
+  // process written by hand so far prints unchanged.
+  constexpr std::size_t kPlainTerms = 400;
+  // A shared subexpression smaller than this is cheaper to repeat than to name.
+  constexpr std::size_t kNamedTerms = 12;
+  if (tree_size(e, kPlainTerms) < kPlainTerms) return to_string(e);
+  std::map<const Expr*, std::size_t> uses;
+  std::vector<ExprRef> order;
+  count_uses(e, uses, order);
+  // Operands first, so a definition's text already uses the names of what it
+  // shares; equal texts (the same function inlined twice) share one name.
+  std::map<const Expr*, std::string> names;
+  std::map<std::string, std::string> defined;
+  std::string definitions;
+  const Printer printer(&names);
+  for (const ExprRef& node : order) {
+    if (node == e || uses[node.get()] < 2 || tree_size(node, kNamedTerms) < kNamedTerms) continue;
+    const std::string text = printer.print(node);
+    const auto [found, added] = defined.emplace(text, "$" + std::to_string(defined.size() + 1));
+    names.emplace(node.get(), found->second);
+    if (added)
+      definitions += (definitions.empty() ? " where " : ", ") + found->second + " = " + text;
   }
-  std::string out = std::string(name(e->op)) + "(";
-  for (std::size_t i = 0; i < e->args.size(); ++i) {
-    out += (i > 0 ? ", " : "") + to_string(e->args[i]);
-  }
-  return out + ")";
+  return printer.print(e) + definitions;
 }
 
 ExprRef make_operation(Op op, std::vector<ExprRef> args, Span span) {

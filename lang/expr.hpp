@@ -118,6 +118,11 @@ struct Expr {
 [[nodiscard]] bool equal(const ExprRef& a, const ExprRef& b);
 /// Infix rendering, for messages and `spdec check --emit checked`.
 [[nodiscard]] std::string to_string(const ExprRef& e);
+/// The same, but an expression of many terms (hundreds, as a tree) prints
+/// each substantial subexpression it shares (a structure tensor read by
+/// several eigen helpers) once: `ROOT where $1 = ..., $2 = ...`, names
+/// defined after the names they use. Small expressions print as to_string.
+[[nodiscard]] std::string to_string_shared(const ExprRef& e);
 /// Number of nodes counted as a tree (shared subtrees counted each time),
 /// saturating at `limit`.
 [[nodiscard]] std::size_t tree_size(const ExprRef& e, std::size_t limit);
