@@ -193,8 +193,11 @@ class Lowering {
   NodeId mean(NodeId a, NodeId b) { return g_.mul(g_.constant(0.5), g_.add(a, b)); }
 
   /// The operand of a stencil, computed on the grid and extended by the
-  /// ghost rule, read at node q.
+  /// ghost rule, read at node q — except a smoothing gauss(e, σ), which is
+  /// evaluated at q itself: the weighted sum of e around q, ghost values
+  /// included (the smoothing of the extended image, §13.7).
   NodeId operand_at(const ExprRef& f, Offset q) {
+    if (f->op == Op::gauss) return scalar(f, at_node(q));
     const NodeId on_grid = scalar(f, at_node({0, 0}));
     return at(on_grid, q);
   }
@@ -274,13 +277,19 @@ class Lowering {
     return {g_.sub(column(1), column(-1)), g_.sub(row(1), row(-1))};
   }
 
-  /// gauss(f, σ) at node o: Σ_j w_j Σ_i w_i f[o + (i, j)], the product of
-  /// the 1-D weights summed row by row. Like every stencil at a node, it
-  /// reads its operand, computed on the grid, at raw offsets from o through
-  /// the ghost rule (§12); so at a ghost node it is symmetric in x and y
-  /// (two passes, the second reading the first through the ghost rule,
-  /// would clamp a ghost column before the row offsets and a ghost row
-  /// after them), and at a node inside the grid it equals the two passes.
+  /// gauss(f, σ) at node o: Σ_j w_j Σ_i w_i f(o + (i, j)), the product of
+  /// the 1-D weights summed row by row, with f *evaluated at* the nodes
+  /// o + (i, j) as a conductance is at a neighbour node (§13.4: its leaves
+  /// and its stencils' operands read there through the ghost rule); and an
+  /// enclosing stencil reads gauss at its own nodes the same way
+  /// (operand_at). So gauss smooths the image extended by the ghost rule —
+  /// the usual convolution with a Neumann or periodic extension — rather than
+  /// smoothing on the grid and then extending the result (§13.7). Inside the
+  /// grid the two agree. At the border this keeps a structure tensor (a
+  /// smoothing of products of gradients of a smoothing) one `at` level deep
+  /// per leaf instead of one level per nesting, which would multiply the size
+  /// of the kernels' border code by a stencil's area at every level; and it
+  /// is symmetric in x and y.
   NodeId gaussian(const ExprRef& f, double sigma, Offset o) {
     const std::vector<double> weights = lang::gauss_weights(sigma);
     const auto radius = static_cast<std::int32_t>(weights.size() / 2);
@@ -291,7 +300,7 @@ class Lowering {
     for (std::int32_t j = -radius; j <= radius; ++j) {
       NodeId row = g_.constant(0.0);
       for (std::int32_t i = -radius; i <= radius; ++i) {
-        row = g_.add(row, g_.mul(weight(i), operand_at(f, o + Offset{i, j})));
+        row = g_.add(row, g_.mul(weight(i), scalar(f, at_node(o + Offset{i, j}))));
       }
       sum = g_.add(sum, g_.mul(weight(j), row));
     }
@@ -303,6 +312,19 @@ class Lowering {
   /// central difference of v's components.
   NodeId divergence(const ExprRef& v, Offset o) {
     if (const auto tensor = lang::match_tensor_flux(v)) {
+      if (lag_ && lang::smooths_nonlinear_function(tensor->matrix)) {
+        // FED takes its step bound from the operator at a flat frozen state,
+        // which bounds the operator only where the conductance is largest
+        // when the image is flat; a tensor built from a structure tensor (a
+        // smoothing of products of derivatives) is largest on coherent
+        // structures instead. Not lagging it leaves the lagged drift
+        // nonlinear, and the fed pass refuses with this reason.
+        program_.fed.refusal =
+            "the diffusion tensor reads a smoothing of a nonlinear function of u (a structure "
+            "tensor): it grows with the image's coherence, so the flat state where FED bounds "
+            "the operator bounds nothing";
+        return tensor_flux_unlagged(tensor->matrix, tensor->operand, o);
+      }
       return tensor_flux(tensor->matrix, tensor->operand, o);
     }
     ExprRef k;
@@ -446,6 +468,14 @@ class Lowering {
       sum = g_.add(sum, g_.mul(w, g_.sub(operand_at(e, o + d), centre)));
     }
     return sum;
+  }
+
+  NodeId tensor_flux_unlagged(const ExprRef& m, const ExprRef& e, Offset o) {
+    const bool lag = lag_;
+    lag_ = false;
+    const NodeId flux = tensor_flux(m, e, o);
+    lag_ = lag;
+    return flux;
   }
 
   const lang::Process& process_;
