@@ -21,6 +21,7 @@
 #include <string>
 #include <vector>
 
+#include "codegen/compile.hpp"
 #include "codegen/pipeline.hpp"
 #include "lang/check.hpp"
 #include "lang/lint.hpp"
@@ -206,7 +207,7 @@ TEST_CASE("the tensor stencil is exact on quadratics: div(D grad u) = tr(DA)", "
   WARN("quadratics: max |div(D grad u) - tr(DA)| in the interior = " << worst);
 }
 
-TEST_CASE("explicit steps below the W102 bound keep the maximum principle; above it W102 fires",
+TEST_CASE("explicit steps below the W102 bound keep the maximum principle and W102 fires above it",
           "[tensor][stability]") {
   // Constant D with |b| <= min(a, c) (condition number at most 3 + 2√2):
   // every off-centre weight is >= 0 and sums to 2(a + c) − 2|b|, so
@@ -394,4 +395,24 @@ TEST_CASE("fed: tensor conductances are lagged, a structure tensor is refused", 
       "div(eigmat(evec1(structure(u, 0.5, 1)), 0.01, 1) * grad(u))", "1", "scheme face_mean"));
   CHECK_FALSE(ced.fed.available);
   CHECK_THAT(ced.fed.refusal, Catch::Contains("structure tensor"));
+}
+
+TEST_CASE("every tensor construct compiles for the CPU and to PTX with NVRTC", "[tensor][cuda]") {
+  // The good corpus's two tensor processes use every construct of §7.4 and
+  // §13.6-13.7 (no GPU needed: PTX for the oldest architecture NVRTC knows).
+  for (const char* name : {"tensor_diffusion", "structure_tensor"}) {
+    INFO(name);
+    const auto program = spdec::codegen::build_program(spdec::test::checked_file(
+        std::string(SPDEC_SOURCE_DIR) + "/tests/lang/corpus/good/" + name + ".spde"));
+    std::string why;
+    if (!spdec::codegen::target_available(spdec::codegen::Target::cuda, &why)) {
+      WARN("CUDA target unavailable: " << why);
+    } else {
+      const auto ptx = spdec::codegen::compile_program(program, spdec::codegen::Target::cuda,
+                                                       {spdec::codegen::ptx_arch()});
+      CHECK_THAT(ptx.image, Catch::Contains(".entry spdec_drift"));
+    }
+    const auto cpu = spdec::codegen::compile_program(program, spdec::codegen::Target::cpu);
+    CHECK(cpu.library != nullptr);
+  }
 }

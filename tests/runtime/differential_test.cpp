@@ -114,8 +114,9 @@ void compare_all_kernels(const spdec::lang::Process& process, const std::string&
   check_close(compiled->ode_velocity(u, u0, t, dt, score, qdiag),
               reference->ode_velocity(u, u0, t, dt, score, qdiag), "ode_velocity");
 
-  // fed_steps (every library process has a FED operator; a process without
-  // one says why): two steps below the explicit limit 2/L, so that no FED
+  // fed_steps (a process without a FED operator — coherence_enhancing, whose
+  // structure tensor FED refuses — says why): two steps below the explicit
+  // limit 2/L, so that no FED
   // amplification of rounding enters and the tolerance above applies;
   // conductances frozen at another state.
   if (!program->fed.available) {
@@ -180,6 +181,39 @@ TEST_CASE("compiled CPU kernels equal the reference on stencil corner cases", "[
         }
       }
     }
+  }
+}
+
+TEST_CASE("compiled CPU kernels equal the reference on tensor diffusion",
+          "[differential][tensor]") {
+  // Every construct of LANGUAGE.md §7.4 and §13.6-13.7 in one drift: mat,
+  // matrix arithmetic and select, M * v, the tensor flux (its scaled form
+  // too), divxy, gauss, structure, eig1, eig2, evec1, evec2, eigmat; gauss in
+  // the diffusion, whose derivative div_sigma differentiates through it.
+  // One scheme, boundary and channel setting per compile (each is tens of
+  // seconds), together covering each of them.
+  spdec::test::torch_setup(13);
+  const char* drift =
+      "div(eigmat(evec1(structure(u, 0.5, 0.7)), 0.05 + 0.1 * u0^2, "
+      "1 / (1 + norm2(grad(gauss(u, 0.6))))) * grad(u)) + divxy(1 + u^2, exp(-u0^2), u) "
+      "+ 0.3 * div(select(u > 0, 2 * mat(1, 0.2 * u, 0.5), mat(0.5, -0.1, 1) - mat(0, 0, 0.2)) "
+      "* grad(u) / 2) + eig1(mat(u, u0, 1)) - eig2(mat(1, 0.1 * x, u0)) "
+      "+ dot(evec2(mat(u, 0.3, u0)) + mat(1, 0.5, 2) * grad(u0), vec(1, 2))";
+  struct Setting {
+    const char* scheme;
+    const char* boundary;
+    const char* channels;
+  };
+  for (const Setting& setting :
+       {Setting{"paper", "neumann", "independent"}, Setting{"face_mean", "periodic", "coupled"},
+        Setting{"face_gradient", "dirichlet -0.2", "independent"}}) {
+    const std::string text =
+        std::string("process tensor\ndrift = ") + drift +
+        "\ndiffusion = 0.5 + 0.1 * gauss(u, 0.5)^2 + 0.05 * norm2(grad(gauss(u, 0.5)))\n"
+        "scheme " +
+        setting.scheme + "\nboundary " + setting.boundary + "\nchannels " + setting.channels +
+        "\ngradient central\ntime T = 1, dt = 0.01, taming = 0.5\n";
+    compare_all_kernels(spdec::test::check_process(text), text);
   }
 }
 
