@@ -32,14 +32,6 @@ ExprRef eigenvalue_gap(const ExprRef& m, Span s) {
                add(mul(diagonal, diagonal, s), mul(number(4.0, s), mul(off, off, s), s), s), s);
 }
 
-/// The operand of a reduction over channels under `channels coupled`
-/// (§15): p·q as dot((p, 0), (q, 0)), which lowering sums over channels
-/// exactly like norm2 and dot.
-ExprRef reduced_product(const ExprRef& p, const ExprRef& q, Span s) {
-  const ExprRef zero = number(0.0, s);
-  return binary(Op::dot, make_vector(p, zero, s), make_vector(q, zero, s), s);
-}
-
 }  // namespace
 
 int gauss_radius(double sigma) {
@@ -114,9 +106,10 @@ ExprRef structure_tensor(const ExprRef& e, double sigma, double rho, Span s) {
   const ExprRef smooth = gauss(e, sigma, s);
   const ExprRef gx = stencil(Op::dx, smooth, s);
   const ExprRef gy = stencil(Op::dy, smooth, s);
-  return make_matrix(gauss(reduced_product(gx, gx, s), rho, s),
-                     gauss(reduced_product(gx, gy, s), rho, s),
-                     gauss(reduced_product(gy, gy, s), rho, s), s);
+  // Per channel: the outer product is not a reduction (LANGUAGE.md §13.7
+  // says why a colour tensor summed over channels is not built in).
+  return make_matrix(gauss(mul(gx, gx, s), rho, s), gauss(mul(gx, gy, s), rho, s),
+                     gauss(mul(gy, gy, s), rho, s), s);
 }
 
 std::optional<TensorFlux> match_tensor_flux(const ExprRef& v) {

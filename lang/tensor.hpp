@@ -45,8 +45,7 @@ inline constexpr int kMaxGaussRadius = 8;
                                         const ExprRef& across, Span span);
 
 /// J_ρ(∇e_σ) = K_ρ * (∇e_σ ∇e_σᵀ) with e_σ = gauss(e, σ) and ∇ the node
-/// gradient of §13.2; under `channels coupled` the outer product is summed
-/// over the channels (a reduction, like norm2).
+/// gradient of §13.2, per channel (also under `channels coupled`).
 [[nodiscard]] ExprRef structure_tensor(const ExprRef& e, double sigma, double rho, Span span);
 
 /// div(D * grad(e)), possibly scaled: D * grad(e), k * (D * grad(e)),
