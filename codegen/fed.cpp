@@ -26,7 +26,10 @@
 //      reason, and the runtime keeps the explicit flow_steps. (Lagging every
 //      nonlinear occurrence would also give a linear operator, but not one
 //      whose spectrum we can bound or whose maximum principle we can argue;
-//      refusing is the honest choice.) A drift that is the constant 0 is the
+//      refusing is the honest choice.) Lowering itself refuses a tensor flux
+//      whose tensor smooths a nonlinear function of u (a structure tensor,
+//      lower.cpp): FED's bound is taken at a flat state, where such a
+//      conductance is smallest. A drift that is the constant 0 is the
 //      zero operator and accepted. Under a Dirichlet boundary the ghost value
 //      makes A affine at the border; that is accepted (the boundary value is
 //      a fixed point of every step, and the extremum principle then holds
@@ -170,6 +173,7 @@ void prepare_fed(StencilProgram& program) {
   fed.available = false;
   fed.cached.clear();
   fed.step = {};
+  if (!fed.refusal.empty()) return;  // lowering refused already (a structure tensor)
   if (fed.lagged.general == kNoNode) {
     fed.refusal = "no drift";
     return;

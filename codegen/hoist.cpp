@@ -1,6 +1,7 @@
 #include "codegen/hoist.hpp"
 
 #include <algorithm>
+#include <map>
 #include <set>
 #include <string_view>
 #include <utility>
@@ -79,21 +80,36 @@ class Planner {
 
   /// `id` with every leaf moved by (dx, dy) (interior forms: `at` on leaves only).
   NodeId translate(NodeId id, std::int32_t dx, std::int32_t dy) {
-    const Node node = g_[id];  // copy: the graph grows below
-    if (positional_leaf(node)) return g_.at(id, dx, dy);
-    if (node.kind == Kind::at) return g_.at(node.args[0], node.a + dx, node.b + dy);
-    if (node.kind != Kind::apply && node.kind != Kind::channel_sum) return id;
-    std::array<NodeId, 3> args = node.args;
-    for (std::size_t i = 0; i < node.arity; ++i) args.at(i) = translate(args.at(i), dx, dy);
-    return g_.with_args(id, args);
+    std::map<NodeId, NodeId> done;  // a DAG: each shared node once, not once per path
+    return translate(id, dx, dy, done);
   }
 
-  /// The cost of evaluating `id` once, each distinct node counted once.
-  int cost(NodeId id, std::set<NodeId>& seen) {
+  NodeId translate(NodeId id, std::int32_t dx, std::int32_t dy, std::map<NodeId, NodeId>& done) {
+    if (const auto found = done.find(id); found != done.end()) return found->second;
+    const Node node = g_[id];  // copy: the graph grows below
+    NodeId out = id;
+    if (positional_leaf(node)) {
+      out = g_.at(id, dx, dy);
+    } else if (node.kind == Kind::at) {
+      out = g_.at(node.args[0], node.a + dx, node.b + dy);
+    } else if (node.kind == Kind::apply || node.kind == Kind::channel_sum) {
+      std::array<NodeId, 3> args = node.args;
+      for (std::size_t i = 0; i < node.arity; ++i) args.at(i) = translate(args.at(i), dx, dy, done);
+      out = g_.with_args(id, args);
+    }
+    done.emplace(id, out);
+    return out;
+  }
+
+  /// The cost of evaluating `id` once, each distinct node counted once, up
+  /// to `enough` (all a candidate needs to know is whether it reaches it).
+  int cost(NodeId id, std::set<NodeId>& seen, int enough) {
     if (!seen.insert(id).second) return 0;
     const Node& node = g_[id];
     int total = node.kind == Kind::apply ? op_cost(node.op) : 0;
-    for (std::size_t i = 0; i < node.arity; ++i) total += cost(node.args.at(i), seen);
+    for (std::size_t i = 0; i < node.arity && total < enough; ++i) {
+      total += cost(node.args.at(i), seen, enough - total);
+    }
     return total;
   }
 
@@ -103,7 +119,7 @@ class Planner {
     const Node node = g_[id];  // copy: translate() grows the graph
     if (node.kind != Kind::apply) return;
     std::set<NodeId> seen;
-    if (const auto at = anchor(id); at && cost(id, seen) >= kHoistCost) {
+    if (const auto at = anchor(id); at && cost(id, seen, kHoistCost) >= kHoistCost) {
       const NodeId canonical = translate(id, -at->dx, -at->dy);
       candidates_[id] = {canonical, *at};
       members_[canonical].insert(*at);

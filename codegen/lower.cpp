@@ -15,6 +15,7 @@
 #include "codegen/passes.hpp"
 #include "lang/diagnostics.hpp"
 #include "lang/expr.hpp"
+#include "lang/tensor.hpp"
 
 namespace spdec::codegen {
 namespace {
@@ -41,11 +42,14 @@ struct Placement {
 
 Placement at_node(Offset o) { return Placement{o, -1}; }
 
-/// A lowered value: a scalar (y == kNoNode) or a vector (x, y).
+/// A lowered value: a scalar (y == kNoNode), a vector (x, y) or a
+/// symmetric matrix [[x, y], [y, z]].
 struct Value {
   NodeId x = kNoNode;
   NodeId y = kNoNode;
-  [[nodiscard]] bool is_vector() const { return y != kNoNode; }
+  NodeId z = kNoNode;
+  [[nodiscard]] bool is_vector() const { return y != kNoNode && z == kNoNode; }
+  [[nodiscard]] bool is_matrix() const { return z != kNoNode; }
 };
 
 /// The slot of a time-stage value among the program's host params, added
@@ -68,7 +72,7 @@ class Lowering {
 
   NodeId scalar(const ExprRef& e, Placement p) {
     const Value v = lower(e, p);
-    if (v.is_vector()) lang::internal_error("codegen: a vector where a scalar was checked");
+    if (v.y != kNoNode) lang::internal_error("codegen: a vector where a scalar was checked");
     return v.x;
   }
 
@@ -115,6 +119,8 @@ class Lowering {
       }
       case Op::make_vector:
         return {scalar(e->args[0], p), scalar(e->args[1], p)};
+      case Op::make_matrix:
+        return {scalar(e->args[0], p), scalar(e->args[1], p), scalar(e->args[2], p)};
       case Op::norm2:
         return {reduce(e, norm2(lower(e->args[0], p)))};
       case Op::norm:
@@ -133,6 +139,7 @@ class Lowering {
       case Op::lap:
       case Op::div_:
       case Op::sobel:
+      case Op::gauss:
       case Op::shift:
         return node_stencil(e, p);
       case Op::kappa:
@@ -149,6 +156,12 @@ class Lowering {
   }
 
   Value arithmetic(Op op, Value a, Value b) {
+    // Matrices reach lowering only as make_matrix and in M * v (lang keeps
+    // the others entry by entry).
+    if (a.is_matrix()) {
+      return {g_.add(g_.mul(a.x, b.x), g_.mul(a.y, b.y)),
+              g_.add(g_.mul(a.y, b.x), g_.mul(a.z, b.y))};
+    }
     if (!a.is_vector() && !b.is_vector()) return {g_.apply(op, a.x, b.x)};
     if (a.is_vector() && b.is_vector()) return {g_.apply(op, a.x, b.x), g_.apply(op, a.y, b.y)};
     if (a.is_vector()) return {g_.apply(op, a.x, b.x), g_.apply(op, a.y, b.x)};
@@ -180,8 +193,11 @@ class Lowering {
   NodeId mean(NodeId a, NodeId b) { return g_.mul(g_.constant(0.5), g_.add(a, b)); }
 
   /// The operand of a stencil, computed on the grid and extended by the
-  /// ghost rule, read at node q.
+  /// ghost rule, read at node q — except a smoothing gauss(e, σ), which is
+  /// evaluated at q itself: the weighted sum of e around q, ghost values
+  /// included (the smoothing of the extended image, §13.7).
   NodeId operand_at(const ExprRef& f, Offset q) {
+    if (f->op == Op::gauss) return scalar(f, at_node(q));
     const NodeId on_grid = scalar(f, at_node({0, 0}));
     return at(on_grid, q);
   }
@@ -241,6 +257,8 @@ class Lowering {
         return sobel(f, o);
       case Op::div_:
         return {divergence(f, o)};
+      case Op::gauss:
+        return {gaussian(f, e->args[1]->value, o)};
       default:
         lang::internal_error(std::string("codegen: not a node stencil: ") + lang::name(e->op));
     }
@@ -259,9 +277,56 @@ class Lowering {
     return {g_.sub(column(1), column(-1)), g_.sub(row(1), row(-1))};
   }
 
+  /// gauss(f, σ) at node o: Σ_j w_j Σ_i w_i f(o + (i, j)), the product of
+  /// the 1-D weights summed row by row, with f *evaluated at* the nodes
+  /// o + (i, j) as a conductance is at a neighbour node (§13.4: its leaves
+  /// and its stencils' operands read there through the ghost rule); and an
+  /// enclosing stencil reads gauss at its own nodes the same way
+  /// (operand_at). So gauss smooths the image extended by the ghost rule —
+  /// the usual convolution with a Neumann or periodic extension — rather than
+  /// smoothing on the grid and then extending the result (§13.7). Inside the
+  /// grid the two agree. At the border this keeps a structure tensor (a
+  /// smoothing of products of gradients of a smoothing) one `at` level deep
+  /// per leaf instead of one level per nesting, which would multiply the size
+  /// of the kernels' border code by a stencil's area at every level; and it
+  /// is symmetric in x and y.
+  NodeId gaussian(const ExprRef& f, double sigma, Offset o) {
+    const std::vector<double> weights = lang::gauss_weights(sigma);
+    const auto radius = static_cast<std::int32_t>(weights.size() / 2);
+    const auto weight = [&](std::int32_t k) {
+      return g_.constant(weights.at(static_cast<std::size_t>(k + radius)));
+    };
+    NodeId sum = g_.constant(0.0);
+    for (std::int32_t j = -radius; j <= radius; ++j) {
+      NodeId row = g_.constant(0.0);
+      for (std::int32_t i = -radius; i <= radius; ++i) {
+        row = g_.add(row, g_.mul(weight(i), scalar(f, at_node(o + Offset{i, j}))));
+      }
+      sum = g_.add(sum, g_.mul(weight(j), row));
+    }
+    return sum;
+  }
+
   /// div(v): flux form when v = k * grad(e) (or grad(e), or k * grad(e) / c),
-  /// else the normalised central difference of v's components.
+  /// the tensor stencil when v = D * grad(e) (scaled), else the normalised
+  /// central difference of v's components.
   NodeId divergence(const ExprRef& v, Offset o) {
+    if (const auto tensor = lang::match_tensor_flux(v)) {
+      if (lag_ && lang::smooths_nonlinear_function(tensor->matrix)) {
+        // FED takes its step bound from the operator at a flat frozen state,
+        // which bounds the operator only where the conductance is largest
+        // when the image is flat; a tensor built from a structure tensor (a
+        // smoothing of products of derivatives) is largest on coherent
+        // structures instead. Not lagging it leaves the lagged drift
+        // nonlinear, and the fed pass refuses with this reason.
+        program_.fed.refusal =
+            "the diffusion tensor reads a smoothing of a nonlinear function of u (a structure "
+            "tensor): it grows with the image's coherence, so the flat state where FED bounds "
+            "the operator bounds nothing";
+        return tensor_flux_unlagged(tensor->matrix, tensor->operand, o);
+      }
+      return tensor_flux(tensor->matrix, tensor->operand, o);
+    }
     ExprRef k;
     ExprRef e;
     if (match_flux(v, k, e)) return flux(k, e, o);
@@ -338,6 +403,79 @@ class Lowering {
       sum = g_.add(sum, g_.sub(out, in));
     }
     return sum;
+  }
+
+  /// The value on the edge from node o to its neighbour o + d of a
+  /// coefficient f (a function of the placement it is evaluated at), as the
+  /// scheme places face conductances (§13.4): `paper` at the neighbour node,
+  /// `face_mean` the mean of the two nodes, `face_gradient` at the face for
+  /// the four axis edges (the mean of the two nodes on a diagonal).
+  template <class Coefficient>
+  NodeId edge_value(const Coefficient& f, Offset o, Offset d) {
+    const Offset other = o + d;
+    const bool axis_edge = d.x == 0 || d.y == 0;
+    switch (process_.scheme) {
+      case lang::FluxScheme::paper:
+        return f(at_node(other));
+      case lang::FluxScheme::face_gradient:
+        if (axis_edge) {
+          const std::int32_t axis = d.x != 0 ? 0 : 1;
+          const bool forward = d.x + d.y > 0;
+          return f(Placement{forward ? o : other, axis});
+        }
+        [[fallthrough]];
+      case lang::FluxScheme::face_mean:
+        break;
+    }
+    return mean(f(at_node(o)), f(at_node(other)));
+  }
+
+  /// div(D grad e) at node o for D = [[a, b], [b, c]] (§13.6): Weickert's
+  /// nonnegativity stencil (J. Weickert, "Anisotropic Diffusion in Image
+  /// Processing", 1998, §3.4.2),
+  ///   Σ_d w_d (e[o + d] − e[o]) over the eight neighbours,
+  ///   w = a − |b| on the x-edges, c − |b| on the y-edges,
+  ///   (|b| + b)/2 on the edges along ±(1, 1), (|b| − b)/2 along ±(1, −1),
+  /// each coefficient placed on its edge by the scheme (edge_value). The axis
+  /// part is built exactly as flux() builds it, so that for b = 0 (D = k·I,
+  /// divxy) the diagonal terms fold away and the IR *is* the scalar flux of
+  /// div(k * grad(e)).
+  NodeId tensor_flux(const ExprRef& m, const ExprRef& e, Offset o) {
+    const ExprRef& b = m->args[1];
+    const auto off = [&](Placement p) { return g_.apply(Op::abs, conductance(b, p)); };
+    const auto positive = [&](Placement p) {  // (|b| + b)/2
+      return g_.mul(g_.constant(0.5), g_.add(off(p), conductance(b, p)));
+    };
+    const auto negative = [&](Placement p) {  // (|b| − b)/2
+      return g_.mul(g_.constant(0.5), g_.sub(off(p), conductance(b, p)));
+    };
+    NodeId sum = g_.constant(0.0);
+    const NodeId centre = operand_at(e, o);
+    for (std::size_t axis = 0; axis < kAxes.size(); ++axis) {
+      const ExprRef& k = m->args[axis == 0 ? 0 : 2];
+      const auto diagonal = [&](Placement p) { return conductance(k, p); };
+      const Offset step = kAxes.at(axis);
+      const NodeId k_plus = g_.sub(edge_value(diagonal, o, step), edge_value(off, o, step));
+      const Offset back{-step.x, -step.y};
+      const NodeId k_minus = g_.sub(edge_value(diagonal, o, back), edge_value(off, o, back));
+      const NodeId out = g_.mul(k_plus, g_.sub(operand_at(e, o + step), centre));
+      const NodeId in = g_.mul(k_minus, g_.sub(centre, operand_at(e, o + back)));
+      sum = g_.add(sum, g_.sub(out, in));
+    }
+    for (const Offset d : {Offset{1, 1}, Offset{-1, -1}, Offset{1, -1}, Offset{-1, 1}}) {
+      const bool rising = d.x == d.y;
+      const NodeId w = rising ? edge_value(positive, o, d) : edge_value(negative, o, d);
+      sum = g_.add(sum, g_.mul(w, g_.sub(operand_at(e, o + d), centre)));
+    }
+    return sum;
+  }
+
+  NodeId tensor_flux_unlagged(const ExprRef& m, const ExprRef& e, Offset o) {
+    const bool lag = lag_;
+    lag_ = false;
+    const NodeId flux = tensor_flux(m, e, o);
+    lag_ = lag;
+    return flux;
   }
 
   const lang::Process& process_;

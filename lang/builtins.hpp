@@ -23,7 +23,8 @@ struct BuiltinCall {
 
 struct Builtin {
   std::string_view name;
-  std::size_t arity;
+  std::size_t arity;           ///< the fewest arguments it takes
+  std::size_t max_arity;       ///< the most (mat takes 3 or 4)
   std::string_view signature;  ///< for messages and the reference, e.g. "clamp(v, lo, hi)"
   /// Builds the expression, or reports and returns null.
   ExprRef (*build)(const BuiltinCall& call, Diagnostics& diagnostics);

@@ -4,6 +4,7 @@
 
 #include "lang/linear_rate.hpp"
 #include "lang/ops.hpp"
+#include "lang/tensor.hpp"
 #include "lang/training_plan.hpp"
 
 namespace spdec::lang {
@@ -93,11 +94,14 @@ Dependence dependence(const ExprRef& e) {
       return {0, true, Top::linear_free};
     case Op::neg:
     case Op::shift:
+    case Op::gauss:  // a fixed weighted sum of neighbours: linear, no derivative
       return dependence(a[0]);
     case Op::add:
     case Op::sub:
     case Op::make_vector:
       return sum(dependence(a[0]), dependence(a[1]));
+    case Op::make_matrix:
+      return sum(sum(dependence(a[0]), dependence(a[1])), dependence(a[2]));
     case Op::mul:
     case Op::dot:
       return product(dependence(a[0]), dependence(a[1]));
@@ -148,8 +152,14 @@ bool spectral(const ExprRef& e) {
     case Op::lap:
       return spectral(a[0]);
     case Op::div_: {
-      // div(c * grad(s)) or div(grad(s)) with s spectral and c time-only.
+      // div(c * grad(s)) or div(grad(s)) with s spectral and c time-only;
+      // div(D * grad(s)) with D = c·I, c time-only.
       const ExprRef& v = a[0];
+      if (const auto tensor = match_tensor_flux(v)) {
+        const auto& d = tensor->matrix->args;
+        return time_only(d[0]) && d[1]->is_constant(0.0) && equal(d[0], d[2]) &&
+               spectral(tensor->operand);
+      }
       if (v->op == Op::grad) {
         return spectral(v->args[0]);
       }

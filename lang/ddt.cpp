@@ -24,10 +24,14 @@ class TimeAlgebra {
     // (rather than writing 0·x) also avoids 0·inf = NaN at λ(T) = inf. The
     // zero has the product's shape (2·v differentiates to 0·v + 2·v').
     if (op == Op::mul && (operands[0]->is_constant(0.0) || operands[1]->is_constant(0.0))) {
-      const bool vector =
-          operands[0]->shape == Shape::vector || operands[1]->shape == Shape::vector;
-      const Span s = origin->span;
-      return vector ? make_vector(constant(0.0, s), constant(0.0, s), s) : constant(0.0, s);
+      const auto has = [&](Shape shape) {
+        return operands[0]->shape == shape || operands[1]->shape == shape;
+      };
+      // s·v, v·s and M·v are vectors; s·M and M·s matrices.
+      const Shape shape = has(Shape::vector)   ? Shape::vector
+                          : has(Shape::matrix) ? Shape::matrix
+                                               : Shape::scalar;
+      return zero_of(shape, origin->span);
     }
     return make_operation(op, {operands.begin(), operands.end()}, origin->span);
   }
@@ -46,10 +50,18 @@ class TimeAlgebra {
   static std::vector<Term> operands(const Term& e) { return e->args; }
   static bool independent(const Term& e) { return e->stage == Stage::constant; }
 
-  static Term zero(const Term& e) {
-    const Span s = e->span;
-    return e->shape == Shape::scalar ? constant(0.0, s)
-                                     : make_vector(constant(0.0, s), constant(0.0, s), s);
+  static Term zero(const Term& e) { return zero_of(e->shape, e->span); }
+
+  static Term zero_of(Shape shape, Span s) {
+    switch (shape) {
+      case Shape::scalar:
+        break;
+      case Shape::vector:
+        return make_vector(constant(0.0, s), constant(0.0, s), s);
+      case Shape::matrix:
+        return make_matrix(constant(0.0, s), constant(0.0, s), constant(0.0, s), s);
+    }
+    return constant(0.0, s);
   }
 
   static Term own_derivative(const Term& e, Differentiator<TimeAlgebra>& /*unused*/) {

@@ -419,11 +419,12 @@ class Elaborator {
     if (e->stage != Stage::constant || e->shape != Shape::scalar) {
       const SourcePtr where = entry.override_file ? entry.override_file : file_;
       const Span at = e->shape != Shape::scalar ? value.span : first_reading(e, e->reads).span;
-      diagnostics_.error(e->shape != Shape::scalar ? "E020" : "E030", where, at,
-                         "parameter `" + name + "` must be a constant scalar; this " +
-                             (e->shape != Shape::scalar ? std::string("is a vector")
-                                                        : "reads " + what_it_reads(e)),
-                         "parameters are fixed numbers; use a schedule for time dependence");
+      diagnostics_.error(
+          e->shape != Shape::scalar ? "E020" : "E030", where, at,
+          "parameter `" + name + "` must be a constant scalar; this " +
+              (e->shape != Shape::scalar ? "is a " + std::string(lang::name(e->shape))
+                                         : "reads " + what_it_reads(e)),
+          "parameters are fixed numbers; use a schedule for time dependence");
       entry.failed = true;
       return std::nullopt;
     }
@@ -570,7 +571,8 @@ class Elaborator {
         return lang::unary(Op::neg, a, span);
       case ast::UnaryOp::logical_not:
         if (a->shape != Shape::scalar) {
-          error("E020", u.operand->span, "`!` needs a scalar, not a vector");
+          error("E020", u.operand->span,
+                "`!` needs a scalar, not a " + std::string(lang::name(a->shape)));
           return nullptr;
         }
         return lang::unary(Op::logical_not, a, span);
@@ -631,14 +633,19 @@ class Elaborator {
     return nullptr;
   }
 
-  bool check_arity(const ast::Call& c, std::size_t expected, const std::string& what) {
-    if (c.args.size() == expected) {
+  bool check_arity(const ast::Call& c, std::size_t expected, const std::string& what,
+                   std::size_t most = 0) {
+    most = std::max(most, expected);
+    if (c.args.size() >= expected && c.args.size() <= most) {
       return true;
     }
+    const std::string count = most == expected
+                                  ? std::to_string(expected)
+                                  : std::to_string(expected) + " or " + std::to_string(most);
     error("E013", c.callee.span,
-          what + " `" + c.callee.name + "` takes " + std::to_string(expected) + " argument" +
-              (expected == 1 ? "" : "s") + ", but " + std::to_string(c.args.size()) +
-              (c.args.size() == 1 ? " was" : " were") + " given");
+          what + " `" + c.callee.name + "` takes " + count + " argument" + (most == 1 ? "" : "s") +
+              ", but " + std::to_string(c.args.size()) + (c.args.size() == 1 ? " was" : " were") +
+              " given");
     return false;
   }
 
@@ -653,7 +660,7 @@ class Elaborator {
   }
 
   ExprRef builtin_call(const Builtin& b, const ast::Call& c, Span span, const Scope& scope) {
-    if (!check_arity(c, b.arity, "built-in")) {
+    if (!check_arity(c, b.arity, "built-in", b.max_arity)) {
       return nullptr;
     }
     std::vector<ExprRef> args = arguments(c, scope);
@@ -828,7 +835,7 @@ class Elaborator {
       error(v->shape != Shape::scalar ? "E020" : "E030",
             v->shape != Shape::scalar ? e.span : first_reading(v, v->reads).span,
             what + " must be a constant scalar; this " +
-                (v->shape != Shape::scalar ? std::string("is a vector")
+                (v->shape != Shape::scalar ? "is a " + std::string(lang::name(v->shape))
                                            : "reads " + what_it_reads(v)));
       return std::nullopt;
     }
@@ -997,7 +1004,8 @@ class Elaborator {
         const bool vector = e->shape != Shape::scalar;
         error(vector ? "E020" : "E030", vector ? d.body->span : first_reading(e, kFieldReads).span,
               "schedule `" + name + "` must be a scalar function of time alone; this " +
-                  (vector ? std::string("is a vector") : "reads " + what_it_reads(e)),
+                  (vector ? "is a " + std::string(lang::name(e->shape))
+                          : "reads " + what_it_reads(e)),
               vector ? "" : "write field-dependent terms in a function, e.g. g(t, x) = ...");
         entry.learnable = -2;
       }
@@ -1014,8 +1022,12 @@ class Elaborator {
   ExprRef checked_scalar(const ast::Expr& value, const std::string& what) {
     ExprRef e = elaborate(value, {});
     if (e && e->shape != Shape::scalar) {
-      error("E020", value.span, "the " + what + " must be a scalar per pixel, not a vector",
-            what == "drift" ? "did you mean div(...) of this vector?" : "reduce it, e.g. norm(v)");
+      const bool matrix = e->shape == Shape::matrix;
+      error("E020", value.span,
+            "the " + what + " must be a scalar per pixel, not a " + lang::name(e->shape),
+            matrix            ? "a diffusion tensor D enters the drift as div(D * grad(u))"
+            : what == "drift" ? "did you mean div(...) of this vector?"
+                              : "reduce it, e.g. norm(v)");
       return nullptr;
     }
     if (e && (e->reads & reads_kappa) != 0) {
@@ -1048,7 +1060,7 @@ class Elaborator {
                   : first_reading(e, reads_u | reads_u0 | reads_xy | reads_stencil).span,
               "a noise filter is a scalar function of the eigenvalue " + f.variable.name +
                   " and of t; this " +
-                  (e->shape != Shape::scalar ? std::string("is a vector")
+                  (e->shape != Shape::scalar ? "is a " + std::string(lang::name(e->shape))
                                              : "reads " + what_it_reads(e)),
               "spatially varying noise belongs in `diffusion`");
         e = nullptr;

@@ -29,11 +29,11 @@ double interpolate_log_linear(const std::vector<double>& times, const std::vecto
 Value evaluate(const ExprRef& e, const EvalContext& context) {
   switch (e->op) {
     case Op::constant:
-      return {e->value, 0};
+      return {e->value, 0, 0};
     case Op::time:
-      return {context.t, 0};
+      return {context.t, 0, 0};
     case Op::kappa:
-      return {context.kappa, 0};
+      return {context.kappa, 0, 0};
     case Op::shift:
       return evaluate(e->args[0], context);
     case Op::knots: {
@@ -44,33 +44,45 @@ Value evaluate(const ExprRef& e, const EvalContext& context) {
       const Learnable& l = context.learnables->at(index);
       const std::vector<double>& values =
           context.knot_values != nullptr ? context.knot_values->at(index) : l.init_values;
-      return {interpolate_log_linear(l.knot_times, values, evaluate(e->args[0], context).x), 0};
+      return {interpolate_log_linear(l.knot_times, values, evaluate(e->args[0], context).x), 0, 0};
     }
     case Op::make_vector:
-      return {evaluate(e->args[0], context).x, evaluate(e->args[1], context).x};
+      return {evaluate(e->args[0], context).x, evaluate(e->args[1], context).x, 0};
+    case Op::make_matrix:
+      return {evaluate(e->args[0], context).x, evaluate(e->args[1], context).x,
+              evaluate(e->args[2], context).x};
+    case Op::gauss:  // normalised weights: smoothing a flat field gives its value
+      return evaluate(e->args[0], context);
     case Op::norm2: {
       const Value v = evaluate(e->args[0], context);
-      return {v.x * v.x + v.y * v.y, 0};
+      return {v.x * v.x + v.y * v.y, 0, 0};
     }
     case Op::norm: {
       const Value v = evaluate(e->args[0], context);
-      return {std::sqrt(v.x * v.x + v.y * v.y), 0};
+      return {std::sqrt(v.x * v.x + v.y * v.y), 0, 0};
     }
     case Op::dot: {
       const Value a = evaluate(e->args[0], context);
       const Value b = evaluate(e->args[1], context);
-      return {a.x * b.x + a.y * b.y, 0};
+      return {a.x * b.x + a.y * b.y, 0, 0};
     }
     case Op::select: {
       const Value c = evaluate(e->args[0], context);
       return evaluate(c.x != 0.0 ? e->args[1] : e->args[2], context);
     }
+    case Op::mul:
+      if (e->args[0]->shape == Shape::matrix) {
+        const Value m = evaluate(e->args[0], context);
+        const Value v = evaluate(e->args[1], context);
+        return {m.x * v.x + m.y * v.y, m.y * v.x + m.z * v.y, 0};
+      }
+      break;
     default:
       break;
   }
   const OpKind kind = op_info(e->op).kind;
   if (kind == OpKind::leaf || kind == OpKind::stencil) {
-    return {0, 0};  // a flat state: the other leaves (u, u0, x, y) and every difference are 0
+    return {0, 0, 0};  // a flat state: the other leaves (u, u0, x, y) and every difference are 0
   }
   // Arithmetic: component-wise for vectors, scalars broadcast.
   std::array<Value, 2> v{};
@@ -81,7 +93,7 @@ Value evaluate(const ExprRef& e, const EvalContext& context) {
     return (second && e->args[i]->shape == Shape::vector) ? v[i].y : v[i].x;
   };
   std::array<double, 2> first = {pick(0, false), e->args.size() > 1 ? pick(1, false) : 0.0};
-  Value out{apply_scalar(e->op, first.data()), 0};
+  Value out{apply_scalar(e->op, first.data()), 0, 0};
   if (e->shape == Shape::vector) {
     std::array<double, 2> second = {pick(0, true), e->args.size() > 1 ? pick(1, true) : 0.0};
     out.y = apply_scalar(e->op, second.data());

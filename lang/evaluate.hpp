@@ -1,7 +1,8 @@
 // Host evaluation of checked expressions in double precision: time-stage
 // values (once per step), learnable schedules, and field expressions at a
-// flat state (every field and every difference zero), which is where the
-// stability bound of an explicit step is taken.
+// flat state (every field and every difference zero, every smoothing the
+// value it smooths), which is where the stability bound of an explicit step
+// is taken.
 #pragma once
 
 #include <vector>
@@ -11,9 +12,11 @@
 
 namespace spdec::lang {
 
+/// A scalar is x; a vector (x, y); a matrix [[x, y], [y, z]].
 struct Value {
-  double x = 0;  ///< a scalar, or a vector's first component
+  double x = 0;
   double y = 0;
+  double z = 0;
 };
 
 struct EvalContext {

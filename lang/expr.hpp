@@ -15,7 +15,10 @@
 
 namespace spdec::lang {
 
-enum class Shape : std::uint8_t { scalar, vector };
+/// matrix: a symmetric 2×2 matrix [[a, b], [b, c]] (LANGUAGE.md §8.1); every
+/// matrix-valued expression is a `make_matrix` node (the constructors below
+/// fold the others into one), so its entries are always at hand.
+enum class Shape : std::uint8_t { scalar, vector, matrix };
 /// constant: folded now; time: host, double, once per step; field: per pixel.
 enum class Stage : std::uint8_t { constant, time, field };
 
@@ -37,7 +40,7 @@ enum class Op : std::uint8_t {
   logical_not,
   add,  ///< same shapes
   sub,  ///< same shapes
-  mul,  ///< scalar*scalar, scalar*vector, vector*scalar
+  mul,  ///< scalar*scalar, scalar*vector, vector*scalar, scalar*matrix, matrix*vector
   div,  ///< scalar or vector over scalar
   pow,
   lt,
@@ -65,6 +68,7 @@ enum class Op : std::uint8_t {
   norm,
   norm2,
   dot,
+  make_matrix,  ///< mat(a, b, c) = [[a, b], [b, c]]
   // stencils (field stage)
   grad,   ///< scalar -> vector, node gradient
   div_,   ///< vector -> scalar; div(k * grad(e)) is lowered in flux form
@@ -72,6 +76,7 @@ enum class Op : std::uint8_t {
   dx,     ///< x component of grad
   dy,     ///< y component of grad
   sobel,  ///< scalar -> vector, Sobel gradient
+  gauss,  ///< gauss(e, sigma): separable Gaussian smoothing; args[1] the constant sigma
   shift,  ///< e at (i + di, j + dj): `index` = di, `index2` = dj (stays last: kOpCount)
 };
 
@@ -105,7 +110,7 @@ struct Expr {
 
   [[nodiscard]] bool is_constant() const { return op == Op::constant; }
   [[nodiscard]] bool is_constant(double v) const { return op == Op::constant && value == v; }
-  /// A vector whose components are both the constant v.
+  /// A vector (or matrix) whose components are all the constant v.
   [[nodiscard]] bool is_constant_vector(double v) const;
 };
 
@@ -113,6 +118,11 @@ struct Expr {
 [[nodiscard]] bool equal(const ExprRef& a, const ExprRef& b);
 /// Infix rendering, for messages and `spdec check --emit checked`.
 [[nodiscard]] std::string to_string(const ExprRef& e);
+/// The same, but an expression of many terms (hundreds, as a tree) prints
+/// each substantial subexpression it shares (a structure tensor read by
+/// several eigen helpers) once: `ROOT where $1 = ..., $2 = ...`, names
+/// defined after the names they use. Small expressions print as to_string.
+[[nodiscard]] std::string to_string_shared(const ExprRef& e);
 /// Number of nodes counted as a tree (shared subtrees counted each time),
 /// saturating at `limit`.
 [[nodiscard]] std::size_t tree_size(const ExprRef& e, std::size_t limit);
@@ -128,6 +138,14 @@ struct Expr {
 [[nodiscard]] ExprRef binary(Op op, ExprRef a, ExprRef b, Span span);
 [[nodiscard]] ExprRef select(ExprRef c, ExprRef a, ExprRef b, Span span);
 [[nodiscard]] ExprRef make_vector(ExprRef a, ExprRef b, Span span);
+/// [[a, b], [b, c]]; a, b, c scalars.
+[[nodiscard]] ExprRef make_matrix(ExprRef a, ExprRef b, ExprRef c, Span span);
+/// gauss(e, sigma) with sigma a checked constant (lang/tensor.hpp): e itself
+/// when e does not vary in space (the weights sum to 1) or sigma is 0.
+[[nodiscard]] ExprRef gauss(ExprRef e, double sigma, Span span);
+/// Component i (0: x, 1: y) of a vector expression, as a scalar expression
+/// (grad(e) gives dx(e), M * v a row of M times v, ...).
+[[nodiscard]] ExprRef vector_component(const ExprRef& v, int i, Span span);
 [[nodiscard]] ExprRef stencil(Op op, ExprRef a, Span span);
 [[nodiscard]] ExprRef shift(ExprRef a, std::int32_t di, std::int32_t dj, Span span);
 

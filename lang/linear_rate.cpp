@@ -10,9 +10,10 @@ namespace spdec::lang {
 
 namespace {
 
-/// True for the ops whose operand is read at neighbours: their dependence
-/// on u belongs to the flow, not to the pointwise rate.
-bool is_stencil(Op op) { return op_info(op).space_order > 0 || op == Op::shift; }
+/// True for the ops whose operand is read at neighbours (every stencil,
+/// shift and gauss included): their dependence on u belongs to the flow, not
+/// to the pointwise rate.
+bool is_stencil(Op op) { return op_info(op).kind == OpKind::stencil; }
 
 /// Whether e reads u outside every stencil (a "bare" u).
 bool reads_bare_u(const ExprRef& e) {

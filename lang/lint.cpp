@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "lang/evaluate.hpp"
+#include "lang/tensor.hpp"
 
 namespace spdec::lang {
 
@@ -24,7 +25,9 @@ std::string format_number(double v) {
 bool has_stencil(const ExprRef& e) { return (e->reads & reads_stencil) != 0; }
 
 /// Collects the diffusivity of every flux term, carrying the multiplicative
-/// coefficient from the root (k·lap(u), c·div(k·grad(u)), -lap(u)/τ, ...).
+/// coefficient from the root (k·lap(u), c·div(k·grad(u)), -lap(u)/τ, ...);
+/// a tensor flux div(D·grad(u)) counts with the diffusivity of its stencil
+/// (lang/tensor.hpp, LANGUAGE.md §13.6).
 void collect_diffusivities(const ExprRef& e, const ExprRef& scale, std::vector<ExprRef>& out) {
   const auto& a = e->args;
   switch (e->op) {
@@ -33,7 +36,9 @@ void collect_diffusivities(const ExprRef& e, const ExprRef& scale, std::vector<E
       return;
     case Op::div_: {
       const ExprRef& v = a[0];
-      if (v->op == Op::grad) {
+      if (const auto tensor = match_tensor_flux(v)) {
+        out.push_back(binary(Op::mul, scale, tensor_diffusivity(tensor->matrix, e->span), e->span));
+      } else if (v->op == Op::grad) {
         out.push_back(scale);
       } else if (v->op == Op::mul) {
         const ExprRef& k = v->args[0]->shape == Shape::scalar ? v->args[0] : v->args[1];

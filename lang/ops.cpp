@@ -222,12 +222,20 @@ constexpr std::array<OpInfo, kOpCount> kTable = {
         "mul(2, dot(x0, dx0))"),
     vector_row(Op::dot, "dot", "dot", 2, ShapeRule::vectors_to_scalar,
         "add(dot(dx0, x1), dot(x0, dx1))"),
+    vector_row(Op::make_matrix, "make_matrix", "mat", 3, ShapeRule::scalars_to_matrix,
+        "make_matrix(dx0, dx1, dx2)"),
     stencil_row(Op::grad, "grad", "grad", ShapeRule::scalars_to_vector, 1),
     stencil_row(Op::div_, "divergence", "div", ShapeRule::vectors_to_scalar, 1),
     stencil_row(Op::lap, "lap", "lap", ShapeRule::scalars, 2),
     stencil_row(Op::dx, "dx", "dx", ShapeRule::scalars, 1),
     stencil_row(Op::dy, "dy", "dy", ShapeRule::scalars, 1),
     stencil_row(Op::sobel, "sobel", "sobel", ShapeRule::scalars_to_vector, 1),
+    // gauss(e, sigma): smoothing, no derivative (order 0); sigma is operand 1.
+    [] {
+      OpInfo row = stencil_row(Op::gauss, "gauss", "gauss", ShapeRule::scalars, 0);
+      row.arity = 2;
+      return row;
+    }(),
     stencil_row(Op::shift, "shift", "shift", ShapeRule::scalars, 0),
 };
 // clang-format on

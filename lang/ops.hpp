@@ -24,8 +24,8 @@ enum class OpKind : std::uint8_t {
   leaf,      ///< no operands: constant, t, u, u0, x, y, kappa
   scalar,    ///< IEEE operation of scalars (component-wise on vectors where its
              ///< shape rule allows): what codegen's IR `apply` nodes hold
-  vector,    ///< builds or reduces 2-vectors: vec, norm, norm2, dot
-  stencil,   ///< reads neighbours: grad, div, lap, dx, dy, sobel, shift
+  vector,    ///< builds or reduces 2-vectors and matrices: vec, norm, norm2, dot, mat
+  stencil,   ///< reads neighbours: grad, div, lap, dx, dy, sobel, gauss, shift
   schedule,  ///< knots: a learnable schedule at a time
 };
 
@@ -33,10 +33,12 @@ enum class OpKind : std::uint8_t {
 enum class ShapeRule : std::uint8_t {
   scalars,            ///< scalars → scalar
   scalars_to_vector,  ///< scalars → vector (vec, grad, sobel)
+  scalars_to_matrix,  ///< scalars → matrix (mat)
   vectors_to_scalar,  ///< vectors → scalar (norm, norm2, dot, div)
   keep,               ///< any shape → the same shape (unary minus)
   same,               ///< two operands of one shape → that shape (+, -)
-  product,            ///< not two vectors; a vector when either is (*)
+  product,            ///< scalar·any, any·scalar, matrix·vector; the non-scalar's shape,
+                      ///< a vector for matrix·vector (*)
   quotient,           ///< a scalar denominator; the numerator's shape (/)
   branches,           ///< select: a scalar condition, branches of one shape → it
 };

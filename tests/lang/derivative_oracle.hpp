@@ -22,7 +22,8 @@ class RandomExpressions {
   RandomExpressions(std::uint64_t seed, bool vectors) : rng_(seed), vectors_(vectors) {
     for (const lang::OpInfo& row : lang::all_ops()) {
       if (row.kind == lang::OpKind::scalar ||
-          (vectors && row.kind == lang::OpKind::vector && row.op != lang::Op::make_vector)) {
+          (vectors && row.kind == lang::OpKind::vector && row.op != lang::Op::make_vector &&
+           row.op != lang::Op::make_matrix)) {
         scalar_ops_.push_back(row.op);
       }
     }
@@ -32,6 +33,7 @@ class RandomExpressions {
   /// for operations that always give one, or at random where vectors are on.
   lang::ExprRef rooted(lang::Op op, int depth) {
     const lang::ShapeRule rule = lang::op_info(op).shape;
+    if (rule == lang::ShapeRule::scalars_to_matrix) return build(op, depth, lang::Shape::matrix);
     const bool vector = rule == lang::ShapeRule::scalars_to_vector ||
                         (vectors_ && shape_follows_operands(rule) && coin(0.3));
     return build(op, depth, vector ? lang::Shape::vector : lang::Shape::scalar);
@@ -83,6 +85,7 @@ class RandomExpressions {
     switch (lang::op_info(op).shape) {
       case lang::ShapeRule::scalars:
       case lang::ShapeRule::scalars_to_vector:
+      case lang::ShapeRule::scalars_to_matrix:
         return std::vector<Shape>(arity, Shape::scalar);
       case lang::ShapeRule::vectors_to_scalar:
         return std::vector<Shape>(arity, Shape::vector);

@@ -35,7 +35,7 @@ spdec::lang::Value at_time(const spdec::lang::ExprRef& e, double t) {
 
 bool finite_throughout(const spdec::lang::ExprRef& e, double t) {
   const spdec::lang::Value v = at_time(e, t);
-  if (!std::isfinite(v.x) || !std::isfinite(v.y)) return false;
+  if (!std::isfinite(v.x) || !std::isfinite(v.y) || !std::isfinite(v.z)) return false;
   for (const auto& arg : e->args) {
     if (!finite_throughout(arg, t)) return false;
   }
@@ -157,11 +157,13 @@ TEST_CASE("ddt agrees with central differences on random expressions rooted at e
       if (e->stage != spdec::lang::Stage::time) continue;  // folded to a constant
       const spdec::lang::ExprRef d = ddt(e);
       const double t = random.uniform(-1.5, 1.5);
-      for (const bool second : {false, true}) {
-        if (second && e->shape == spdec::lang::Shape::scalar) continue;
+      const int components = e->shape == spdec::lang::Shape::scalar   ? 1
+                             : e->shape == spdec::lang::Shape::vector ? 2
+                                                                      : 3;
+      for (int which = 0; which < components; ++which) {
         const auto component = [&](const spdec::lang::ExprRef& x, double at) {
           const spdec::lang::Value v = at_time(x, at);
-          return second ? v.y : v.x;
+          return which == 0 ? v.x : which == 1 ? v.y : v.z;
         };
         const auto f = [&](double at) {
           return finite_throughout(e, at) ? component(e, at) : std::nan("");
@@ -169,7 +171,7 @@ TEST_CASE("ddt agrees with central differences on random expressions rooted at e
         const auto check = spdec::test::check_derivative(f, t, component(d, t));
         if (!check.usable) continue;
         INFO(row.id << ": " << spdec::lang::to_string(e) << "\nd = " << spdec::lang::to_string(d)
-                    << "\nt = " << t << ", component " << second << ": d = " << component(d, t)
+                    << "\nt = " << t << ", component " << which << ": d = " << component(d, t)
                     << ", differences " << check.estimate << " ± " << check.tolerance);
         CHECK(check.agrees);
         ++checked;

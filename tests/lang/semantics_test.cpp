@@ -267,6 +267,8 @@ TEST_CASE("every library process classifies as its source says", "[semantics][cl
       {"edge_preserving", {DriftClass::linear, NoiseClass::additive, true, "decoupled"}},
       {"hdm", {DriftClass::linear, NoiseClass::additive, false, "exact"}},
       {"two_subspace", {DriftClass::linear, NoiseClass::additive, false, "exact"}},
+      {"edge_enhancing", {DriftClass::quasilinear, NoiseClass::additive, false, "decoupled"}},
+      {"coherence_enhancing", {DriftClass::quasilinear, NoiseClass::additive, false, "decoupled"}},
   };
   for (const auto& [name, e] : expected) {
     INFO(name);

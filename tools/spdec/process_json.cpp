@@ -144,8 +144,8 @@ json to_json(const lang::Process& p) {
       {"gradient", lang::name(p.gradient)},
       {"time", time},
       {"learnables", learnables},
-      {"drift", p.drift ? lang::to_string(p.drift) : ""},
-      {"diffusion", p.diffusion ? lang::to_string(p.diffusion) : ""},
+      {"drift", p.drift ? lang::to_string_shared(p.drift) : ""},
+      {"diffusion", p.diffusion ? lang::to_string_shared(p.diffusion) : ""},
   };
 }
 
