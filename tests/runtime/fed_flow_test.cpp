@@ -385,19 +385,12 @@ TEST_CASE("fed: a branch of the sweep equals a direct run bitwise", "[runtime][f
 }
 
 TEST_CASE("fed: every library process builds a schedule and flows to T, finite", "[runtime][fed]") {
-  // Every one with a FED operator: coherence_enhancing's structure tensor
-  // is refused (codegen/lower.cpp says why) and keeps the explicit flow.
   spdec::test::torch_setup();
   for (const auto& entry :
        std::filesystem::directory_iterator(std::filesystem::path(SPDEC_SOURCE_DIR) / "library")) {
     if (entry.path().extension() != ".spde") continue;
     INFO(entry.path().filename().string());
     Bound b = bind_process(library_text(entry.path().filename().string()));
-    if (!b.program->fed.available) {
-      CHECK(entry.path().filename() == "coherence_enhancing.spde");
-      CHECK_THAT(b.program->fed.refusal, Catch::Contains("structure tensor"));
-      continue;
-    }
     rt::FedOptions options;
     options.cycles = 10;
     options.probe_points = 33;
