@@ -26,10 +26,7 @@
 //      reason, and the runtime keeps the explicit flow_steps. (Lagging every
 //      nonlinear occurrence would also give a linear operator, but not one
 //      whose spectrum we can bound or whose maximum principle we can argue;
-//      refusing is the honest choice.) Lowering itself refuses a tensor flux
-//      whose tensor smooths a nonlinear function of u (a structure tensor,
-//      lower.cpp): FED's bound is taken at a flat state, where such a
-//      conductance is smallest. A drift that is the constant 0 is the
+//      refusing is the honest choice.) A drift that is the constant 0 is the
 //      zero operator and accepted. Under a Dirichlet boundary the ghost value
 //      makes A affine at the border; that is accepted (the boundary value is
 //      a fixed point of every step, and the extremum principle then holds
@@ -42,10 +39,15 @@
 //      where the lagged operator had the subexpression. `at` wrappers stay
 //      outside (at(k, ±1, 0) of the paper scheme reads one cached field at
 //      four offsets), and a bare load of the frozen state is not worth a
-//      field. The conductance is then evaluated once per cycle, and every
+//      field. A frozen-only expression that combines fields read at offsets
+//      (the edge weights of a tensor flux, from D's entries on the grid) is
+//      not cached whole: its fields are, so that D is computed once per pixel
+//      rather than once per weight. The conductance is then evaluated once per cycle, and every
 //      step of the cycle is a stencil with stored weights — one pass over
 //      memory per step.
 #include <map>
+#include <optional>
+#include <set>
 #include <string>
 
 #include "codegen/passes.hpp"
@@ -145,11 +147,57 @@ class Hoist {
       if ((node.depends & depends_frozen) == 0) return id;  // params, u0, coordinates
       if (node.kind == Kind::load) return id;               // a bare frozen read
       if (node.kind == Kind::at) return g_.at(rewrite(node.args[0]), node.a, node.b, node.value);
-      return cached(id);
+      if (!reads_shifted_field(id)) return cached(id);
+      // A cheap combination of fields read at offsets (a tensor flux's edge
+      // weight from its D entries, lower.cpp): cache the fields, not each
+      // combination, which would recompute them once per combination.
     }
     std::array<NodeId, 3> args = node.args;
     for (std::size_t i = 0; i < node.arity; ++i) args.at(i) = rewrite(node.args.at(i));
     return g_.with_args(id, args);
+  }
+
+  /// Whether an operand of `id` (through operations, not through `at`) is a
+  /// shifted field: a frozen-only expression other than a bare load that is
+  /// read at an offset, here or anywhere in the operator (at offset 0 it is
+  /// read directly).
+  bool reads_shifted_field(NodeId id) {
+    const Node& node = g_[id];
+    for (std::size_t i = 0; i < node.arity; ++i) {
+      if (is_shifted_field_read(node.args.at(i))) return true;
+    }
+    return false;
+  }
+
+  bool is_shifted_field_read(NodeId id) {
+    if (const auto found = shifted_.find(id); found != shifted_.end()) return found->second;
+    const Node& node = g_[id];
+    bool result = shifted_fields().contains(id);
+    if (node.kind == Kind::at) {
+      result = shifted_fields().contains(node.args[0]);
+    } else if (!result && node.kind == Kind::apply) {
+      result = reads_shifted_field(id);
+    }
+    shifted_.emplace(id, result);
+    return result;
+  }
+
+  /// The frozen-only expressions (not bare loads) the operator reads under
+  /// an `at`.
+  const std::set<NodeId>& shifted_fields() {
+    if (!fields_) {
+      fields_.emplace();
+      for (const NodeId id : topological_order(g_, {program_.fed.lagged.general})) {
+        const Node& node = g_[id];
+        if (node.kind != Kind::at) continue;
+        const Node& inner = g_[node.args[0]];
+        if (inner.kind != Kind::load && (inner.depends & depends_frozen) != 0 &&
+            (inner.depends & depends_u) == 0) {
+          fields_->insert(node.args[0]);
+        }
+      }
+    }
+    return *fields_;
   }
 
   NodeId cached(NodeId id) {
@@ -164,6 +212,8 @@ class Hoist {
   StencilProgram& program_;
   Graph& g_;
   std::map<NodeId, NodeId> memo_;
+  std::map<NodeId, bool> shifted_;
+  std::optional<std::set<NodeId>> fields_;
 };
 
 }  // namespace
@@ -173,7 +223,6 @@ void prepare_fed(StencilProgram& program) {
   fed.available = false;
   fed.cached.clear();
   fed.step = {};
-  if (!fed.refusal.empty()) return;  // lowering refused already (a structure tensor)
   if (fed.lagged.general == kNoNode) {
     fed.refusal = "no drift";
     return;

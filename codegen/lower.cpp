@@ -312,19 +312,6 @@ class Lowering {
   /// central difference of v's components.
   NodeId divergence(const ExprRef& v, Offset o) {
     if (const auto tensor = lang::match_tensor_flux(v)) {
-      if (lag_ && lang::smooths_nonlinear_function(tensor->matrix)) {
-        // FED takes its step bound from the operator at a flat frozen state,
-        // which bounds the operator only where the conductance is largest
-        // when the image is flat; a tensor built from a structure tensor (a
-        // smoothing of products of derivatives) is largest on coherent
-        // structures instead. Not lagging it leaves the lagged drift
-        // nonlinear, and the fed pass refuses with this reason.
-        program_.fed.refusal =
-            "the diffusion tensor reads a smoothing of a nonlinear function of u (a structure "
-            "tensor): it grows with the image's coherence, so the flat state where FED bounds "
-            "the operator bounds nothing";
-        return tensor_flux_unlagged(tensor->matrix, tensor->operand, o);
-      }
       return tensor_flux(tensor->matrix, tensor->operand, o);
     }
     ExprRef k;
@@ -430,6 +417,26 @@ class Lowering {
     return mean(f(at_node(o)), f(at_node(other)));
   }
 
+  /// An entry of a tensor flux's D at a placement: as a conductance (at a
+  /// node, from the values there; at a face, with the face gradient). The
+  /// FED operator instead reads each entry computed on the grid from the
+  /// frozen state and extended by the ghost rule (a face: the mean of its two
+  /// nodes): its cached fields are then the three entries, each computed once
+  /// per pixel, where placing them would cache every edge weight of the
+  /// stencil separately — eight fields, each recomputing D (for a structure
+  /// tensor, its whole smoothing) at two nodes. The two differ only at ghost
+  /// nodes, and FED's lag is an approximation of the same order. Under a
+  /// Dirichlet boundary the ghost of a field computed on the grid is the
+  /// boundary *value* (§12), no diffusivity, so there the entries are placed
+  /// as in the drift.
+  NodeId entry(const ExprRef& x, Placement p) {
+    if (!lag_ || program_.boundary == lang::BoundaryKind::dirichlet) return conductance(x, p);
+    const NodeId on_grid = conductance(x, at_node({0, 0}));
+    if (!p.is_face()) return at(on_grid, p.node);
+    const Offset other = p.node + kAxes.at(static_cast<std::size_t>(p.face_axis));
+    return mean(at(on_grid, p.node), at(on_grid, other));
+  }
+
   /// div(D grad e) at node o for D = [[a, b], [b, c]] (§13.6): Weickert's
   /// nonnegativity stencil (J. Weickert, "Anisotropic Diffusion in Image
   /// Processing", 1998, §3.4.2),
@@ -442,18 +449,18 @@ class Lowering {
   /// div(k * grad(e)).
   NodeId tensor_flux(const ExprRef& m, const ExprRef& e, Offset o) {
     const ExprRef& b = m->args[1];
-    const auto off = [&](Placement p) { return g_.apply(Op::abs, conductance(b, p)); };
+    const auto off = [&](Placement p) { return g_.apply(Op::abs, entry(b, p)); };
     const auto positive = [&](Placement p) {  // (|b| + b)/2
-      return g_.mul(g_.constant(0.5), g_.add(off(p), conductance(b, p)));
+      return g_.mul(g_.constant(0.5), g_.add(off(p), entry(b, p)));
     };
     const auto negative = [&](Placement p) {  // (|b| − b)/2
-      return g_.mul(g_.constant(0.5), g_.sub(off(p), conductance(b, p)));
+      return g_.mul(g_.constant(0.5), g_.sub(off(p), entry(b, p)));
     };
     NodeId sum = g_.constant(0.0);
     const NodeId centre = operand_at(e, o);
     for (std::size_t axis = 0; axis < kAxes.size(); ++axis) {
       const ExprRef& k = m->args[axis == 0 ? 0 : 2];
-      const auto diagonal = [&](Placement p) { return conductance(k, p); };
+      const auto diagonal = [&](Placement p) { return entry(k, p); };
       const Offset step = kAxes.at(axis);
       const NodeId k_plus = g_.sub(edge_value(diagonal, o, step), edge_value(off, o, step));
       const Offset back{-step.x, -step.y};
@@ -468,14 +475,6 @@ class Lowering {
       sum = g_.add(sum, g_.mul(w, g_.sub(operand_at(e, o + d), centre)));
     }
     return sum;
-  }
-
-  NodeId tensor_flux_unlagged(const ExprRef& m, const ExprRef& e, Offset o) {
-    const bool lag = lag_;
-    lag_ = false;
-    const NodeId flux = tensor_flux(m, e, o);
-    lag_ = lag;
-    return flux;
   }
 
   const lang::Process& process_;

@@ -1,11 +1,8 @@
 #include "lang/tensor.hpp"
 
-#include <algorithm>
 #include <cmath>
 #include <numeric>
-#include <set>
 
-#include "lang/classify.hpp"
 #include "lang/diagnostics.hpp"
 
 namespace spdec::lang {
@@ -132,21 +129,6 @@ std::optional<TensorFlux> match_tensor_flux(const ExprRef& v) {
   }
   if (v->op == Op::div) return scaled(v->args[0], v->args[1], Op::div);
   return std::nullopt;
-}
-
-namespace {
-
-bool smooths_nonlinear(const ExprRef& e, std::set<const Expr*>& seen) {
-  if ((e->reads & reads_stencil) == 0 || !seen.insert(e.get()).second) return false;
-  if (e->op == Op::gauss && classify_drift(e->args[0]) != DriftClass::linear) return true;
-  return std::ranges::any_of(e->args, [&](const ExprRef& a) { return smooths_nonlinear(a, seen); });
-}
-
-}  // namespace
-
-bool smooths_nonlinear_function(const ExprRef& e) {
-  std::set<const Expr*> seen;  // a DAG: each shared node once
-  return smooths_nonlinear(e, seen);
 }
 
 ExprRef tensor_diffusivity(const ExprRef& m, Span s) {

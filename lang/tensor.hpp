@@ -56,12 +56,6 @@ struct TensorFlux {
 };
 [[nodiscard]] std::optional<TensorFlux> match_tensor_flux(const ExprRef& v);
 
-/// Whether e smooths a function of u that is not affine in u — a structure
-/// tensor's integration gauss(∇u_σ ∇u_σᵀ, ρ), or gauss(norm2(grad(u)), ρ).
-/// A conductance built from one can grow with the image's coherence, so its
-/// value at a flat state bounds nothing (codegen's FED pass refuses it).
-[[nodiscard]] bool smooths_nonlinear_function(const ExprRef& e);
-
 /// The diffusivity W102 charges a tensor flux with D = [[a, b], [b, c]]
 /// (LANGUAGE.md §13.6): (|a + c − |b|| + |a − |b|| + |c − |b|| + |b|) / 4,
 /// one eighth of the Gershgorin sum |w₀| + Σ|wₖ| of the stencil of constant

@@ -21,14 +21,18 @@
 // amplifying through a run of large steps, and n is capped at max_steps.
 //
 // The bound L of a cycle is probed, not derived: the lagged operator with the
-// cycle's params is applied, at the flat frozen state (v = 0), to a unit
-// impulse in the middle of a 33 × 33 grid, and L = Σ|Aδ| (its Gershgorin
-// row-sum bound, exact for a translation-invariant stencil). This assumes
-// the conductance is largest at the flat state — true for every diffusivity
-// that decreases with |∇v| (Perona–Malik's α1/√(1+|∇v/λ1|²) ≤ α1, whose L
-// is 8α1 with the 5-point flux) and for linear drifts (heat: 8α1 exactly);
-// a drift whose conductance grows with the gradient would need a bound over
-// the frozen state itself.
+// cycle's params is applied, at a frozen state, to a unit impulse in the
+// middle of a 33 × 33 grid, and L = Σ|Aδ| (its Gershgorin row-sum bound,
+// exact for a translation-invariant stencil), the largest over the frozen
+// states flat (v = 0) and strong stripes along x, y and both diagonals
+// (amplitude 10, period 4). The flat state is where every diffusivity that
+// decreases with |∇v| peaks (Perona–Malik's α1/√(1+|∇v/λ1|²) ≤ α1, whose L
+// is 8α1 with the 5-point flux; edge-enhancing tensors), and linear drifts
+// have one L (heat: 8α1 exactly); the stripes are where a
+// coherence-enhancing tensor peaks (diffusivity 1 along coherent structure,
+// α across), which the flat state would give as α·I. A drift whose
+// conductance peaks in yet another state would need a bound over the frozen
+// state itself.
 //
 // Taming: FED integrates the *untamed* drift. Taming is a stabiliser of
 // explicit Euler–Maruyama; a FED cycle is stable without it, so the process's

@@ -139,10 +139,10 @@ void compare_all_kernels(const spdec::lang::Process& process, const std::string&
   check_close(compiled->ode_velocity(u, u0, t, dt, score, qdiag),
               reference->ode_velocity(u, u0, t, dt, score, qdiag), "ode_velocity", cancellation);
 
-  // fed_steps (a process without a FED operator — coherence_enhancing, whose
-  // structure tensor FED refuses — says why): two steps below the explicit
-  // limit 2/L, so that no FED amplification of rounding enters and the
-  // tolerance above applies; conductances frozen at another state.
+  // fed_steps (every library process has a FED operator; a process without
+  // one says why): two steps below the explicit limit 2/L, so that no FED
+  // amplification of rounding enters and the tolerance above applies;
+  // conductances frozen at another state.
   if (!program->fed.available) {
     CHECK_FALSE(program->fed.refusal.empty());
     return;

@@ -385,19 +385,12 @@ TEST_CASE("fed: a branch of the sweep equals a direct run bitwise", "[runtime][f
 }
 
 TEST_CASE("fed: every library process builds a schedule and flows to T, finite", "[runtime][fed]") {
-  // Every one with a FED operator: coherence_enhancing's structure tensor
-  // is refused (codegen/lower.cpp says why) and keeps the explicit flow.
   spdec::test::torch_setup();
   for (const auto& entry :
        std::filesystem::directory_iterator(std::filesystem::path(SPDEC_SOURCE_DIR) / "library")) {
     if (entry.path().extension() != ".spde") continue;
     INFO(entry.path().filename().string());
     Bound b = bind_process(library_text(entry.path().filename().string()));
-    if (!b.program->fed.available) {
-      CHECK(entry.path().filename() == "coherence_enhancing.spde");
-      CHECK_THAT(b.program->fed.refusal, Catch::Contains("structure tensor"));
-      continue;
-    }
     rt::FedOptions options;
     options.cycles = 10;
     options.probe_points = 33;
@@ -414,6 +407,41 @@ TEST_CASE("fed: every library process builds a schedule and flows to T, finite",
     CHECK(at::isfinite(variance).all().item<bool>());
     CHECK(variance.min().item<double>() >= 0);
   }
+}
+
+TEST_CASE("fed: the bound of a coherence-enhancing tensor is its coherent peak, not its flat value",
+          "[runtime][fed][tensor]") {
+  // coherence_enhancing at t = 0.5 (T = 2, size 32): α1 = 0.5 · 128^(1/4) =
+  // 1.68 and α = 0.001 · 1000^(1/4) = 0.0056. A flat frozen state gives
+  // D = α1 α I, whose five-point L is 8 α1 α = 0.075; along coherent
+  // structure D = α1 diag(α, 1) (axis-aligned), whose stencil has the
+  // Gershgorin sum 8 α1 (1 + α)/2 ≈ 4 α1 = 6.8, the largest a D with
+  // eigenvalues in [α1 α, α1] gives (LANGUAGE.md §13.6). The probed L must
+  // be that peak (the stripes reach it to within the coherence factor
+  // exp(−C/(μ1 − μ2)²) ≈ 1), and no more than the isotropic 8 α1.
+  spdec::test::torch_setup();
+  Bound ced = bind_process(library_text("coherence_enhancing.spde"));
+  REQUIRE(ced.program->fed.available);
+  const double alpha1 = 0.5 * std::pow(128.0, 0.25);
+  const double bound = rt::fed_operator_bound(*ced.compiled, 0.5, 0.5, false);
+  WARN("coherence_enhancing at t = 0.5: probed L = " << bound << ", 4 alpha1 = " << 4 * alpha1);
+  CHECK(bound >= 0.95 * 4 * alpha1);
+  CHECK(bound <= 8 * alpha1);
+  // Perona-Malik's is its flat value 8 α1: the stripes, where its
+  // conductance is small, do not raise it.
+  Bound pm = bind_process(library_text("perona_malik.spde"));
+  CHECK(rt::fed_operator_bound(*pm.compiled, 0.5, 0.5, false) == Approx(8 * alpha1).epsilon(1e-5));
+  // A FED flow of coherent stripes to T stays bounded by the data (the
+  // stencil's weights are not all >= 0 at this anisotropy, so a small
+  // overshoot is allowed, but no growth: the cycles are stable).
+  rt::FedOptions options;
+  options.cycles = 20;
+  const rt::FedSchedule schedule = rt::FedSchedule::build(*ced.compiled, *ced.process, options);
+  const at::Tensor column = at::arange(16, f32()).view({1, 1, 1, 16}).expand({2, 1, 16, 16});
+  const at::Tensor x0 = at::sin(0.9 * column).contiguous();
+  const at::Tensor phi = rt::fed_flow(*ced.compiled, *ced.process, x0, schedule.T, schedule);
+  CHECK(at::isfinite(phi).all().item<bool>());
+  CHECK(phi.abs().max().item<double>() <= 1.1);
 }
 
 TEST_CASE("fed: the kappa-cycle order keeps float32 round-off at the rounding level",
