@@ -51,8 +51,8 @@ class GradientSync {
   std::int64_t calls_ = 0;
 };
 
-/// Rank 0's parameters and buffers of `module` into every rank's (the
-/// initial weights; the EMA weights before a sample grid).
+/// Rank 0's values of `tensors` (a network's parameters and buffers) into
+/// every rank's, in buckets: the EMA weights before a sample grid.
 void broadcast_module(RankGroup& ranks, const std::vector<at::Tensor>& tensors,
                       const std::string& what);
 

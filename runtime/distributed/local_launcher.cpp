@@ -170,9 +170,13 @@ int launch_local_ranks(const LocalLaunch& launch, std::ostream& err) {
         ranks[r].status = status;
         --running;
         if (succeeded(status) || ranks[r].stopped_by_launcher) break;
-        PeerLedger::record_failure(
-            ledger_store, static_cast<int>(r),
-            "its process (pid " + std::to_string(pid) + ") " + status_text(status), false);
+        // The first failure, and any death by a signal, is a cause; a rank
+        // that exits 1 after another failed only reports it.
+        if (!first_failure || WIFSIGNALED(status)) {
+          PeerLedger::record_failure(
+              ledger_store, static_cast<int>(r),
+              "its process (pid " + std::to_string(pid) + ") " + status_text(status), false);
+        }
         if (!first_failure) {
           first_failure = static_cast<int>(r);
           terminate_at = Clock::now() + launch.timeout + std::chrono::seconds(10);

@@ -163,4 +163,21 @@ std::vector<int> PeerLedger::not_joined() const {
   return out;
 }
 
+std::string PeerLedger::wait_for_all(double timeout_seconds, const std::string& timeout) const {
+  const auto deadline = std::chrono::steady_clock::now() +
+                        std::chrono::duration<double>(std::max(timeout_seconds, 0.0));
+  for (;;) {
+    const std::vector<int> missing = not_joined();
+    if (missing.empty()) return {};
+    if (std::string reported = failures(); !reported.empty()) return reported;
+    if (std::chrono::steady_clock::now() >= deadline) {
+      std::string ranks;
+      for (const int r : missing) ranks += (ranks.empty() ? "" : ", ") + std::to_string(r);
+      return "rank(s) " + ranks + " did not join within " + timeout +
+             " (train.distributed.timeout)";
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+}
+
 }  // namespace spdec::runtime

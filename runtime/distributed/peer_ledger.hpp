@@ -50,6 +50,14 @@ class PeerLedger {
   /// The ranks that have not written pid/<r> (after a failed join).
   [[nodiscard]] std::vector<int> not_joined() const;
 
+  /// Waits until every rank has written pid/<r>, up to `timeout_seconds`
+  /// (`timeout` as text, for the message);
+  /// empty then, else why not: a rank that failed before it joined (its
+  /// report, or the launcher's), or the ranks that never arrived. Polls the
+  /// store, so that a rank that dies at start-up stops the others at once
+  /// rather than after the process group's own rendezvous times out.
+  [[nodiscard]] std::string wait_for_all(double timeout_seconds, const std::string& timeout) const;
+
  private:
   [[nodiscard]] std::string failures() const;
   [[nodiscard]] std::string gone() const;

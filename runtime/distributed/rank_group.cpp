@@ -59,6 +59,9 @@ std::unique_ptr<RankGroup> RankGroup::join(const LaunchEnv& env, const GroupOpti
   auto impl = std::make_unique<Impl>(c10::make_intrusive<c10d::PrefixStore>("spdec", store),
                                      env.rank, env.world_size);
   impl->ledger.joined();
+  const std::string absent = impl->ledger.wait_for_all(
+      static_cast<double>(options.timeout.count()) / 1000.0, seconds_text(options.timeout));
+  if (!absent.empty()) throw RankFailure(place + ": the job did not start: " + absent);
   try {
     impl->group = make_group(backend, c10::make_intrusive<c10d::PrefixStore>("group", store),
                              env.rank, env.world_size, options.timeout, env.master_addr);
@@ -148,7 +151,7 @@ std::string RankGroup::broadcast_bytes(const std::string& bytes, const std::stri
   const at::TensorOptions on_device = at::TensorOptions().device(device_);
   std::vector<at::Tensor> length{at::full(
       {1}, is_root() ? static_cast<std::int64_t>(bytes.size()) : 0, on_device.dtype(at::kLong))};
-  broadcast(length, what + " (its size)");
+  broadcast(length, what);
   const std::int64_t n = length[0].to(at::kCPU).item<std::int64_t>();
   std::vector<at::Tensor> data{at::empty({n}, on_device.dtype(at::kByte))};
   if (is_root() && n > 0) {

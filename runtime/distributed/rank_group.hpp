@@ -12,9 +12,9 @@
 // connections at once. Either way the collective throws RankFailure naming
 // the rank to blame, found through the store: a rank that failed leaves its
 // error there (report_failure; the --nproc launcher leaves the exit status of
-// a rank that died), a rank on this machine whose process is gone is named by
-// its pid, and a rank that is alive but never arrived is named with the last
-// collective it entered.
+// a rank that died), a rank on this machine whose process is gone or stopped
+// is named by its pid, and a rank that is alive but never arrived is named
+// with the last collective it entered.
 #pragma once
 
 #include <ATen/ATen.h>
@@ -25,7 +25,6 @@
 #include <string>
 #include <vector>
 
-#include "runtime/base/shard.hpp"
 #include "runtime/config/choices.hpp"
 #include "runtime/distributed/launch_env.hpp"
 

@@ -25,6 +25,7 @@
 #include "runtime/base/atomic_write.hpp"
 #include "runtime/base/data_error.hpp"
 #include "runtime/base/progress.hpp"
+#include "runtime/base/shard.hpp"
 #include "runtime/base/splitmix.hpp"
 #include "runtime/data/batch_loader.hpp"
 #include "runtime/data/image_grid.hpp"

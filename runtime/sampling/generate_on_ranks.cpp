@@ -4,6 +4,8 @@
 #include <utility>
 #include <vector>
 
+#include "runtime/base/shard.hpp"
+
 namespace spdec::runtime {
 
 at::Tensor generate_on_ranks(RankGroup& ranks, ProcessModel& model, UNet net,

@@ -13,12 +13,14 @@
 #include <map>
 #include <string>
 #include <thread>
+#include <torch/csrc/distributed/c10d/PrefixStore.hpp>
 #include <vector>
 
 #include "runtime/base/shard.hpp"
 #include "runtime/data/batch_loader.hpp"
 #include "runtime/distributed/c10d_group.hpp"
 #include "runtime/distributed/launch_env.hpp"
+#include "runtime/distributed/peer_ledger.hpp"
 #include "runtime/distributed/rank_group.hpp"
 #include "runtime/distributed/tensor_buckets.hpp"
 #include "runtime/nn/shard_dropout.hpp"
@@ -283,6 +285,35 @@ TEST_CASE("distributed: a rank that fails or never arrives is named by the other
     });
     INFO(message);
     CHECK(message.find("rank 0 of 2: stopped at step 3's all-reduce: rank 1 failed: boom") == 0);
+  }
+  SECTION("a rank that fails before it joins: the other stops at once") {
+    if (!rt::has_gloo()) return;
+    const auto store = rt::host_store("127.0.0.1", 2, std::chrono::seconds(30));
+    // What the --nproc launcher leaves for a rank that died at start-up.
+    rt::PeerLedger::record_failure(
+        c10::make_intrusive<c10d::PrefixStore>(
+            "spdec", c10::make_intrusive<c10d::PrefixStore>("/worker/attempt_0", store)),
+        1, "its process (pid 4242) exited with status 1", true);
+    rt::LaunchEnv env;
+    env.world_size = 2;
+    env.local_world_size = 2;
+    env.master_port = rt::store_port(store);
+    env.agent_store = true;
+    env.store_prefix = "/worker/attempt_0";
+    rt::GroupOptions options;
+    options.backend = spdec::config::DistributedBackend::gloo;
+    options.timeout = std::chrono::seconds(30);
+    const auto began = std::chrono::steady_clock::now();
+    std::string message;
+    try {
+      (void)rt::RankGroup::join(env, options);
+    } catch (const rt::RankFailure& e) {
+      message = e.what();
+    }
+    CHECK(message ==
+          "rank 0 of 2: the job did not start: rank 1 failed: its process (pid 4242) exited with "
+          "status 1");
+    CHECK(std::chrono::steady_clock::now() - began < std::chrono::seconds(5));
   }
   SECTION("a rank that never arrives: named within the timeout") {
     std::string message;

@@ -255,8 +255,8 @@ int run_ranked(const JobArgs& args, const std::string& name,
   try {
     return body(*job, *ranks);
   } catch (const rt::RankFailure& e) {
-    // Another rank's failure, already named in the message.
-    ranks->report_failure(std::string("stopped: ") + e.what());
+    // Another rank's failure, named in the message; not left in the store,
+    // so that the remaining ranks blame the rank that caused it, not this one.
     std::cerr << "spdec run " << name << ": error: " << e.what() << "\n";
   } catch (const rt::TrainingDiverged& e) {
     ranks->report_failure(e.what());
