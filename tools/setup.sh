@@ -24,6 +24,9 @@ packages=(
   # BLAS that libtorch-dev pulls in, through Debian's alternatives: every
   # matrix product LibTorch makes (convolutions, the DCT) gets ~2-10x faster.
   libopenblas0-openmp
+  # Gloo's headers: c10d's ProcessGroupGloo.hpp includes them, for
+  # data-parallel jobs on CPUs (--nproc, torchrun); LibTorch has the library.
+  libgloo-dev
 )
 
 if [[ "${SPDEC_SKIP_APT:-0}" != 1 ]]; then

@@ -132,6 +132,15 @@ inline constexpr ChoiceTable<GridChoice, 3> kGridChoices({{{GridChoice::automati
                                                            {GridChoice::uniform, "uniform"},
                                                            {GridChoice::power, "power"}}});
 
+/// train.distributed.backend: the c10d process group of a job on several
+/// ranks; auto = NCCL when the tensors are on CUDA and LibTorch has it, else
+/// Gloo.
+enum class DistributedBackend { automatic, gloo, nccl };
+inline constexpr ChoiceTable<DistributedBackend, 3> kDistributedBackends(
+    {{{DistributedBackend::automatic, "auto"},
+      {DistributedBackend::gloo, "gloo"},
+      {DistributedBackend::nccl, "nccl"}}});
+
 /// eval.metrics' elements.
 enum class Metric { fid, kid, is, precision_recall };
 inline constexpr ChoiceTable<Metric, 4> kMetrics({{{Metric::fid, "fid"},
@@ -158,5 +167,8 @@ inline constexpr ChoiceTable<Metric, 4> kMetrics({{{Metric::fid, "fid"},
 [[nodiscard]] constexpr const char* name(Integrator v) { return kIntegrators.name(v); }
 [[nodiscard]] constexpr const char* name(GridChoice v) { return kGridChoices.name(v); }
 [[nodiscard]] constexpr const char* name(Metric v) { return kMetrics.name(v); }
+[[nodiscard]] constexpr const char* name(DistributedBackend v) {
+  return kDistributedBackends.name(v);
+}
 
 }  // namespace spdec::config

@@ -73,6 +73,7 @@ const std::map<std::string, std::vector<std::string>>& choices() {
       {"sample.grid", kGridChoices.names()},
       {"sample.prior", kSamplePriors.names()},
       {"eval.split", kSplits.names()},
+      {"train.distributed.backend", kDistributedBackends.names()},
   };
   return table;
 }
@@ -750,6 +751,8 @@ void read_train(Reader& r, RunConfig& c) {
   r.get_choice("train.weighting", kLossWeightings, c.train.weighting);
   r.get("train.prior_fit_images", c.train.prior_fit_images, 1, "positive");
   r.get("train.mixed_precision", c.train.mixed_precision);
+  r.get_choice("train.distributed.backend", kDistributedBackends, c.train.distributed.backend);
+  r.get("train.distributed.timeout", c.train.distributed.timeout, 0, false, "positive (seconds)");
 }
 
 /// An output name stem (sample.output, edit.output), not a file name: one
@@ -1325,6 +1328,10 @@ std::string resolved_toml(const RunConfig& c) {
   w.key("prior_fit_images", c.train.prior_fit_images);
   w.key("mixed_precision", c.train.mixed_precision);
 
+  w.section("train.distributed");
+  w.key("backend", c.train.distributed.backend);
+  w.key("timeout", c.train.distributed.timeout);
+
   w.section("sample");
   w.key("sampler", c.sample.sampler);
   w.key("integrator", c.sample.integrator);
@@ -1479,6 +1486,8 @@ RunConfig with_trained_run(const RunConfig& spec, const RunConfig& trained) {
   out.data = trained.data;
   out.model = trained.model;
   out.train = trained.train;
+  // How the ranks talk, not what was trained: the spec's, like process.backend.
+  out.train.distributed = spec.train.distributed;
   return out;
 }
 

@@ -91,6 +91,17 @@ struct ModelSection {
   friend bool operator==(const ModelSection&, const ModelSection&) = default;
 };
 
+/// [train.distributed]: jobs on several ranks (torchrun's RANK/WORLD_SIZE
+/// or `spdec run JOB --nproc N`); `run sample` and `run eval` read it too.
+struct DistributedSection {
+  DistributedBackend backend = DistributedBackend::automatic;
+  /// Seconds a rank waits for the others at a collective (or at the start,
+  /// while rank 0 fits the prior) before it stops, naming the ranks that did
+  /// not arrive.
+  double timeout = 600.0;
+  friend bool operator==(const DistributedSection&, const DistributedSection&) = default;
+};
+
 /// [train]
 struct TrainSection {
   /// auto (nullopt: the training plan's first exact objective) | exact |
@@ -112,6 +123,7 @@ struct TrainSection {
   LossWeighting weighting = LossWeighting::automatic;  ///< the denoiser's loss over modes
   std::int64_t prior_fit_images = 1000;
   bool mixed_precision = true;  ///< bf16 autocast on CUDA; ignored on CPU
+  DistributedSection distributed;
   friend bool operator==(const TrainSection&, const TrainSection&) = default;
 };
 

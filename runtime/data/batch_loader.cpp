@@ -32,6 +32,7 @@ BatchLoader::BatchLoader(Dataset data, LoaderOptions options)
   }
   if (options_.prefetch < 1) options_.prefetch = 1;
   if (options_.start_batch < 0) throw std::invalid_argument("batch loader: start_batch < 0");
+  (void)shard_of(0, options_.shard_rank, options_.shard_count);  // throws for a bad rank
   worker_ = std::thread([this] { work(); });
 }
 
@@ -58,14 +59,19 @@ Batch BatchLoader::make_batch(const std::vector<std::int64_t>& order, std::int64
   Batch out;
   out.epoch = epoch;
   out.batch = batch;
-  out.indices = at::empty({end - begin}, at::TensorOptions().dtype(at::kLong));
+  out.rows = shard_of(end - begin, options_.shard_rank, options_.shard_count);
+  out.indices = at::empty({out.rows.size()}, at::TensorOptions().dtype(at::kLong));
   std::int64_t* idx = out.indices.data_ptr<std::int64_t>();
-  for (std::int64_t i = begin; i < end; ++i) idx[i - begin] = order[static_cast<std::size_t>(i)];
+  for (std::int64_t i = out.rows.begin; i < out.rows.end; ++i) {
+    idx[i - out.rows.begin] = order[static_cast<std::size_t>(begin + i)];
+  }
   at::Tensor images = data_.images.index_select(0, out.indices);
   if (data_.flip) {
     const std::uint64_t seed = mix(options_.seed ^ 0xf11bULL, static_cast<std::uint64_t>(epoch),
                                    static_cast<std::uint64_t>(batch));
-    images = flip_where(images, random_flip_mask(end - begin, seed));
+    // The global batch's mask, then this shard's rows of it.
+    const at::Tensor mask = random_flip_mask(end - begin, seed);
+    images = flip_where(images, mask.narrow(0, out.rows.begin, out.rows.size()));
   }
   out.images = to_float(images, data_.range);
   out.labels = data_.labels.index_select(0, out.indices);

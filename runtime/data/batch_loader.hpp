@@ -3,6 +3,11 @@
 // one. The order is a function of (seed, epoch) alone: the same seed gives the
 // same batches, whatever the timing. Epochs follow one another forever; each
 // visits every index once (the last batch is short unless drop_last).
+//
+// In a data-parallel job every rank runs the same loader over the same global
+// batches and keeps its shard of each (runtime/base/shard.hpp): the global
+// batch, and so the loss curve, do not depend on the number of ranks, and a
+// row's flip is the one it gets on one rank.
 #pragma once
 
 #include <ATen/ATen.h>
@@ -15,6 +20,7 @@
 #include <thread>
 #include <vector>
 
+#include "runtime/base/shard.hpp"
 #include "runtime/data/dataset.hpp"
 
 namespace spdec::runtime {
@@ -28,12 +34,18 @@ struct LoaderOptions {
   /// The first batch to produce, counted over epochs (epoch = start_batch /
   /// batches_per_epoch): a resumed run continues the same sequence.
   std::int64_t start_batch = 0;
+  /// This rank's shard of every global batch: rank `shard_rank` of
+  /// `shard_count` (1: the whole batch).
+  int shard_rank = 0;
+  int shard_count = 1;
 };
 
 struct Batch {
   at::Tensor images;   ///< float32 [B, C, H, W] in the data set's range, flipped if asked
   at::Tensor labels;   ///< int64 [B]
   at::Tensor indices;  ///< int64 [B]: rows of the data set
+  /// Which rows of the global batch these B are (all of them on one rank).
+  Shard rows;
   std::int64_t epoch = 0;
   std::int64_t batch = 0;  ///< index within the epoch
 };

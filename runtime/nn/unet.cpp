@@ -8,7 +8,6 @@
 #include <ATen/CPUGeneratorImpl.h>
 #include <torch/nn/functional/padding.h>
 #include <torch/nn/functional/upsampling.h>
-#include <torch/nn/modules/dropout.h>
 #include <torch/utils.h>
 
 #include <algorithm>
@@ -17,6 +16,8 @@
 #include <sstream>
 #include <stdexcept>
 #include <utility>
+
+#include "runtime/nn/shard_dropout.hpp"
 
 namespace spdec::runtime {
 
@@ -103,12 +104,13 @@ torch::nn::GroupNorm group_norm(std::int64_t channels) {
 /// second step on (the output conv's zero init already makes s_θ ≡ 0).
 class ResBlockImpl : public torch::nn::Module {
  public:
-  ResBlockImpl(std::int64_t in, std::int64_t out, std::int64_t temb_channels, double dropout)
+  ResBlockImpl(std::int64_t in, std::int64_t out, std::int64_t temb_channels, double dropout,
+               std::shared_ptr<const Shard> rows)
       : norm0_(register_module("norm0", group_norm(in))),
         conv0_(register_module("conv0", conv(in, out, 3))),
         temb_proj_(register_module("temb_proj", dense(temb_channels, out))),
         norm1_(register_module("norm1", group_norm(out))),
-        dropout_(register_module("dropout", torch::nn::Dropout(dropout))),
+        dropout_(register_module("dropout", ShardDropout(dropout, std::move(rows)))),
         conv1_(register_module("conv1", conv(out, out, 3))) {
     if (in != out) skip_ = register_module("skip", conv(in, out, 1));
   }
@@ -126,7 +128,7 @@ class ResBlockImpl : public torch::nn::Module {
   torch::nn::Conv2d conv0_;
   torch::nn::Linear temb_proj_;
   torch::nn::GroupNorm norm1_;
-  torch::nn::Dropout dropout_;
+  ShardDropout dropout_;
   torch::nn::Conv2d conv1_;
   torch::nn::Conv2d skip_{nullptr};
 };
@@ -356,7 +358,7 @@ UNetImpl::UNetImpl(const UNetOptions& options) : options_(options) {
   for (std::int64_t level = 0; level < levels; ++level) {
     const std::int64_t out = nf * options_.channel_mult[static_cast<std::size_t>(level)];
     for (std::int64_t block = 0; block < options_.num_res_blocks; ++block) {
-      down_->push_back(ResBlock(channels, out, temb_channels, dropout));
+      down_->push_back(ResBlock(channels, out, temb_channels, dropout, rows_));
       channels = out;
       if (attend[static_cast<std::size_t>(level)]) down_->push_back(AttentionBlock(channels));
       skips.push_back(channels);
@@ -368,16 +370,16 @@ UNetImpl::UNetImpl(const UNetOptions& options) : options_(options) {
   }
 
   middle_ = register_module("middle", torch::nn::ModuleList());
-  middle_->push_back(ResBlock(channels, channels, temb_channels, dropout));
+  middle_->push_back(ResBlock(channels, channels, temb_channels, dropout, rows_));
   middle_->push_back(AttentionBlock(channels));
-  middle_->push_back(ResBlock(channels, channels, temb_channels, dropout));
+  middle_->push_back(ResBlock(channels, channels, temb_channels, dropout, rows_));
 
   // Decoder: num_res_blocks + 1 blocks per level, one per skip feature.
   up_ = register_module("up", torch::nn::ModuleList());
   for (std::int64_t level = levels - 1; level >= 0; --level) {
     const std::int64_t out = nf * options_.channel_mult[static_cast<std::size_t>(level)];
     for (std::int64_t block = 0; block <= options_.num_res_blocks; ++block) {
-      up_->push_back(ResBlock(channels + skips.back(), out, temb_channels, dropout));
+      up_->push_back(ResBlock(channels + skips.back(), out, temb_channels, dropout, rows_));
       skips.pop_back();
       channels = out;
     }
@@ -389,6 +391,8 @@ UNetImpl::UNetImpl(const UNetOptions& options) : options_(options) {
   // init_scale = 0 (score_sde): the network starts as s_θ ≡ 0.
   conv_out_ = register_module("conv_out", conv(channels, options_.in_channels, 3, 1, 0.0));
 }
+
+void UNetImpl::set_batch_shard(const Shard& rows) { *rows_ = rows; }
 
 std::int64_t UNetImpl::size_multiple() const {
   return std::int64_t{1} << (options_.channel_mult.size() - 1);

@@ -32,9 +32,11 @@
 #include <torch/nn/pimpl.h>
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
+#include "runtime/base/shard.hpp"
 #include "runtime/config/choices.hpp"
 
 namespace spdec::runtime {
@@ -83,13 +85,18 @@ class UNetImpl : public torch::nn::Module {
   [[nodiscard]] std::int64_t parameter_count() const;
   /// The multiple of which H and W are padded up to: 2^(levels − 1).
   [[nodiscard]] std::int64_t size_multiple() const;
+  /// Which rows of a global batch the next training forwards see (a rank's
+  /// shard, runtime/nn/shard_dropout.hpp): dropout then masks them as the
+  /// whole batch's pass would. Default: the input is the whole batch.
+  void set_batch_shard(const Shard& rows);
 
  private:
   [[nodiscard]] torch::Tensor embed(const torch::Tensor& time, const torch::Tensor& labels);
   [[nodiscard]] torch::Tensor run(const torch::Tensor& x, const torch::Tensor& temb);
 
   UNetOptions options_;
-  torch::Tensor fourier_weights_;  // [base_channels], fourier only
+  std::shared_ptr<Shard> rows_ = std::make_shared<Shard>();  ///< set_batch_shard's, for dropout
+  torch::Tensor fourier_weights_;                            // [base_channels], fourier only
   torch::nn::Linear time_dense0_{nullptr};
   torch::nn::Linear time_dense1_{nullptr};
   torch::nn::Embedding label_embedding_{nullptr};  // conditional only

@@ -64,23 +64,30 @@ RealImages real_images(const config::RunConfig& config, std::int64_t n) {
   return out;
 }
 
-/// eval.n generated images: samples.npy if it has enough, else sampled now.
+/// eval.n generated images on rank 0 (undefined on the others):
+/// samples.npy if it has enough, else sampled now, by every rank. Rank 0
+/// decides which, since it is the one that reads run.dir.
 at::Tensor generated_images(const config::RunConfig& config, const lang::Process& process,
-                            std::ostream& log) {
+                            std::ostream& log, RankGroup& ranks) {
   // The stem `spdec run sample` writes to (sample.output): eval reuses its draw.
   const std::filesystem::path file = config::run_path(config, config.sample.output + ".npy");
-  if (std::filesystem::exists(file)) {
-    const at::Tensor samples = read_npy(file);
-    if (samples.dim() == 4 && samples.size(0) >= config.eval.n) {
-      log << "eval: " << config.eval.n << " samples from " << file.string() << std::endl;
-      return samples.narrow(0, 0, config.eval.n).to(at::kFloat);
-    }
+  at::Tensor samples;
+  if (ranks.is_root() && std::filesystem::exists(file)) {
+    samples = read_npy(file);
+    if (samples.dim() != 4 || samples.size(0) < config.eval.n) samples = at::Tensor();
+  }
+  if (ranks.broadcast_flag(samples.defined(), "eval's choice of samples")) {
+    if (!ranks.is_root()) return {};
+    log << "eval: " << config.eval.n << " samples from " << file.string() << std::endl;
+    return samples.narrow(0, 0, config.eval.n).to(at::kFloat);
   }
   config::RunConfig sampling = config;
   sampling.sample.n = config.eval.n;
   sampling.sample.seed = config.eval.seed;
   log << "eval: sampling " << config.eval.n << " images" << std::endl;
-  return read_npy(run_sample(sampling, process, log).npy).to(at::kFloat);
+  const SampleRunFiles files = run_sample(sampling, process, log, ranks);
+  if (!ranks.is_root()) return {};
+  return read_npy(files.npy).to(at::kFloat);
 }
 
 nlohmann::json as_json(const MeanStd& v) { return {{"mean", v.mean}, {"std", v.std}}; }
@@ -139,15 +146,22 @@ std::string summary_line(const nlohmann::json& m) {
 
 EvalRunResult run_eval(const config::RunConfig& config, const lang::Process& process,
                        std::ostream& log) {
-  apply_thread_count(config);
-  const at::Device device = choose_device(config.run.device);
+  RankGroup alone;
+  return run_eval(config, process, log, alone);
+}
+
+EvalRunResult run_eval(const config::RunConfig& config, const lang::Process& process,
+                       std::ostream& log, RankGroup& ranks) {
+  apply_thread_count(config, ranks.local_size());
+  const at::Device device = choose_device(config.run.device, ranks);
   const ValueRange range = config.data.range;
   const std::unique_ptr<FeatureExtractor> extractor =
       make_feature_extractor(config.eval, range, device);
   log << "eval: features from " << extractor->description() << std::endl;
   const std::int64_t n = config.eval.n;
   const std::int64_t batch = config.eval.batch_size;
-  const at::Tensor samples = generated_images(config, process, log);
+  const at::Tensor samples = generated_images(config, process, log, ranks);
+  if (!ranks.is_root()) return {};  // the features and metrics are rank 0's
   // FID and KID of a set with NaNs are NaN (or an eigensolver failure): say
   // what happened instead.
   if (const std::int64_t k = non_finite_images(samples); k > 0) {

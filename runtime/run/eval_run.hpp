@@ -15,6 +15,7 @@
 
 #include "lang/process.hpp"
 #include "runtime/config/run_config.hpp"
+#include "runtime/distributed/rank_group.hpp"
 
 namespace spdec::runtime {
 
@@ -25,5 +26,11 @@ struct EvalRunResult {
 
 EvalRunResult run_eval(const config::RunConfig& config, const lang::Process& process,
                        std::ostream& log);
+
+/// The same as one rank of a data-parallel job: the samples are drawn by
+/// every rank (as run_sample's), the features and metrics are rank 0's,
+/// which alone writes metrics.json (the others return an empty result).
+EvalRunResult run_eval(const config::RunConfig& config, const lang::Process& process,
+                       std::ostream& log, RankGroup& ranks);
 
 }  // namespace spdec::runtime

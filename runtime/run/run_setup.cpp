@@ -1,6 +1,7 @@
 #include "runtime/run/run_setup.hpp"
 
 #include <ATen/Parallel.h>
+#include <c10/core/impl/DeviceGuardImplInterface.h>
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -22,11 +23,21 @@ at::Device choose_device(config::Device device) {
   return at::kCPU;
 }
 
-void apply_thread_count(const config::RunConfig& config) {
+at::Device choose_device(config::Device device, const RankGroup& ranks) {
+  const at::Device chosen = choose_device(device);
+  if (!chosen.is_cuda() || ranks.size() == 1) return chosen;
+  const at::Device own = local_cuda_device(ranks.local_rank());
+  c10::impl::getDeviceGuardImpl(at::kCUDA)->setDevice(own);
+  return own;
+}
+
+void apply_thread_count(const config::RunConfig& config, int local_ranks) {
   // LibTorch's default is the number of physical cores (1 on a 2-vCPU
-  // machine); run.threads = 0 means every hardware thread.
-  const unsigned hardware = std::max(1U, std::thread::hardware_concurrency());
-  at::set_num_threads(config.run.threads > 0 ? config.run.threads : static_cast<int>(hardware));
+  // machine); run.threads = 0 means every hardware thread, shared by the
+  // ranks of a job on this machine (more threads than cores only thrash).
+  const auto hardware = static_cast<int>(std::max(1U, std::thread::hardware_concurrency()));
+  at::set_num_threads(config.run.threads > 0 ? config.run.threads
+                                             : std::max(1, hardware / std::max(1, local_ranks)));
 }
 
 std::string cpu_threads_text(int threads) {

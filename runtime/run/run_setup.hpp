@@ -15,6 +15,7 @@
 #include "lang/process.hpp"
 #include "runtime/config/run_config.hpp"
 #include "runtime/data/dataset.hpp"
+#include "runtime/distributed/rank_group.hpp"
 #include "runtime/nn/unet.hpp"
 #include "runtime/process/process_model.hpp"
 #include "runtime/training/checkpoint.hpp"
@@ -25,8 +26,14 @@ namespace spdec::runtime {
 /// std::runtime_error for cuda without a GPU.
 [[nodiscard]] at::Device choose_device(config::Device device);
 
-/// Applies run.threads (0: every core) to LibTorch's intra-op pool.
-void apply_thread_count(const config::RunConfig& config);
+/// run.device for a rank of a data-parallel job: on CUDA the rank's own GPU,
+/// cuda:<local rank> (made the current device, so that tensors created
+/// without an index land there too).
+[[nodiscard]] at::Device choose_device(config::Device device, const RankGroup& ranks);
+
+/// Applies run.threads (0: every core) to LibTorch's intra-op pool; with
+/// `local_ranks` ranks on this machine, 0 shares the cores among them.
+void apply_thread_count(const config::RunConfig& config, int local_ranks = 1);
 
 /// "cpu (1 thread)", "cpu (4 threads)": the device line of a run's log.
 [[nodiscard]] std::string cpu_threads_text(int threads);

@@ -17,6 +17,7 @@
 #include "runtime/run/trained_run.hpp"
 #include "runtime/sampling/data_prior.hpp"
 #include "runtime/sampling/generate.hpp"
+#include "runtime/sampling/generate_on_ranks.hpp"
 #include "runtime/training/checkpoint.hpp"
 #include "runtime/training/objective.hpp"
 
@@ -24,8 +25,14 @@ namespace spdec::runtime {
 
 SampleRunFiles run_sample(const config::RunConfig& config, const lang::Process& process,
                           std::ostream& log) {
-  apply_thread_count(config);
-  const at::Device device = choose_device(config.run.device);
+  RankGroup alone;
+  return run_sample(config, process, log, alone);
+}
+
+SampleRunFiles run_sample(const config::RunConfig& config, const lang::Process& process,
+                          std::ostream& log, RankGroup& ranks) {
+  apply_thread_count(config, ranks.local_size());
+  const at::Device device = choose_device(config.run.device, ranks);
   TrainedRun run = open_trained_run(config, process, device);
   ProcessModel& model = *run.model;
   const std::filesystem::path& file = run.checkpoint;
@@ -62,22 +69,32 @@ SampleRunFiles run_sample(const config::RunConfig& config, const lang::Process& 
       << ", " << request.steps << " steps"
       << (sampler.grid.empty() ? "" : ", time grid " + sampler.grid) << std::endl;
   if (!sampler.warning.empty()) log << "sample: warning: " << sampler.warning << std::endl;
+  if (ranks.size() > 1) {
+    log << "sample: " << ranks.size() << " ranks (" << ranks.backend() << "), each drawing its "
+        << "shard of the " << request.n << " samples" << std::endl;
+  }
   std::optional<Progress> bar;
-  request.progress = [&bar, &log](std::int64_t done, std::int64_t total) {
-    if (!bar) bar.emplace("sample", 0, total, log, Progress::stderr_is_terminal(), total / 10 + 1);
-    bar->update(done);
-  };
+  if (ranks.is_root()) {
+    request.progress = [&bar, &log](std::int64_t done, std::int64_t total) {
+      if (!bar)
+        bar.emplace("sample", 0, total, log, Progress::stderr_is_terminal(), total / 10 + 1);
+      bar->update(done);
+    };
+  }
   const ValueRange range = config.data.range;
-  const at::Tensor images = clamp_to_range(generate(model, net, head, prior, request), range);
+  const at::Tensor drawn =
+      generate_on_ranks(ranks, model, net, head, prior, request, "the gather of the samples");
   if (bar) bar->finish();
+  const SampleRunFiles files{config::run_path(config, config.sample.output + ".png"),
+                             config::run_path(config, config.sample.output + ".npy")};
+  if (!ranks.is_root()) return files;
+  const at::Tensor images = clamp_to_range(drawn, range);
   const std::int64_t non_finite = non_finite_images(images);
   if (non_finite > 0) {
     log << "sample: warning: " << non_finite_message(non_finite, images.size(0)) << std::endl;
   }
 
   std::filesystem::create_directories(config.run.dir);
-  const SampleRunFiles files{config::run_path(config, config.sample.output + ".png"),
-                             config::run_path(config, config.sample.output + ".npy")};
   // sample.output may name a subfolder of run.dir.
   std::filesystem::create_directories(files.npy.parent_path());
   write_npy(files.npy, images.contiguous());

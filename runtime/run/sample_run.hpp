@@ -9,6 +9,7 @@
 
 #include "lang/process.hpp"
 #include "runtime/config/run_config.hpp"
+#include "runtime/distributed/rank_group.hpp"
 
 namespace spdec::runtime {
 
@@ -22,5 +23,12 @@ struct SampleRunFiles {
 /// cannot serve, I/O).
 SampleRunFiles run_sample(const config::RunConfig& config, const lang::Process& process,
                           std::ostream& log);
+
+/// The same as one rank of a data-parallel job: each rank draws its shard of
+/// the samples (runtime/sampling/generate_on_ranks.hpp; bit for bit a
+/// single rank's on the CPU) and rank 0 writes the files. Every rank reads
+/// the checkpoint: run.dir (or sample.checkpoint) must be visible to all.
+SampleRunFiles run_sample(const config::RunConfig& config, const lang::Process& process,
+                          std::ostream& log, RankGroup& ranks);
 
 }  // namespace spdec::runtime

@@ -25,14 +25,17 @@
 #include "runtime/base/atomic_write.hpp"
 #include "runtime/base/data_error.hpp"
 #include "runtime/base/progress.hpp"
+#include "runtime/base/shard.hpp"
 #include "runtime/base/splitmix.hpp"
 #include "runtime/data/batch_loader.hpp"
 #include "runtime/data/image_grid.hpp"
+#include "runtime/distributed/gradient_sync.hpp"
 #include "runtime/nn/ema.hpp"
 #include "runtime/process/preconditioner.hpp"
 #include "runtime/run/run_setup.hpp"
 #include "runtime/sampling/data_prior.hpp"
 #include "runtime/sampling/generate.hpp"
+#include "runtime/sampling/generate_on_ranks.hpp"
 #include "runtime/training/checkpoint.hpp"
 #include "runtime/training/network_score.hpp"
 #include "runtime/training/run_prior.hpp"
@@ -118,10 +121,12 @@ void set_learning_rate(torch::optim::Optimizer& optimizer, double lr) {
   }
 }
 
-/// Class labels with train's null-label dropout (classifier-free guidance);
-/// undefined for unconditional models.
+/// Class labels with train's null-label dropout (classifier-free guidance),
+/// keyed by the global row (`first` is the first's); undefined for
+/// unconditional models.
 at::Tensor training_labels(const at::Tensor& labels, const config::ModelSection& model,
-                           std::uint64_t seed, std::uint64_t step, const at::Device& device) {
+                           std::uint64_t seed, std::uint64_t step, const at::Device& device,
+                           std::int64_t first) {
   if (!model.class_conditional) return {};
   at::Tensor out = labels.to(at::kCPU, at::kLong).clone();
   auto* values = out.data_ptr<std::int64_t>();
@@ -131,7 +136,7 @@ at::Tensor training_labels(const at::Tensor& labels, const config::ModelSection&
           "model.class_conditional needs labels 0..{}; the data has label {} (unlabelled data?)",
           model.num_classes - 1, values[i]));
     }
-    std::uint64_t state = mix(seed ^ 0x1ab0ULL, step, static_cast<std::uint64_t>(i));
+    std::uint64_t state = mix(seed ^ 0x1ab0ULL, step, static_cast<std::uint64_t>(first + i));
     if (uniform01(state) < model.label_dropout) values[i] = model.num_classes;
   }
   return out.to(device);
@@ -198,8 +203,8 @@ std::string finite_check(double loss, double grad_norm) {
 class Trainer {
  public:
   Trainer(const config::RunConfig& config, const lang::Process& process, std::ostream& log,
-          const TrainHooks& hooks)
-      : config_(config), process_(process), log_(log), hooks_(hooks) {}
+          const TrainHooks& hooks, RankGroup& ranks)
+      : config_(config), process_(process), log_(log), hooks_(hooks), ranks_(ranks) {}
 
   TrainSummary run() {
     setup();
@@ -257,15 +262,17 @@ class Trainer {
   }
 
   void setup() {
-    check_history();
-    apply_thread_count(config_);
-    device_ = choose_device(config_.run.device);
+    // Rank 0 alone reads and writes run.dir; the others receive its state.
+    if (ranks_.is_root()) check_history();
+    apply_thread_count(config_, ranks_.local_size());
+    device_ = choose_device(config_.run.device, ranks_);
     // Deterministic cuDNN algorithms on a GPU (the CPU kernels already are,
     // for a fixed thread count: tests/runtime/train_test.cpp checks it).
     at::globalContext().setDeterministicCuDNN(true);
     data_ = load_run_dataset(dataset_spec(config_.data), log_, "train");
     const std::int64_t channels = data_.images.size(1);
     warn_about_channels(process_, channels, log_, "train");
+    require_rows_per_rank();
     model_ = make_run_model(config_, process_, data_.images.size(2), data_.images.size(3), device_);
     choice_ = choose_objective(config_.train.objective, *model_);
     parameterisation_ =
@@ -282,15 +289,18 @@ class Trainer {
     optimizer_ = std::make_unique<torch::optim::Adam>(
         net_->parameters(),
         torch::optim::AdamOptions(config_.train.lr).betas({0.9, 0.999}).eps(1e-8));
-    std::filesystem::create_directories(config_.run.dir);
-    if (hooks_.fresh) discard_history();
-    if (std::filesystem::exists(checkpoint_path(config_))) {
-      resume();
-    } else {
-      start();
+    if (ranks_.is_root()) {
+      std::filesystem::create_directories(config_.run.dir);
+      if (hooks_.fresh) discard_history();
+      if (std::filesystem::exists(checkpoint_path(config_))) {
+        resume();
+      } else {
+        start();
+      }
+      // Only now: a refused checkpoint leaves the config.toml that loads it.
+      config::save_resolved(config_);
     }
-    // Only now: a refused checkpoint leaves the config.toml that loads it.
-    config::save_resolved(config_);
+    share_state();
     ObjectiveOptions options;
     options.projections = config_.train.projections;
     options.parameterisation = parameterisation_;
@@ -300,12 +310,15 @@ class Trainer {
       options.preconditioner = &*preconditioner_;
     }
     objective_ = make_objective(choice_.kind, *model_, options);
-    make_probe();
-    // A fresh start checkpoints step 0 (the initial weights and the fitted
-    // prior) before the first log line: a run's history never exists
-    // without a checkpoint, so a kill in the first steps resumes rather than
-    // leaving a log that a restart must refuse.
-    if (saved_step_ < 0 && step_ < config_.train.steps) save();
+    if (ranks_.size() > 1) sync_.emplace(ranks_, net_->parameters());
+    if (ranks_.is_root()) {
+      make_probe();
+      // A fresh start checkpoints step 0 (the initial weights and the fitted
+      // prior) before the first log line: a run's history never exists
+      // without a checkpoint, so a kill in the first steps resumes rather than
+      // leaving a log that a restart must refuse.
+      if (saved_step_ < 0 && step_ < config_.train.steps) save();
+    }
     log_ << "train: " << process_.name << " (" << name(model_->kind())
          << (model_->flow_scheme().empty() ? "" : ", flow " + model_->flow_scheme() + " cycles")
          << ", " << model_->kernels().backend() << ") on " << data_.size() << " images " << channels
@@ -315,6 +328,12 @@ class Trainer {
          << (device_.is_cuda() ? "cuda" : cpu_threads_text(at::get_num_threads())) << "; steps "
          << step_ << " -> " << config_.train.steps << ", batch " << config_.train.batch_size
          << std::endl;
+    if (ranks_.size() > 1) {
+      log_ << "train: " << ranks_.size() << " ranks (" << ranks_.backend()
+           << "), each with its shard of every batch of " << config_.train.batch_size << " (about "
+           << config_.train.batch_size / ranks_.size()
+           << " images); gradients summed over the ranks after each backward pass" << std::endl;
+    }
     if (!process_.learnables.empty()) {
       log_ << "train: warning: " << process_.name << " declares " << process_.learnables.size()
            << " learnable schedule(s); they stay at their initial knots (joint training of knots "
@@ -370,6 +389,50 @@ class Trainer {
          << std::endl;
   }
 
+  /// Every rank needs rows of each global batch (the batch is the whole
+  /// data set when train.batch_size exceeds it).
+  void require_rows_per_rank() const {
+    const std::int64_t rows = std::min<std::int64_t>(config_.train.batch_size, data_.size());
+    if (rows < ranks_.size()) {
+      throw std::runtime_error(fmt::format(
+          "train.batch_size = {} ({} images per batch) is smaller than the {} ranks: every rank "
+          "needs at least one image of each batch; raise train.batch_size or use fewer ranks",
+          config_.train.batch_size, rows, ranks_.size()));
+    }
+  }
+
+  /// What a checkpoint of the current state says about itself.
+  [[nodiscard]] CheckpointHeader header() const {
+    CheckpointHeader out;
+    out.process = fingerprint_;
+    out.config = config::resolved_toml(config_);
+    if (process_.file) out.process_source = process_.file->text();
+    out.objective = choice_.kind;
+    out.parameterisation = parameterisation_;
+    out.step = step_;
+    out.image_shape = {data_.images.size(1), data_.images.size(2), data_.images.size(3)};
+    return out;
+  }
+
+  /// Rank 0's state after its start-up — the weights (fresh or resumed),
+  /// Adam's moments, the step, the prior and the data spectrum, everything
+  /// but the EMA, which rank 0 alone keeps — into every other rank, through
+  /// the checkpoint's own format: a resume on any number of ranks starts
+  /// every rank from checkpoint.pt, and run.dir need be on rank 0 only.
+  void share_state() {
+    if (ranks_.size() == 1) return;
+    const CheckpointParts parts{net_.get(), nullptr, optimizer_.get()};
+    std::string bytes;
+    if (ranks_.is_root()) bytes = checkpoint_bytes(header(), parts, prior_, data_spectrum_);
+    bytes = ranks_.broadcast_bytes(
+        bytes, "rank 0's start-up (its prior fit or checkpoint, then its weights)");
+    if (ranks_.is_root()) return;
+    const CheckpointHeader received =
+        load_checkpoint_bytes(bytes, "the state rank 0 sent", fingerprint_, parts, &prior_,
+                              &model_->noise().basis(), &data_spectrum_);
+    step_ = received.step;
+  }
+
   [[nodiscard]] std::filesystem::path log_file() const {
     return config::run_path(config_, "train_log.jsonl");
   }
@@ -381,12 +444,21 @@ class Trainer {
     options.seed = config_.train.seed;
     options.drop_last = config_.train.batch_size <= data_.size();
     options.start_batch = step_;
+    options.shard_rank = ranks_.rank();
+    options.shard_count = ranks_.size();
     BatchLoader loader(data_, options);
-    std::ofstream jsonl(log_file(), std::ios::app);
-    if (!jsonl)
-      throw DataError(log_file(), "cannot open the log for appending: " + lang::os_reason());
-    Progress progress("train", step_, config_.train.steps, log_, Progress::stderr_is_terminal(),
-                      config_.train.log_every);
+    // The log and the progress bar are rank 0's.
+    std::optional<std::ofstream> jsonl;
+    std::optional<Progress> progress;
+    if (ranks_.is_root()) {
+      jsonl.emplace(log_file(), std::ios::app);
+      if (!*jsonl) {
+        throw DataError(log_file(), "cannot open the log for appending: " + lang::os_reason());
+      }
+      progress.emplace("train", step_, config_.train.steps, log_, Progress::stderr_is_terminal(),
+                       config_.train.log_every);
+    }
+    const std::int64_t first_step = step_;
     const auto began = std::chrono::steady_clock::now();
     const double time_scale = objective_->max_time();
     while (step_ < config_.train.steps) {
@@ -395,38 +467,41 @@ class Trainer {
         break;
       }
       const Batch batch = loader.next();
-      const auto [loss, grad_norm, lr] = train_step(batch, time_scale);
+      const StepResult result = train_step(batch, time_scale);
       ++step_;
-      summary.last_loss = loss;
+      summary.last_loss = result.loss;
       const double seconds =
           std::chrono::duration<double>(std::chrono::steady_clock::now() - began).count();
-      if (step_ % std::max<std::int64_t>(config_.train.log_every, 1) == 0 ||
-          step_ == config_.train.steps) {
-        jsonl << nlohmann::json{{"step", step_},
-                                {"loss", loss},
-                                {"lr", lr},
-                                {"grad_norm", grad_norm},
-                                {"time", seconds}}
-                     .dump()
-              << std::endl;
+      if (jsonl && (step_ % std::max<std::int64_t>(config_.train.log_every, 1) == 0 ||
+                    step_ == config_.train.steps)) {
+        *jsonl << nlohmann::json{{"step", step_},
+                                 {"loss", result.loss},
+                                 {"lr", result.lr},
+                                 {"grad_norm", result.grad_norm},
+                                 {"time", seconds}}
+                      .dump()
+               << std::endl;
         // A lost line would be a gap in the curve: stop, naming the reason.
-        if (!jsonl) throw DataError(log_file(), "cannot append to the log: " + lang::os_reason());
+        if (!*jsonl) throw DataError(log_file(), "cannot append to the log: " + lang::os_reason());
       }
-      progress.update(step_, loss);
+      if (progress) progress->update(step_, result.loss);
       if (config_.train.checkpoint_every > 0 && step_ % config_.train.checkpoint_every == 0) {
-        save();
+        check_replicas();
+        if (ranks_.is_root()) save();
       }
       if (config_.train.sample_every > 0 && step_ % config_.train.sample_every == 0) {
-        progress.finish();
+        if (progress) progress->finish();
         sample_grid();
       }
-      if (g_stop_signal.load() != 0) {
+      if (result.stop) {
         summary.interrupted = true;
         break;
       }
     }
-    progress.finish();
+    if (!ranks_.is_root()) return;
+    progress->finish();
     save();
+    report_all_reduce(first_step, began);
     if (summary.interrupted) {
       log_ << "train: stopped at step " << step_ << "; checkpoint "
            << checkpoint_path(config_).string() << " (run the same command again to resume)"
@@ -441,7 +516,51 @@ class Trainer {
     double loss;
     double grad_norm;
     double lr;
+    bool stop;  ///< a stop was asked for (on any rank): end after this step
   };
+
+  /// At each checkpoint, every rank compares its weights with rank 0's (a
+  /// checksum): the ranks take the same steps from the same weights on the
+  /// same summed gradients, so they must hold one network, bit for bit; a
+  /// rank that does not (a non-deterministic kernel, a lost update) stops,
+  /// naming itself, rather than train on apart from what rank 0 saves.
+  void check_replicas() {
+    if (ranks_.size() == 1) return;
+    const at::NoGradGuard no_grad;
+    at::Tensor sum = at::zeros({2}, at::TensorOptions().dtype(at::kDouble));
+    for (const at::Tensor& parameter : net_->parameters()) {
+      const at::Tensor values = parameter.detach().to(at::kCPU, at::kDouble);
+      sum[0] += values.sum();
+      sum[1] += values.square().sum();
+    }
+    std::vector<at::Tensor> root{sum.clone().to(ranks_.collective_device())};
+    ranks_.broadcast(root, fmt::format("the weight check of step {}", step_));
+    const at::Tensor expected = root[0].to(at::kCPU);
+    if (!at::equal(expected, sum)) {
+      throw std::runtime_error(fmt::format(
+          "{}: its weights differ from rank 0's at step {} (checksums {:.17g}, {:.17g} against "
+          "{:.17g}, {:.17g}): the ranks no longer train one network",
+          ranks_.describe(), step_, sum[0].item<double>(), sum[1].item<double>(),
+          expected[0].item<double>(), expected[1].item<double>()));
+    }
+  }
+
+  /// How much of the training time the gradients' all-reduce took (rank 0's
+  /// view; after backward, not overlapped with it).
+  void report_all_reduce(std::int64_t first_step,
+                         std::chrono::steady_clock::time_point began) const {
+    if (!sync_ || sync_->calls() == 0 || step_ <= first_step) return;
+    const double total =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - began).count();
+    const double per_step = sync_->seconds() / static_cast<double>(sync_->calls());
+    log_ << fmt::format(
+                "train: gradient all-reduce over {} ranks ({}): {} bucket(s), {:.1f} MB, {:.1f} ms "
+                "per step (the wait for the slowest rank included), {:.1f} % of the training time",
+                ranks_.size(), ranks_.backend(), sync_->bucket_count(),
+                static_cast<double>(sync_->bucket_bytes()) / 1e6, 1e3 * per_step,
+                100.0 * sync_->seconds() / std::max(total, 1e-9))
+         << std::endl;
+  }
 
   /// A batch's draws for the objective, every one keyed by (train.seed, key):
   /// the times, the noise (through draw.step) and the dropped labels.
@@ -450,16 +569,22 @@ class Trainer {
     at::Tensor labels;
   };
 
-  KeyedDraw keyed_draw(const at::Tensor& images, const at::Tensor& labels,
-                       std::uint64_t key) const {
+  /// `rows`: which rows of the global batch `images` are (a rank's shard);
+  /// each row's draws are keyed by its global row.
+  KeyedDraw keyed_draw(const at::Tensor& images, const at::Tensor& labels, std::uint64_t key,
+                       const Shard& rows) const {
     KeyedDraw out;
     out.draw.x0 = images.to(device_);
     out.draw.seed = config_.train.seed;
     out.draw.step = key;
-    out.draw.times =
-        training_times(out.draw.x0.size(0), objective_->min_time(), objective_->max_time(),
+    out.draw.row_offset = rows.begin;
+    out.draw.global_rows = rows.total;
+    const std::vector<double> times =
+        training_times(rows.total, objective_->min_time(), objective_->max_time(),
                        config_.train.time_sampling, config_.train.seed, key);
-    out.labels = training_labels(labels, config_.model, config_.train.seed, key, device_);
+    out.draw.times.assign(times.begin() + rows.begin, times.begin() + rows.end);
+    out.labels =
+        training_labels(labels, config_.model, config_.train.seed, key, device_, rows.begin);
     return out;
   }
 
@@ -476,10 +601,14 @@ class Trainer {
   StepResult train_step(const Batch& batch, double time_scale) {
     const auto key = static_cast<std::uint64_t>(step_);
     // Dropout draws from the global generator: reseed it per step, so a
-    // resumed run draws what the uninterrupted one would have.
+    // resumed run draws what the uninterrupted one would have (and every
+    // rank the whole batch's mask, runtime/nn/shard_dropout.hpp).
     torch::manual_seed(mix(config_.train.seed, key, 0xd20bULL));
-    at::Tensor loss = objective_loss(net_, keyed_draw(batch.images, batch.labels, key), time_scale);
+    net_->set_batch_shard(batch.rows);
+    at::Tensor loss =
+        objective_loss(net_, keyed_draw(batch.images, batch.labels, key, batch.rows), time_scale);
     if (hooks_.on_loss) hooks_.on_loss(step_, loss);
+    if (sync_) return shared_step(loss, batch.rows);
     const double loss_value = loss.item<double>();
     if (!std::isfinite(loss_value)) diverged(finite_check(loss_value, 0.0));
     optimizer_->zero_grad();
@@ -492,7 +621,30 @@ class Trainer {
     set_learning_rate(*optimizer_, lr);
     optimizer_->step();
     ema_update(*ema_, *net_, ema_decay(config_.train.ema, step_));
-    return {loss_value, grad_norm, lr};
+    return {loss_value, grad_norm, lr, g_stop_signal.load() != 0};
+  }
+
+  /// A step on one rank of several: this rank's share of the global mean
+  /// loss is back-propagated, the gradients summed over the ranks
+  /// (runtime/distributed/gradient_sync.hpp); every rank then clips and steps
+  /// alike. The EMA is rank 0's.
+  StepResult shared_step(const at::Tensor& loss, const Shard& rows) {
+    const double share = static_cast<double>(rows.size()) / static_cast<double>(rows.total);
+    optimizer_->zero_grad();
+    const at::Tensor scaled = loss * share;
+    scaled.backward();
+    const GradientSync::Reduced reduced =
+        sync_->all_reduce(scaled.item<double>(), g_stop_signal.load() != 0, step_);
+    if (!std::isfinite(reduced.loss)) diverged(finite_check(reduced.loss, 0.0));
+    const double max_norm = config_.train.grad_clip > 0 ? config_.train.grad_clip
+                                                        : std::numeric_limits<double>::infinity();
+    const double grad_norm = torch::nn::utils::clip_grad_norm_(net_->parameters(), max_norm);
+    if (!std::isfinite(grad_norm)) diverged(finite_check(reduced.loss, grad_norm));
+    const double lr = learning_rate(config_.train, step_);
+    set_learning_rate(*optimizer_, lr);
+    optimizer_->step();
+    if (ranks_.is_root()) ema_update(*ema_, *net_, ema_decay(config_.train.ema, step_));
+    return {reduced.loss, grad_norm, lr, reduced.stop};
   }
 
   /// A non-finite loss or gradient at step step_ + 1. When checkpoint.pt
@@ -500,6 +652,11 @@ class Trainer {
   /// would fail the same way at any learning rate (step_ + 1's draws are
   /// fixed): checkpoint.prev.pt is moved back first.
   [[noreturn]] void diverged(const std::string& what) {
+    // Every rank sees the same global loss and gradients: they stop together,
+    // and rank 0, which owns run.dir, says why (the others stay quiet).
+    if (!ranks_.is_root())
+      throw TrainingDiverged("training diverged at step " + std::to_string(step_ + 1) + ": " +
+                             what);
     if (saved_step_ == step_ && !roll_back()) {
       throw TrainingDiverged(fmt::format(
           "training diverged at step {}: {}; checkpoint {} holds step {}'s weights, which gave "
@@ -555,8 +712,8 @@ class Trainer {
   void make_probe() {
     const std::int64_t n = std::min<std::int64_t>(kProbeImages, data_.size());
     const at::Tensor labels = data_.labels.defined() ? data_.labels.narrow(0, 0, n) : at::Tensor();
-    probe_ =
-        keyed_draw(runtime::to_float(data_.images.narrow(0, 0, n), data_.range), labels, kProbeKey);
+    probe_ = keyed_draw(runtime::to_float(data_.images.narrow(0, 0, n), data_.range), labels,
+                        kProbeKey, Shard{0, n, n});
   }
 
   /// The objective on the probe batch through `net` (in eval mode: no
@@ -587,15 +744,7 @@ class Trainer {
 
   void save() {
     require_finite_forward();
-    CheckpointHeader header;
-    header.process = fingerprint_;
-    header.config = config::resolved_toml(config_);
-    if (process_.file) header.process_source = process_.file->text();
-    header.objective = choice_.kind;
-    header.parameterisation = parameterisation_;
-    header.step = step_;
-    header.image_shape = {data_.images.size(1), data_.images.size(2), data_.images.size(3)};
-    save_checkpoint(checkpoint_path(config_), header, {net_.get(), ema_.get(), optimizer_.get()},
+    save_checkpoint(checkpoint_path(config_), header(), {net_.get(), ema_.get(), optimizer_.get()},
                     prior_, data_spectrum_);
     saved_step_ = step_;
   }
@@ -618,13 +767,26 @@ class Trainer {
     return *grid_prior_images_;
   }
 
+  /// The sample grid of the EMA weights, drawn by every rank (each its
+  /// shard of the grid's samples, after rank 0's EMA weights reach it), so
+  /// that no rank idles through it; rank 0 writes it.
   void sample_grid() {
+    if (ranks_.size() > 1) {
+      std::vector<at::Tensor> weights = ema_->parameters();
+      for (const at::Tensor& buffer : ema_->buffers()) weights.push_back(buffer);
+      broadcast_module(ranks_, weights,
+                       fmt::format("the EMA weights for step {}'s sample grid", step_));
+    }
     GenerateRequest request = generate_request(config_);
     request.n = std::min<std::int64_t>(request.n, 64);
+    // A batch per rank at least, so that every rank draws its part of the grid.
+    request.batch_size =
+        std::min<std::int64_t>(request.batch_size, (request.n + ranks_.size() - 1) / ranks_.size());
     request.prior_images = grid_prior_images();
-    const at::Tensor images =
-        generate(*model_, ema_, network_head(choice_.kind, parameterisation_, data_spectrum_),
-                 prior_, request);
+    const at::Tensor images = generate_on_ranks(
+        ranks_, *model_, ema_, network_head(choice_.kind, parameterisation_, data_spectrum_),
+        prior_, request, fmt::format("the gather of step {}'s sample grid", step_));
+    if (!ranks_.is_root()) return;
     const std::filesystem::path file =
         config::run_path(config_, fmt::format("samples/step_{:07}.png", step_));
     std::filesystem::create_directories(file.parent_path());
@@ -638,6 +800,8 @@ class Trainer {
   const lang::Process& process_;
   std::ostream& log_;
   TrainHooks hooks_;
+  RankGroup& ranks_;
+  std::optional<GradientSync> sync_;  ///< on several ranks
   at::Device device_{at::kCPU};
   Dataset data_;
   std::unique_ptr<ProcessModel> model_;
@@ -666,7 +830,13 @@ std::filesystem::path checkpoint_path(const config::RunConfig& config) {
 
 TrainSummary run_train(const config::RunConfig& config, const lang::Process& process,
                        std::ostream& log, const TrainHooks& hooks) {
-  Trainer trainer(config, process, log, hooks);
+  RankGroup alone;
+  return run_train(config, process, log, hooks, alone);
+}
+
+TrainSummary run_train(const config::RunConfig& config, const lang::Process& process,
+                       std::ostream& log, const TrainHooks& hooks, RankGroup& ranks) {
+  Trainer trainer(config, process, log, hooks, ranks);
   return trainer.run();
 }
 

@@ -35,6 +35,7 @@
 
 #include "lang/process.hpp"
 #include "runtime/config/run_config.hpp"
+#include "runtime/distributed/rank_group.hpp"
 
 namespace spdec::runtime {
 
@@ -73,6 +74,17 @@ class TrainingDiverged : public std::runtime_error {
 /// naming what is wrong (data, checkpoint, objective, I/O).
 TrainSummary run_train(const config::RunConfig& config, const lang::Process& process,
                        std::ostream& log, const TrainHooks& hooks = {});
+
+/// The same as one rank of a data-parallel job: every rank trains on its
+/// shard of each global batch (the same global batches and the same loss
+/// curve, up to the order of float sums, on any number of ranks) and the
+/// gradients are summed over the ranks; rank 0 alone reads and writes
+/// run.dir (the prior fit, the checkpoints, the log, the sample grids, the
+/// progress), starts the others from its state and keeps the EMA. A
+/// checkpoint resumes on any number of ranks. Every rank must call it; a
+/// rank that fails or hangs makes the others throw RankFailure.
+TrainSummary run_train(const config::RunConfig& config, const lang::Process& process,
+                       std::ostream& log, const TrainHooks& hooks, RankGroup& ranks);
 
 /// <run.dir>/checkpoint.pt
 [[nodiscard]] std::filesystem::path checkpoint_path(const config::RunConfig& config);

@@ -286,7 +286,7 @@ at::Tensor generate(ProcessModel& model, UNet net, ObjectiveKind objective,
 
 at::Tensor generate(ProcessModel& model, UNet net, const NetworkHead& head,
                     const std::optional<GaussianPrior>& prior, const GenerateRequest& request) {
-  if (request.n < 1 || request.batch_size < 1) {
+  if (request.n < 1 || request.batch_size < 1 || request.first < 0) {
     throw std::invalid_argument("generate: sample.n and sample.batch_size must be >= 1");
   }
   const EvalMode eval(net);
@@ -300,8 +300,9 @@ at::Tensor generate(ProcessModel& model, UNet net, const NetworkHead& head,
   const auto gamma = x0_variance_table(model, net, head, once);
   std::vector<at::Tensor> out;
   for (std::int64_t b = 0; b < batches; ++b) {
-    const std::int64_t first = b * request.batch_size;
-    const std::int64_t n = std::min(request.batch_size, request.n - first);
+    const std::int64_t offset = b * request.batch_size;
+    const std::int64_t first = request.first + offset;
+    const std::int64_t n = std::min(request.batch_size, request.n - offset);
     out.push_back(generate_batch(model, net, head, prior, once, gamma, first, n, b * per_batch,
                                  batches * per_batch)
                       .to(at::kCPU, at::kFloat));

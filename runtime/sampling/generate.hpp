@@ -1,7 +1,9 @@
 // Drawing images from a trained network: the prior at T (or white noise for
 // flow matching), then a sampler of runtime/sampling/sampler.hpp (or the flow ODE),
 // batch by batch. Sample i always uses the noise streams of id i, so a
-// sample does not depend on the batch size or on how many are drawn.
+// sample does not depend on the batch size or on how many are drawn — up to
+// the last bits of a CPU kernel's rounding, which can depend on the batch
+// size (a matrix product of one row sums in another order than of two).
 #pragma once
 
 #include <ATen/ATen.h>
@@ -23,6 +25,9 @@ namespace spdec::runtime {
 
 struct GenerateRequest {
   std::int64_t n = 64;
+  /// The ids of the samples: first .. first + n − 1 (a rank's shard of a
+  /// draw keeps the ids, and so the samples, it has in the whole).
+  std::int64_t first = 0;
   std::int64_t batch_size = 64;
   std::uint64_t seed = 0;
   /// auto: posterior for linear and decoupled processes, pc for sde semantics.

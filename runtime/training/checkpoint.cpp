@@ -88,6 +88,30 @@ std::string first_line(const std::string& text) {
   return text.substr(0, text.find('\n'));
 }
 
+/// Archive bytes with their checksum trailer, checked and stripped of it;
+/// `name` (a file, or what sent them) names them in errors.
+std::string verified(std::string bytes, const std::filesystem::path& name) {
+  if (bytes.size() < kTrailerSize ||
+      std::string_view(bytes).substr(bytes.size() - kTrailerSize, kChecksumTag.size()) !=
+          kChecksumTag) {
+    return bytes;  // written before checksums
+  }
+  const std::string stored = bytes.substr(bytes.size() - 16);
+  bytes.resize(bytes.size() - kTrailerSize);
+  if (lang::hex64(lang::fnv1a64(bytes)) != stored) {
+    std::error_code ec;
+    const std::filesystem::path previous = previous_checkpoint_path(name);
+    throw checkpoint_error(
+        name, "is damaged: its contents do not match its checksum (a flipped bit or a torn copy)" +
+                  (std::filesystem::exists(previous, ec)
+                       ? "; the previous checkpoint is " + previous.string() +
+                             ": move it over this one to resume from it, or sample from it with "
+                             "sample.checkpoint"
+                       : std::string()));
+  }
+  return bytes;
+}
+
 /// The file's archive bytes, checked against its checksum trailer.
 std::string verified_bytes(const std::filesystem::path& file) {
   std::error_code ec;
@@ -100,25 +124,7 @@ std::string verified_bytes(const std::filesystem::path& file) {
   std::ostringstream content;
   content << in.rdbuf();
   if (!in) throw checkpoint_error(file, "cannot be read: " + lang::os_reason());
-  std::string bytes = content.str();
-  if (bytes.size() < kTrailerSize ||
-      std::string_view(bytes).substr(bytes.size() - kTrailerSize, kChecksumTag.size()) !=
-          kChecksumTag) {
-    return bytes;  // written before checksums
-  }
-  const std::string stored = bytes.substr(bytes.size() - 16);
-  bytes.resize(bytes.size() - kTrailerSize);
-  if (lang::hex64(lang::fnv1a64(bytes)) != stored) {
-    const std::filesystem::path previous = previous_checkpoint_path(file);
-    throw checkpoint_error(
-        file, "is damaged: its contents do not match its checksum (a flipped bit or a torn copy)" +
-                  (std::filesystem::exists(previous, ec)
-                       ? "; the previous checkpoint is " + previous.string() +
-                             ": move it over this one to resume from it, or sample from it with "
-                             "sample.checkpoint"
-                       : std::string()));
-  }
-  return bytes;
+  return verified(content.str(), file);
 }
 
 /// An archive read from verified bytes, which it keeps alive.
@@ -127,16 +133,21 @@ struct OpenArchive {
   torch::serialize::InputArchive archive;
 };
 
-std::unique_ptr<OpenArchive> open(const std::filesystem::path& file) {
+std::unique_ptr<OpenArchive> open_bytes(std::string verified_archive,
+                                        const std::filesystem::path& name) {
   auto opened = std::make_unique<OpenArchive>();
-  opened->bytes = verified_bytes(file);
+  opened->bytes = std::move(verified_archive);
   try {
     opened->archive.load_from(opened->bytes.data(), opened->bytes.size());
   } catch (const std::exception& e) {
-    throw checkpoint_error(file,
+    throw checkpoint_error(name,
                            std::string("not a readable checkpoint (") + first_line(e.what()) + ")");
   }
   return opened;
+}
+
+std::unique_ptr<OpenArchive> open(const std::filesystem::path& file) {
+  return open_bytes(verified_bytes(file), file);
 }
 
 /// Refuses weights that are not finite, naming the first such tensor.
@@ -215,13 +226,14 @@ std::filesystem::path previous_checkpoint_path(const std::filesystem::path& file
   return previous;
 }
 
-void save_checkpoint(const std::filesystem::path& file, const CheckpointHeader& header,
-                     const CheckpointParts& parts, const std::optional<GaussianPrior>& prior,
-                     const std::optional<GaussianPrior>& data_spectrum) {
-  const auto refuse = [&file, &header](const std::string& what) {
-    return checkpoint_error(file, "not written at step " + std::to_string(header.step) + ": " +
-                                      what + " (the run diverged; the last checkpoint is kept)");
-  };
+namespace {
+
+/// The archive of a checkpoint with its checksum trailer; `refuse` makes the
+/// error for weights that are not finite.
+std::string archive_bytes(const CheckpointHeader& header, const CheckpointParts& parts,
+                          const std::optional<GaussianPrior>& prior,
+                          const std::optional<GaussianPrior>& data_spectrum,
+                          const std::function<std::runtime_error(const std::string&)>& refuse) {
   if (parts.model != nullptr) require_finite(*parts.model, "model/", refuse);
   if (parts.ema != nullptr) require_finite(*parts.ema, "ema/", refuse);
   torch::serialize::OutputArchive archive;
@@ -254,6 +266,27 @@ void save_checkpoint(const std::filesystem::path& file, const CheckpointHeader& 
   const std::string checksum = lang::hex64(lang::fnv1a64(bytes));
   bytes += kChecksumTag;
   bytes += checksum;
+  return bytes;
+}
+
+}  // namespace
+
+std::string checkpoint_bytes(const CheckpointHeader& header, const CheckpointParts& parts,
+                             const std::optional<GaussianPrior>& prior,
+                             const std::optional<GaussianPrior>& data_spectrum) {
+  return archive_bytes(header, parts, prior, data_spectrum, [&header](const std::string& what) {
+    return std::runtime_error("the state of step " + std::to_string(header.step) + ": " + what);
+  });
+}
+
+void save_checkpoint(const std::filesystem::path& file, const CheckpointHeader& header,
+                     const CheckpointParts& parts, const std::optional<GaussianPrior>& prior,
+                     const std::optional<GaussianPrior>& data_spectrum) {
+  const auto refuse = [&file, &header](const std::string& what) {
+    return checkpoint_error(file, "not written at step " + std::to_string(header.step) + ": " +
+                                      what + " (the run diverged; the last checkpoint is kept)");
+  };
+  const std::string bytes = archive_bytes(header, parts, prior, data_spectrum, refuse);
   keep_previous(file);
   write_file_atomically(file, bytes);
 }
@@ -287,13 +320,15 @@ void require_checkpoint_process(const std::filesystem::path& file, const Checkpo
                                    header.process + ", not this run's " + expected + ")");
 }
 
-CheckpointHeader load_checkpoint(const std::filesystem::path& file,
-                                 const std::string& expected_process, const CheckpointParts& parts,
-                                 std::optional<GaussianPrior>* prior, const SpectralBasis* basis,
-                                 std::optional<GaussianPrior>* data_spectrum,
-                                 const ProcessMismatch& explain) {
-  const auto opened = open(file);
-  torch::serialize::InputArchive& archive = opened->archive;
+namespace {
+
+/// load_checkpoint's work on an opened archive; `file` names it in errors.
+CheckpointHeader load_opened(OpenArchive& opened, const std::filesystem::path& file,
+                             const std::string& expected_process, const CheckpointParts& parts,
+                             std::optional<GaussianPrior>* prior, const SpectralBasis* basis,
+                             std::optional<GaussianPrior>* data_spectrum,
+                             const ProcessMismatch& explain) {
+  torch::serialize::InputArchive& archive = opened.archive;
   CheckpointHeader header = read_header(archive, file);
   if (!expected_process.empty()) {
     require_checkpoint_process(file, header, expected_process, explain);
@@ -342,6 +377,27 @@ CheckpointHeader load_checkpoint(const std::filesystem::path& file,
     }
   }
   return header;
+}
+
+}  // namespace
+
+CheckpointHeader load_checkpoint(const std::filesystem::path& file,
+                                 const std::string& expected_process, const CheckpointParts& parts,
+                                 std::optional<GaussianPrior>* prior, const SpectralBasis* basis,
+                                 std::optional<GaussianPrior>* data_spectrum,
+                                 const ProcessMismatch& explain) {
+  const auto opened = open(file);
+  return load_opened(*opened, file, expected_process, parts, prior, basis, data_spectrum, explain);
+}
+
+CheckpointHeader load_checkpoint_bytes(const std::string& bytes, const std::filesystem::path& name,
+                                       const std::string& expected_process,
+                                       const CheckpointParts& parts,
+                                       std::optional<GaussianPrior>* prior,
+                                       const SpectralBasis* basis,
+                                       std::optional<GaussianPrior>* data_spectrum) {
+  const auto opened = open_bytes(verified(bytes, name), name);
+  return load_opened(*opened, name, expected_process, parts, prior, basis, data_spectrum, {});
 }
 
 }  // namespace spdec::runtime

@@ -69,6 +69,14 @@ void save_checkpoint(const std::filesystem::path& file, const CheckpointHeader& 
                      const CheckpointParts& parts, const std::optional<GaussianPrior>& prior,
                      const std::optional<GaussianPrior>& data_spectrum = std::nullopt);
 
+/// The bytes save_checkpoint would write (checksum trailer included), in
+/// memory: the state rank 0 sends to the other ranks of a data-parallel job.
+/// Throws std::runtime_error when the model or EMA weights are not finite.
+[[nodiscard]] std::string checkpoint_bytes(
+    const CheckpointHeader& header, const CheckpointParts& parts,
+    const std::optional<GaussianPrior>& prior,
+    const std::optional<GaussianPrior>& data_spectrum = std::nullopt);
+
 /// The header alone (cheap checks before building a network).
 [[nodiscard]] CheckpointHeader read_checkpoint_header(const std::filesystem::path& file);
 
@@ -93,5 +101,14 @@ CheckpointHeader load_checkpoint(const std::filesystem::path& file,
                                  std::optional<GaussianPrior>* prior, const SpectralBasis* basis,
                                  std::optional<GaussianPrior>* data_spectrum = nullptr,
                                  const ProcessMismatch& explain = {});
+
+/// load_checkpoint from checkpoint_bytes' bytes; `name` names them in
+/// errors (e.g. "the state rank 0 sent").
+CheckpointHeader load_checkpoint_bytes(const std::string& bytes, const std::filesystem::path& name,
+                                       const std::string& expected_process,
+                                       const CheckpointParts& parts,
+                                       std::optional<GaussianPrior>* prior,
+                                       const SpectralBasis* basis,
+                                       std::optional<GaussianPrior>* data_spectrum = nullptr);
 
 }  // namespace spdec::runtime

@@ -87,16 +87,23 @@ std::vector<double> training_times(std::int64_t n, double lo, double hi, config:
   return times;
 }
 
-at::Tensor training_sample_ids(std::int64_t n, std::uint64_t step, const at::Device& device) {
+at::Tensor training_sample_ids(std::int64_t n, std::uint64_t step, const at::Device& device,
+                               std::int64_t first) {
   // Row i of step k is stream k·2^20 + i: distinct for batches below 2^20.
-  const auto base = static_cast<std::int64_t>(step << 20U);
+  const auto base = static_cast<std::int64_t>(step << 20U) + first;
   return at::arange(base, base + n, at::TensorOptions().dtype(at::kLong)).to(device);
+}
+
+at::Tensor rows_of_draw(const at::Tensor& whole, const TrainingDraw& draw) {
+  if (draw.row_offset == 0 && draw.x0.size(0) == whole.size(0)) return whole;
+  return whole.narrow(0, draw.row_offset, draw.x0.size(0));
 }
 
 NoiseSource training_noise(const TrainingDraw& draw) {
   NoiseSource noise;
   noise.seed = draw.seed;
-  noise.sample_ids = training_sample_ids(draw.x0.size(0), draw.step, draw.x0.device());
+  noise.sample_ids =
+      training_sample_ids(draw.x0.size(0), draw.step, draw.x0.device(), draw.row_offset);
   return noise;
 }
 

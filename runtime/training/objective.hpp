@@ -59,11 +59,21 @@ struct ObjectiveChoice {
 using Network = std::function<at::Tensor(const at::Tensor& x, const at::Tensor& t)>;
 
 /// One training step's draw: data, per-sample times and the noise stream.
+/// On a rank of a data-parallel job the N rows are rows row_offset ..
+/// row_offset + N − 1 of a global batch of global_rows, and every draw of a
+/// row is keyed by its global row: row i gets the same noise on any number of
+/// ranks.
 struct TrainingDraw {
   at::Tensor x0;              ///< [N, C, H, W] float
   std::vector<double> times;  ///< N times in the objective's range
   std::uint64_t seed = 0;
   std::uint64_t step = 0;  ///< the training step (keys every noise draw)
+  std::int64_t row_offset = 0;
+  std::int64_t global_rows = 0;  ///< 0: N (the whole batch)
+  /// The global batch's size.
+  [[nodiscard]] std::int64_t batch_rows() const {
+    return global_rows > 0 ? global_rows : x0.size(0);
+  }
 };
 
 using lang::Parameterisation;
@@ -117,8 +127,15 @@ class Objective {
                                                  std::uint64_t step);
 
 /// The per-sample sample ids of a training draw: the noise stream of row i of
-/// step `step` (distinct from every other row and step).
+/// step `step` (distinct from every other row and step), for rows
+/// first .. first + n − 1 of the global batch.
 [[nodiscard]] at::Tensor training_sample_ids(std::int64_t n, std::uint64_t step,
-                                             const at::Device& device);
+                                             const at::Device& device, std::int64_t first = 0);
+
+/// A draw's rows of a tensor drawn for the whole global batch ([global_rows,
+/// ...] → [N, ...]): the generator-driven draws (flow matching's z, sliced
+/// score matching's projections) are drawn whole on every rank so that row i
+/// is the same on any number of ranks.
+[[nodiscard]] at::Tensor rows_of_draw(const at::Tensor& whole, const TrainingDraw& draw);
 
 }  // namespace spdec::runtime

@@ -5,6 +5,8 @@
 // the same network, loop and budget. Its sampler is runtime/sampling/flow_sampler.hpp.
 #include <ATen/CPUGeneratorImpl.h>
 
+#include <vector>
+
 #include "runtime/base/splitmix.hpp"
 #include "runtime/training/objective_kinds.hpp"
 
@@ -20,7 +22,7 @@ class FlowMatching final : public Objective {
   at::Tensor loss(const Network& network, const TrainingDraw& draw) override {
     const at::Device device = draw.x0.device();
     const at::Tensor t = time_tensor(draw.times, device);
-    const at::Tensor z = white_gaussian(draw.x0, draw.seed, draw.step);
+    const at::Tensor z = white_gaussian(draw);
     const at::Tensor s = t.view({-1, 1, 1, 1});
     const at::Tensor xt = (1 - s) * draw.x0 + s * z;
     const at::Tensor velocity = network(xt.detach(), t);
@@ -28,11 +30,16 @@ class FlowMatching final : public Objective {
   }
 
  private:
-  /// z from a CPU generator keyed by (seed, step): the same after a resume.
-  static at::Tensor white_gaussian(const at::Tensor& like, std::uint64_t seed, std::uint64_t step) {
-    at::Generator generator = at::detail::createCPUGenerator(mix(seed, step, 0xf10eULL));
-    return at::randn(like.sizes(), generator, at::TensorOptions().dtype(like.scalar_type()))
-        .to(like.device());
+  /// z from a CPU generator keyed by (seed, step): the same after a resume;
+  /// drawn for the whole global batch, this rank's rows kept.
+  static at::Tensor white_gaussian(const TrainingDraw& draw) {
+    const at::Tensor& like = draw.x0;
+    std::vector<std::int64_t> shape = like.sizes().vec();
+    shape[0] = draw.batch_rows();
+    at::Generator generator = at::detail::createCPUGenerator(mix(draw.seed, draw.step, 0xf10eULL));
+    const at::Tensor whole =
+        at::randn(shape, generator, at::TensorOptions().dtype(like.scalar_type()));
+    return rows_of_draw(whole, draw).to(like.device());
   }
 };
 

@@ -38,7 +38,7 @@ class Sliced final : public Objective {
         model_.perturb(draw.x0, draw.times, training_noise(draw)).xt.detach().requires_grad_(true);
     const at::Tensor eps_hat = network(x, time_tensor(draw.times, device));
     const auto [score, weights] = score_and_weights(x, draw.times, eps_hat);
-    const at::Tensor v = projections(score, draw.seed, draw.step);
+    const at::Tensor v = projections(score, draw);
     const at::Tensor projected = (v * score).sum();
     const at::Tensor grad = torch::autograd::grad({projected}, {x}, {}, /*retain_graph=*/true,
                                                   /*create_graph=*/true)[0];
@@ -49,13 +49,16 @@ class Sliced final : public Objective {
 
  private:
   /// Rademacher (±1) or Gaussian projections, one per sample, from a CPU
-  /// generator keyed by (seed, step): the same after a resume.
-  at::Tensor projections(const at::Tensor& like, std::uint64_t seed, std::uint64_t step) const {
-    at::Generator generator = at::detail::createCPUGenerator(mix(seed, step, 0x51ced));
+  /// generator keyed by (seed, step): the same after a resume; drawn for the
+  /// whole global batch, this rank's rows kept.
+  at::Tensor projections(const at::Tensor& like, const TrainingDraw& draw) const {
+    at::Generator generator = at::detail::createCPUGenerator(mix(draw.seed, draw.step, 0x51ced));
     const at::TensorOptions cpu = at::TensorOptions().dtype(like.scalar_type());
-    at::Tensor v = gaussian_ ? at::randn(like.sizes(), generator, cpu)
-                             : at::bernoulli(at::full(like.sizes(), 0.5, cpu), generator) * 2 - 1;
-    return v.to(like.device());
+    std::vector<std::int64_t> shape = like.sizes().vec();
+    shape[0] = draw.batch_rows();
+    const at::Tensor v = gaussian_ ? at::randn(shape, generator, cpu)
+                                   : at::bernoulli(at::full(shape, 0.5, cpu), generator) * 2 - 1;
+    return rows_of_draw(v, draw).to(like.device());
   }
 
   /// The score s_i = −C_i⁺ᵀ ε̂_i (differentiable in ε̂) and the weight λ_i,

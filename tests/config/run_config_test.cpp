@@ -602,3 +602,56 @@ TEST_CASE("differing keys, the same run, and a spec on a trained run", "[config]
   CHECK(keys == std::vector<std::string>{"data.n", "model.base_channels", "process.flow",
                                          "process.params.k", "train.steps"});
 }
+
+TEST_CASE("train.distributed: the backend and the timeout of a job on several ranks", "[config]") {
+  SECTION("defaults: auto, 600 s") {
+    const Loaded loaded = load(kHeat);
+    REQUIRE(loaded.config);
+    CHECK(loaded.config->train.distributed.backend == cfg::DistributedBackend::automatic);
+    CHECK(loaded.config->train.distributed.timeout == 600.0);
+  }
+  SECTION("as a table in the file, and as overrides") {
+    const Loaded file = load(kHeat + "[train.distributed]\nbackend = \"gloo\"\ntimeout = 30\n");
+    INFO(file.rendered());
+    REQUIRE(file.config);
+    CHECK(file.config->train.distributed.backend == cfg::DistributedBackend::gloo);
+    CHECK(file.config->train.distributed.timeout == 30.0);
+    const Loaded overridden =
+        load(kHeat, {"train.distributed.backend=nccl", "train.distributed.timeout=2.5"});
+    REQUIRE(overridden.config);
+    CHECK(overridden.config->train.distributed.backend == cfg::DistributedBackend::nccl);
+    CHECK(overridden.config->train.distributed.timeout == 2.5);
+    CHECK(cfg::valid_values("train.distributed.backend") ==
+          std::vector<std::string>{"auto", "gloo", "nccl"});
+  }
+  SECTION("errors name the key") {
+    check_error(load(kHeat, {"train.distributed.backend=mpi"}), "C004", 1, 27,
+                "`train.distributed.backend` must be one of \"auto\", \"gloo\" or \"nccl\", got "
+                "\"mpi\"");
+    check_error(load(kHeat + "[train.distributed]\ntimeout = 0\n"), "C004", 4, 11,
+                "`train.distributed.timeout` must be positive (seconds), got 0");
+    check_error(load(kHeat + "[train.distributed]\ntimout = 5\n"), "C002", 4, 1,
+                "unknown key `train.distributed.timout`",
+                "did you mean `train.distributed.timeout`?");
+  }
+  SECTION("written into config.toml and read back") {
+    const Loaded loaded =
+        load(kHeat, {"train.distributed.backend=gloo", "train.distributed.timeout=45"});
+    REQUIRE(loaded.config);
+    const std::string text = cfg::resolved_toml(*loaded.config);
+    CHECK(text.find("[train.distributed]\nbackend = \"gloo\"\ntimeout = 45") != std::string::npos);
+    const Loaded again = load(text);
+    INFO(again.rendered());
+    REQUIRE(again.config);
+    CHECK(again.config->train.distributed == loaded.config->train.distributed);
+  }
+  SECTION("sampling a trained run keeps the spec's: how ranks talk is not what was trained") {
+    const Loaded spec = load(kHeat, {"train.distributed.timeout=5"});
+    const Loaded trained = load(kHeat, {"train.distributed.timeout=900", "train.lr=1e-3"});
+    REQUIRE(spec.config);
+    REQUIRE(trained.config);
+    const RunConfig merged = cfg::with_trained_run(*spec.config, *trained.config);
+    CHECK(merged.train.distributed.timeout == 5.0);
+    CHECK(merged.train.lr == 1e-3);
+  }
+}

@@ -2,22 +2,35 @@
 // executable so that `spdec check|fmt|compile` never pay LibTorch's start-up
 // (about a second): `spdec run ARGS` executes `spdec-run ARGS` from the same
 // directory.
+//
+// train, sample and eval also run as ranks of a data-parallel job: started
+// by torchrun (or any launcher that sets its RANK, WORLD_SIZE, MASTER_ADDR,
+// MASTER_PORT), or by `--nproc N`, which makes this process the launcher of N
+// ranks on this machine (runtime/distributed/local_launcher.hpp). Rank 0
+// speaks; the others print only their own errors.
 #include <CLI/CLI.hpp>
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <iostream>
 #include <memory>
+#include <optional>
 #include <spdec/build_info.hpp>
+#include <streambuf>
 #include <string>
 #include <vector>
 
 #include "lang/diagnostics.hpp"
 #include "runtime/base/run_lock.hpp"
 #include "runtime/config/run_config.hpp"
+#include "runtime/distributed/launch_env.hpp"
+#include "runtime/distributed/local_launcher.hpp"
+#include "runtime/distributed/rank_group.hpp"
 #include "runtime/run/classifier_run.hpp"
 #include "runtime/run/edit_run.hpp"
 #include "runtime/run/eval_run.hpp"
 #include "runtime/run/forward_run.hpp"
+#include "runtime/run/run_setup.hpp"
 #include "runtime/run/sample_run.hpp"
 #include "runtime/run/train_run.hpp"
 
@@ -31,17 +44,23 @@ struct JobArgs {
   std::string backend;
   std::string checkpoint;
   bool fresh = false;
+  int nproc = 0;  ///< --nproc: launch this many local ranks of the job
 };
 
+/// The command line as main received it (--nproc's ranks rerun it without --nproc).
+std::vector<std::string> g_command_line;
+
 std::optional<spdec::config::RunConfig> load_config(const JobArgs& args,
-                                                    std::optional<spdec::lang::Process>& process);
+                                                    std::optional<spdec::lang::Process>& process,
+                                                    bool quiet = false);
 
 /// A loaded job: its config, its process, and the run directory's lock,
-/// held until the job returns (every job writes into run.dir).
+/// held until the job returns (every job writes into run.dir; of a job on
+/// several ranks, rank 0 alone).
 struct Job {
   spdec::config::RunConfig config;
   spdec::lang::Process process;
-  spdec::runtime::RunDirLock lock;
+  std::optional<spdec::runtime::RunDirLock> lock;
 };
 
 /// The run config with the command line's overrides, with run.dir locked for
@@ -52,8 +71,9 @@ std::optional<Job> load(const JobArgs& args, const std::string& name) {
   auto config = load_config(args, process);
   if (!config) return std::nullopt;
   try {
-    spdec::runtime::RunDirLock lock(config->run.dir, name);
-    return Job{std::move(*config), std::move(*process), std::move(lock)};
+    Job job{std::move(*config), std::move(*process), std::nullopt};
+    job.lock.emplace(job.config.run.dir, name);
+    return job;
   } catch (const std::exception& e) {
     std::cerr << "spdec run " << name << ": error: " << e.what() << "\n";
     return std::nullopt;
@@ -109,9 +129,11 @@ std::optional<std::vector<std::string>> all_overrides(const JobArgs& args) {
 }
 
 /// The run config with the command line's overrides; nullopt after printing
-/// the diagnostics.
+/// the diagnostics (unless `quiet`: a rank other than 0, whose diagnostics
+/// are rank 0's).
 std::optional<spdec::config::RunConfig> load_config(const JobArgs& args,
-                                                    std::optional<spdec::lang::Process>& process) {
+                                                    std::optional<spdec::lang::Process>& process,
+                                                    bool quiet) {
   spdec::lang::Diagnostics diagnostics;
   const auto overrides = all_overrides(args);
   if (!overrides) return std::nullopt;
@@ -120,9 +142,131 @@ std::optional<spdec::config::RunConfig> load_config(const JobArgs& args,
     if (!args.inputs.empty()) config->forward.input = args.inputs;
     process = spdec::config::check_process(*config, diagnostics);
   }
-  std::cerr << spdec::lang::render_all(diagnostics, {false});
+  if (!quiet) std::cerr << spdec::lang::render_all(diagnostics, {false});
   if (!config || !process) return std::nullopt;
   return config;
+}
+
+/// Discards what is written to it: the standard output of ranks other than 0.
+class Discard : public std::streambuf {
+ protected:
+  int overflow(int c) override { return c; }
+};
+
+/// The command line without --nproc (and its value): what each rank runs.
+std::vector<std::string> without_nproc(const std::vector<std::string>& command) {
+  std::vector<std::string> out;
+  for (std::size_t i = 0; i < command.size(); ++i) {
+    if (command[i] == "--nproc") {
+      ++i;  // its value
+      continue;
+    }
+    if (command[i].rfind("--nproc=", 0) == 0) continue;
+    out.push_back(command[i]);
+  }
+  return out;
+}
+
+/// `--nproc N`: this process becomes the launcher of N ranks of the same
+/// command; the config is checked here first, so that its errors are said
+/// once, not N times.
+int launch_ranks(const JobArgs& args, const std::string& name) {
+  namespace rt = spdec::runtime;
+  std::optional<spdec::lang::Process> process;
+  const auto config = load_config(args, process);
+  if (!config) return 1;
+  try {
+    if (rt::read_launch_env()) {
+      std::cerr << "spdec run " << name
+                << ": error: --nproc inside a rank of a launched job (RANK and WORLD_SIZE are "
+                   "set): drop --nproc, or run it outside torchrun\n";
+      return 1;
+    }
+    rt::LocalLaunch launch;
+    launch.ranks = args.nproc;
+    launch.program = std::filesystem::read_symlink("/proc/self/exe").string();
+    launch.arguments = without_nproc(g_command_line);
+    launch.job = name;
+    launch.timeout = std::chrono::milliseconds(
+        static_cast<std::int64_t>(config->train.distributed.timeout * 1000.0));
+    return rt::launch_local_ranks(launch, std::cerr);
+  } catch (const std::exception& e) {
+    std::cerr << "spdec run " << name << ": error: " << e.what() << "\n";
+    return 1;
+  }
+}
+
+/// Joins the data-parallel job this process is a rank of, when torchrun's
+/// variables say it is one; a group of one otherwise.
+std::unique_ptr<spdec::runtime::RankGroup> join_ranks(
+    const std::optional<spdec::runtime::LaunchEnv>& env, const spdec::config::RunConfig& config) {
+  namespace rt = spdec::runtime;
+  if (!env) return std::make_unique<rt::RankGroup>();
+  rt::GroupOptions options;
+  options.backend = config.train.distributed.backend;
+  options.timeout = std::chrono::milliseconds(
+      static_cast<std::int64_t>(config.train.distributed.timeout * 1000.0));
+  options.cuda = rt::choose_device(config.run.device).is_cuda();
+  return rt::RankGroup::join(*env, options);
+}
+
+/// A job that runs alone or as a rank: loads the config (rank 0 alone locks
+/// run.dir and speaks), joins the ranks, runs `body`. A rank's error is left
+/// for the others (which name it) and printed with its rank; errors every
+/// rank hits alike (a diverged run) are printed by rank 0 alone.
+int run_ranked(const JobArgs& args, const std::string& name,
+               const std::function<int(Job&, spdec::runtime::RankGroup&)>& body) {
+  namespace rt = spdec::runtime;
+  if (args.nproc > 1) return launch_ranks(args, name);
+  std::optional<rt::LaunchEnv> env;
+  try {
+    env = rt::read_launch_env();
+  } catch (const std::exception& e) {
+    std::cerr << "spdec run " << name << ": error: " << e.what() << "\n";
+    return 1;
+  }
+  const bool root = !env || env->rank == 0;
+  static Discard discard;
+  if (!root) std::cout.rdbuf(&discard);
+  const std::string place =
+      env ? " (rank " + std::to_string(env->rank) + " of " + std::to_string(env->world_size) + ")"
+          : "";
+  std::optional<Job> job;
+  std::unique_ptr<rt::RankGroup> ranks;
+  try {
+    std::optional<spdec::lang::Process> process;
+    auto config = load_config(args, process, !root);
+    if (!config) return 1;
+    ranks = join_ranks(env, *config);
+    job.emplace(Job{std::move(*config), std::move(*process), std::nullopt});
+  } catch (const std::exception& e) {
+    std::cerr << "spdec run " << name << place << ": error: " << e.what() << "\n";
+    return 1;
+  }
+  if (root) {
+    try {
+      job->lock.emplace(job->config.run.dir, name);
+    } catch (const std::exception& e) {
+      ranks->report_failure(e.what());
+      std::cerr << "spdec run " << name << ": error: " << e.what() << "\n";
+      return 1;
+    }
+  }
+  if (!env) return body(*job, *ranks);  // one process: errors reach main as before
+  try {
+    return body(*job, *ranks);
+  } catch (const rt::RankFailure& e) {
+    // Another rank's failure, named in the message; not left in the store,
+    // so that the remaining ranks blame the rank that caused it, not this one.
+    std::cerr << "spdec run " << name << ": error: " << e.what() << "\n";
+  } catch (const rt::TrainingDiverged& e) {
+    ranks->report_failure(e.what());
+    if (root) std::cerr << "spdec run " << name << ": error: " << e.what() << "\n";
+  } catch (const std::exception& e) {
+    ranks->report_failure(e.what());
+    std::cerr << "spdec run " << name << place << ": error: " << e.what() << "\n";
+  }
+  return 1;
 }
 
 int run_forward(const JobArgs& args) {
@@ -134,18 +278,20 @@ int run_forward(const JobArgs& args) {
 }
 
 int run_train(const JobArgs& args) {
-  const auto job = load(args, "train");
-  if (!job) return 1;
-  try {
-    spdec::runtime::TrainHooks hooks;
-    hooks.fresh = args.fresh;
-    const auto summary = spdec::runtime::run_train(job->config, job->process, std::cout, hooks);
-    // 130: stopped by a signal (the checkpoint is written; run again to resume).
-    return summary.interrupted && summary.steps < job->config.train.steps ? 130 : 0;
-  } catch (const spdec::runtime::TrainingDiverged& e) {
-    std::cerr << "spdec run train: error: " << e.what() << "\n";
-    return 1;
-  }
+  return run_ranked(args, "train", [&args](Job& job, spdec::runtime::RankGroup& ranks) {
+    try {
+      spdec::runtime::TrainHooks hooks;
+      hooks.fresh = args.fresh;
+      const auto summary =
+          spdec::runtime::run_train(job.config, job.process, std::cout, hooks, ranks);
+      // 130: stopped by a signal (the checkpoint is written; run again to resume).
+      return summary.interrupted && summary.steps < job.config.train.steps ? 130 : 0;
+    } catch (const spdec::runtime::TrainingDiverged& e) {
+      if (ranks.size() > 1) throw;  // run_ranked says it once
+      std::cerr << "spdec run train: error: " << e.what() << "\n";
+      return 1;
+    }
+  });
 }
 
 /// Whether an override's key lies in the sections a trained run fixes.
@@ -222,23 +368,31 @@ bool adopt_trained_run(Job& job, const JobArgs& args, const std::string& name) {
   return true;
 }
 
-/// A job that draws from a trained run (sample, edit): --checkpoint as
-/// sample.checkpoint, then the trained run's config adopted.
-std::optional<Job> load_trained(const JobArgs& args, const std::string& name) {
-  JobArgs with_checkpoint = args;
+/// The job's arguments with --checkpoint as sample.checkpoint.
+JobArgs with_checkpoint(const JobArgs& args) {
+  JobArgs full = args;
   if (!args.checkpoint.empty()) {
-    with_checkpoint.overrides.push_back("sample.checkpoint=\"" + args.checkpoint + "\"");
+    full.overrides.push_back("sample.checkpoint=\"" + args.checkpoint + "\"");
   }
-  auto job = load(with_checkpoint, name);
-  if (!job || !adopt_trained_run(*job, with_checkpoint, name)) return std::nullopt;
+  return full;
+}
+
+/// A one-process job that draws from a trained run (edit): the trained
+/// run's config adopted.
+std::optional<Job> load_trained(const JobArgs& args, const std::string& name) {
+  const JobArgs full = with_checkpoint(args);
+  auto job = load(full, name);
+  if (!job || !adopt_trained_run(*job, full, name)) return std::nullopt;
   return job;
 }
 
 int run_sample(const JobArgs& args) {
-  auto job = load_trained(args, "sample");
-  if (!job) return 1;
-  (void)spdec::runtime::run_sample(job->config, job->process, std::cout);
-  return 0;
+  const JobArgs full = with_checkpoint(args);
+  return run_ranked(full, "sample", [&full](Job& job, spdec::runtime::RankGroup& ranks) {
+    if (!adopt_trained_run(job, full, "sample")) return 1;
+    (void)spdec::runtime::run_sample(job.config, job.process, std::cout, ranks);
+    return 0;
+  });
 }
 
 int run_edit(const JobArgs& args) {
@@ -257,10 +411,11 @@ int run_classifier(const JobArgs& args) {
 }
 
 int run_eval(const JobArgs& args) {
-  auto job = load(args, "eval");
-  if (!job || !adopt_trained_run(*job, args, "eval")) return 1;
-  (void)spdec::runtime::run_eval(job->config, job->process, std::cout);
-  return 0;
+  return run_ranked(args, "eval", [&args](Job& job, spdec::runtime::RankGroup& ranks) {
+    if (!adopt_trained_run(job, args, "eval")) return 1;
+    (void)spdec::runtime::run_eval(job.config, job.process, std::cout, ranks);
+    return 0;
+  });
 }
 
 /// The options every job takes.
@@ -279,9 +434,18 @@ CLI::App* add_job(CLI::App& app, const std::string& name, const std::string& hel
   return job;
 }
 
+/// --nproc N: the job on N ranks of this machine (train, sample, eval).
+void add_nproc(CLI::App* job, JobArgs& args) {
+  job->add_option("--nproc", args.nproc,
+                  "run the job on N local ranks (data parallel over c10d, as torchrun "
+                  "--nproc-per-node N would start it); each gets its share of run.threads")
+      ->check(CLI::Range(1, 4096));
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
+  g_command_line.assign(argv, argv + argc);
   CLI::App app{"spdec run: simulate, train, sample and evaluate a run (.toml)", "spdec run"};
   app.require_subcommand(1);
   int exit_code = 0;
@@ -304,11 +468,13 @@ int main(int argc, char** argv) {
   train->add_flag("--fresh", args->fresh,
                   "start at step 0 even where run.dir holds a run's history, discarding its "
                   "checkpoint.pt, train_log.jsonl and samples");
+  add_nproc(train, *args);
   train->callback([args, &exit_code] { exit_code = run_train(*args); });
   CLI::App* sample =
       add_job(app, "sample", "Draw images from a trained run: samples.png, samples.npy", *args);
   sample->add_option("--checkpoint", args->checkpoint,
                      "a checkpoint file (default: the run directory's checkpoint.pt)");
+  add_nproc(sample, *args);
   sample->callback([args, &exit_code] { exit_code = run_sample(*args); });
   CLI::App* edit = add_job(
       app, "edit",
@@ -332,6 +498,7 @@ int main(int argc, char** argv) {
                            "FID / KID / IS of the run's samples in the classifier's feature space "
                            "(eval.classifier): metrics.json",
                            *args);
+  add_nproc(eval, *args);
   eval->callback([args, &exit_code] { exit_code = run_eval(*args); });
   try {
     app.parse(argc, argv);
