@@ -474,11 +474,136 @@ std::string step_entries(const StencilProgram& p) {
   return out.str();
 }
 
+/// Whether a multi-step entry runs sample by sample (each thread takes
+/// whole samples through every step, so a sample's state, drift and
+/// conductances stay in its core's cache for the whole call: temporal
+/// blocking with the image as the tile, which needs no halo because samples
+/// never read each other) or step by step over rows (every step one pass
+/// over the batch, all threads on each sample). Sample by sample needs
+/// enough samples to keep every thread busy (4 per thread keeps the last
+/// round's imbalance under a quarter) and samples small enough to stay in a
+/// core's cache (2^18 floats = 1 MiB per field; three fields are live).
+/// Both orders evaluate the same row functions on the same rows and sum the
+/// taming norms in the same order: results are bit-identical.
+constexpr const char* kSampleBlocked = R"(extern "C" int omp_get_max_threads(void);
+static int spdec_sample_blocked(const spdec_args* a) {
+  const long long S = (long long)a->C * a->H * a->W;
+  return a->N >= 4LL * omp_get_max_threads() && S <= (1LL << 18);
+}
+)";
+
+/// The opening of a sample-blocked entry: workspaces per thread as in
+/// rows_loop_begin, then the samples shared out whole.
+std::string samples_loop_begin(int rows, const std::vector<std::string>& more = {}) {
+  std::ostringstream out;
+  out << "  const long long N = a->N; const int C = a->C, H = a->H, W = a->W;\n"
+      << "  const long long S = (long long)C * H * W;\n"
+      << "  (void)N;\n"
+      << "#pragma omp parallel\n"
+      << "  {\n"
+      << "    float* buf = (float*)__builtin_alloca(sizeof(float) * " << std::max(rows, 1)
+      << " * W);\n"
+      << "    (void)buf;\n";
+  std::vector<std::string> roots = {"b", "g", "dg"};
+  roots.insert(roots.end(), more.begin(), more.end());
+  for (const std::string& root : roots) {
+    out << "    float* ws_" << root << " = (float*)__builtin_alloca(sizeof(float) * spdec_" << root
+        << "_ws_floats(H, W));\n"
+        << "    (void)ws_" << root << ";\n";
+  }
+  out << "#pragma omp for schedule(static)\n"
+      << "    for (long long n = 0; n < N; ++n) {\n"
+      << "      const long long sample = n * S;\n";
+  return out.str();
+}
+
+/// Reset every workspace of a sample-blocked loop: the ring rows and padded
+/// planes are tagged by position, not by the state they were computed from,
+/// and the state changes from step to step.
+std::string reset_workspaces(const std::vector<std::string>& more = {}) {
+  std::string out;
+  std::vector<std::string> roots = {"b", "g", "dg"};
+  roots.insert(roots.end(), more.begin(), more.end());
+  for (const std::string& root : roots)
+    out += "        spdec_" + root + "_ws_init(ws_" + root + ");\n";
+  return out;
+}
+
+/// A loop over the rows (c, y) of sample n inside a sample-blocked entry.
+constexpr const char* kSampleRowsBegin =
+    "        for (int c = 0; c < C; ++c)\n"
+    "          for (int y = 0; y < H; ++y) {\n"
+    "            const long long row = sample + ((long long)c * H + y) * W;\n"
+    "            (void)row;\n";
+
+/// One flow step's update of row (n, c, y): src → dst, out2 += its variance.
+std::string flow_row_update(const StencilProgram& p, const char* b_row) {
+  std::ostringstream out;
+  out << "          const float* uu = src + row; float* o = dst + row;\n"
+      << "          if (a->out2) {\n"
+      << "            float* g = buf;\n"
+      << "            spdec_g_row(src, a->u0, P, sample, C, H, W, c, y, g, ws_g);\n"
+      << "            float* v = a->out2 + row;\n"
+      << "            for (int x = 0; x < W; ++x) "
+      << variance_step(p, kHost, "v[x]", "a->dt", "g[x] * g[x]", "P") << "\n"
+      << "          }\n"
+      << "          for (int x = 0; x < W; ++x) o[x] = uu[x] + scale * " << b_row << "[x];\n";
+  return out.str();
+}
+
+/// flow_steps sample by sample (kSampleBlocked): for each sample, every step
+/// in turn — its drift rows and their norm when tamed (the layout and the
+/// summation order of spdec_drift_norms), then its rows updated.
+std::string flow_blocked(const StencilProgram& p) {
+  std::ostringstream out;
+  out << "static void spdec_flow_steps_blocked(const spdec_args* a) {\n"
+      << "  float* ping = a->scratch;\n"
+      << "  float* drift = a->scratch + a->N * (long long)a->C * a->H * a->W;\n"
+      << "  (void)drift;\n"
+      << samples_loop_begin(4) << "      const float* src = a->u;\n"
+      << "      for (int k = 0; k < a->steps; ++k) {\n"
+      << "        float* dst = ((a->steps - 1 - k) % 2 == 0) ? a->out : ping;\n"
+      << "        const float* P = a->params + (long long)k * " << p.params.size() << ";\n"
+      << reset_workspaces();
+  if (p.taming) {
+    out << kSampleRowsBegin << "            float* b = drift + row;\n"
+        << "            spdec_b_row(src, a->u0, P, sample, C, H, W, c, y, b, ws_b);\n"
+        << "            double sum = 0.0;\n"
+        << "            for (int x = 0; x < W; ++x) sum += (double)b[x] * b[x];\n"
+        << "            drift[N * S + (n * C + c) * H + y] = (float)sum;\n"
+        << "          }\n"
+        << "        double norm = 0.0;\n"
+        << "        for (long long r = 0; r < (long long)C * H; ++r) norm += drift[N * S + n * C * "
+           "H "
+           "+ r];\n"
+        << "        a->norms[n] = (float)norm;\n";
+  }
+  out << "        const float scale = " << scale_expression(p) << ";\n" << kSampleRowsBegin;
+  if (p.taming) {
+    out << "            const float* b = drift + row;\n";
+  } else {
+    out << "            float* b = buf + 3 * W;\n"
+        << "            spdec_b_row(src, a->u0, P, sample, C, H, W, c, y, b, ws_b);\n";
+  }
+  out << flow_row_update(p, "b") << "          }\n"
+      << "        src = dst;\n"
+      << "      }\n"
+      << "    }\n"
+      << "  }\n"
+      << "}\n\n";
+  return out.str();
+}
+
 /// flow_steps: `steps` noise-free steps in one call, ping-ponging between out
-/// and scratch so that the last step lands in out.
+/// and scratch so that the last step lands in out; sample by sample where
+/// kSampleBlocked says so, else step by step over rows.
 std::string flow_entry(const StencilProgram& p) {
   std::ostringstream out;
-  out << "extern \"C\" void spdec_flow_steps(const spdec_args* a_in) {\n"
+  out << flow_blocked(p) << "extern \"C\" void spdec_flow_steps(const spdec_args* a_in) {\n"
+      << "  if (spdec_sample_blocked(a_in)) {\n"
+      << "    spdec_flow_steps_blocked(a_in);\n"
+      << "    return;\n"
+      << "  }\n"
       << "  spdec_args args = *a_in;\n"
       << "  const spdec_args* a = &args;\n"
       << "  const long long state = a->N * (long long)a->C * a->H * a->W;\n"
@@ -491,58 +616,36 @@ std::string flow_entry(const StencilProgram& p) {
       << "    args.scratch = base_scratch;\n";
   if (p.taming) out << "    spdec_drift_norms(a, src, P);\n";
   out << rows_loop_begin(4) << "          const float scale = " << scale_expression(p) << ";\n"
-      << drift_row_into(p, "b", "src")
-      << "          const float* uu = src + row; float* o = dst + row;\n"
-      << "          if (a->out2) {\n"
-      << "            float* g = buf;\n"
-      << "            spdec_g_row(src, a->u0, P, sample, C, H, W, c, y, g, ws_g);\n"
-      << "            float* v = a->out2 + row;\n"
-      << "            for (int x = 0; x < W; ++x) "
-      << variance_step(p, kHost, "v[x]", "a->dt", "g[x] * g[x]", "P") << "\n"
-      << "          }\n"
-      << "          for (int x = 0; x < W; ++x) o[x] = uu[x] + scale * b[x];\n"
-      << kRowsLoopEnd << "    src = dst;\n"
+      << drift_row_into(p, "b", "src") << flow_row_update(p, "b") << kRowsLoopEnd
+      << "    src = dst;\n"
       << "  }\n"
       << "}\n";
   return out.str();
 }
 
-/// fed_steps: one FED cycle. The cached fields (the conductances at the
-/// frozen state) once, into scratch after the ping buffer; then `steps`
-/// steps u ← u + τ_k A(v)u, each one pass over the rows (A from the cached
-/// fields, params row 0 of `params`), ping-ponging so that the last step
-/// lands in out; out2 += τ_k g(t_k, u_k)² with g at params2 row k.
-std::string fed_entry(const StencilProgram& p) {
+/// The cached fields' workspaces: fed_k0, fed_k1, ...
+std::vector<std::string> cached_roots(const StencilProgram& p) {
+  std::vector<std::string> cached;
+  for (std::size_t j = 0; j < p.fed.cached.size(); ++j)
+    cached.push_back("fed_k" + std::to_string(j));
+  return cached;
+}
+
+/// Cached field j's row (c, y) at the frozen state, into K.
+std::string cached_field_rows(const StencilProgram& p) {
   std::ostringstream out;
-  const std::size_t stride = std::max<std::size_t>(p.params.size(), 1);
-  out << "extern \"C\" void spdec_fed_steps(const spdec_args* a_in) {\n"
-      << "  spdec_args args = *a_in;\n"
-      << "  const spdec_args* a = &args;\n"
-      << "  const long long KS = a->N * (long long)a->C * a->H * a->W;\n"
-      << "  float* ping = a->scratch;\n"
-      << "  float* K = a->scratch + KS;  // cached field j at K + j * KS\n"
-      << "  const float* v = a->frozen ? a->frozen : a->u;\n"
-      << "  const float* P0 = a->params;\n"
-      << "  (void)K; (void)v;\n";
-  if (!p.fed.cached.empty()) {
-    std::vector<std::string> cached;
-    for (std::size_t j = 0; j < p.fed.cached.size(); ++j)
-      cached.push_back("fed_k" + std::to_string(j));
-    out << "  {\n" << rows_loop_begin(0, cached);
-    for (std::size_t j = 0; j < p.fed.cached.size(); ++j) {
-      out << "          spdec_fed_k" << j
-          << "_row(v, a->u0, v, K, KS, P0, sample, C, H, W, c, y, K + " << j
-          << " * KS + row, ws_fed_k" << j << ");\n";
-    }
-    out << kRowsLoopEnd << "  }\n";
+  for (std::size_t j = 0; j < p.fed.cached.size(); ++j) {
+    out << "          spdec_fed_k" << j
+        << "_row(v, a->u0, v, K, KS, P0, sample, C, H, W, c, y, K + " << j
+        << " * KS + row, ws_fed_k" << j << ");\n";
   }
-  out << "  const float* src = a->u;\n"
-      << "  for (int k = 0; k < a_in->steps; ++k) {\n"
-      << "    float* dst = ((a_in->steps - 1 - k) % 2 == 0) ? a_in->out : ping;\n"
-      << "    const float tau = a_in->taus[k];\n"
-      << "    const float* Pk = a_in->params2 + (long long)k * " << stride << ";\n"
-      << "    (void)Pk;\n"
-      << rows_loop_begin(2, {"fed_a"}) << "          float* Au = buf;\n"
+  return out.str();
+}
+
+/// One FED step's update of row (n, c, y): src → dst, out2 += its variance.
+std::string fed_row_update(const StencilProgram& p) {
+  std::ostringstream out;
+  out << "          float* Au = buf;\n"
       << "          spdec_fed_a_row(src, a->u0, v, K, KS, P0, sample, C, H, W, c, y, Au, "
          "ws_fed_a);\n"
       << "          const float* uu = src + row; float* o = dst + row;\n"
@@ -553,8 +656,71 @@ std::string fed_entry(const StencilProgram& p) {
       << "            for (int x = 0; x < W; ++x) "
       << variance_step(p, kHost, "var[x]", "tau", "g[x] * g[x]", "Pk") << "\n"
       << "          }\n"
-      << "          for (int x = 0; x < W; ++x) o[x] = uu[x] + tau * Au[x];\n"
-      << kRowsLoopEnd << "    src = dst;\n"
+      << "          for (int x = 0; x < W; ++x) o[x] = uu[x] + tau * Au[x];\n";
+  return out.str();
+}
+
+/// The opening shared by both orders of fed_steps: the cycle's buffers.
+constexpr const char* kFedBuffers =
+    "  const long long KS = a->N * (long long)a->C * a->H * a->W;\n"
+    "  float* ping = a->scratch;\n"
+    "  float* K = a->scratch + KS;  // cached field j at K + j * KS\n"
+    "  const float* v = a->frozen ? a->frozen : a->u;\n"
+    "  const float* P0 = a->params;\n"
+    "  (void)K; (void)v;\n";
+
+/// fed_steps sample by sample (kSampleBlocked): for each sample its cached
+/// fields, then every step of the cycle.
+std::string fed_blocked(const StencilProgram& p, std::size_t stride) {
+  std::vector<std::string> roots = cached_roots(p);
+  roots.emplace_back("fed_a");
+  std::ostringstream out;
+  out << "static void spdec_fed_steps_blocked(const spdec_args* a) {\n"
+      << kFedBuffers << samples_loop_begin(2, roots) << reset_workspaces(roots);
+  if (!p.fed.cached.empty()) out << kSampleRowsBegin << cached_field_rows(p) << "          }\n";
+  out << "      const float* src = a->u;\n"
+      << "      for (int k = 0; k < a->steps; ++k) {\n"
+      << "        float* dst = ((a->steps - 1 - k) % 2 == 0) ? a->out : ping;\n"
+      << "        const float tau = a->taus[k];\n"
+      << "        const float* Pk = a->params2 + (long long)k * " << stride << ";\n"
+      << "        (void)Pk;\n"
+      << reset_workspaces(roots) << kSampleRowsBegin << fed_row_update(p) << "          }\n"
+      << "        src = dst;\n"
+      << "      }\n"
+      << "    }\n"
+      << "  }\n"
+      << "}\n\n";
+  return out.str();
+}
+
+/// fed_steps: one FED cycle. The cached fields (the conductances at the
+/// frozen state) once, into scratch after the ping buffer; then `steps`
+/// steps u ← u + τ_k A(v)u, each one pass over the rows (A from the cached
+/// fields, params row 0 of `params`), ping-ponging so that the last step
+/// lands in out; out2 += τ_k g(t_k, u_k)² with g at params2 row k. Sample by
+/// sample where kSampleBlocked says so.
+std::string fed_entry(const StencilProgram& p) {
+  std::ostringstream out;
+  const std::size_t stride = std::max<std::size_t>(p.params.size(), 1);
+  out << fed_blocked(p, stride) << "extern \"C\" void spdec_fed_steps(const spdec_args* a_in) {\n"
+      << "  if (spdec_sample_blocked(a_in)) {\n"
+      << "    spdec_fed_steps_blocked(a_in);\n"
+      << "    return;\n"
+      << "  }\n"
+      << "  spdec_args args = *a_in;\n"
+      << "  const spdec_args* a = &args;\n"
+      << kFedBuffers;
+  if (!p.fed.cached.empty()) {
+    out << "  {\n"
+        << rows_loop_begin(0, cached_roots(p)) << cached_field_rows(p) << kRowsLoopEnd << "  }\n";
+  }
+  out << "  const float* src = a->u;\n"
+      << "  for (int k = 0; k < a_in->steps; ++k) {\n"
+      << "    float* dst = ((a_in->steps - 1 - k) % 2 == 0) ? a_in->out : ping;\n"
+      << "    const float tau = a_in->taus[k];\n"
+      << "    const float* Pk = a_in->params2 + (long long)k * " << stride << ";\n"
+      << "    (void)Pk;\n"
+      << rows_loop_begin(2, {"fed_a"}) << fed_row_update(p) << kRowsLoopEnd << "    src = dst;\n"
       << "  }\n"
       << "}\n";
   return out.str();
@@ -584,7 +750,7 @@ std::string emit_module(StencilProgram& program) {
       << origin_comment(program, "d g / d u (from the diffusion)", program.diffusion_span)
       << row_function(program, program.diffusion_du, "spdec_dg") << kHelpers << "\n";
   if (program.taming) out << drift_norms_function();
-  out << per_pixel_entries() << step_entries(program) << flow_entry(program);
+  out << per_pixel_entries() << step_entries(program) << kSampleBlocked << flow_entry(program);
   if (program.fed.available) out << fed_functions(program) << fed_entry(program);
   return out.str();
 }

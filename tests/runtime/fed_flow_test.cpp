@@ -492,3 +492,52 @@ TEST_CASE("fed: the kappa-cycle order keeps float32 round-off at the rounding le
   CHECK(kappa_error <= 1e-5);
   CHECK(natural_error > 1.0);
 }
+
+// The multi-step kernels run sample by sample when the batch has at least
+// four samples per thread (codegen/emit_cpp.cpp, kSampleBlocked: every step
+// of one sample while it stays in cache), else step by step over all rows.
+// Both orders evaluate the same row functions on the same rows and sum the
+// taming norm in the same order, so they must agree bit for bit: a batch of
+// 16 on two threads (sample by sample) against each sample alone (step by
+// step), for the tamed explicit flow, the untamed one, the FED cycle with
+// its cached conductances, and their variances.
+TEST_CASE("fed: flow_steps and fed_steps sample by sample equal step by step bitwise",
+          "[runtime][fed]") {
+  spdec::test::torch_setup(20240917, 2);
+  for (const bool untamed : {false, true}) {
+    for (const char* file : {"perona_malik.spde", "coherence_enhancing.spde"}) {
+      INFO(file << (untamed ? ", untamed" : ", tamed"));
+      Bound b = bind_process(at_28(library_text(file), untamed));
+      const at::Tensor u = images(16);
+      const at::Tensor frozen = (u + 0.1 * at::randn_like(u)).contiguous();
+      const double length = 0.05;
+      const double bound = b.program->fed.available
+                               ? rt::fed_operator_bound(*b.compiled, 0.3, 0.3 + length, false)
+                               : 0.0;
+      const auto flow = [&](const at::Tensor& x, at::Tensor& var) {
+        return b.compiled->flow_steps(x, {}, 0.3, 1e-3, 7, &var);
+      };
+      const auto fed = [&](const at::Tensor& x, const at::Tensor& v, at::Tensor& var) {
+        const rt::FedCycle cycle{0.3, 0.3 + length, rt::fed_step_sizes(length, 0.99 * 2.0 / bound)};
+        return b.compiled->fed_steps(x, v, {}, cycle, &var);
+      };
+      at::Tensor var_batch = at::zeros_like(u);
+      const at::Tensor batch = flow(u, var_batch);
+      at::Tensor fed_var_batch = at::zeros_like(u);
+      const at::Tensor fed_batch =
+          b.program->fed.available ? fed(u, frozen, fed_var_batch) : at::Tensor();
+      for (std::int64_t i = 0; i < u.size(0); ++i) {
+        INFO("sample " << i);
+        const at::Tensor one = u.narrow(0, i, 1).contiguous();
+        at::Tensor var = at::zeros_like(one);
+        CHECK(at::equal(flow(one, var), batch.narrow(0, i, 1)));
+        CHECK(at::equal(var, var_batch.narrow(0, i, 1)));
+        if (!b.program->fed.available) continue;
+        at::Tensor fed_var = at::zeros_like(one);
+        CHECK(at::equal(fed(one, frozen.narrow(0, i, 1).contiguous(), fed_var),
+                        fed_batch.narrow(0, i, 1)));
+        CHECK(at::equal(fed_var, fed_var_batch.narrow(0, i, 1)));
+      }
+    }
+  }
+}
