@@ -27,6 +27,9 @@ packages=(
   # Gloo's headers: c10d's ProcessGroupGloo.hpp includes them, for
   # data-parallel jobs on CPUs (--nproc, torchrun); LibTorch has the library.
   libgloo-dev
+  # The study tools (tools/study.py, study_table.py) and a few CLI tests'
+  # JSON checks.
+  python3
 )
 
 if [[ "${SPDEC_SKIP_APT:-0}" != 1 ]]; then

@@ -3,7 +3,9 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cstdint>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <stdexcept>
 #include <string>
 
@@ -64,11 +66,16 @@ RealImages real_images(const config::RunConfig& config, std::int64_t n) {
   return out;
 }
 
-/// eval.n generated images on rank 0 (undefined on the others):
-/// samples.npy if it has enough, else sampled now, by every rank. Rank 0
-/// decides which, since it is the one that reads run.dir.
-at::Tensor generated_images(const config::RunConfig& config, const lang::Process& process,
-                            std::ostream& log, RankGroup& ranks) {
+/// eval.n generated images on rank 0 (undefined on the others) and the
+/// seed they were drawn with: samples.npy if it has enough (drawn by `run
+/// sample` with sample.seed), else sampled now, by every rank, with
+/// eval.seed. Rank 0 decides which, since it is the one that reads run.dir.
+struct Generated {
+  at::Tensor images;
+  std::uint64_t seed = 0;
+};
+Generated generated_images(const config::RunConfig& config, const lang::Process& process,
+                           std::ostream& log, RankGroup& ranks) {
   // The stem `spdec run sample` writes to (sample.output): eval reuses its draw.
   const std::filesystem::path file = config::run_path(config, config.sample.output + ".npy");
   at::Tensor samples;
@@ -79,7 +86,7 @@ at::Tensor generated_images(const config::RunConfig& config, const lang::Process
   if (ranks.broadcast_flag(samples.defined(), "eval's choice of samples")) {
     if (!ranks.is_root()) return {};
     log << "eval: " << config.eval.n << " samples from " << file.string() << std::endl;
-    return samples.narrow(0, 0, config.eval.n).to(at::kFloat);
+    return {samples.narrow(0, 0, config.eval.n).to(at::kFloat), config.sample.seed};
   }
   config::RunConfig sampling = config;
   sampling.sample.n = config.eval.n;
@@ -87,7 +94,22 @@ at::Tensor generated_images(const config::RunConfig& config, const lang::Process
   log << "eval: sampling " << config.eval.n << " images" << std::endl;
   const SampleRunFiles files = run_sample(sampling, process, log, ranks);
   if (!ranks.is_root()) return {};
-  return read_npy(files.npy).to(at::kFloat);
+  return {read_npy(files.npy).to(at::kFloat), config.eval.seed};
+}
+
+/// For a class-conditional model scored with a classifier: the share of
+/// samples the classifier puts in the class they were drawn for (the
+/// labels generate gave them: sample.label, or random per sample id and
+/// seed). How well guidance steers, beside how real the samples look.
+std::optional<double> class_accuracy(const config::RunConfig& config, std::uint64_t seed,
+                                     const at::Tensor& probabilities) {
+  if (!config.model.class_conditional || !probabilities.defined()) return std::nullopt;
+  if (probabilities.size(1) != config.model.num_classes) return std::nullopt;
+  GenerateRequest request = generate_request(config);
+  request.seed = seed;
+  const std::int64_t n = probabilities.size(0);
+  const at::Tensor labels = sample_labels(request, config.model.num_classes, 0, n, at::kCPU);
+  return probabilities.argmax(1).eq(labels).to(at::kDouble).mean().item<double>();
 }
 
 nlohmann::json as_json(const MeanStd& v) { return {{"mean", v.mean}, {"std", v.std}}; }
@@ -135,6 +157,11 @@ std::string summary_line(const nlohmann::json& m) {
     line += fmt::format("  IS {:.3f} ± {:.3f}", m["is"]["mean"].get<double>(),
                         m["is"]["std"].get<double>());
   }
+  if (m.contains("class_accuracy")) {
+    line +=
+        fmt::format("  class accuracy {:.3f} (guidance {:g})", m["class_accuracy"].get<double>(),
+                    m["class_accuracy_guidance"].get<double>());
+  }
   if (m.contains("precision")) {
     line += fmt::format("  precision {:.3f}  recall {:.3f}", m["precision"].get<double>(),
                         m["recall"].get<double>());
@@ -160,8 +187,9 @@ EvalRunResult run_eval(const config::RunConfig& config, const lang::Process& pro
   log << "eval: features from " << extractor->description() << std::endl;
   const std::int64_t n = config.eval.n;
   const std::int64_t batch = config.eval.batch_size;
-  const at::Tensor samples = generated_images(config, process, log, ranks);
-  if (!ranks.is_root()) return {};  // the features and metrics are rank 0's
+  const Generated drawn = generated_images(config, process, log, ranks);
+  if (!ranks.is_root()) return {};
+  const at::Tensor& samples = drawn.images;  // the features and metrics are rank 0's
   // FID and KID of a set with NaNs are NaN (or an eigensolver failure): say
   // what happened instead.
   if (const std::int64_t k = non_finite_images(samples); k > 0) {
@@ -185,6 +213,10 @@ EvalRunResult run_eval(const config::RunConfig& config, const lang::Process& pro
                                                      ? feature_statistics(reference.features)
                                                      : FeatureStatistics{};
   json.update(score(config.eval, generated, reference, reference_statistics));
+  if (const auto accuracy = class_accuracy(config, drawn.seed, generated.probabilities)) {
+    json["class_accuracy"] = *accuracy;
+    json["class_accuracy_guidance"] = config.sample.guidance;
+  }
   // The noise floor: what the same n real images of the other split score.
   json["noise_floor"] = score(config.eval, other_split, reference, reference_statistics);
   json["noise_floor"]["split"] = real.other_name;

@@ -26,6 +26,23 @@ for key in '"fid"' '"kid"' '"is"' '"noise_floor"' '"reference_is"' '"feature_ext
   grep -q "$key" "$dir/run/metrics.json" || fail "metrics.json has no $key"
 done
 [[ -s "$dir/run/samples.npy" ]] || fail "eval did not sample"
+grep -q '"class_accuracy"' "$dir/run/metrics.json" &&
+  fail "an unconditional model's metrics.json has a class_accuracy"
+
+# A class-conditional model scored with the classifier: the share of samples
+# the classifier puts in the class they were drawn for, with the guidance.
+"$spdec" run train "$root/specs/fmnist_ve.toml" "run.dir=\"$dir/cond\"" "${tiny[@]}" train.steps=2 \
+  train.batch_size=8 model.class_conditional=true >"$dir/cond_train.txt" 2>&1 ||
+  fail "conditional train: $(cat "$dir/cond_train.txt")"
+"$spdec" run eval "$root/specs/fmnist_ve.toml" "run.dir=\"$dir/cond\"" "${tiny[@]}" \
+  model.class_conditional=true sample.guidance=2 "eval.classifier=\"$dir/cls/classifier.pt\"" \
+  >"$dir/cond_eval.txt" 2>&1 || fail "conditional eval: $(cat "$dir/cond_eval.txt")"
+python3 - "$dir/cond/metrics.json" <<'PY' || fail "conditional eval: class_accuracy missing or out of [0, 1]"
+import json, sys
+m = json.load(open(sys.argv[1]))
+assert 0.0 <= m["class_accuracy"] <= 1.0 and m["class_accuracy_guidance"] == 2.0, m
+PY
+grep -q "class accuracy" "$dir/cond_eval.txt" || fail "conditional eval: no class accuracy in the log"
 
 # expect_refusal WHAT PATTERN RUN_DIR [key=value ...]: eval exits 1 and says PATTERN.
 expect_refusal() {
