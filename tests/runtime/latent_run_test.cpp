@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "runtime/base/npy.hpp"
+#include "runtime/data/image_folder.hpp"
 #include "runtime/run/autoencoder_run.hpp"
 #include "runtime/run/edit_run.hpp"
 #include "runtime/run/forward_run.hpp"
@@ -44,8 +45,8 @@ TEST_CASE("latent run: train, sample, forward and edit in an autoencoder's laten
       {"data.size=16", "model.autoencoder=\"autoencoder.pt\"", "autoencoder.latent_channels=2",
        "autoencoder.factor=2", "autoencoder.channels=16", "autoencoder.steps=40",
        "autoencoder.batch_size=4", "autoencoder.lr=3e-3", "autoencoder.log_every=20",
-       "train.steps=6", "train.checkpoint_every=3", "sample.steps=10", "edit.seeds=2",
-       "edit.sweep=[0.5, 1.0]", "forward.times=4"});
+       "train.steps=6", "train.checkpoint_every=3", "train.sample_every=6", "sample.steps=10",
+       "edit.seeds=2", "edit.sweep=[0.5, 1.0]", "forward.times=4"});
   const spdec::config::RunConfig& config = run.config;
   // The process is bound to the latent grid: its `size` is 16 / 2.
   CHECK(config.process.params.at("size") == 8.0);
@@ -69,6 +70,11 @@ TEST_CASE("latent run: train, sample, forward and edit in an autoencoder's laten
   const at::Tensor codes = rt::encode_in_batches(*codec, data.to_float());
   CHECK(header.latent->scale == Approx(codes.to(at::kDouble).std().item<double>()).epsilon(1e-6));
   CHECK(header.latent->autoencoder == codec->fingerprint());
+  // The training's sample grid is drawn in the latent space and decoded: its
+  // four images in two columns are 16 px wide (latents would be 8).
+  const fs::path grid = fs::path(config.run.dir) / "samples" / "step_0000006.png";
+  REQUIRE(fs::exists(grid));
+  CHECK(rt::read_image(grid, 1).size(2) >= 2 * 16);
 
   // Sampling draws latents and writes the decoded images.
   const rt::SampleRunFiles samples = rt::run_sample(config, run.process, log);
