@@ -723,6 +723,38 @@ void read_model(Reader& r, RunConfig& c) {
   r.get("model.label_dropout", c.model.label_dropout, 0, true, "in [0, 1)", 1, false);
   r.get_choice("model.parameterisation", lang::kParameterisations, c.model.parameterisation);
   r.get_choice("model.preconditioning", kPreconditionings, c.model.preconditioning);
+  // Relative to run.dir, not to this file: `spdec run autoencoder` writes
+  // the run's own autoencoder there, like the run's other outputs.
+  r.get("model.autoencoder", c.model.autoencoder);
+  if (!c.model.autoencoder.empty()) {
+    c.model.autoencoder = absolute_normal(c.model.autoencoder, c.run.dir).string();
+  }
+}
+
+void read_autoencoder(Reader& r, RunConfig& c) {
+  // [autoencoder]
+  r.get_int("autoencoder.latent_channels", c.autoencoder.latent_channels, 1, "positive");
+  {
+    const Found f = r.get_int("autoencoder.factor", c.autoencoder.factor, 1, "a power of two");
+    const int k = c.autoencoder.factor;
+    if (f && (k & (k - 1)) != 0) {
+      r.error_at(f, kBadValue,
+                 "`autoencoder.factor` must be a power of two, got " + std::to_string(k),
+                 "each downsampling halves the side: 1, 2, 4 or 8");
+    }
+  }
+  r.get_int("autoencoder.channels", c.autoencoder.channels, 1, "positive");
+  r.get("autoencoder.kl_weight", c.autoencoder.kl_weight, 0, true, "0 or more");
+  r.get_int("autoencoder.scales", c.autoencoder.scales, 1, "positive");
+  r.get("autoencoder.steps", c.autoencoder.steps, 1, "positive");
+  r.get_int("autoencoder.batch_size", c.autoencoder.batch_size, 1, "positive");
+  r.get("autoencoder.lr", c.autoencoder.lr, 0, false, "positive");
+  {
+    std::int64_t seed = 0;
+    r.get("autoencoder.seed", seed, 0, "0 or more");
+    c.autoencoder.seed = static_cast<std::uint64_t>(seed);
+  }
+  r.get("autoencoder.log_every", c.autoencoder.log_every, 1, "positive");
 }
 
 void read_train(Reader& r, RunConfig& c) {
@@ -916,6 +948,23 @@ void check_consistency(Reader& r, const RunConfig& c) {
                "images point data.path at their " +
                    std::string(c.data.dataset == Dataset::folder ? "folder" : "file"));
   }
+  if (is_latent(c)) {
+    const int factor = c.autoencoder.factor;
+    if (c.data.size % factor != 0) {
+      r.error_at(r.find("autoencoder.factor"), kInconsistent,
+                 "`data.size` = " + std::to_string(c.data.size) +
+                     " is not a multiple of `autoencoder.factor` = " + std::to_string(factor),
+                 "the latent side is data.size / autoencoder.factor: pick a data.size it divides");
+    }
+    if (c.data.flip) {
+      // A flipped latent is not the code of the flipped image (the
+      // encoder's kernels are not mirror-symmetric): the network would
+      // learn codes the decoder never saw.
+      r.error_at(r.find("data.flip"), kInconsistent,
+                 "`data.flip` does not apply in latent space (model.autoencoder is set)",
+                 "a flipped latent is not the code of the flipped image; set data.flip = false");
+    }
+  }
   if (c.sample.label && !c.model.class_conditional) {
     r.error_at(r.find("sample.label"), kInconsistent,
                "`sample.label` needs a class-conditional model",
@@ -935,6 +984,7 @@ void read_config(Reader& r, RunConfig& c, const fs::path& toml_dir, const std::s
   read_data(r, c, toml_dir);
   read_forward(r, c, toml_dir);
   read_model(r, c);
+  read_autoencoder(r, c);
   read_train(r, c);
   read_sample(r, c, toml_dir);
   read_edit(r, c);
@@ -1062,19 +1112,23 @@ void resolve_process(std::vector<Layer>& layers, Reader& r, RunConfig& c,
   }
   if (!names_ok) return;
 
-  // `size` is the image side (lang::kSizeParam): it follows data.size unless
-  // the run sets both alike; the runtime's model refuses any other value.
+  // `size` is the side of the process's grid (lang::kSizeParam): it follows
+  // data.size (in latent space data.size / autoencoder.factor) unless the run
+  // sets both alike; the runtime's model refuses any other value.
   if (process->find_param(lang::kSizeParam) != nullptr) {
+    const int side = model_side(c);
     const auto it = c.process.params.find(lang::kSizeParam);
     if (it == c.process.params.end()) {
-      c.process.params[lang::kSizeParam] = c.data.size;
-    } else if (it->second != c.data.size) {
+      c.process.params[lang::kSizeParam] = side;
+    } else if (it->second != side) {
       const ParamSite& site = sites.at(lang::kSizeParam);
+      const std::string grid =
+          is_latent(c) ? "the latent side data.size / autoencoder.factor = " + std::to_string(side)
+                       : "`data.size` = " + std::to_string(side);
       r.error_at({site.node, site.layer}, kInconsistent,
-                 "`process.params.size` = " + readable(it->second) +
-                     " disagrees with `data.size` = " + std::to_string(c.data.size),
-                 "the process's `size` is the image side; process.params.size defaults to "
-                 "data.size, so set data.size alone");
+                 "`process.params.size` = " + readable(it->second) + " disagrees with " + grid,
+                 "the process's `size` is the side of its grid; process.params.size defaults to "
+                 "it, so set data.size (and autoencoder.factor) alone");
       return;
     }
   }
@@ -1308,6 +1362,19 @@ std::string resolved_toml(const RunConfig& c) {
   w.key("parameterisation",
         c.model.parameterisation ? lang::name(*c.model.parameterisation) : "auto");
   w.key("preconditioning", c.model.preconditioning);
+  w.key("autoencoder", c.model.autoencoder);
+
+  w.section("autoencoder");
+  w.key("latent_channels", c.autoencoder.latent_channels);
+  w.key("factor", c.autoencoder.factor);
+  w.key("channels", c.autoencoder.channels);
+  w.key("kl_weight", c.autoencoder.kl_weight);
+  w.key("scales", c.autoencoder.scales);
+  w.key("steps", c.autoencoder.steps);
+  w.key("batch_size", c.autoencoder.batch_size);
+  w.key("lr", c.autoencoder.lr);
+  w.key("seed", c.autoencoder.seed);
+  w.key("log_every", c.autoencoder.log_every);
 
   w.section("train");
   w.key("objective", c.train.objective ? lang::name(*c.train.objective) : "auto");
@@ -1377,6 +1444,12 @@ std::string resolved_toml(const RunConfig& c) {
   w.key("split", c.eval.split);
   w.key("seed", c.eval.seed);
   return w.str();
+}
+
+bool is_latent(const RunConfig& config) { return !config.model.autoencoder.empty(); }
+
+int model_side(const RunConfig& config) {
+  return is_latent(config) ? config.data.size / config.autoencoder.factor : config.data.size;
 }
 
 fs::path run_path(const RunConfig& config, const std::string& name) {
@@ -1485,6 +1558,7 @@ RunConfig with_trained_run(const RunConfig& spec, const RunConfig& trained) {
   out.process.backend = spec.process.backend;
   out.data = trained.data;
   out.model = trained.model;
+  out.autoencoder = trained.autoencoder;
   out.train = trained.train;
   // How the ranks talk, not what was trained: the spec's, like process.backend.
   out.train.distributed = spec.train.distributed;

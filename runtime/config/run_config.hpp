@@ -88,6 +88,11 @@ struct ModelSection {
   /// auto (nullopt: the training plan decides) | denoiser | noise
   std::optional<lang::Parameterisation> parameterisation;
   Preconditioning preconditioning = Preconditioning::automatic;  ///< denoiser only
+  /// The autoencoder whose latent space the process runs in (docs/latent.md):
+  /// spdec's own (`spdec run autoencoder` writes it here) or a user's
+  /// TorchScript encoder/decoder pair; relative to run.dir, absolute once
+  /// loaded; empty = the process runs on the pixels.
+  std::string autoencoder;
   friend bool operator==(const ModelSection&, const ModelSection&) = default;
 };
 
@@ -125,6 +130,23 @@ struct TrainSection {
   bool mixed_precision = true;  ///< bf16 autocast on CUDA; ignored on CPU
   DistributedSection distributed;
   friend bool operator==(const TrainSection&, const TrainSection&) = default;
+};
+
+/// [autoencoder]: the latent space's shape (for a user's TorchScript pair
+/// too, whose shapes are checked against it) and `spdec run autoencoder`'s
+/// network and training (docs/latent.md).
+struct AutoencoderSection {
+  int latent_channels = 4;
+  int factor = 4;     ///< downsampling factor, a power of two: latent side = data.size / factor
+  int channels = 64;  ///< the first level's width, doubled at each downsampling
+  double kl_weight = 1e-6;  ///< the KL term's weight against the summed reconstruction error
+  int scales = 3;           ///< levels of the multi-scale reconstruction loss
+  std::int64_t steps = 5000;
+  int batch_size = 64;
+  double lr = 1e-3;
+  std::uint64_t seed = 0;
+  std::int64_t log_every = 100;
+  friend bool operator==(const AutoencoderSection&, const AutoencoderSection&) = default;
 };
 
 /// [sample]: `spdec run sample`.
@@ -198,6 +220,7 @@ struct RunConfig {
   DataSection data;
   ForwardSection forward;
   ModelSection model;
+  AutoencoderSection autoencoder;
   TrainSection train;
   SampleSection sample;
   EditSection edit;
@@ -207,8 +230,8 @@ struct RunConfig {
 
   friend bool operator==(const RunConfig& a, const RunConfig& b) {
     return a.run == b.run && a.process == b.process && a.data == b.data && a.forward == b.forward &&
-           a.model == b.model && a.train == b.train && a.sample == b.sample && a.edit == b.edit &&
-           a.eval == b.eval;
+           a.model == b.model && a.autoencoder == b.autoencoder && a.train == b.train &&
+           a.sample == b.sample && a.edit == b.edit && a.eval == b.eval;
   }
 };
 
@@ -285,8 +308,17 @@ struct KeyDifference {
                                                         const std::vector<std::string>& sections);
 
 /// The sections a trained run fixes: what its checkpoint was trained on and
-/// with ([process] but process.backend, [data], [model], [train]).
-inline const std::vector<std::string> kTrainedSections{"process", "data", "model", "train"};
+/// with ([process] but process.backend, [data], [model], [autoencoder], [train]).
+inline const std::vector<std::string> kTrainedSections{"process", "data", "model", "autoencoder",
+                                                       "train"};
+
+/// Whether the run's process runs in an autoencoder's latent space
+/// (model.autoencoder is set).
+[[nodiscard]] bool is_latent(const RunConfig& config);
+
+/// The side of the grid the process and the network see: data.size, or in
+/// latent space data.size / autoencoder.factor (the process's `size`).
+[[nodiscard]] int model_side(const RunConfig& config);
 
 /// Whether `spec` names the run `trained` is the config.toml of: the same
 /// run.name and process.file (the spec a run was trained from, or its

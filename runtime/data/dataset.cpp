@@ -16,6 +16,8 @@ ResizeMode parse_resize_mode(const std::string& text) {
 }
 
 at::Tensor to_float(const at::Tensor& bytes, ValueRange range) {
+  // A latent data set's values are already the model's (runtime/nn/latent_space.hpp).
+  if (at::isFloatingType(bytes.scalar_type())) return bytes.to(at::kFloat);
   at::Tensor x = bytes.to(at::kFloat) / 255.0;
   return range == ValueRange::minus_one_one ? x * 2.0 - 1.0 : x;
 }

@@ -47,7 +47,9 @@ struct DatasetSpec {
 };
 
 struct Dataset {
-  at::Tensor images;  ///< uint8 [N, C, H, W]
+  /// uint8 [N, C, H, W]; or float32, the codes of a latent run
+  /// (runtime/nn/latent_space.hpp), which to_float hands out as they are
+  at::Tensor images;
   at::Tensor labels;  ///< int64 [N]; −1 where unlabelled
   ValueRange range = ValueRange::minus_one_one;
   bool flip = false;
@@ -61,7 +63,8 @@ struct Dataset {
   [[nodiscard]] at::Tensor to_float(ValueRange range) const;
 };
 
-/// uint8 (or any integer type, 0..255) → float32 in `range`.
+/// uint8 (or any integer type, 0..255) → float32 in `range`; floating-point
+/// values (latent codes) are returned as float32 unchanged.
 at::Tensor to_float(const at::Tensor& bytes, ValueRange range = ValueRange::minus_one_one);
 
 /// Float images clamped to `range` (samples written as data).

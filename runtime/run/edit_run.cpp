@@ -83,12 +83,14 @@ EditRunFiles run_edit(const config::RunConfig& config, const lang::Process& proc
   apply_thread_count(config);
   const at::Device device = choose_device(config.run.device);
   TrainedRun run = open_trained_run(config, process, device);
-  const at::Tensor guides = guide_images(config, inputs, run.header.image_shape, log);
+  const std::vector<std::int64_t> shape = image_shape(run);
+  const at::Tensor guides = guide_images(config, inputs, shape, log);
   const std::int64_t n = guides.size(0);
-  const int width = stroke_options(config, run.header.image_shape[1]).width;
+  const int width = stroke_options(config, shape[1]).width;
 
   GenerateRequest base = generate_request(config);
-  base.edit_inputs = guides.to(device);
+  // In a latent run the guides' codes start the edits, which are decoded.
+  base.edit_inputs = to_model_space(run, guides.to(device));
   const ResolvedSampler sampler = resolve_sampler(base, *run.model, run.head);
   base.chosen_grid = sampler.time_grid;
   log << "edit: " << n << " guides, sampler "
@@ -110,8 +112,11 @@ EditRunFiles run_edit(const config::RunConfig& config, const lang::Process& proc
     request.steps = std::max<std::int64_t>(
         1, static_cast<std::int64_t>(std::ceil(strengths[k] * static_cast<double>(base.steps))));
     request.n = seeds_pass ? n * config.edit.seeds : n;
-    const at::Tensor edits = clamp_to_range(
-        generate(*run.model, run.net, run.head, run.prior, request), config.data.range);
+    const at::Tensor edits =
+        clamp_to_range(
+            to_image_space(run, generate(*run.model, run.net, run.head, run.prior, request)),
+            config.data.range)
+            .to(at::kCPU);
     const double faithful = faithfulness(edits, guides, width);
     log << fmt::format(
                "edit: strength {:.3g} (t = {:.4g}, {} steps): {} edits, faithfulness "

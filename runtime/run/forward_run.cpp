@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <memory>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <stdexcept>
 
 #include "codegen/pipeline.hpp"
@@ -21,6 +22,7 @@
 #include "runtime/process/forward_simulation.hpp"
 #include "runtime/run/run_setup.hpp"
 #include "runtime/spectral/noise_operator.hpp"
+#include "runtime/training/checkpoint.hpp"
 
 namespace spdec::runtime {
 namespace {
@@ -88,6 +90,31 @@ std::vector<std::string> warnings_for(const lang::Process& process,
   return warnings;
 }
 
+/// A latent run's forward strip: the images' codes over the latent scale —
+/// the trained checkpoint's where run.dir holds one, else the standard
+/// deviation of the strip's own codes (training estimates it on the whole
+/// training set).
+std::optional<LatentSpace> strip_latent_space(const config::RunConfig& config,
+                                              const at::Tensor& images, const at::Device& device,
+                                              std::ostream& log) {
+  const std::shared_ptr<LatentCodec> codec = open_run_codec(config, images.size(1), device);
+  if (!codec) return std::nullopt;
+  const std::filesystem::path checkpoint = config::run_path(config, "checkpoint.pt");
+  std::error_code ec;
+  if (std::filesystem::is_regular_file(checkpoint, ec)) {
+    const CheckpointHeader header = read_checkpoint_header(checkpoint);
+    require_checkpoint_latent(checkpoint, header, codec.get());
+    log << "forward: latent space of " << codec->description() << ", the scale "
+        << header.latent->scale << " of " << checkpoint.string() << std::endl;
+    return LatentSpace(codec, header.latent->scale);
+  }
+  const double scale = latent_scale(encode_in_batches(*codec, images));
+  log << "forward: latent space of " << codec->description() << ", scale " << scale
+      << " (the standard deviation of these " << images.size(0)
+      << " images' codes; no checkpoint yet)" << std::endl;
+  return LatentSpace(codec, scale);
+}
+
 nlohmann::json report(const config::RunConfig& config, const lang::Process& process,
                       const std::string& backend, const ForwardResult& result) {
   nlohmann::json stats = nlohmann::json::array();
@@ -121,7 +148,10 @@ ForwardRunFiles run_forward(const config::RunConfig& config, const lang::Process
   auto program = std::make_shared<const codegen::StencilProgram>(codegen::build_program(process));
   const auto kernels = make_kernels(config.process.backend, shared_process, program, device);
 
-  const at::Tensor x0 = initial_images(config, log).to(device);
+  const at::Tensor images = initial_images(config, log).to(device);
+  const std::optional<LatentSpace> latent = strip_latent_space(config, images, device, log);
+  // The process runs on the latents of a latent run; the strip shows them decoded.
+  const at::Tensor x0 = latent ? latent->encode(images) : images;
   warn_about_channels(process, x0.size(1), log, "forward");
   const NoiseOperator noise(process, x0.size(2), x0.size(3));
   ForwardOptions options;
@@ -145,8 +175,19 @@ ForwardRunFiles run_forward(const config::RunConfig& config, const lang::Process
   grid.cols = states.size(0);
   grid.range = config.data.range;
   for (const double t : options.times) grid.col_labels.push_back(time_label(t));
-  save_image_grid(files.png, states.transpose(0, 1).flatten(0, 1).contiguous(), grid);
-  const nlohmann::json json = report(config, process, kernels->backend(), result);
+  const at::Tensor cells = states.transpose(0, 1).flatten(0, 1).contiguous();
+  save_image_grid(
+      files.png,
+      latent ? clamp_to_range(latent->decode(cells.to(device)).to(at::kCPU), config.data.range)
+             : cells,
+      grid);
+  nlohmann::json json = report(config, process, kernels->backend(), result);
+  if (latent) {
+    json["latent"] = {{"autoencoder", latent->codec().file().string()},
+                      {"scale", latent->scale()},
+                      {"png", "decoded states"},
+                      {"npy", "latent states"}};
+  }
   write_file_atomically(files.json, json.dump(2) + "\n");
   for (const auto& warning : json["warnings"])
     log << "warning: " << warning.get<std::string>() << "\n";

@@ -2,6 +2,8 @@
 // write the strip (forward.png: rows = images, columns = times, labelled),
 // the states (forward.npy: float32 [times, images, C, H, W]) and a report
 // (forward.json: times, per-time statistics, warnings) into the run directory.
+// In a latent run (model.autoencoder) the process runs on the images'
+// latents: forward.npy holds the latent states, forward.png shows them decoded.
 #pragma once
 
 #include <filesystem>

@@ -104,6 +104,59 @@ UNetOptions unet_options(const config::ModelSection& model, std::int64_t channel
   return options;
 }
 
+LatentShape latent_shape(const config::RunConfig& config, std::int64_t image_channels) {
+  LatentShape shape;
+  shape.image_channels = image_channels;
+  shape.image_side = config.data.size;
+  shape.latent_channels = config.autoencoder.latent_channels;
+  shape.factor = config.autoencoder.factor;
+  shape.range = config.data.range;
+  return shape;
+}
+
+std::shared_ptr<LatentCodec> open_run_codec(const config::RunConfig& config,
+                                            std::int64_t image_channels, const at::Device& device) {
+  if (!config::is_latent(config)) return nullptr;
+  return open_latent_codec(config.model.autoencoder, latent_shape(config, image_channels), device);
+}
+
+void require_checkpoint_latent(const std::filesystem::path& checkpoint,
+                               const CheckpointHeader& header, const LatentCodec* codec) {
+  if (codec == nullptr && header.latent) {
+    throw std::runtime_error(fmt::format(
+        "checkpoint {} was trained in an autoencoder's latent space, but this run has no "
+        "model.autoencoder; use the run's own config",
+        checkpoint.string()));
+  }
+  if (codec == nullptr) return;
+  if (!header.latent) {
+    throw std::runtime_error(fmt::format(
+        "checkpoint {} was trained on the pixels, but model.autoencoder = \"{}\" asks for a "
+        "latent space; use another run.dir for the latent run",
+        checkpoint.string(), codec->file().string()));
+  }
+  if (header.latent->autoencoder != codec->fingerprint()) {
+    throw std::runtime_error(fmt::format(
+        "checkpoint {} was trained in the latent space of another autoencoder than {} "
+        "(fingerprints {} in the checkpoint, {} now): the file changed since, e.g. a new `spdec "
+        "run autoencoder`; restore it, or train the run again (--fresh)",
+        checkpoint.string(), codec->file().string(), header.latent->autoencoder,
+        codec->fingerprint()));
+  }
+}
+
+std::optional<LatentSpace> trained_latent_space(const config::RunConfig& config,
+                                                const CheckpointHeader& header,
+                                                const std::filesystem::path& checkpoint,
+                                                const at::Device& device) {
+  const std::int64_t channels =
+      header.latent ? header.latent->image_shape[0] : header.image_shape[0];
+  const std::shared_ptr<LatentCodec> codec = open_run_codec(config, channels, device);
+  require_checkpoint_latent(checkpoint, header, codec.get());
+  if (!codec) return std::nullopt;
+  return LatentSpace(codec, header.latent->scale);
+}
+
 namespace {
 
 /// Lines of a .spde text ("\r\n" or "\n").

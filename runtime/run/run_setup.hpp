@@ -7,7 +7,9 @@
 #include <ATen/ATen.h>
 
 #include <cstdint>
+#include <filesystem>
 #include <memory>
+#include <optional>
 #include <ostream>
 #include <string>
 #include <vector>
@@ -16,6 +18,8 @@
 #include "runtime/config/run_config.hpp"
 #include "runtime/data/dataset.hpp"
 #include "runtime/distributed/rank_group.hpp"
+#include "runtime/nn/latent_codec.hpp"
+#include "runtime/nn/latent_space.hpp"
 #include "runtime/nn/unet.hpp"
 #include "runtime/process/process_model.hpp"
 #include "runtime/training/checkpoint.hpp"
@@ -72,6 +76,29 @@ void warn_about_channels(const lang::Process& process, std::int64_t channels, st
 [[nodiscard]] std::vector<std::string> process_mismatch(const CheckpointHeader& header,
                                                         const config::RunConfig& config,
                                                         const lang::Process& process);
+
+/// What the run expects of its autoencoder ([autoencoder], data.size,
+/// data.range) for images of `image_channels` channels.
+[[nodiscard]] LatentShape latent_shape(const config::RunConfig& config,
+                                       std::int64_t image_channels);
+
+/// The run's autoencoder (model.autoencoder), opened and checked for images
+/// of `image_channels` × data.size × data.size; nullptr on the pixels.
+[[nodiscard]] std::shared_ptr<LatentCodec> open_run_codec(const config::RunConfig& config,
+                                                          std::int64_t image_channels,
+                                                          const at::Device& device);
+
+/// Throws, naming the checkpoint, unless `codec` is the autoencoder whose
+/// latent space `header` was trained in (a checkpoint on the pixels and a
+/// latent run, or the other way round, are refused too).
+void require_checkpoint_latent(const std::filesystem::path& checkpoint,
+                               const CheckpointHeader& header, const LatentCodec* codec);
+
+/// A trained latent run's latent space (the autoencoder checked against the
+/// checkpoint, with its scale); nullopt for a run on the pixels.
+[[nodiscard]] std::optional<LatentSpace> trained_latent_space(
+    const config::RunConfig& config, const CheckpointHeader& header,
+    const std::filesystem::path& checkpoint, const at::Device& device);
 
 /// A fingerprint of the process a checkpoint was trained for: the resolved
 /// process (its name, semantics, parameters after overrides, time grid,

@@ -54,12 +54,16 @@ SampleRunFiles run_sample(const config::RunConfig& config, const lang::Process& 
              "images: the denoiser's error on them, and the correction, come out too small"
           << std::endl;
     }
-    request.held_out =
-        load_dataset(dataset_spec(held, config.sample.variance_images)).to_float().to(device);
+    request.held_out = to_model_space(
+        run, load_dataset(dataset_spec(held, config.sample.variance_images)).to_float().to(device));
   }
-  request.prior_images = prior_images(config, model, objective.kind, device, log);
+  request.prior_images = prior_images(config, run, device, log);
   const ResolvedSampler sampler = resolve_sampler(request, model, head);
   request.chosen_grid = sampler.time_grid;
+  if (run.latent) {
+    log << "sample: in the latent space of " << run.latent->codec().description() << ", scale "
+        << run.latent->scale() << "; the draws are decoded" << std::endl;
+  }
   log << "sample: " << request.n << " images from " << file.string() << " (step " << header.step
       << ", " << (config.sample.ema ? "EMA" : "raw") << " weights, objective "
       << name(header.objective) << ", " << name(header.parameterisation) << " network), sampler "
@@ -88,7 +92,7 @@ SampleRunFiles run_sample(const config::RunConfig& config, const lang::Process& 
   const SampleRunFiles files{config::run_path(config, config.sample.output + ".png"),
                              config::run_path(config, config.sample.output + ".npy")};
   if (!ranks.is_root()) return files;
-  const at::Tensor images = clamp_to_range(drawn, range);
+  const at::Tensor images = clamp_to_range(to_image_space(run, drawn), range);
   const std::int64_t non_finite = non_finite_images(images);
   if (non_finite > 0) {
     log << "sample: warning: " << non_finite_message(non_finite, images.size(0)) << std::endl;

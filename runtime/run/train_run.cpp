@@ -270,6 +270,7 @@ class Trainer {
     // for a fixed thread count: tests/runtime/train_test.cpp checks it).
     at::globalContext().setDeterministicCuDNN(true);
     data_ = load_run_dataset(dataset_spec(config_.data), log_, "train");
+    if (config::is_latent(config_)) encode_data();
     const std::int64_t channels = data_.images.size(1);
     warn_about_channels(process_, channels, log_, "train");
     require_rows_per_rank();
@@ -342,8 +343,34 @@ class Trainer {
     }
   }
 
+  /// A latent run: data_ becomes the training images' codes (unscaled
+  /// until set_latent_scale), which the process and the network then see.
+  void encode_data() {
+    pixel_shape_ = {data_.images.size(1), data_.images.size(2), data_.images.size(3)};
+    codec_ = open_run_codec(config_, pixel_shape_[0], device_);
+    log_ << "train: latent space of " << codec_->description() << "; encoding " << data_.size()
+         << " training images" << std::endl;
+    data_ = encode_dataset(data_, *codec_, log_, "train");
+  }
+
+  /// Divides the codes by the latent scale (estimated by a fresh start,
+  /// the checkpoint's on a resume): from here on data_ holds the model's latents.
+  void set_latent_scale(double scale) {
+    if (!codec_) return;
+    data_.images = data_.images / scale;
+    latent_ = LatentHeader{scale, codec_->fingerprint(), pixel_shape_};
+    latent_space_.emplace(codec_, scale);
+    log_ << fmt::format(
+                "train: latents {}x{}x{} of images {}x{}x{}, scale {:.6g} (the codes' "
+                "standard deviation)",
+                data_.images.size(1), data_.images.size(2), data_.images.size(3), pixel_shape_[0],
+                pixel_shape_[1], pixel_shape_[2], scale)
+         << std::endl;
+  }
+
   void start() {
     std::filesystem::remove(log_file());
+    if (codec_) set_latent_scale(latent_scale(data_.images));
     const std::int64_t n = std::min<std::int64_t>(config_.train.prior_fit_images, data_.size());
     if (choice_.kind != ObjectiveKind::flow_matching) {
       log_ << "train: fitting the prior at T = " << model_->end_time() << " on " << n
@@ -368,6 +395,8 @@ class Trainer {
         checkpoint_path(config_), fingerprint_, {net_.get(), ema_.get(), optimizer_.get()}, &prior_,
         &model_->noise().basis(), &data_spectrum_,
         [this](const CheckpointHeader& h) { return process_mismatch(h, config_, process_); });
+    require_checkpoint_latent(checkpoint_path(config_), header, codec_.get());
+    if (header.latent) set_latent_scale(header.latent->scale);
     if (header.objective != choice_.kind) {
       throw std::runtime_error(fmt::format(
           "checkpoint {} was trained with objective {}, this run asks for {}; use another "
@@ -411,6 +440,7 @@ class Trainer {
     out.parameterisation = parameterisation_;
     out.step = step_;
     out.image_shape = {data_.images.size(1), data_.images.size(2), data_.images.size(3)};
+    out.latent = latent_;
     return out;
   }
 
@@ -431,6 +461,7 @@ class Trainer {
         load_checkpoint_bytes(bytes, "the state rank 0 sent", fingerprint_, parts, &prior_,
                               &model_->noise().basis(), &data_spectrum_);
     step_ = received.step;
+    if (received.latent) set_latent_scale(received.latent->scale);
   }
 
   [[nodiscard]] std::filesystem::path log_file() const {
@@ -792,7 +823,8 @@ class Trainer {
     std::filesystem::create_directories(file.parent_path());
     GridOptions grid;
     grid.range = config_.data.range;
-    save_image_grid(file, clamp_to_range(images, grid.range), grid);
+    const at::Tensor decoded = latent_space_ ? latent_space_->decode(images) : images;
+    save_image_grid(file, clamp_to_range(decoded, grid.range), grid);
     log_ << "train: step " << step_ << " samples " << file.string() << std::endl;
   }
 
@@ -815,6 +847,12 @@ class Trainer {
   UNet ema_{nullptr};
   std::unique_ptr<torch::optim::Adam> optimizer_;
   std::optional<GaussianPrior> prior_;
+  /// A latent run's: the autoencoder, the images' shape, and once the scale
+  /// is known, the checkpoint's latent entries and the space that decodes.
+  std::shared_ptr<LatentCodec> codec_;
+  std::vector<std::int64_t> pixel_shape_;
+  std::optional<LatentHeader> latent_;
+  std::optional<LatentSpace> latent_space_;
   std::optional<at::Tensor> grid_prior_images_;  ///< grid_prior_images(), once decided
   std::int64_t step_ = 0;
   /// The step checkpoint.pt holds; -1 before one is written or resumed.

@@ -44,18 +44,31 @@ void check_same_network(const config::RunConfig& config, const CheckpointHeader&
 
 }  // namespace
 
-at::Tensor prior_images(const config::RunConfig& config, ProcessModel& model,
-                        ObjectiveKind objective, const at::Device& device, std::ostream& log) {
+std::vector<std::int64_t> image_shape(const TrainedRun& run) {
+  return run.header.latent ? run.header.latent->image_shape : run.header.image_shape;
+}
+
+at::Tensor to_model_space(const TrainedRun& run, const at::Tensor& images) {
+  return run.latent ? run.latent->encode(images) : images;
+}
+
+at::Tensor to_image_space(const TrainedRun& run, const at::Tensor& drawn) {
+  return run.latent ? run.latent->decode(drawn) : drawn;
+}
+
+at::Tensor prior_images(const config::RunConfig& config, const TrainedRun& run,
+                        const at::Device& device, std::ostream& log) {
   using config::SamplePrior;
-  if (objective == ObjectiveKind::flow_matching) return {};
+  if (run.objective.kind == ObjectiveKind::flow_matching) return {};
   at::Tensor images;  // `fitted` needs no images: decide_prior keeps the checkpoint's
   if (config.sample.prior != SamplePrior::fitted) {
     config::DataSection data = config.data;
     data.flip = false;
     try {
-      images = load_run_dataset(dataset_spec(data, config.sample.prior_images), log, "sample")
+      images = to_model_space(
+          run, load_run_dataset(dataset_spec(data, config.sample.prior_images), log, "sample")
                    .to_float()
-                   .to(device);
+                   .to(device));
     } catch (const DataError& e) {
       if (config.sample.prior == SamplePrior::simulate) throw;
       log << "sample: prior at T: the checkpoint's Gaussian fit (the training images, which "
@@ -64,7 +77,8 @@ at::Tensor prior_images(const config::RunConfig& config, ProcessModel& model,
       return {};
     }
   }
-  PriorDecision decision = decide_prior(config.sample.prior, model, images, config.sample.seed);
+  PriorDecision decision =
+      decide_prior(config.sample.prior, *run.model, images, config.sample.seed);
   log << "sample: prior at T: " << decision.reason << std::endl;
   return std::move(decision.images);
 }
@@ -82,6 +96,7 @@ TrainedRun open_trained_run(const config::RunConfig& config, const lang::Process
       run.checkpoint, run.header, fingerprint,
       [&](const CheckpointHeader& h) { return process_mismatch(h, config, process); });
   run.objective = choose_objective(run.header.objective, *run.model);
+  run.latent = trained_latent_space(config, run.header, run.checkpoint, device);
   run.net = UNet(unet_options(config.model, shape[0], shape[1]));
   std::optional<GaussianPrior> data_spectrum;
   CheckpointParts parts;

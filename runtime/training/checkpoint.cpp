@@ -201,6 +201,17 @@ CheckpointHeader read_header(torch::serialize::InputArchive& archive,
   }
   header.image_shape = shape.toIntVector();
   if (header.image_shape.size() != 3) throw checkpoint_error(file, "has a bad image shape");
+  c10::IValue scale;
+  if (archive.try_read("latent/scale", scale)) {  // a latent run's
+    c10::IValue autoencoder;
+    c10::IValue pixels;
+    if (!scale.isDouble() || !archive.try_read("latent/autoencoder", autoencoder) ||
+        !autoencoder.isString() || !archive.try_read("latent/image_shape", pixels) ||
+        !pixels.isIntList() || pixels.toIntVector().size() != 3) {
+      throw checkpoint_error(file, "has a damaged latent space (latent/…)");
+    }
+    header.latent = LatentHeader{scale.toDouble(), autoencoder.toStringRef(), pixels.toIntVector()};
+  }
   return header;
 }
 
@@ -245,6 +256,11 @@ std::string archive_bytes(const CheckpointHeader& header, const CheckpointParts&
   archive.write("step", c10::IValue(header.step));
   archive.write("parameterisation", c10::IValue(std::string(lang::name(header.parameterisation))));
   archive.write("image_shape", c10::IValue(header.image_shape));
+  if (header.latent) {
+    archive.write("latent/scale", c10::IValue(header.latent->scale));
+    archive.write("latent/autoencoder", c10::IValue(header.latent->autoencoder));
+    archive.write("latent/image_shape", c10::IValue(header.latent->image_shape));
+  }
   if (parts.model != nullptr) write_module(archive, "model/", *parts.model);
   if (parts.ema != nullptr) write_module(archive, "ema/", *parts.ema);
   if (parts.optimizer != nullptr) {

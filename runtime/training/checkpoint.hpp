@@ -21,6 +21,10 @@
 //   parameterisation   "noise" or "denoiser" (absent in older files: noise)
 //   data/mean, data/variance     the training data's mean image and
 //                 per-mode variance (the denoiser's preconditioning)
+//   latent/scale, latent/autoencoder, latent/image_shape   a latent run's
+//                 (docs/latent.md): the latent scale, the autoencoder's
+//                 fingerprint, C, H, W of the images it encodes (absent for
+//                 a run on the pixels)
 //
 // Randomness needs no saved state: every draw of a training step (data
 // order, times, noise, dropout) is keyed by (train.seed, step).
@@ -45,6 +49,13 @@ namespace spdec::runtime {
 /// beside checkpoint.pt.
 [[nodiscard]] std::filesystem::path previous_checkpoint_path(const std::filesystem::path& file);
 
+/// A latent run's: what turns its latents back into images.
+struct LatentHeader {
+  double scale = 1.0;                     ///< runtime/nn/latent_space.hpp
+  std::string autoencoder;                ///< LatentCodec::fingerprint of model.autoencoder
+  std::vector<std::int64_t> image_shape;  ///< C, H, W of the images (image_shape is the latents')
+};
+
 struct CheckpointHeader {
   std::string process;         ///< fingerprint
   std::string config;          ///< resolved TOML
@@ -52,7 +63,8 @@ struct CheckpointHeader {
   lang::ObjectiveKind objective = lang::ObjectiveKind::exact;
   lang::Parameterisation parameterisation = lang::Parameterisation::noise;
   std::int64_t step = 0;
-  std::vector<std::int64_t> image_shape;  ///< C, H, W of the training images
+  std::vector<std::int64_t> image_shape;  ///< C, H, W of the training images (latents)
+  std::optional<LatentHeader> latent;     ///< a latent run's; nullopt on the pixels
 };
 
 struct CheckpointParts {

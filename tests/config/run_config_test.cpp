@@ -655,3 +655,65 @@ TEST_CASE("train.distributed: the backend and the timeout of a job on several ra
     CHECK(merged.train.lr == 1e-3);
   }
 }
+
+TEST_CASE("[autoencoder] and model.autoencoder: a latent run's keys and their checks",
+          "[config][latent]") {
+  SECTION("defaults: no latent space; the keys round-trip") {
+    const Loaded loaded = load(kHeat);
+    REQUIRE(loaded.config);
+    CHECK_FALSE(cfg::is_latent(*loaded.config));
+    CHECK(cfg::model_side(*loaded.config) == 32);
+    CHECK(loaded.config->autoencoder == cfg::AutoencoderSection{});
+    CHECK(cfg::resolved_toml(*loaded.config).find("[autoencoder]\nlatent_channels = 4\n") !=
+          std::string::npos);
+  }
+  SECTION("model.autoencoder is relative to run.dir; the process's size is the latent side") {
+    const Loaded loaded = load(kHeat +
+                               "[run]\ndir = \"/tmp/latent-run\"\n"
+                               "[model]\nautoencoder = \"autoencoder.pt\"\n"
+                               "[autoencoder]\nfactor = 4\nlatent_channels = 3\n");
+    INFO(loaded.rendered());
+    REQUIRE(loaded.config);
+    CHECK(cfg::is_latent(*loaded.config));
+    CHECK(loaded.config->model.autoencoder == "/tmp/latent-run/autoencoder.pt");
+    CHECK(cfg::model_side(*loaded.config) == 8);
+    CHECK(loaded.config->process.params.at("size") == 8.0);
+    // The resolved config loads back to the same run.
+    const Loaded again = load(cfg::resolved_toml(*loaded.config));
+    REQUIRE(again.config);
+    CHECK(again.config->model == loaded.config->model);
+    CHECK(again.config->autoencoder == loaded.config->autoencoder);
+  }
+  SECTION("a size the latent grid does not have") {
+    const Loaded loaded = load(kHeat + "params = { size = 32 }\n[model]\nautoencoder = \"a.pt\"\n");
+    INFO(loaded.rendered());
+    REQUIRE_FALSE(loaded.config);
+    CHECK(loaded.first().message ==
+          "`process.params.size` = 32 disagrees with the latent side data.size / "
+          "autoencoder.factor = 8");
+  }
+  SECTION("refusals: a factor that is no power of two, one that does not divide, flips") {
+    check_error(load(kHeat + "[autoencoder]\nfactor = 3\n"), "C004", 4, 10,
+                "`autoencoder.factor` must be a power of two, got 3");
+    const Loaded divides =
+        load(kHeat +
+             "[data]\nsize = 28\n[model]\nautoencoder = \"a.pt\"\n[autoencoder]\nfactor "
+             "= 8\n");
+    REQUIRE_FALSE(divides.config);
+    CHECK(divides.first().message ==
+          "`data.size` = 28 is not a multiple of `autoencoder.factor` = 8");
+    const Loaded flips = load(kHeat + "[data]\nflip = true\n[model]\nautoencoder = \"a.pt\"\n");
+    REQUIRE_FALSE(flips.config);
+    CHECK(flips.first().message ==
+          "`data.flip` does not apply in latent space (model.autoencoder is set)");
+  }
+  SECTION("a trained run fixes [autoencoder] too") {
+    const Loaded spec = load(kHeat);
+    const Loaded trained = load(kHeat + "[autoencoder]\nchannels = 32\n");
+    REQUIRE(spec.config);
+    REQUIRE(trained.config);
+    CHECK(cfg::with_trained_run(*spec.config, *trained.config).autoencoder.channels == 32);
+    CHECK(std::find(cfg::kTrainedSections.begin(), cfg::kTrainedSections.end(), "autoencoder") !=
+          cfg::kTrainedSections.end());
+  }
+}

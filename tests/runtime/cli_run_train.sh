@@ -38,7 +38,7 @@ cp "$dir/run/samples.npy" "$dir/first.npy"
 "$spdec" run sample "$root/specs/fmnist_ve.toml" "${run[@]}" sample.n=4 sample.batch_size=4 \
   sample.steps=5 sample.output=again >"$dir/again.txt" 2>&1 \
   || fail "sample of the trained run exited $?: $(cat "$dir/again.txt")"
-grep -q "\[model\] and \[train\] from the trained run's $dir/run/config.toml" "$dir/again.txt" \
+grep -q "\[model\], \[autoencoder\] and \[train\] from the trained run's $dir/run/config.toml" "$dir/again.txt" \
   || fail "no word of the trained run's config: $(cat "$dir/again.txt")"
 grep -q "model.base_channels = 32 (the run: 16)" "$dir/again.txt" \
   || fail "the spec's unused values are not listed: $(cat "$dir/again.txt")"

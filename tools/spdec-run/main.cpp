@@ -26,6 +26,7 @@
 #include "runtime/distributed/launch_env.hpp"
 #include "runtime/distributed/local_launcher.hpp"
 #include "runtime/distributed/rank_group.hpp"
+#include "runtime/run/autoencoder_run.hpp"
 #include "runtime/run/classifier_run.hpp"
 #include "runtime/run/edit_run.hpp"
 #include "runtime/run/eval_run.hpp"
@@ -305,9 +306,10 @@ bool overrides_trained_section(const std::string& item) {
 
 /// `spdec run sample` (and `eval`, which samples) on a trained run: when the sampled checkpoint's
 /// folder holds the config.toml that `train` wrote beside it, and the spec names that run
-/// (spdec::config::is_same_run), [process], [data], [model] and [train] come from it, with this
-/// command line's overrides of them on top, so that the overrides of the training need not be
-/// repeated; [sample] and the rest stay the spec's. False after printing why the job cannot run.
+/// (spdec::config::is_same_run), [process], [data], [model], [autoencoder] and [train] come from
+/// it, with this command line's overrides of them on top, so that the overrides of the training
+/// need not be repeated; [sample] and the rest stay the spec's. False after printing why the job
+/// cannot run.
 bool adopt_trained_run(Job& job, const JobArgs& args, const std::string& name) {
   namespace fs = std::filesystem;
   const fs::path checkpoint = job.config.sample.checkpoint.empty()
@@ -346,9 +348,10 @@ bool adopt_trained_run(Job& job, const JobArgs& args, const std::string& name) {
   spdec::config::RunConfig merged = spdec::config::with_trained_run(job.config, *trained);
   // [train] is taken too (a sample job reads none of it), but only what
   // shapes the samples is worth a line.
-  const auto ignored =
-      spdec::config::differing_keys(job.config, merged, {"process", "data", "model"});
-  std::cout << name << ": [process], [data], [model] and [train] from the trained run's "
+  const auto ignored = spdec::config::differing_keys(job.config, merged,
+                                                     {"process", "data", "model", "autoencoder"});
+  std::cout << name
+            << ": [process], [data], [model], [autoencoder] and [train] from the trained run's "
             << stored.string();
   if (!ignored.empty()) {
     std::cout << "; the spec's values that differ are not used (override them on the command "
@@ -407,6 +410,14 @@ int run_classifier(const JobArgs& args) {
   if (!job) return 1;
   save_job_config(job->config, "classifier");
   (void)spdec::runtime::run_classifier(job->config, std::cout);
+  return 0;
+}
+
+int run_autoencoder(const JobArgs& args) {
+  const auto job = load(args, "autoencoder");
+  if (!job) return 1;
+  save_job_config(job->config, "autoencoder");
+  (void)spdec::runtime::run_autoencoder(job->config, std::cout);
   return 0;
 }
 
@@ -494,6 +505,13 @@ int main(int argc, char** argv) {
       "seed): classifier.pt, its test accuracy",
       *args);
   classifier->callback([args, &exit_code] { exit_code = run_classifier(*args); });
+  CLI::App* autoencoder = add_job(
+      app, "autoencoder",
+      "Train the run's autoencoder ([autoencoder]) for a latent space: model.autoencoder (default "
+      "autoencoder.pt), its reconstruction PSNR / SSIM / FID in autoencoder.json and "
+      "autoencoder.png",
+      *args);
+  autoencoder->callback([args, &exit_code] { exit_code = run_autoencoder(*args); });
   CLI::App* eval = add_job(app, "eval",
                            "FID / KID / IS of the run's samples in the classifier's feature space "
                            "(eval.classifier): metrics.json",

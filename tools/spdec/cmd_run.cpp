@@ -47,7 +47,8 @@ int exec_run(const std::vector<std::string>& arguments) {
 void add_run_command(CLI::App& app, Outcome& outcome) {
   CLI::App* cmd = app.add_subcommand("run",
                                      "Run a job of a run (.toml): forward, train, sample, edit, "
-                                     "classifier, eval; `spdec run --help` lists them");
+                                     "classifier, autoencoder, eval; `spdec run --help` lists "
+                                     "them");
   cmd->prefix_command();
   cmd->set_help_flag();  // --help goes to spdec-run
   cmd->callback([cmd, &outcome] { outcome.exit_code = exec_run(cmd->remaining()); });
