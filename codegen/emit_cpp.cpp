@@ -536,19 +536,36 @@ constexpr const char* kSampleRowsBegin =
     "            const long long row = sample + ((long long)c * H + y) * W;\n"
     "            (void)row;\n";
 
-/// One flow step's update of row (n, c, y): src → dst, out2 += its variance.
-std::string flow_row_update(const StencilProgram& p, const char* b_row) {
+/// How a flow step and a FED step differ in the tail of a row's update.
+struct RowStep {
+  const char* g_buffer;   ///< where g's row goes
+  const char* params;     ///< the parameter row g reads
+  const char* variance;   ///< the name of out2's row
+  const char* dt;         ///< the step's length in the variance update
+  const char* increment;  ///< added to uu[x]: the step times the direction
+};
+
+/// The tail of one step's row (n, c, y), shared by flow and FED steps:
+/// out2 += the step's variance when asked, then dst = src + the increment.
+std::string row_step(const StencilProgram& p, const RowStep& s) {
+  const std::string variance = std::string(s.variance) + "[x]";
   std::ostringstream out;
   out << "          const float* uu = src + row; float* o = dst + row;\n"
       << "          if (a->out2) {\n"
-      << "            float* g = buf;\n"
-      << "            spdec_g_row(src, a->u0, P, sample, C, H, W, c, y, g, ws_g);\n"
-      << "            float* v = a->out2 + row;\n"
+      << "            float* g = " << s.g_buffer << ";\n"
+      << "            spdec_g_row(src, a->u0, " << s.params
+      << ", sample, C, H, W, c, y, g, ws_g);\n"
+      << "            float* " << s.variance << " = a->out2 + row;\n"
       << "            for (int x = 0; x < W; ++x) "
-      << variance_step(p, kHost, "v[x]", "a->dt", "g[x] * g[x]", "P") << "\n"
+      << variance_step(p, kHost, variance, s.dt, "g[x] * g[x]", s.params) << "\n"
       << "          }\n"
-      << "          for (int x = 0; x < W; ++x) o[x] = uu[x] + scale * " << b_row << "[x];\n";
+      << "          for (int x = 0; x < W; ++x) o[x] = uu[x] + " << s.increment << ";\n";
   return out.str();
+}
+
+/// One flow step's update of row (n, c, y) with drift row b: src → dst.
+std::string flow_row_update(const StencilProgram& p) {
+  return row_step(p, {"buf", "P", "v", "a->dt", "scale * b[x]"});
 }
 
 /// flow_steps sample by sample (kSampleBlocked): for each sample, every step
@@ -585,7 +602,7 @@ std::string flow_blocked(const StencilProgram& p) {
     out << "            float* b = buf + 3 * W;\n"
         << "            spdec_b_row(src, a->u0, P, sample, C, H, W, c, y, b, ws_b);\n";
   }
-  out << flow_row_update(p, "b") << "          }\n"
+  out << flow_row_update(p) << "          }\n"
       << "        src = dst;\n"
       << "      }\n"
       << "    }\n"
@@ -616,8 +633,7 @@ std::string flow_entry(const StencilProgram& p) {
       << "    args.scratch = base_scratch;\n";
   if (p.taming) out << "    spdec_drift_norms(a, src, P);\n";
   out << rows_loop_begin(4) << "          const float scale = " << scale_expression(p) << ";\n"
-      << drift_row_into(p, "b", "src") << flow_row_update(p, "b") << kRowsLoopEnd
-      << "    src = dst;\n"
+      << drift_row_into(p, "b", "src") << flow_row_update(p) << kRowsLoopEnd << "    src = dst;\n"
       << "  }\n"
       << "}\n";
   return out.str();
@@ -644,20 +660,11 @@ std::string cached_field_rows(const StencilProgram& p) {
 
 /// One FED step's update of row (n, c, y): src → dst, out2 += its variance.
 std::string fed_row_update(const StencilProgram& p) {
-  std::ostringstream out;
-  out << "          float* Au = buf;\n"
-      << "          spdec_fed_a_row(src, a->u0, v, K, KS, P0, sample, C, H, W, c, y, Au, "
-         "ws_fed_a);\n"
-      << "          const float* uu = src + row; float* o = dst + row;\n"
-      << "          if (a->out2) {\n"
-      << "            float* g = buf + W;\n"
-      << "            spdec_g_row(src, a->u0, Pk, sample, C, H, W, c, y, g, ws_g);\n"
-      << "            float* var = a->out2 + row;\n"
-      << "            for (int x = 0; x < W; ++x) "
-      << variance_step(p, kHost, "var[x]", "tau", "g[x] * g[x]", "Pk") << "\n"
-      << "          }\n"
-      << "          for (int x = 0; x < W; ++x) o[x] = uu[x] + tau * Au[x];\n";
-  return out.str();
+  return std::string(
+             "          float* Au = buf;\n"
+             "          spdec_fed_a_row(src, a->u0, v, K, KS, P0, sample, C, H, W, c, y, "
+             "Au, ws_fed_a);\n") +
+         row_step(p, {"buf + W", "Pk", "var", "tau", "tau * Au[x]"});
 }
 
 /// The opening shared by both orders of fed_steps: the cycle's buffers.
