@@ -4,7 +4,7 @@
     tools/study.sh [--steps 4000] [--nfe 20,50,100,200] [--n 1000]
                    [--seed-nfe 100] [--seed-n 2000] [--out runs/study2]
                    [--jobs 2] [--classifier PATH] [--classifier-steps K]
-                   [--methods a,b,...] [--dry-run]
+                   [--methods a,b,...] [--keep DIR] [--dry-run]
 
 Ten forward processes and one variant (METHODS) trained on Fashion-MNIST 28x28 with one
 network, optimiser, batch and step budget (COMMON), each sampled with its
@@ -29,6 +29,15 @@ run); the exit status is then 1. A sampler that diverges is a result, not a
 failure: its eval records the count of non-finite samples (FID is undefined
 for them) and is not retried.
 
+--keep DIR makes the campaign outlive its output folder: every finished eval
+also writes its result to DIR/<unit>.json (DIR is meant to be committed:
+results/study3 in the repository), and a campaign started on a machine that
+lost OUT copies them back into OUT/results, so only the evals DIR lacks run
+again, with the trainings and the classifier they need and no others. The
+classifier is retrained from the same spec and seed; DIR/classifier.json
+records its checksum, and a campaign whose classifier differs says so (its
+features, hence FIDs, would not be comparable with the kept ones).
+
 NFE accounting (runtime/sampling/sampler.cpp, runtime/sampling/flow_sampler.cpp): every score
 sampler ends with one Tweedie denoising evaluation at t0, so the posterior,
 exponential and corrector-free PC samplers cost steps + 1 NFE; flow
@@ -37,6 +46,7 @@ is the largest count whose NFE does not exceed the target; the actual NFE is
 printed in the plan and the tables. Standard library only.
 """
 import argparse
+import hashlib
 import json
 import math
 import os
@@ -240,6 +250,40 @@ def build_plan(args):
     return units, classifier
 
 
+def file_digest(path):
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def restore_kept(out, keep, units):
+    """Copies the kept eval results that OUT lacks into OUT/results."""
+    restored = 0
+    for u in units.values():
+        kept = keep / f"{u.id}.json"
+        if u.kind == "eval" and kept.exists() and not result_path(out, u).exists():
+            write_json_atomically(result_path(out, u), json.loads(kept.read_text()))
+            restored += 1
+    return restored
+
+
+def needed_units(units, done):
+    """The units that must run: every eval not done, and what it needs that
+    is not done. A training or a classifier nothing waits for is left out, so
+    a campaign restored from kept results does not retrain finished rows."""
+    needed = set()
+    stack = [u.id for u in units.values() if u.kind == "eval" and u.id not in done]
+    while stack:
+        uid = stack.pop()
+        if uid in needed or uid in done:
+            continue
+        needed.add(uid)
+        stack.extend(units[uid].deps)
+    return needed
+
+
 def result_path(out, unit):
     return pathlib.Path(out) / "results" / f"{unit.id}.json"
 
@@ -254,7 +298,9 @@ def hours(seconds):
 
 def print_plan(args, units):
     out = pathlib.Path(args.out)
-    done = {u.id for u in units.values() if result_path(out, u).exists()}
+    keep = pathlib.Path(args.keep) if args.keep else None
+    done = {u.id for u in units.values() if result_path(out, u).exists()
+            or (keep and u.kind == "eval" and (keep / f"{u.id}.json").exists())}
     kinds = {"classifier": [], "train": [], "eval": []}
     for u in units.values():
         kinds[u.kind].append(u)
@@ -333,6 +379,18 @@ class Campaign:
         self.failed = {}  # uid -> reason
         self.stopping = False
         self._bound = None
+        self.keep = pathlib.Path(args.keep) if args.keep else None
+
+    def check_classifier(self, path):
+        """Records the classifier's checksum in KEEP, or warns when it differs."""
+        record = self.keep / "classifier.json"
+        digest = file_digest(path)
+        if not record.exists():
+            write_json_atomically(record, {"sha256": digest, "spec": CLASSIFIER_SPEC})
+        elif json.loads(record.read_text()).get("sha256") != digest:
+            self.note(f"WARNING: the classifier {path} differs from the one the kept results "
+                      f"used ({record}): FIDs of this run and the kept ones are in different "
+                      "feature spaces")
 
     def bound(self):
         if self._bound is None:
@@ -394,6 +452,10 @@ class Campaign:
             self.note(f"FAILED {uid} after {seconds / 60:.1f} min: {reason} (log {log})")
             return
         write_json_atomically(result_path(self.out, u), result)
+        if self.keep and u.kind == "eval":
+            write_json_atomically(self.keep / f"{u.id}.json", result)
+        if self.keep and u.kind == "classifier":
+            self.check_classifier(u.run_dir / "classifier.pt")
         status = result.get("status", "ok")
         self.note(f"done {uid} in {seconds / 60:.1f} min: {status}"
                   + (f", FID {result['metrics']['fid']:.2f}" if result.get("metrics", {})
@@ -439,11 +501,17 @@ class Campaign:
         # Not SIGHUP: under nohup it is ignored, and must stay so.
         for s in (signal.SIGTERM, signal.SIGINT):
             signal.signal(s, self.stop)
-        todo = sorted((u for u in self.units.values() if not self.done(u.id)),
-                      key=lambda u: u.rank)
+        restored = restore_kept(self.out, self.keep, self.units) if self.keep else 0
+        classifier = self.out / "classifier" / "classifier.pt"
+        if self.keep and "classifier" in self.units and classifier.exists():
+            self.check_classifier(classifier)
+        done = {uid for uid in self.units if self.done(uid)}
+        needed = needed_units(self.units, done)
+        todo = sorted((self.units[uid] for uid in needed), key=lambda u: u.rank)
         skipped = len(self.units) - len(todo)
-        self.note(f"study: {len(self.units)} units, {skipped} already done (skipped), "
-                  f"{len(todo)} to run, --jobs {self.args.jobs}")
+        self.note(f"study: {len(self.units)} units, {skipped} done or not needed (skipped"
+                  + (f"; {restored} results restored from {self.keep}" if restored else "")
+                  + f"), {len(todo)} to run, --jobs {self.args.jobs}")
         while True:
             if not self.stopping:
                 for u in todo:
@@ -546,6 +614,9 @@ def main():
     parser.add_argument("--methods", default="",
                         help="only these methods, comma-separated: "
                              + ",".join(m[0] for m in METHODS))
+    parser.add_argument("--keep", default="",
+                        help="a folder (committed) that keeps every eval result and restores "
+                             "them into a new OUT (e.g. results/study3)")
     parser.add_argument("--dry-run", action="store_true", help="print the plan, run nothing")
     args = parser.parse_args()
     args.nfe = [int(x) for x in args.nfe.split(",") if x]
@@ -559,6 +630,8 @@ def main():
     args.out = str(pathlib.Path(args.out).resolve())
     if args.classifier:
         args.classifier = str(pathlib.Path(args.classifier).resolve())
+    if args.keep:
+        args.keep = str(pathlib.Path(args.keep).resolve())
     os.chdir(ROOT)
     units, _ = build_plan(args)
     if args.dry_run:
