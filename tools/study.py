@@ -88,6 +88,10 @@ SAMPLERS = {
            lambda s: s + 1, lambda nfe: nfe - 1),
     "heun": ("flow ODE, Heun", ['sample.integrator="heun"'],
              lambda s: 2 * s - 1, lambda nfe: (nfe + 1) // 2),
+    # EDM's Heun on each mode's own sigma clock (runtime/sampling/): Euler on
+    # the last step, so 2 * steps - 1 evaluations.
+    "edm_heun": ("Heun (EDM, per mode)", ['sample.sampler="heun"'],
+                 lambda s: 2 * s - 1, lambda nfe: (nfe + 1) // 2),
 }
 
 # key, name, spec, extra overrides, samplers, estimated training minutes per
@@ -130,6 +134,27 @@ METHODS = [
 # baselines, then the slowest trainings.
 PRIORITY = ("heat", "perona_malik", "ve", "vp", "flow_matching", "edge_preserving", "ihdm",
             "blurring", "vp_denoiser", "perona_malik_sde_local", "perona_malik_sde_sliced")
+# The schedules suite (issue 19's comparison, after Liu, Li & Cheng 2026,
+# "Variational trajectory optimization of anisotropic diffusion schedules",
+# arXiv:2602.19512): EDM against the two-subspace schedule with its initial
+# and with its learned knots, the same network and budget, EDM's Heun at
+# NFE 9, 17, 35, 63, two training seeds at every NFE.
+SCHEDULE_METHODS = [
+    ("edm", "EDM (Karras et al.)", "specs/fmnist_edm.toml", [], ["edm_heun"], 16),
+    ("two_subspace_init", "two-subspace, initial knots", "specs/fmnist_two_subspace.toml",
+     ["train.schedule_lr=0"], ["edm_heun"], 18),
+    ("two_subspace", "two-subspace, learned knots", "specs/fmnist_two_subspace.toml", [],
+     ["edm_heun"], 22),
+]
+# suite -> its methods, their order, and the defaults of --nfe and --n;
+# seeds_every_nfe: both training seeds at every NFE (no separate seed study).
+SUITES = {
+    "processes": {"methods": METHODS, "priority": PRIORITY, "nfe": "20,50,100,200", "n": 1000,
+                  "seeds_every_nfe": False},
+    "schedules": {"methods": SCHEDULE_METHODS,
+                  "priority": ("edm", "two_subspace", "two_subspace_init"),
+                  "nfe": "9,17,35,63", "n": 2000, "seeds_every_nfe": True},
+}
 METRICS = '["fid","kid","is","precision_recall"]'
 CLASSIFIER_SPEC = "specs/fmnist_classifier.toml"
 # Rough cost of sampling on one thread (two jobs side by side): seconds per
@@ -192,13 +217,14 @@ def build_plan(args):
             u.command.append(f"train.steps={args.classifier_steps}")
         units[u.id] = u
         cls_deps = [u.id]
-    wanted = [m for m in METHODS if not args.methods or m[0] in args.methods]
+    suite = SUITES[args.suite]
+    wanted = [m for m in suite["methods"] if not args.methods or m[0] in args.methods]
     # Method-major order: a method's training, then its evals, the paper's
     # processes first. A campaign that runs in bounded sittings (each resumed
     # from checkpoints) then finishes whole rows of the table early, instead
     # of every training before any eval (the shortest makespan, but nothing to
     # read until the end).
-    priority = {key: p for p, key in enumerate(PRIORITY)}
+    priority = {key: p for p, key in enumerate(suite["priority"])}
 
     def train_unit(i, seed):
         key, name, spec, extra, _, minutes = wanted[i]
@@ -243,6 +269,11 @@ def build_plan(args):
         train_unit(i, 0)
     for i, method in enumerate(wanted):
         for sampler in method[4]:
+            if suite["seeds_every_nfe"]:
+                for nfe in args.nfe:
+                    for seed in (0, 1):
+                        eval_unit(i, sampler, nfe, seed, args.n, 2 if seed == 0 else 5)
+                continue
             for nfe in args.nfe:
                 eval_unit(i, sampler, nfe, 0, args.n, 2)
             for seed in (0, 1):
@@ -307,12 +338,19 @@ def print_plan(args, units):
     print(f"study plan: {len(units)} units into {out} "
           f"({len(done)} done), --jobs {args.jobs}, run.threads=1 each")
     print(f"  trainings: {args.steps} steps, batch 32, train.seed 0 (all) and 1 (seed study)")
-    print(f"  NFE sweep {args.nfe}: seed 0, n = {args.n}; seed study: NFE {args.seed_nfe}, "
-          f"train.seed 0 and 1, n = {args.seed_n} (test split)")
+    if SUITES[args.suite]["seeds_every_nfe"]:
+        print(f"  suite {args.suite}: NFE {args.nfe}, train.seed 0 and 1 at each, n = {args.n} "
+              "(test split)")
+    else:
+        print(f"  NFE sweep {args.nfe}: seed 0, n = {args.n}; seed study: NFE {args.seed_nfe}, "
+              f"train.seed 0 and 1, n = {args.seed_n} (test split)")
     print("\n  sampler             NFE target -> sample.steps (actual NFE)")
     for key, (label, overrides, nfe_of, steps_for) in SAMPLERS.items():
-        used = [m[0] for m in METHODS if key in m[4]]
-        targets = sorted(set(args.nfe) | {args.seed_nfe})
+        used = [m[0] for m in SUITES[args.suite]["methods"] if key in m[4]]
+        if not used:
+            continue
+        every = SUITES[args.suite]["seeds_every_nfe"]
+        targets = sorted(set(args.nfe) | (set() if every else {args.seed_nfe}))
         cells = ", ".join(f"{t} -> {steps_for(t)} ({nfe_of(steps_for(t))})" for t in targets)
         print(f"  {label:24s} {cells}   [{' '.join(overrides)}; {', '.join(used)}]")
     print()
@@ -600,9 +638,14 @@ def main():
         prog="tools/study.sh", description=__doc__.split("\n\n")[1],
         formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--steps", type=int, default=4000, help="training steps (default 4000)")
-    parser.add_argument("--nfe", default="20,50,100,200",
-                        help="the NFE sweep, comma-separated (default 20,50,100,200)")
-    parser.add_argument("--n", type=int, default=1000, help="samples per sweep eval (1000)")
+    parser.add_argument("--suite", choices=sorted(SUITES), default="processes",
+                        help="processes: the ten forward processes (default); schedules: EDM "
+                             "against the two-subspace schedule, initial and learned knots")
+    parser.add_argument("--nfe", default=None,
+                        help="the NFE sweep, comma-separated (default 20,50,100,200; "
+                             "schedules: 9,17,35,63)")
+    parser.add_argument("--n", type=int, default=None,
+                        help="samples per sweep eval (1000; schedules: 2000)")
     parser.add_argument("--seed-nfe", type=int, default=100, help="NFE of the seed study (100)")
     parser.add_argument("--seed-n", type=int, default=2000, help="samples per seed eval (2000)")
     parser.add_argument("--out", default="runs/study2", help="output folder (runs/study2)")
@@ -612,16 +655,19 @@ def main():
     parser.add_argument("--classifier-steps", type=int, default=0,
                         help="classifier training steps (default: the spec's 2000)")
     parser.add_argument("--methods", default="",
-                        help="only these methods, comma-separated: "
-                             + ",".join(m[0] for m in METHODS))
+                        help="only these methods of the suite, comma-separated: "
+                             + "; ".join(f"{name}: " + ",".join(m[0] for m in suite["methods"])
+                                         for name, suite in SUITES.items()))
     parser.add_argument("--keep", default="",
                         help="a folder (committed) that keeps every eval result and restores "
                              "them into a new OUT (e.g. results/study3)")
     parser.add_argument("--dry-run", action="store_true", help="print the plan, run nothing")
     args = parser.parse_args()
-    args.nfe = [int(x) for x in args.nfe.split(",") if x]
+    suite = SUITES[args.suite]
+    args.nfe = [int(x) for x in (args.nfe or suite["nfe"]).split(",") if x]
+    args.n = args.n or suite["n"]
     args.methods = [m for m in args.methods.split(",") if m]
-    unknown = set(args.methods) - {m[0] for m in METHODS}
+    unknown = set(args.methods) - {m[0] for m in suite["methods"]}
     if unknown or args.jobs < 1 or args.steps < 1 or not args.nfe:
         parser.error(f"bad arguments (unknown methods: {sorted(unknown)})")
     build = os.environ.get("SPDEC_BUILD_DIR")
@@ -643,6 +689,8 @@ def main():
     # A folder holds one training budget: resuming with another would mix them.
     settings = {"steps": args.steps, "classifier_steps": args.classifier_steps,
                 "classifier": args.classifier}
+    if args.suite != "processes":  # older campaign.json files have no suite
+        settings["suite"] = args.suite
     campaign = out / "campaign.json"
     if campaign.exists():
         old = json.loads(campaign.read_text())
@@ -657,7 +705,8 @@ def main():
         write_json_atomically(out / "plan.json", {
             "settings": dict(settings, nfe=args.nfe, n=args.n, seed_nfe=args.seed_nfe,
                              seed_n=args.seed_n),
-            "methods": [{"key": m[0], "name": m[1], "samplers": m[4]} for m in METHODS
+            "methods": [{"key": m[0], "name": m[1], "samplers": m[4]}
+                        for m in SUITES[args.suite]["methods"]
                         if not args.methods or m[0] in args.methods],
             "samplers": {k: v[0] for k, v in SAMPLERS.items()},
             "units": [dict(u.info, unit=u.id, kind=u.kind) for u in units.values()]})

@@ -185,6 +185,42 @@ def main():
                             "", *metric_cells(fake), "", DASH])
         return None
 
+    def two_seed_table(seed_nfe, seed_n):
+        """Mean (seed 0 / seed 1) per method and sampler; the best FID mean per method."""
+        print(f"\n### {seed_nfe} network evaluations, two training seeds (n = {seed_n}, test split)\n")
+        print("Each cell: the mean of the two seeds (seed 0 / seed 1).\n")
+        print(row(header))
+        print(row(["---"] * len(header)))
+        seed_units = [u for u in evals if u["nfe_target"] == seed_nfe and u["n"] == seed_n]
+        pairs = {}
+        for u in seed_units:
+            pairs.setdefault((u["method"], u["sampler"]), {})[u["seed"]] = u
+        fid_means = {}
+        for (method, sampler), by_seed in pairs.items():
+            rs = [results[by_seed[s]["unit"]] if s in by_seed else None for s in (0, 1)]
+            nfe = next(iter(by_seed.values()))["nfe"]
+            cells = []
+            for key in ("fid", "kid", "is", "precision", "recall"):
+                vs = [value(r, key) for r in rs]
+                mean = sum(vs) / 2 if None not in vs else None
+                if key == "fid" and mean is not None:
+                    fid_means[method] = min(mean, fid_means.get(method, mean))
+                cells.append(f"{fmt(mean, DIGITS[key])} ({fmt(vs[0], DIGITS[key])} / "
+                             f"{fmt(vs[1], DIGITS[key])})")
+            nonfinite = " / ".join(counts(r)[0] for r in rs)
+            rough = " / ".join(counts(r)[1] for r in rs)
+            print(row([names[method], labels[sampler], nfe, *cells, nonfinite, rough]))
+        floor = floor_row(seed_units)
+        if floor:
+            print(floor)
+        return fid_means
+
+    if settings.get("suite") == "schedules":
+        # Both seeds at every NFE: one two-seed table per NFE, no Table 1.
+        for nfe in settings["nfe"]:
+            two_seed_table(nfe, settings["n"])
+        return
+
     # One table per NFE of the sweep.
     for nfe in settings["nfe"]:
         group = [u for u in evals if u["nfe_target"] == nfe and u["seed"] == 0
@@ -200,34 +236,8 @@ def main():
         if floor:
             print(floor)
 
-    # The two-seed table: mean (seed 0 / seed 1).
     seed_nfe, seed_n = settings["seed_nfe"], settings["seed_n"]
-    print(f"\n### {seed_nfe} network evaluations, two training seeds (n = {seed_n}, test split)\n")
-    print("Each cell: the mean of the two seeds (seed 0 / seed 1).\n")
-    print(row(header))
-    print(row(["---"] * len(header)))
-    seed_units = [u for u in evals if u["nfe_target"] == seed_nfe and u["n"] == seed_n]
-    pairs = {}
-    for u in seed_units:
-        pairs.setdefault((u["method"], u["sampler"]), {})[u["seed"]] = u
-    fid_means = {}
-    for (method, sampler), by_seed in pairs.items():
-        rs = [results[by_seed[s]["unit"]] if s in by_seed else None for s in (0, 1)]
-        nfe = next(iter(by_seed.values()))["nfe"]
-        cells = []
-        for key in ("fid", "kid", "is", "precision", "recall"):
-            vs = [value(r, key) for r in rs]
-            mean = sum(vs) / 2 if None not in vs else None
-            if key == "fid" and mean is not None:
-                fid_means[method] = min(mean, fid_means.get(method, mean))
-            cells.append(f"{fmt(mean, DIGITS[key])} ({fmt(vs[0], DIGITS[key])} / "
-                         f"{fmt(vs[1], DIGITS[key])})")
-        nonfinite = " / ".join(counts(r)[0] for r in rs)
-        rough = " / ".join(counts(r)[1] for r in rs)
-        print(row([names[method], labels[sampler], nfe, *cells, nonfinite, rough]))
-    floor = floor_row(seed_units)
-    if floor:
-        print(floor)
+    fid_means = two_seed_table(seed_nfe, seed_n)
 
     # The paper's ranking beside this study's.
     print(f"\n### The paper's Table 1 (CIFAR-10) and this study (Fashion-MNIST, {seed_nfe} NFE)\n")

@@ -12,10 +12,10 @@ sys.path.insert(0, str(pathlib.Path(sys.argv[1] if len(sys.argv) > 1 else ".") /
 import study  # noqa: E402
 
 
-def plan(out, methods=("heat", "ve")):
+def plan(out, methods=("heat", "ve"), suite="processes", nfe=(20, 50)):
     args = argparse.Namespace(out=str(out), classifier="", classifier_steps=0, steps=4000,
-                              nfe=[20, 50], n=1000, seed_nfe=100, seed_n=2000,
-                              methods=list(methods), spdec="spdec")
+                              nfe=list(nfe), n=1000, seed_nfe=100, seed_n=2000,
+                              methods=list(methods), spdec="spdec", suite=suite)
     units, _ = study.build_plan(args)
     return units
 
@@ -68,6 +68,18 @@ class KeepTest(unittest.TestCase):
         study.restore_kept(self.out, self.keep, self.units)
         self.assertEqual(json.loads(study.result_path(self.out, unit).read_text()),
                          {"local": True})
+
+
+class SuiteTest(unittest.TestCase):
+    def test_the_schedules_suite_has_both_seeds_at_every_nfe(self):
+        units = plan("/nonexistent", methods=(), suite="schedules", nfe=(9, 17, 35, 63))
+        evals = [u for u in units.values() if u.kind == "eval"]
+        self.assertEqual(len(evals), 3 * 4 * 2)
+        for u in evals:
+            self.assertEqual(u.info["nfe"], u.info["nfe_target"])  # Heun: 2 * steps - 1 hits 9, 17, 35, 63
+            self.assertIn('sample.sampler="heun"', u.command)
+        self.assertEqual({u.info["seed"] for u in evals}, {0, 1})
+        self.assertEqual(sum(u.kind == "train" for u in units.values()), 3 * 2)
 
 
 if __name__ == "__main__":
