@@ -783,6 +783,10 @@ void read_train(Reader& r, RunConfig& c) {
   r.get_choice("train.weighting", kLossWeightings, c.train.weighting);
   r.get("train.prior_fit_images", c.train.prior_fit_images, 1, "positive");
   r.get("train.mixed_precision", c.train.mixed_precision);
+  r.get("train.schedule_lr", c.train.schedule_lr, 0, true,
+        "0 (the knots stay at their init) or more");
+  r.get("train.schedule_offset", c.train.schedule_offset, 0, false, "positive");
+  r.get_int("train.schedule_probes", c.train.schedule_probes, 1, "positive");
   r.get_choice("train.distributed.backend", kDistributedBackends, c.train.distributed.backend);
   r.get("train.distributed.timeout", c.train.distributed.timeout, 0, false, "positive (seconds)");
 }
@@ -1394,6 +1398,9 @@ std::string resolved_toml(const RunConfig& c) {
   w.key("weighting", c.train.weighting);
   w.key("prior_fit_images", c.train.prior_fit_images);
   w.key("mixed_precision", c.train.mixed_precision);
+  w.key("schedule_lr", c.train.schedule_lr);
+  w.key("schedule_offset", c.train.schedule_offset);
+  w.key("schedule_probes", c.train.schedule_probes);
 
   w.section("train.distributed");
   w.key("backend", c.train.distributed.backend);

@@ -128,6 +128,12 @@ struct TrainSection {
   LossWeighting weighting = LossWeighting::automatic;  ///< the denoiser's loss over modes
   std::int64_t prior_fit_images = 1000;
   bool mixed_precision = true;  ///< bf16 autocast on CUDA; ignored on CPU
+  /// Joint training of learnable schedules (docs/learnable_schedules.md):
+  /// the knots' peak learning rate (0: the knots stay at their init), the
+  /// offset c of the objective's weight, Hutchinson directions per step.
+  double schedule_lr = 1e-3;
+  double schedule_offset = 0.5;
+  int schedule_probes = 1;
   DistributedSection distributed;
   friend bool operator==(const TrainSection&, const TrainSection&) = default;
 };

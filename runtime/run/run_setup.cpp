@@ -74,10 +74,24 @@ void warn_about_channels(const lang::Process& process, std::int64_t channels, st
       << std::endl;
 }
 
+void require_sampler_for_learned_knots(const config::RunConfig& config,
+                                       const lang::Process& process) {
+  if (process.learnables.empty() || config.train.schedule_lr <= 0) return;
+  const config::Sampler sampler = config.sample.sampler;
+  if (sampler != config::Sampler::pc && sampler != config::Sampler::ode) return;
+  throw std::runtime_error(fmt::format(
+      "sample.sampler = \"{}\" steps {} through its generated kernels, which keep the init "
+      "knots of its learnable schedules, not the learned ones; use sample.sampler = \"auto\", "
+      "\"posterior\", \"exponential\" or \"ancestral\" (docs/learnable_schedules.md)",
+      config::name(sampler), process.name));
+}
+
 std::unique_ptr<ProcessModel> make_run_model(const config::RunConfig& config,
                                              const lang::Process& process, std::int64_t height,
-                                             std::int64_t width, const at::Device& device) {
+                                             std::int64_t width, const at::Device& device,
+                                             const KnotValues* knots) {
   Binding binding;
+  binding.knots = knots;
   binding.backend = config.process.backend;
   binding.device = device;
   binding.height = height;

@@ -57,12 +57,22 @@ void apply_thread_count(const config::RunConfig& config, int local_ranks = 1);
 void warn_about_channels(const lang::Process& process, std::int64_t channels, std::ostream& log,
                          const std::string& job);
 
+/// Where a process's learnable schedules are trained (train.schedule_lr > 0):
+/// refuses sample.sampler = pc or ode, which step the process through its
+/// generated kernels, built with the spec's init knots (the other samplers
+/// read the learned knots through the model's exact marginals). Names the
+/// key and the samplers that work.
+void require_sampler_for_learned_knots(const config::RunConfig& config,
+                                       const lang::Process& process);
+
 /// The run's process on an height × width grid, bound to the kernels of
-/// process.backend on `device`.
+/// process.backend on `device`; `knots`: learned knot values (copied), null
+/// for the spec's init values.
 [[nodiscard]] std::unique_ptr<ProcessModel> make_run_model(const config::RunConfig& config,
                                                            const lang::Process& process,
                                                            std::int64_t height, std::int64_t width,
-                                                           const at::Device& device);
+                                                           const at::Device& device,
+                                                           const KnotValues* knots = nullptr);
 
 /// [model] as U-Net options for images of `channels` × `size` × `size`.
 [[nodiscard]] UNetOptions unet_options(const config::ModelSection& model, std::int64_t channels,

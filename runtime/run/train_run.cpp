@@ -39,6 +39,8 @@
 #include "runtime/training/checkpoint.hpp"
 #include "runtime/training/network_score.hpp"
 #include "runtime/training/run_prior.hpp"
+#include "runtime/training/schedule_plot.hpp"
+#include "runtime/training/schedule_trainer.hpp"
 
 namespace spdec::runtime {
 namespace {
@@ -279,6 +281,7 @@ class Trainer {
     parameterisation_ =
         choose_parameterisation(config_.model.parameterisation, choice_.kind, *model_);
     fingerprint_ = process_fingerprint(process_, model_->flow_scheme());
+    if (!process_.learnables.empty()) make_schedule_trainer();
 
     torch::manual_seed(config_.train.seed);
     const UNetOptions network = unet_options(config_.model, channels, data_.images.size(2));
@@ -302,6 +305,8 @@ class Trainer {
       config::save_resolved(config_);
     }
     share_state();
+    // The knots are the init's or the checkpoint's: the model follows them.
+    if (schedule_) refresh_model();
     ObjectiveOptions options;
     options.projections = config_.train.projections;
     options.parameterisation = parameterisation_;
@@ -311,6 +316,7 @@ class Trainer {
       options.preconditioner = &*preconditioner_;
     }
     objective_ = make_objective(choice_.kind, *model_, options);
+    objective_options_ = options;
     if (ranks_.size() > 1) sync_.emplace(ranks_, net_->parameters());
     if (ranks_.is_root()) {
       make_probe();
@@ -335,10 +341,15 @@ class Trainer {
            << config_.train.batch_size / ranks_.size()
            << " images); gradients summed over the ranks after each backward pass" << std::endl;
     }
-    if (!process_.learnables.empty()) {
-      log_ << "train: warning: " << process_.name << " declares " << process_.learnables.size()
-           << " learnable schedule(s); they stay at their initial knots (joint training of knots "
-              "is not implemented yet)"
+    if (schedule_) {
+      log_ << "train: " << process_.learnables.size()
+           << " learnable schedule(s) trained with the network (train.schedule_lr = "
+           << config_.train.schedule_lr << ", " << config_.train.schedule_probes
+           << " Hutchinson direction(s) per step); knots as multiples of their init: "
+           << schedule_->summary() << std::endl;
+    } else if (!process_.learnables.empty()) {
+      log_ << "train: " << process_.name << " declares " << process_.learnables.size()
+           << " learnable schedule(s); train.schedule_lr = 0 keeps them at their initial knots"
            << std::endl;
     }
   }
@@ -376,7 +387,7 @@ class Trainer {
       log_ << "train: fitting the prior at T = " << model_->end_time() << " on " << n
            << " images (train.prior = \"" << name(config_.train.prior) << "\")" << std::endl;
     }
-    const at::Tensor x0 = runtime::to_float(data_.images.narrow(0, 0, n), data_.range).to(device_);
+    const at::Tensor x0 = prior_fit_images();
     prior_ = fit_run_prior(*model_, choice_.kind, x0, config_.train.prior, config_.train.seed);
     if (parameterisation_ == Parameterisation::denoiser) {
       // The data's mean and per-mode variance, once: the denoiser's
@@ -392,8 +403,8 @@ class Trainer {
 
   void resume() {
     const CheckpointHeader header = load_checkpoint(
-        checkpoint_path(config_), fingerprint_, {net_.get(), ema_.get(), optimizer_.get()}, &prior_,
-        &model_->noise().basis(), &data_spectrum_,
+        checkpoint_path(config_), fingerprint_, parts(), &prior_, &model_->noise().basis(),
+        &data_spectrum_,
         [this](const CheckpointHeader& h) { return process_mismatch(h, config_, process_); });
     require_checkpoint_latent(checkpoint_path(config_), header, codec_.get());
     if (header.latent) set_latent_scale(header.latent->scale);
@@ -505,17 +516,23 @@ class Trainer {
           std::chrono::duration<double>(std::chrono::steady_clock::now() - began).count();
       if (jsonl && (step_ % std::max<std::int64_t>(config_.train.log_every, 1) == 0 ||
                     step_ == config_.train.steps)) {
-        *jsonl << nlohmann::json{{"step", step_},
-                                 {"loss", result.loss},
-                                 {"lr", result.lr},
-                                 {"grad_norm", result.grad_norm},
-                                 {"time", seconds}}
-                      .dump()
-               << std::endl;
+        nlohmann::json record{{"step", step_},
+                              {"loss", result.loss},
+                              {"lr", result.lr},
+                              {"grad_norm", result.grad_norm},
+                              {"time", seconds}};
+        if (schedule_) record["schedule_loss"] = result.schedule_loss;
+        *jsonl << record.dump() << std::endl;
         // A lost line would be a gap in the curve: stop, naming the reason.
         if (!*jsonl) throw DataError(log_file(), "cannot append to the log: " + lang::os_reason());
       }
       if (progress) progress->update(step_, result.loss);
+      if (progress && schedule_ &&
+          step_ % std::max<std::int64_t>(config_.train.log_every, 1) == 0) {
+        progress->finish();
+        log_ << "train: step " << step_ << " knots " << schedule_->summary() << " (schedule loss "
+             << fmt::format("{:.4g}", result.schedule_loss) << ")" << std::endl;
+      }
       if (config_.train.checkpoint_every > 0 && step_ % config_.train.checkpoint_every == 0) {
         check_replicas();
         if (ranks_.is_root()) save();
@@ -533,6 +550,7 @@ class Trainer {
     progress->finish();
     save();
     report_all_reduce(first_step, began);
+    if (schedule_) report_schedules(summary);
     if (summary.interrupted) {
       log_ << "train: stopped at step " << step_ << "; checkpoint "
            << checkpoint_path(config_).string() << " (run the same command again to resume)"
@@ -547,7 +565,8 @@ class Trainer {
     double loss;
     double grad_norm;
     double lr;
-    bool stop;  ///< a stop was asked for (on any rank): end after this step
+    bool stop;                   ///< a stop was asked for (on any rank): end after this step
+    double schedule_loss = 0.0;  ///< the knots' objective (learnable schedules)
   };
 
   /// At each checkpoint, every rank compares its weights with rank 0's (a
@@ -636,8 +655,8 @@ class Trainer {
     // rank the whole batch's mask, runtime/nn/shard_dropout.hpp).
     torch::manual_seed(mix(config_.train.seed, key, 0xd20bULL));
     net_->set_batch_shard(batch.rows);
-    at::Tensor loss =
-        objective_loss(net_, keyed_draw(batch.images, batch.labels, key, batch.rows), time_scale);
+    const KeyedDraw draw = keyed_draw(batch.images, batch.labels, key, batch.rows);
+    at::Tensor loss = objective_loss(net_, draw, time_scale);
     if (hooks_.on_loss) hooks_.on_loss(step_, loss);
     if (sync_) return shared_step(loss, batch.rows);
     const double loss_value = loss.item<double>();
@@ -652,7 +671,8 @@ class Trainer {
     set_learning_rate(*optimizer_, lr);
     optimizer_->step();
     ema_update(*ema_, *net_, ema_decay(config_.train.ema, step_));
-    return {loss_value, grad_norm, lr, g_stop_signal.load() != 0};
+    const double schedule_loss = schedule_ ? schedule_step(draw, time_scale, lr) : 0.0;
+    return {loss_value, grad_norm, lr, g_stop_signal.load() != 0, schedule_loss};
   }
 
   /// A step on one rank of several: this rank's share of the global mean
@@ -675,7 +695,7 @@ class Trainer {
     set_learning_rate(*optimizer_, lr);
     optimizer_->step();
     if (ranks_.is_root()) ema_update(*ema_, *net_, ema_decay(config_.train.ema, step_));
-    return {reduced.loss, grad_norm, lr, reduced.stop};
+    return {reduced.loss, grad_norm, lr, reduced.stop, 0.0};
   }
 
   /// A non-finite loss or gradient at step step_ + 1. When checkpoint.pt
@@ -775,9 +795,94 @@ class Trainer {
 
   void save() {
     require_finite_forward();
-    save_checkpoint(checkpoint_path(config_), header(), {net_.get(), ema_.get(), optimizer_.get()},
-                    prior_, data_spectrum_);
+    if (schedule_) {
+      // The prior at T follows the knots (M_T moves with the interior ones).
+      prior_ = fit_run_prior(*model_, choice_.kind, prior_fit_images(), config_.train.prior,
+                             config_.train.seed);
+    }
+    save_checkpoint(checkpoint_path(config_), header(), parts(), prior_, data_spectrum_);
     saved_step_ = step_;
+  }
+
+  /// What a checkpoint holds of the trainer's state.
+  [[nodiscard]] CheckpointParts parts() {
+    CheckpointParts out{net_.get(), ema_.get(), optimizer_.get()};
+    if (schedule_) {
+      out.schedules = &schedule_->schedules();
+      out.schedule_optimizer = &schedule_->optimizer();
+    }
+    return out;
+  }
+
+  /// The images the prior at T is fitted on.
+  [[nodiscard]] at::Tensor prior_fit_images() const {
+    const std::int64_t n = std::min<std::int64_t>(config_.train.prior_fit_images, data_.size());
+    return runtime::to_float(data_.images.narrow(0, 0, n), data_.range).to(device_);
+  }
+
+  /// The knots' trainer, or a refusal naming why they cannot train here
+  /// (docs/learnable_schedules.md); train.schedule_lr = 0 keeps the init.
+  void make_schedule_trainer() {
+    if (config_.train.schedule_lr <= 0) return;
+    const std::string where = process_.file ? process_.file->path() : process_.name;
+    if (parameterisation_ != Parameterisation::noise ||
+        choice_.kind == ObjectiveKind::flow_matching) {
+      throw std::runtime_error(fmt::format(
+          "{}: the learnable schedules train with a noise-predicting network (its output is the "
+          "flow the knots' objective needs); this run has objective {} and model.parameterisation "
+          "{}: set model.parameterisation = \"noise\" (and an objective other than "
+          "flow_matching), or train.schedule_lr = 0 to keep the knots at their init",
+          where, name(choice_.kind), name(parameterisation_)));
+    }
+    if (ranks_.size() > 1) {
+      throw std::runtime_error(fmt::format(
+          "{}: joint training of learnable schedules runs on one rank; train on one process, or "
+          "set train.schedule_lr = 0",
+          where));
+    }
+    if (config_.train.sample_every > 0) require_sampler_for_learned_knots(config_, process_);
+    ScheduleTrainingOptions options;
+    options.lr = config_.train.schedule_lr;
+    options.offset = config_.train.schedule_offset;
+    options.probes = config_.train.schedule_probes;
+    options.seed = config_.train.seed;
+    schedule_.emplace(process_, model_->noise(), options);
+  }
+
+  /// The process model (and the objective that reads it) at the current knots.
+  void refresh_model() {
+    const KnotValues knots = schedule_->schedules().values();
+    model_ = make_run_model(config_, process_, data_.images.size(2), data_.images.size(3), device_,
+                            &knots);
+    if (objective_) objective_ = make_objective(choice_.kind, *model_, objective_options_);
+  }
+
+  /// One step of the knots on the step's batch, then the model at the new
+  /// knots. The network's flow is −ε̂ (a noise-predicting network's output
+  /// is E[ε | x_t] for x_t = x_0 + M^{1/2} ε). The knots' learning rate
+  /// follows the network's warm-up.
+  double schedule_step(const KeyedDraw& draw, double time_scale, double lr) {
+    const at::Tensor& labels = draw.labels;
+    UNet& net = net_;
+    const FlowFunction flow = [&net, &labels, time_scale](const at::Tensor& x,
+                                                          const at::Tensor& t) {
+      const at::Tensor time = (t / time_scale).to(x.device(), at::kFloat);
+      return -net->forward(x, time, labels).to(at::kFloat);
+    };
+    const double scale = config_.train.lr > 0 ? lr / config_.train.lr : 1.0;
+    const double loss = schedule_->step(flow, draw.draw.x0, static_cast<std::uint64_t>(step_),
+                                        config_.train.schedule_lr * scale);
+    refresh_model();
+    return loss;
+  }
+
+  /// After training: the knots in the log and the summary, and their plot.
+  void report_schedules(TrainSummary& summary) {
+    summary.knots = schedule_->schedules().values();
+    log_ << "train: learned schedules:\n" << schedule_->table();
+    const std::filesystem::path plot = config::run_path(config_, "schedules.png");
+    write_schedule_plot(plot, schedule_->schedules());
+    log_ << "train: schedule plot " << plot.string() << std::endl;
   }
 
   /// The images the sample grids' prior is drawn from (sample.prior),
@@ -842,6 +947,9 @@ class Trainer {
   std::optional<GaussianPrior> data_spectrum_;
   std::optional<Preconditioner> preconditioner_;
   std::unique_ptr<Objective> objective_;
+  ObjectiveOptions objective_options_;  ///< to remake objective_ when the model is rebuilt
+  /// Joint training of learnable schedules (train.schedule_lr > 0).
+  std::optional<ScheduleTrainer> schedule_;
   std::string fingerprint_;
   UNet net_{nullptr};
   UNet ema_{nullptr};

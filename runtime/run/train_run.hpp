@@ -32,6 +32,7 @@
 #include <ostream>
 #include <stdexcept>
 #include <string>
+#include <vector>
 
 #include "lang/process.hpp"
 #include "runtime/config/run_config.hpp"
@@ -58,6 +59,9 @@ struct TrainSummary {
   std::int64_t steps = 0;       ///< steps completed in total
   bool interrupted = false;
   double last_loss = 0.0;
+  /// The learned knots at the end, one vector per learnable schedule (empty
+  /// for a process without them; docs/learnable_schedules.md).
+  std::vector<std::vector<double>> knots;
   std::string objective;
   std::filesystem::path checkpoint;
 };

@@ -9,6 +9,7 @@
 #include "runtime/run/run_setup.hpp"
 #include "runtime/run/train_run.hpp"
 #include "runtime/sampling/data_prior.hpp"
+#include "runtime/training/learned_schedule.hpp"
 
 namespace spdec::runtime {
 namespace {
@@ -101,8 +102,20 @@ TrainedRun open_trained_run(const config::RunConfig& config, const lang::Process
   std::optional<GaussianPrior> data_spectrum;
   CheckpointParts parts;
   (config.sample.ema ? parts.ema : parts.model) = run.net.get();
+  std::optional<LearnedSchedules> schedules;
+  if (!process.learnables.empty()) {
+    schedules.emplace(process);
+    parts.schedules = &*schedules;
+  }
   (void)load_checkpoint(run.checkpoint, fingerprint, parts, &run.prior, &run.model->noise().basis(),
                         &data_spectrum);
+  if (schedules) {
+    require_sampler_for_learned_knots(config, process);
+    // The learned knots (the init's where the checkpoint holds none): the
+    // model, and through it every sampler and the evaluation, follows them.
+    run.knots = schedules->values();
+    run.model = make_run_model(config, process, shape[1], shape[2], device, &run.knots);
+  }
   run.net->to(device);
   run.head = network_head(run.objective.kind, run.header.parameterisation, data_spectrum);
   return run;

@@ -37,6 +37,9 @@ struct TrainedRun {
   NetworkHead head;
   std::optional<GaussianPrior> prior;
   std::optional<LatentSpace> latent;  ///< a latent run's; nullopt on the pixels
+  /// The learnable schedules' knots the model uses (the checkpoint's); empty
+  /// for a process without them.
+  KnotValues knots;
 };
 
 /// C, H, W of the images the run draws (the latents' in header.image_shape

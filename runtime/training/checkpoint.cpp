@@ -71,6 +71,30 @@ void read_module(torch::serialize::InputArchive& archive, const std::filesystem:
   }
 }
 
+/// The learned knots and, when asked for, their optimiser's state. A
+/// checkpoint without knots (train.schedule_lr = 0, or older) holds the init
+/// values: sampling keeps them, a resume that would train them is refused.
+void read_schedules(torch::serialize::InputArchive& archive, const std::filesystem::path& file,
+                    const CheckpointParts& parts) {
+  for (auto& item : parts.schedules->named_parameters(true)) {
+    const std::string key = "schedule/" + item.key();
+    at::Tensor stored;
+    if (!archive.try_read(key, stored)) {
+      if (parts.schedule_optimizer == nullptr) return;
+      throw checkpoint_error(file, "has no learned knots '" + key +
+                                       "': it was trained with the knots fixed "
+                                       "(train.schedule_lr = 0, or before joint training)");
+    }
+    read_tensor_into(archive, file, key, item.value(), false);
+  }
+  if (parts.schedule_optimizer == nullptr) return;
+  torch::serialize::InputArchive optimizer;
+  if (!archive.try_read("schedule_optimizer", optimizer)) {
+    throw checkpoint_error(file, "has no optimiser state of the knots: it cannot resume training");
+  }
+  parts.schedule_optimizer->load(optimizer);
+}
+
 std::string read_string(torch::serialize::InputArchive& archive, const std::filesystem::path& file,
                         const std::string& key) {
   c10::IValue value;
@@ -268,6 +292,12 @@ std::string archive_bytes(const CheckpointHeader& header, const CheckpointParts&
     parts.optimizer->save(optimizer);
     archive.write("optimizer", optimizer);
   }
+  if (parts.schedules != nullptr) write_module(archive, "schedule/", *parts.schedules);
+  if (parts.schedule_optimizer != nullptr) {
+    torch::serialize::OutputArchive optimizer;
+    parts.schedule_optimizer->save(optimizer);
+    archive.write("schedule_optimizer", optimizer);
+  }
   if (prior) {
     archive.write("prior/mean", prior->mean());
     archive.write("prior/variance", prior->variance());
@@ -365,6 +395,7 @@ CheckpointHeader load_opened(OpenArchive& opened, const std::filesystem::path& f
     }
     parts.optimizer->load(optimizer);
   }
+  if (parts.schedules != nullptr) read_schedules(archive, file, parts);
   if (prior != nullptr && basis != nullptr) {
     at::Tensor mean;
     at::Tensor variance;

@@ -21,6 +21,9 @@
 //   parameterisation   "noise" or "denoiser" (absent in older files: noise)
 //   data/mean, data/variance     the training data's mean image and
 //                 per-mode variance (the denoiser's preconditioning)
+//   schedule/…    the learned knots' parameters by schedule name, and
+//   schedule_optimizer   their Adam state (a process with learnable
+//                 schedules; docs/learnable_schedules.md)
 //   latent/scale, latent/autoencoder, latent/image_shape   a latent run's
 //                 (docs/latent.md): the latent scale, the autoencoder's
 //                 fingerprint, C, H, W of the images it encodes (absent for
@@ -71,6 +74,10 @@ struct CheckpointParts {
   torch::nn::Module* model = nullptr;
   torch::nn::Module* ema = nullptr;
   torch::optim::Optimizer* optimizer = nullptr;  ///< may be null (sampling)
+  /// The learned knots (runtime/training/learned_schedule.hpp) and their
+  /// optimiser's state; null for a process without learnable schedules.
+  torch::nn::Module* schedules = nullptr;
+  torch::optim::Optimizer* schedule_optimizer = nullptr;
 };
 
 /// Writes a checkpoint atomically, keeping the one it replaces as
