@@ -105,6 +105,7 @@ TrainedRun open_trained_run(const config::RunConfig& config, const lang::Process
                         &data_spectrum);
   run.net->to(device);
   run.head = network_head(run.objective.kind, run.header.parameterisation, data_spectrum);
+  run.head.time_input = config.model.time_input;
   return run;
 }
 
