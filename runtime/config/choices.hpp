@@ -72,10 +72,20 @@ enum class TimeEmbedding { fourier, sinusoidal };
 inline constexpr ChoiceTable<TimeEmbedding, 2> kTimeEmbeddings(
     {{{TimeEmbedding::fourier, "fourier"}, {TimeEmbedding::sinusoidal, "sinusoidal"}}});
 
-/// train.time_sampling: training times on [t0, T].
-enum class TimeSampling { uniform, log_uniform };
-inline constexpr ChoiceTable<TimeSampling, 2> kTimeSamplings(
-    {{{TimeSampling::uniform, "uniform"}, {TimeSampling::log_uniform, "log_uniform"}}});
+/// model.time_input: what the network is told of the time — t / T, or
+/// EDM's c_noise = ln σ̄(t) / 4 (σ̄ the process's root mean square noise
+/// level, runtime/sampling/sigma_clock.hpp).
+enum class TimeInput { time, log_sigma };
+inline constexpr ChoiceTable<TimeInput, 2> kTimeInputs({{{TimeInput::time, "time"},
+                                                         {TimeInput::log_sigma, "log_sigma"}}});
+
+/// train.time_sampling: training times on [t0, T]; log_normal: EDM's
+/// ln σ̄ ~ N(train.p_mean, train.p_std²), mapped to t (clamped to [t0, T]).
+enum class TimeSampling { uniform, log_uniform, log_normal };
+inline constexpr ChoiceTable<TimeSampling, 3> kTimeSamplings(
+    {{{TimeSampling::uniform, "uniform"},
+      {TimeSampling::log_uniform, "log_uniform"},
+      {TimeSampling::log_normal, "log_normal"}}});
 
 /// train.projections: sliced score matching's projections.
 enum class Projections { rademacher, gaussian };
@@ -90,13 +100,15 @@ inline constexpr ChoiceTable<PriorChoice, 3> kPriorChoices(
       {PriorChoice::gaussian_fit, "gaussian_fit"}}});
 
 /// model.preconditioning: the data variance the denoiser's preconditioning
-/// assumes — the fitted per-mode spectrum or its mean in every mode (EDM's
-/// scalar σ_d). auto = scalar.
-enum class Preconditioning { automatic, spectrum, scalar };
-inline constexpr ChoiceTable<Preconditioning, 3> kPreconditionings(
+/// assumes — the fitted per-mode spectrum, its mean in every mode (a scalar
+/// σ_d fitted to the data), or EDM's fixed σ_d = model.sigma_data with a
+/// zero mean. auto = scalar.
+enum class Preconditioning { automatic, spectrum, scalar, sigma_data };
+inline constexpr ChoiceTable<Preconditioning, 4> kPreconditionings(
     {{{Preconditioning::automatic, "auto"},
       {Preconditioning::spectrum, "spectrum"},
-      {Preconditioning::scalar, "scalar"}}});
+      {Preconditioning::scalar, "scalar"},
+      {Preconditioning::sigma_data, "sigma_data"}}});
 
 /// train.weighting: how the denoiser's loss weighs the modes of its error
 /// (runtime/training/objective_denoiser.cpp).
@@ -113,13 +125,14 @@ inline constexpr ChoiceTable<SamplePrior, 3> kSamplePriors({{{SamplePrior::autom
                                                              {SamplePrior::simulate, "simulate"}}});
 
 /// sample.sampler.
-enum class Sampler { automatic, pc, ode, ancestral, posterior, exponential };
-inline constexpr ChoiceTable<Sampler, 6> kSamplers({{{Sampler::automatic, "auto"},
+enum class Sampler { automatic, pc, ode, ancestral, posterior, exponential, heun };
+inline constexpr ChoiceTable<Sampler, 7> kSamplers({{{Sampler::automatic, "auto"},
                                                      {Sampler::pc, "pc"},
                                                      {Sampler::ode, "ode"},
                                                      {Sampler::ancestral, "ancestral"},
                                                      {Sampler::posterior, "posterior"},
-                                                     {Sampler::exponential, "exponential"}}});
+                                                     {Sampler::exponential, "exponential"},
+                                                     {Sampler::heun, "heun"}}});
 
 /// sample.integrator: the ODE samplers' (and flow matching's) integrator.
 enum class Integrator { euler, heun };
@@ -158,6 +171,7 @@ inline constexpr ChoiceTable<Metric, 4> kMetrics({{{Metric::fid, "fid"},
 [[nodiscard]] constexpr const char* name(ValueRange v) { return kValueRanges.name(v); }
 [[nodiscard]] constexpr const char* name(TimeEmbedding v) { return kTimeEmbeddings.name(v); }
 [[nodiscard]] constexpr const char* name(TimeSampling v) { return kTimeSamplings.name(v); }
+[[nodiscard]] constexpr const char* name(TimeInput v) { return kTimeInputs.name(v); }
 [[nodiscard]] constexpr const char* name(Projections v) { return kProjections.name(v); }
 [[nodiscard]] constexpr const char* name(PriorChoice v) { return kPriorChoices.name(v); }
 [[nodiscard]] constexpr const char* name(Preconditioning v) { return kPreconditionings.name(v); }

@@ -61,6 +61,7 @@ const std::map<std::string, std::vector<std::string>>& choices() {
       {"data.split", kSplits.names()},
       {"data.range", kValueRanges.names()},
       {"model.embedding", kTimeEmbeddings.names()},
+      {"model.time_input", kTimeInputs.names()},
       {"train.objective", with_auto(lang::kObjectiveKinds.names())},
       {"train.time_sampling", kTimeSamplings.names()},
       {"train.projections", kProjections.names()},
@@ -723,6 +724,8 @@ void read_model(Reader& r, RunConfig& c) {
   r.get("model.label_dropout", c.model.label_dropout, 0, true, "in [0, 1)", 1, false);
   r.get_choice("model.parameterisation", lang::kParameterisations, c.model.parameterisation);
   r.get_choice("model.preconditioning", kPreconditionings, c.model.preconditioning);
+  r.get("model.sigma_data", c.model.sigma_data, 0, false, "positive");
+  r.get_choice("model.time_input", kTimeInputs, c.model.time_input);
   // Relative to run.dir, not to this file: `spdec run autoencoder` writes
   // the run's own autoencoder there, like the run's other outputs.
   r.get("model.autoencoder", c.model.autoencoder);
@@ -778,6 +781,8 @@ void read_train(Reader& r, RunConfig& c) {
   r.get("train.sample_every", c.train.sample_every, 0, "0 (never) or more");
   r.get("train.log_every", c.train.log_every, 1, "positive");
   r.get_choice("train.time_sampling", kTimeSamplings, c.train.time_sampling);
+  r.get("train.p_mean", c.train.p_mean, -1e300, true, "a finite number", 1e300, true);
+  r.get("train.p_std", c.train.p_std, 0, false, "positive");
   r.get_choice("train.projections", kProjections, c.train.projections);
   r.get_choice("train.prior", kPriorChoices, c.train.prior);
   r.get_choice("train.weighting", kLossWeightings, c.train.weighting);
@@ -823,6 +828,7 @@ void read_sample(Reader& r, RunConfig& c, const fs::path& toml_dir) {
   r.get("sample.snr", c.sample.snr, 0, true, "0 or more");
   r.get_choice("sample.grid", kGridChoices, c.sample.grid);
   r.get("sample.rho", c.sample.rho, 0, false, "positive");
+  r.get("sample.churn", c.sample.churn, 0, true, "0 (deterministic) or more");
   r.get("sample.eta", c.sample.eta, 0, true, "in [0, 1]", 1, true);
   r.get("sample.variance_correction", c.sample.variance_correction);
   r.get_int("sample.variance_images", c.sample.variance_images, 2, "2 or more");
@@ -1366,6 +1372,8 @@ std::string resolved_toml(const RunConfig& c) {
   w.key("parameterisation",
         c.model.parameterisation ? lang::name(*c.model.parameterisation) : "auto");
   w.key("preconditioning", c.model.preconditioning);
+  w.key("sigma_data", c.model.sigma_data);
+  w.key("time_input", c.model.time_input);
   w.key("autoencoder", c.model.autoencoder);
 
   w.section("autoencoder");
@@ -1393,6 +1401,8 @@ std::string resolved_toml(const RunConfig& c) {
   w.key("sample_every", c.train.sample_every);
   w.key("log_every", c.train.log_every);
   w.key("time_sampling", c.train.time_sampling);
+  w.key("p_mean", c.train.p_mean);
+  w.key("p_std", c.train.p_std);
   w.key("projections", c.train.projections);
   w.key("prior", c.train.prior);
   w.key("weighting", c.train.weighting);
@@ -1414,6 +1424,7 @@ std::string resolved_toml(const RunConfig& c) {
   w.key("snr", c.sample.snr);
   w.key("grid", c.sample.grid);
   w.key("rho", c.sample.rho);
+  w.key("churn", c.sample.churn);
   w.key("eta", c.sample.eta);
   w.key("variance_correction", c.sample.variance_correction);
   w.key("variance_images", c.sample.variance_images);

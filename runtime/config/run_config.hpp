@@ -88,6 +88,8 @@ struct ModelSection {
   /// auto (nullopt: the training plan decides) | denoiser | noise
   std::optional<lang::Parameterisation> parameterisation;
   Preconditioning preconditioning = Preconditioning::automatic;  ///< denoiser only
+  double sigma_data = 0.5;  ///< EDM's σ_d, for preconditioning = sigma_data
+  TimeInput time_input = TimeInput::time;
   /// The autoencoder whose latent space the process runs in (docs/latent.md):
   /// spdec's own (`spdec run autoencoder` writes it here) or a user's
   /// TorchScript encoder/decoder pair; relative to run.dir, absolute once
@@ -123,6 +125,8 @@ struct TrainSection {
   std::int64_t sample_every = 5000;  ///< 0 = never
   std::int64_t log_every = 100;
   TimeSampling time_sampling = TimeSampling::uniform;
+  double p_mean = -1.2;                               ///< log_normal: EDM's P_mean of ln σ̄
+  double p_std = 1.2;                                 ///< log_normal: EDM's P_std of ln σ̄
   Projections projections = Projections::rademacher;  ///< sliced score matching
   PriorChoice prior = PriorChoice::automatic;
   LossWeighting weighting = LossWeighting::automatic;  ///< the denoiser's loss over modes
@@ -167,6 +171,7 @@ struct SampleSection {
   double rho = 7.0;                            ///< power grid's ρ
   double eta = 1.0;                            ///< posterior: 1 ancestral, 0 deterministic (DDIM)
   int order = 2;                               ///< exponential: 1 or 2
+  double churn = 0.0;                          ///< heun: EDM's S_churn (0: deterministic)
   bool variance_correction = false;            ///< posterior: Γ from held-out images
   int variance_images = 256;                   ///< held-out images for Γ
   SamplePrior prior = SamplePrior::automatic;  ///< x_T: the checkpoint's Gaussian or the data

@@ -91,4 +91,12 @@ GaussianPrior flatten_spectrum(const GaussianPrior& spectrum) {
   return {spectrum.basis(), spectrum.mean(), at::full_like(v, v.mean().item<double>())};
 }
 
+GaussianPrior sigma_data_spectrum(const SpectralBasis& basis, std::int64_t channels,
+                                  double sigma_data) {
+  if (!(sigma_data > 0)) throw std::invalid_argument("model.sigma_data must be positive");
+  const auto options = at::TensorOptions().dtype(at::kDouble);
+  return {basis, at::zeros({channels, basis.height(), basis.width()}, options),
+          at::full({channels, basis.height(), basis.width()}, sigma_data * sigma_data, options)};
+}
+
 }  // namespace spdec::runtime

@@ -29,6 +29,7 @@
 
 #include <ATen/ATen.h>
 
+#include <cstdint>
 #include <utility>
 
 #include "runtime/process/process_model.hpp"
@@ -112,5 +113,14 @@ class Preconditioner {
 /// = "scalar"`. The network's input is then not whitened per mode, and
 /// c_skip, c_out differ per mode only through the process's m and s.
 [[nodiscard]] GaussianPrior flatten_spectrum(const GaussianPrior& spectrum);
+
+/// EDM's assumption about the data, for `model.preconditioning =
+/// "sigma_data"`: mean 0 and variance σ_d² in every mode (`channels`
+/// channels). With an isotropic process (m = 1, s = σ in every mode) the
+/// coefficients are EDM's: c_in = 1/√(σ² + σ_d²), c_skip = σ_d²/(σ² + σ_d²),
+/// c_out = σ σ_d/√(σ² + σ_d²), and the loss ‖F − F*‖² is λ(σ) ‖D − x₀‖² with
+/// λ = 1/c_out² = (σ² + σ_d²)/(σ σ_d)² (Karras et al. 2022, table 1).
+[[nodiscard]] GaussianPrior sigma_data_spectrum(const SpectralBasis& basis, std::int64_t channels,
+                                                double sigma_data);
 
 }  // namespace spdec::runtime

@@ -18,6 +18,7 @@
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <sstream>
+#include <stdexcept>
 #include <utility>
 #include <vector>
 
@@ -36,6 +37,7 @@
 #include "runtime/sampling/data_prior.hpp"
 #include "runtime/sampling/generate.hpp"
 #include "runtime/sampling/generate_on_ranks.hpp"
+#include "runtime/sampling/sigma_clock.hpp"
 #include "runtime/training/checkpoint.hpp"
 #include "runtime/training/network_score.hpp"
 #include "runtime/training/run_prior.hpp"
@@ -395,7 +397,10 @@ class Trainer {
       data_spectrum_ = gaussian_fit(x0.to(at::kCPU), model_->noise().basis());
       // auto = scalar: measured better than the per-mode spectrum for VE and the
       // paper's process (docs/results.md, "What the first campaign found").
-      if (config_.model.preconditioning != config::Preconditioning::spectrum) {
+      if (config_.model.preconditioning == config::Preconditioning::sigma_data) {
+        data_spectrum_ =
+            sigma_data_spectrum(model_->noise().basis(), x0.size(1), config_.model.sigma_data);
+      } else if (config_.model.preconditioning != config::Preconditioning::spectrum) {
         data_spectrum_ = flatten_spectrum(*data_spectrum_);
       }
     }
@@ -439,6 +444,13 @@ class Trainer {
           "needs at least one image of each batch; raise train.batch_size or use fewer ranks",
           config_.train.batch_size, rows, ranks_.size()));
     }
+  }
+
+  /// The network as the samplers see it: head and time input.
+  [[nodiscard]] NetworkHead sampling_head() const {
+    NetworkHead out = network_head(choice_.kind, parameterisation_, data_spectrum_);
+    out.time_input = config_.model.time_input;
+    return out;
   }
 
   /// What a checkpoint of the current state says about itself.
@@ -629,20 +641,45 @@ class Trainer {
     out.draw.step = key;
     out.draw.row_offset = rows.begin;
     out.draw.global_rows = rows.total;
-    const std::vector<double> times =
-        training_times(rows.total, objective_->min_time(), objective_->max_time(),
-                       config_.train.time_sampling, config_.train.seed, key);
+    const std::vector<double> times = draw_times(rows.total, key);
     out.draw.times.assign(times.begin() + rows.begin, times.begin() + rows.end);
     out.labels =
         training_labels(labels, config_.model, config_.train.seed, key, device_, rows.begin);
     return out;
   }
 
+  /// The global batch's training times of step `key` (train.time_sampling).
+  std::vector<double> draw_times(std::int64_t n, std::uint64_t key) const {
+    const double lo = objective_->min_time();
+    const double hi = objective_->max_time();
+    if (config_.train.time_sampling != config::TimeSampling::log_normal) {
+      return training_times(n, lo, hi, config_.train.time_sampling, config_.train.seed, key);
+    }
+    const LinearProcess* linear = model_->linear();
+    if (linear == nullptr) {
+      throw std::invalid_argument(
+          "train.time_sampling = \"log_normal\" draws EDM's noise levels and needs a linear "
+          "process whose noise level grows with t; process `" +
+          model_->process().name + "` is " + name(model_->kind()) + ": use \"uniform\"");
+    }
+    return log_normal_times(
+        n, lo, hi, config_.train.p_mean, config_.train.p_std,
+        [linear, lo, hi](double sigma) { return time_of_sigma(*linear, sigma, lo, hi); },
+        config_.train.seed, key);
+  }
+
   /// The objective's loss of `net` on `batch` (autocast when configured).
   at::Tensor objective_loss(UNet& net, const KeyedDraw& batch, double time_scale) const {
     const at::Tensor& labels = batch.labels;
-    const Network network = [&net, time_scale, &labels](const at::Tensor& x, const at::Tensor& t) {
-      return net->forward(x, t / time_scale, labels).to(at::kFloat);
+    const bool log_sigma = config_.model.time_input == config::TimeInput::log_sigma;
+    ProcessModel& model = *model_;
+    const Network network = [&net, time_scale, &labels, log_sigma, &model](const at::Tensor& x,
+                                                                           const at::Tensor& t) {
+      if (!log_sigma) return net->forward(x, t / time_scale, labels).to(at::kFloat);
+      const at::Tensor cpu = t.to(at::kCPU, at::kDouble).contiguous();
+      const std::vector<double> times(cpu.data_ptr<double>(), cpu.data_ptr<double>() + cpu.numel());
+      const at::Tensor input = network_time(model, config::TimeInput::log_sigma, times, t.device());
+      return net->forward(x, input, labels).to(at::kFloat);
     };
     const Autocast autocast(device_.is_cuda() && config_.train.mixed_precision);
     return objective_->loss(network, batch.draw);
@@ -919,9 +956,9 @@ class Trainer {
     request.batch_size =
         std::min<std::int64_t>(request.batch_size, (request.n + ranks_.size() - 1) / ranks_.size());
     request.prior_images = grid_prior_images();
-    const at::Tensor images = generate_on_ranks(
-        ranks_, *model_, ema_, network_head(choice_.kind, parameterisation_, data_spectrum_),
-        prior_, request, fmt::format("the gather of step {}'s sample grid", step_));
+    const at::Tensor images =
+        generate_on_ranks(ranks_, *model_, ema_, sampling_head(), prior_, request,
+                          fmt::format("the gather of step {}'s sample grid", step_));
     if (!ranks_.is_root()) return;
     const std::filesystem::path file =
         config::run_path(config_, fmt::format("samples/step_{:07}.png", step_));

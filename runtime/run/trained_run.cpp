@@ -118,6 +118,7 @@ TrainedRun open_trained_run(const config::RunConfig& config, const lang::Process
   }
   run.net->to(device);
   run.head = network_head(run.objective.kind, run.header.parameterisation, data_spectrum);
+  run.head.time_input = config.model.time_input;
   return run;
 }
 

@@ -59,6 +59,14 @@ Predictor predictor_of(Sampler sampler, const GenerateRequest& request, const Pr
     }
     return Predictor::posterior;
   }
+  if (sampler == Sampler::heun) {
+    if (model.linear() == nullptr) {
+      throw std::invalid_argument(
+          "sample.sampler = \"heun\" needs a linear variance-exploding process; '" +
+          model.process().name + "' is " + name(model.kind()) + ": use \"posterior\"");
+    }
+    return Predictor::heun;
+  }
   // Sampler::exponential (automatic was resolved above).
   if (model.linear() == nullptr) {
     throw std::invalid_argument("sample.sampler = \"exponential\" needs a linear process; '" +
@@ -80,6 +88,7 @@ SamplerOptions sampler_options(const GenerateRequest& request, ProcessModel& mod
   options.seed = request.seed;
   options.eta = request.eta;
   options.order = request.order;
+  options.churn = request.churn;
   options.clip_lo = request.clip_lo;
   options.clip_hi = request.clip_hi;
   options.grid = TimeGrid{
@@ -94,7 +103,8 @@ SamplerOptions sampler_options(const GenerateRequest& request, ProcessModel& mod
   return options;
 }
 
-std::string describe_grid(const TimeGrid& grid) {
+std::string describe_grid(const TimeGrid& grid, Predictor predictor) {
+  if (predictor == Predictor::heun) return fmt::format("EDM's sigma grid (rho {:g})", grid.rho);
   return grid.kind == GridKind::uniform ? std::string("uniform")
                                         : fmt::format("power (rho {:g})", grid.rho);
 }
@@ -134,7 +144,7 @@ std::shared_ptr<const PosteriorVarianceTable> x0_variance_table(ProcessModel& mo
   std::vector<double> times;
   for (std::size_t i = 0; i < starts; i += stride) times.push_back(grid[i]);
   times.push_back(grid[starts - 1]);
-  NetworkDenoiser denoiser(net, model, *head.preconditioner);
+  NetworkDenoiser denoiser(net, model, *head.preconditioner, head.time_input);
   const at::Device device = net->parameters().front().device();
   return std::make_shared<const PosteriorVarianceTable>(PosteriorVarianceTable::estimate(
       model, denoiser, request.held_out.to(device), times, request.seed ^ 0x6a3aULL));
@@ -193,11 +203,11 @@ at::Tensor generate_batch(ProcessModel& model, UNet& net, const NetworkHead& hea
     if (!head.preconditioner) {
       throw std::invalid_argument("generate: a denoiser network needs the data's spectrum");
     }
-    NetworkDenoiser denoiser(net, model, *head.preconditioner);
+    NetworkDenoiser denoiser(net, model, *head.preconditioner, head.time_input);
     denoiser.set_labels(labels, request.guidance);
     return sample(model, denoiser, x_T, options);
   }
-  NetworkScore score(net, model);
+  NetworkScore score(net, model, head.time_input);
   score.set_labels(labels, request.guidance);
   return sample(model, score, x_T, options);
 }
@@ -220,6 +230,7 @@ GenerateRequest generate_request(const config::RunConfig& config) {
   request.rho = sample.rho;
   request.eta = sample.eta;
   request.order = sample.order;
+  request.churn = sample.churn;
   request.clip_lo = config.data.range == ValueRange::zero_one ? 0.0 : -1.0;
   request.clip_hi = 1.0;
   if (sample.label) request.label = *sample.label;
@@ -265,7 +276,7 @@ ResolvedSampler resolve_sampler(const GenerateRequest& request, ProcessModel& mo
   if (head.objective == ObjectiveKind::flow_matching) return resolved;
   const SamplerOptions options = sampler_options(request, model, head);
   resolved.time_grid = options.grid;
-  resolved.grid = describe_grid(options.grid);
+  resolved.grid = describe_grid(options.grid, options.predictor);
   if ((options.predictor == Predictor::posterior || options.predictor == Predictor::exponential) &&
       head.preconditioner) {
     resolved.grid +=

@@ -46,6 +46,7 @@ struct GenerateRequest {
   std::optional<TimeGrid> chosen_grid;
   double eta = 1.0;  ///< posterior: DDIM's η
   int order = 2;     ///< exponential: 1 or 2
+  double churn = 0;  ///< heun: EDM's S_churn
   /// x̂₀ is clamped to [clip_lo, clip_hi] (the data range) inside the
   /// sampler; lo > hi: not clamped.
   double clip_lo = 1.0;
@@ -77,7 +78,8 @@ struct GenerateRequest {
 struct NetworkHead {
   ObjectiveKind objective = ObjectiveKind::exact;
   Parameterisation parameterisation = Parameterisation::noise;
-  std::optional<Preconditioner> preconditioner;  ///< denoiser only
+  std::optional<Preconditioner> preconditioner;            ///< denoiser only
+  config::TimeInput time_input = config::TimeInput::time;  ///< model.time_input
 };
 
 /// The head of a checkpoint: its objective, its parameterisation ("noise" |

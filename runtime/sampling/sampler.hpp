@@ -24,7 +24,17 @@
 //                           its linear part, mode by mode, in λ = log(m/s):
 //                           DPM-Solver++ (Lu et al. 2022, arXiv:2211.01095)
 //                           per mode, order 1 (= DDIM η = 0) or 2 (2M);
-//                           linear processes.
+//                           linear processes;
+//              heun         EDM's Heun step (Karras et al. 2022,
+//                           arXiv:2206.00364, algorithms 1 and 2) run in
+//                           each mode's own noise level σ_k = √M_k of a
+//                           spectral variance-exploding process, on EDM's
+//                           ρ-grid of the reference clock σ̄
+//                           (runtime/sampling/sigma_clock.hpp), with
+//                           optional churn; 2 evaluations a step, and with
+//                           `denoise` the final denoising is EDM's last
+//                           (Euler) step to σ = 0: 2N + 1 evaluations for
+//                           N steps.
 // Then, when `denoise`, the denoiser's x̂₀ at t₀ replaces x (one more
 // network evaluation).
 //
@@ -58,10 +68,10 @@
 
 namespace spdec::runtime {
 
-enum class Predictor { reverse_sde, ode_euler, ode_heun, ancestral, posterior, exponential };
+enum class Predictor { reverse_sde, ode_euler, ode_heun, ancestral, posterior, exponential, heun };
 
 /// "reverse_sde" | "ode_euler" | "ode_heun" | "ancestral" | "posterior" |
-/// "exponential"; throws naming the value.
+/// "exponential" | "heun"; throws naming the value.
 [[nodiscard]] Predictor parse_predictor(const std::string& text);
 [[nodiscard]] const char* name(Predictor predictor);
 
@@ -77,6 +87,11 @@ struct SamplerOptions {
   TimeGrid grid;
   double eta = 1.0;  ///< posterior: 1 ancestral, 0 deterministic (DDIM)
   int order = 2;     ///< exponential: 1 or 2
+  /// heun: EDM's S_churn (0: deterministic). Step i first raises the noise
+  /// level by γ = min(churn / (steps + 1), √2 − 1) (EDM's N = steps + 1)
+  /// with fresh noise, never beyond T; the final denoising has none (EDM
+  /// with S_tmin > σ_min).
+  double churn = 0.0;
   /// posterior: Γ_k(t) = E Var(x₀,k | x_t) per mode (see PosteriorStep);
   /// empty: none.
   std::function<at::Tensor(double)> x0_variance;
@@ -90,7 +105,8 @@ struct SamplerOptions {
 };
 
 /// The times the sampler visits: options.start_time (or T) down to t₀ on
-/// options.grid, options.steps steps.
+/// options.grid (heun: EDM's σ grid with ρ = options.grid.rho),
+/// options.steps steps.
 [[nodiscard]] std::vector<double> sampler_times(const ProcessModel& model,
                                                 const SamplerOptions& options);
 
@@ -103,8 +119,8 @@ inline constexpr std::uint64_t kPriorStep = std::uint64_t{1} << 41U;
                                     std::uint64_t seed, const at::Tensor& sample_ids,
                                     const at::Device& device);
 
-/// Runs the sampler from x_T (float32 [N, C, H, W] at T); returns the
-/// samples at t₀ (denoised when asked), float32 like x_T.
+/// Runs the sampler from x_T (float32 [N, C, H, W] at T; heun also float64,
+/// for oracles); returns the samples at t₀ (denoised when asked: float32).
 [[nodiscard]] at::Tensor sample(ProcessModel& model, ScoreFunction& score, const at::Tensor& x_T,
                                 const SamplerOptions& options);
 /// The same driven by a denoiser.

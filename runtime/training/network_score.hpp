@@ -6,6 +6,8 @@
 
 #include <ATen/ATen.h>
 
+#include <vector>
+
 #include "runtime/nn/unet.hpp"
 #include "runtime/process/denoiser.hpp"
 #include "runtime/process/preconditioner.hpp"
@@ -19,6 +21,13 @@ namespace spdec::runtime {
 /// or undefined (the null label).
 [[nodiscard]] Network bind_network(UNet net, double time_scale, at::Tensor labels = {});
 
+/// The network's time input at process times t (float32 [N] on t's
+/// device): t / T, or EDM's c_noise = ln σ̄(t) / 4 with σ̄² the mean over
+/// modes of the noise variance s² (ModeScales): σ itself for an isotropic
+/// VE process. Throws for log_sigma on a model without mode scales.
+[[nodiscard]] at::Tensor network_time(ProcessModel& model, config::TimeInput input,
+                                      const std::vector<double>& t, const at::Device& device);
+
 /// ε̂ with classifier-free guidance: (1 + w) ε̂(x, c) − w ε̂(x, ∅) (Ho &
 /// Salimans 2022); w = 0 is the conditional prediction alone.
 [[nodiscard]] at::Tensor guided_output(UNet& net, const at::Tensor& x, const at::Tensor& time,
@@ -29,13 +38,15 @@ namespace spdec::runtime {
 /// guidance weight can change between batches.
 class NetworkScore final : public ScoreFunction {
  public:
-  NetworkScore(UNet net, ProcessModel& model);
+  NetworkScore(UNet net, ProcessModel& model,
+               config::TimeInput time_input = config::TimeInput::time);
   void set_labels(at::Tensor labels, double guidance);
   [[nodiscard]] at::Tensor operator()(const at::Tensor& x, double t) override;
 
  private:
   UNet net_;
   ProcessModel& model_;
+  config::TimeInput time_input_;
   at::Tensor labels_;
   double guidance_ = 0.0;
 };
@@ -46,7 +57,8 @@ class NetworkScore final : public ScoreFunction {
 /// mixes F, which is the same as mixing D (D is affine in F).
 class NetworkDenoiser final : public Denoiser {
  public:
-  NetworkDenoiser(UNet net, ProcessModel& model, const Preconditioner& preconditioner);
+  NetworkDenoiser(UNet net, ProcessModel& model, const Preconditioner& preconditioner,
+                  config::TimeInput time_input = config::TimeInput::time);
   void set_labels(at::Tensor labels, double guidance);
   [[nodiscard]] at::Tensor operator()(const at::Tensor& x, double t) override;
 
@@ -54,6 +66,7 @@ class NetworkDenoiser final : public Denoiser {
   UNet net_;
   ProcessModel& model_;
   const Preconditioner& preconditioner_;
+  config::TimeInput time_input_;
   at::Tensor labels_;
   double guidance_ = 0.0;
 };

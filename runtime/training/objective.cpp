@@ -72,6 +72,10 @@ std::unique_ptr<Objective> make_objective(ObjectiveKind kind, ProcessModel& mode
 std::vector<double> training_times(std::int64_t n, double lo, double hi, config::TimeSampling kind,
                                    std::uint64_t seed, std::uint64_t step) {
   if (!(lo <= hi)) throw std::invalid_argument("training_times: empty interval");
+  if (kind == config::TimeSampling::log_normal) {
+    throw std::invalid_argument(
+        "train.time_sampling = \"log_normal\" draws noise levels: use log_normal_times");
+  }
   const bool log_uniform = kind == config::TimeSampling::log_uniform;
   if (log_uniform && !(lo > 0.0)) {
     throw std::invalid_argument("train.time_sampling = \"log_uniform\" needs t0 > 0");
@@ -83,6 +87,26 @@ std::vector<double> training_times(std::int64_t n, double lo, double hi, config:
     t = log_uniform ? std::exp(std::log(lo) + u * (std::log(hi) - std::log(lo)))
                     : lo + u * (hi - lo);
     t = std::clamp(t, lo, hi);
+  }
+  return times;
+}
+
+constexpr double kTwoPi = 6.283185307179586;
+
+std::vector<double> log_normal_times(std::int64_t n, double lo, double hi, double p_mean,
+                                     double p_std,
+                                     const std::function<double(double)>& time_of_sigma,
+                                     std::uint64_t seed, std::uint64_t step) {
+  if (!(lo <= hi)) throw std::invalid_argument("log_normal_times: empty interval");
+  if (!(p_std >= 0)) throw std::invalid_argument("train.p_std must be 0 or more");
+  std::uint64_t state = mix(seed, step, 0x7173ULL);
+  std::vector<double> times(static_cast<std::size_t>(std::max<std::int64_t>(n, 0)));
+  for (double& t : times) {
+    // Box–Muller; 1 − u keeps the logarithm's argument in (0, 1].
+    const double u = 1.0 - uniform01(state);
+    const double v = uniform01(state);
+    const double z = std::sqrt(-2.0 * std::log(u)) * std::cos(kTwoPi * v);
+    t = std::clamp(time_of_sigma(std::exp(p_mean + p_std * z)), lo, hi);
   }
   return times;
 }

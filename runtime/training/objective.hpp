@@ -121,10 +121,19 @@ class Objective {
 
 /// n training times on [lo, hi], the same for the same (seed, step) on every
 /// machine: uniform, or log_uniform (uniform in log t, more weight at small
-/// t). Throws std::invalid_argument for lo ≤ 0 with log_uniform.
+/// t). Throws std::invalid_argument for lo ≤ 0 with log_uniform, and for
+/// log_normal (which needs the process: log_normal_times).
 [[nodiscard]] std::vector<double> training_times(std::int64_t n, double lo, double hi,
                                                  config::TimeSampling kind, std::uint64_t seed,
                                                  std::uint64_t step);
+
+/// EDM's training noise levels (Karras et al. 2022, arXiv:2206.00364,
+/// table 1): ln σ ~ N(p_mean, p_std²) from the same keyed stream as
+/// training_times (Box–Muller), each mapped to its time by `time_of_sigma`
+/// and clamped to [lo, hi].
+[[nodiscard]] std::vector<double> log_normal_times(
+    std::int64_t n, double lo, double hi, double p_mean, double p_std,
+    const std::function<double(double)>& time_of_sigma, std::uint64_t seed, std::uint64_t step);
 
 /// The per-sample sample ids of a training draw: the noise stream of row i of
 /// step `step` (distinct from every other row and step), for rows

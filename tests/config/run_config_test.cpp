@@ -262,7 +262,7 @@ TEST_CASE("values out of range or not among the choices", "[config]") {
   SECTION("an unknown sampler lists the valid ones") {
     check_error(
         load(kHeat + "[sample]\nsampler = \"pcc\"\n"), "C004", 4, 11,
-        R"(`sample.sampler` must be one of "auto", "pc", "ode", "ancestral", "posterior" or "exponential", got "pcc")",
+        R"(`sample.sampler` must be one of "auto", "pc", "ode", "ancestral", "posterior", "exponential" or "heun", got "pcc")",
         "did you mean \"pc\"?");
   }
   SECTION("an unknown flow lists its table's choices") {
@@ -278,6 +278,20 @@ TEST_CASE("values out of range or not among the choices", "[config]") {
   SECTION("sample.order is 1 or 2") {
     check_error(load(kHeat + "[sample]\norder = 3\n"), "C004", 4, 9,
                 "`sample.order` must be 1 or 2, got 3");
+  }
+  SECTION("EDM's keys: churn, time sampling, time input, sigma_data") {
+    check_error(load(kHeat + "[sample]\nchurn = -1\n"), "C004", 4, 9,
+                "`sample.churn` must be 0 (deterministic) or more, got -1");
+    check_error(
+        load(kHeat + "[train]\ntime_sampling = \"lognormal\"\n"), "C004", 4, 17,
+        R"(`train.time_sampling` must be one of "uniform", "log_uniform" or "log_normal", got "lognormal")",
+        "did you mean \"log_normal\"?");
+    check_error(load(kHeat + "[train]\np_std = 0\n"), "C004", 4, 9,
+                "`train.p_std` must be positive, got 0");
+    check_error(load(kHeat + "[model]\ntime_input = \"sigma\"\n"), "C004", 4, 14,
+                R"(`model.time_input` must be one of "time" or "log_sigma", got "sigma")");
+    check_error(load(kHeat + "[model]\nsigma_data = 0\n"), "C004", 4, 14,
+                "`model.sigma_data` must be positive, got 0");
   }
   SECTION("sample.eta is in [0, 1]") {
     check_error(load(kHeat + "[sample]\neta = 1.5\n"), "C004", 4, 7,
@@ -462,7 +476,8 @@ TEST_CASE("outputs land in the run directory; choices are listed", "[config]") {
   CHECK(spdec::config::run_path(*loaded.config, "forward.png") == "/tmp/spdec_run/forward.png");
   CHECK(spdec::config::run_path(*loaded.config, "/abs/x.png") == "/abs/x.png");
   CHECK(spdec::config::valid_values("sample.sampler") ==
-        std::vector<std::string>{"auto", "pc", "ode", "ancestral", "posterior", "exponential"});
+        std::vector<std::string>{"auto", "pc", "ode", "ancestral", "posterior", "exponential",
+                                 "heun"});
   CHECK(spdec::config::valid_values("train.steps").empty());
 }
 

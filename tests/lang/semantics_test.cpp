@@ -261,6 +261,7 @@ TEST_CASE("every library process classifies as its source says", "[semantics][cl
       {"fig1_anisotropic_drift_anisotropic_noise",
        {DriftClass::quasilinear, NoiseClass::multiplicative, false, "local_dsm"}},
       {"ve", {DriftClass::linear, NoiseClass::additive, false, "exact"}},
+      {"edm", {DriftClass::linear, NoiseClass::additive, false, "exact"}},
       {"vp", {DriftClass::linear, NoiseClass::additive, false, "exact"}},
       {"ihdm", {DriftClass::linear, NoiseClass::additive, false, "exact"}},
       {"blurring", {DriftClass::linear, NoiseClass::additive, false, "exact"}},

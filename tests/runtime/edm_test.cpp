@@ -1,0 +1,117 @@
+// EDM's training side as spdec expresses it (Karras, Aittala, Aila & Laine
+// 2022, "Elucidating the Design Space of Diffusion-Based Generative
+// Models", arXiv:2206.00364, table 1): library/edm.spde is its process, the
+// per-mode denoiser preconditioning with model.preconditioning =
+// "sigma_data" is its preconditioning and loss weight, model.time_input =
+// "log_sigma" its c_noise, train.time_sampling = "log_normal" its noise
+// levels. Each checked against EDM's formulas.
+#include <ATen/ATen.h>
+
+#include <catch2/catch.hpp>
+#include <cmath>
+#include <cstdint>
+#include <vector>
+
+#include "library_model.hpp"
+#include "runtime/process/preconditioner.hpp"
+#include "runtime/sampling/sigma_clock.hpp"
+#include "runtime/spectral/linear_process.hpp"
+#include "runtime/training/network_score.hpp"
+#include "runtime/training/objective.hpp"
+#include "test_support.hpp"
+
+namespace {
+
+namespace sr = spdec::runtime;
+
+constexpr std::int64_t kSide = 8;
+constexpr double kSigmaData = 0.5;
+
+double relative_error(const at::Tensor& a, const at::Tensor& b) {
+  return ((a - b).abs().max() / b.abs().max()).item<double>();
+}
+
+}  // namespace
+
+TEST_CASE("edm: edm.spde's noise level is its time, from 0.002 to 80", "[runtime][edm]") {
+  spdec::test::torch_setup(20261207, 1);
+  auto model = spdec::test::library_model("edm.spde", kSide);
+  const sr::LinearProcess& linear = *model->linear();
+  CHECK(model->start_time() == Approx(0.002));
+  CHECK(model->end_time() == Approx(80.0));
+  for (const double t : {0.002, 0.1, 1.0, 17.0, 80.0}) {
+    INFO("t = " << t);
+    // Every mode: mean factor 1, variance t² (σ(t) = t from σ(0) = 0).
+    CHECK(linear.log_mean_factor(t).abs().max().item<double>() == 0.0);
+    CHECK(linear.variance(t).min().item<double>() == Approx(t * t).epsilon(1e-12));
+    CHECK(linear.variance(t).max().item<double>() == Approx(t * t).epsilon(1e-12));
+    CHECK(sr::reference_sigma(linear, t) == Approx(t).epsilon(1e-12));
+    CHECK(sr::time_of_sigma(linear, t, 0.002, 80.0) == Approx(t).epsilon(1e-12));
+  }
+}
+
+TEST_CASE("edm: the sigma_data preconditioning of an isotropic process is EDM's",
+          "[runtime][edm]") {
+  spdec::test::torch_setup(20261207, 1);
+  auto model = spdec::test::library_model("edm.spde", kSide);
+  const sr::SpectralBasis& basis = model->linear()->basis();
+  const sr::Preconditioner preconditioner(sr::sigma_data_spectrum(basis, 1, kSigmaData));
+  at::Generator generator = at::make_generator<at::CPUGeneratorImpl>(3);
+  const auto f64 = spdec::test::f64();
+  for (const double sigma : {0.002, 0.3, 2.5, 80.0}) {
+    INFO("sigma = " << sigma);
+    const std::vector<double> times{sigma, sigma};
+    const sr::ModeScales scales = model->mode_scales(times);
+    const at::Tensor x0 = kSigmaData * at::randn({2, 1, kSide, kSide}, generator, f64);
+    const at::Tensor xt = x0 + sigma * at::randn({2, 1, kSide, kSide}, generator, f64);
+    const at::Tensor f = at::randn({2, 1, kSide, kSide}, generator, f64);
+    // EDM, table 1.
+    const double total = sigma * sigma + kSigmaData * kSigmaData;
+    const double c_skip = kSigmaData * kSigmaData / total;
+    const double c_out = sigma * kSigmaData / std::sqrt(total);
+    const double c_in = 1.0 / std::sqrt(total);
+    const double lambda = total / (sigma * kSigmaData * sigma * kSigmaData);
+    const sr::Preconditioner::State state = preconditioner.at(xt, scales);
+    // 1e-12: the same formulas in double through an orthonormal transform
+    // and back (a few ulps per coefficient).
+    CHECK(relative_error(state.input(), c_in * xt) < 1e-12);
+    const at::Tensor d = state.denoised(f);
+    CHECK(relative_error(d, c_skip * xt + c_out * f) < 1e-12);
+    CHECK(relative_error(state.target(x0), (x0 - c_skip * xt) / c_out) < 1e-12);
+    // The loss ‖F − F*‖² is EDM's λ(σ) ‖D − x₀‖².
+    const double loss = (f - state.target(x0)).square().sum().item<double>();
+    const double edm_loss = lambda * (d - x0).square().sum().item<double>();
+    CHECK(loss == Approx(edm_loss).epsilon(1e-10));
+    // Every mode weighs the same: the `pixel` weighting is the `mode` one.
+    CHECK(state.pixel_weights().sub(1).abs().max().item<double>() < 1e-12);
+    // c_noise = ln σ / 4.
+    const at::Tensor c_noise =
+        sr::network_time(*model, spdec::config::TimeInput::log_sigma, times, at::kCPU);
+    CHECK(c_noise[1].item<double>() == Approx(std::log(sigma) / 4).epsilon(1e-6));
+  }
+}
+
+TEST_CASE("edm: log-normal training noise levels have EDM's P_mean and P_std", "[runtime][edm]") {
+  const auto identity = [](double sigma) { return sigma; };
+  const std::vector<double> sigmas =
+      sr::log_normal_times(40000, 1e-9, 1e9, -1.2, 1.2, identity, 5, 17);
+  double sum = 0;
+  double square = 0;
+  for (const double s : sigmas) {
+    sum += std::log(s);
+    square += std::log(s) * std::log(s);
+  }
+  const auto n = static_cast<double>(sigmas.size());
+  const double mean = sum / n;
+  const double std = std::sqrt(square / n - mean * mean);
+  // Standard errors over 40000 draws: 1.2/200 = 0.006 for the mean, 0.0042
+  // for the std; 5 of them.
+  CHECK(mean == Approx(-1.2).margin(0.03));
+  CHECK(std == Approx(1.2).margin(0.021));
+  // Keyed: the same (seed, step) gives the same draw; clamped to [lo, hi].
+  CHECK(sr::log_normal_times(8, 1e-9, 1e9, -1.2, 1.2, identity, 5, 17) ==
+        std::vector<double>(sigmas.begin(), sigmas.begin() + 8));
+  for (const double t : sr::log_normal_times(1000, 0.1, 1.0, -1.2, 1.2, identity, 5, 18)) {
+    CHECK((t >= 0.1 && t <= 1.0));
+  }
+}
