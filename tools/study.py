@@ -88,10 +88,11 @@ SAMPLERS = {
            lambda s: s + 1, lambda nfe: nfe - 1),
     "heun": ("flow ODE, Heun", ['sample.integrator="heun"'],
              lambda s: 2 * s - 1, lambda nfe: (nfe + 1) // 2),
-    # EDM's Heun on each mode's own sigma clock (runtime/sampling/): Euler on
-    # the last step, so 2 * steps - 1 evaluations.
+    # EDM's Heun on each mode's own sigma clock (runtime/sampling/): two
+    # evaluations per step down to t0, then the final denoising (EDM's last
+    # Euler step to sigma = 0), so 2 * steps + 1 evaluations.
     "edm_heun": ("Heun (EDM, per mode)", ['sample.sampler="heun"'],
-                 lambda s: 2 * s - 1, lambda nfe: (nfe + 1) // 2),
+                 lambda s: 2 * s + 1, lambda nfe: (nfe - 1) // 2),
 }
 
 # key, name, spec, extra overrides, samplers, estimated training minutes per
