@@ -6,6 +6,7 @@
 #include <array>
 #include <cmath>
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -16,7 +17,7 @@ namespace spdec::runtime {
 namespace {
 
 constexpr std::int64_t kWidth = 640;
-constexpr std::int64_t kHeight = 400;
+constexpr std::int64_t kHeight = 480;
 constexpr std::int64_t kLeft = 70;  // room for the y labels
 constexpr std::int64_t kRight = 20;
 constexpr std::int64_t kTop = 40;  // the title and legend
@@ -73,15 +74,61 @@ std::vector<double> log_curve(const LearnedSchedules& schedules, std::size_t i, 
 
 }  // namespace
 
+namespace {
+
+/// A panel of curves over [t0, T]: its place on the canvas and its y range.
+struct Panel {
+  double top;
+  double height;
+  double low;
+  double high;
+  [[nodiscard]] double x(int k) const {
+    return static_cast<double>(kLeft) + static_cast<double>(kWidth - kLeft - kRight) * k / kSamples;
+  }
+  [[nodiscard]] double y(double v) const { return top + height * (high - v) / (high - low); }
+};
+
+/// Axes, grid lines at `ticks` (values of the panel's y) with their labels.
+void draw_axes(Canvas& canvas, const Panel& panel, const std::vector<double>& ticks,
+               const std::function<std::string(double)>& label, int& phase) {
+  const Colour black{0, 0, 0};
+  const Colour grey{215, 215, 215};
+  for (const double tick : ticks) {
+    canvas.line(kLeft, panel.y(tick), kWidth - kRight, panel.y(tick), grey, 1, 0, phase);
+    const std::string text = label(tick);
+    draw_text(canvas.pixels, text, kLeft - 8 - text_width(text), std::lround(panel.y(tick)) - 3, 0);
+  }
+  const double bottom = panel.top + panel.height;
+  canvas.line(kLeft, panel.top, kLeft, bottom, black, 1, 0, phase);
+  canvas.line(kLeft, bottom, kWidth - kRight, bottom, black, 1, 0, phase);
+}
+
+void draw_curve(Canvas& canvas, const Panel& panel, const std::vector<double>& curve,
+                const Colour& colour, int thickness, int dash, int& phase) {
+  for (int k = 0; k < kSamples; ++k) {
+    canvas.line(panel.x(k), panel.y(curve[static_cast<std::size_t>(k)]), panel.x(k + 1),
+                panel.y(curve[static_cast<std::size_t>(k) + 1]), colour, thickness, dash, phase);
+  }
+}
+
+}  // namespace
+
 at::Tensor schedule_plot(const LearnedSchedules& schedules) {
   Canvas canvas;
   std::vector<std::vector<double>> learned;
   std::vector<std::vector<double>> init;
+  std::vector<std::vector<double>> ratio;  // log10(learned / init)
   double low = 1e300;
   double high = -1e300;
+  double spread = 0.01;
   for (std::size_t i = 0; i < schedules.count(); ++i) {
     learned.push_back(log_curve(schedules, i, false));
     init.push_back(log_curve(schedules, i, true));
+    ratio.emplace_back();
+    for (std::size_t k = 0; k < learned.back().size(); ++k) {
+      ratio.back().push_back(learned.back()[k] - init.back()[k]);
+      spread = std::max(spread, std::abs(ratio.back().back()));
+    }
     for (const auto* curve : {&learned.back(), &init.back()}) {
       low = std::min(low, *std::min_element(curve->begin(), curve->end()));
       high = std::max(high, *std::max_element(curve->begin(), curve->end()));
@@ -89,23 +136,19 @@ at::Tensor schedule_plot(const LearnedSchedules& schedules) {
   }
   low = std::floor(low);
   high = std::max(std::ceil(high), low + 1);
-  const double plot_w = static_cast<double>(kWidth - kLeft - kRight);
-  const double plot_h = static_cast<double>(kHeight - kTop - kBottom);
-  const auto px = [&](int k) { return static_cast<double>(kLeft) + plot_w * k / kSamples; };
-  const auto py = [&](double v) {
-    return static_cast<double>(kTop) + plot_h * (high - v) / (high - low);
-  };
-  // Axes, a faint grid line per decade and its label.
-  const Colour black{0, 0, 0};
-  const Colour grey{215, 215, 215};
   int phase = 0;
-  for (double decade = low; decade <= high + 1e-9; decade += 1) {
-    canvas.line(kLeft, py(decade), kWidth - kRight, py(decade), grey, 1, 0, phase);
-    const std::string label = fmt::format("1E{:+.0f}", decade);
-    draw_text(canvas.pixels, label, kLeft - 8 - text_width(label), std::lround(py(decade)) - 3, 0);
-  }
-  canvas.line(kLeft, kTop, kLeft, kHeight - kBottom, black, 1, 0, phase);
-  canvas.line(kLeft, kHeight - kBottom, kWidth - kRight, kHeight - kBottom, black, 1, 0, phase);
+  // Top: the rates on a log scale. Bottom: learned / init, where the change
+  // shows (a log scale symmetric about 1).
+  const Panel rates{static_cast<double>(kTop), 260, low, high};
+  std::vector<double> decades;
+  for (double d = low; d <= high + 1e-9; d += 1) decades.push_back(d);
+  draw_axes(
+      canvas, rates, decades, [](double d) { return fmt::format("1E{:+.0f}", d); }, phase);
+  const Panel change{static_cast<double>(kTop) + 300, 110, -1.1 * spread, 1.1 * spread};
+  draw_axes(
+      canvas, change, {-spread, 0.0, spread},
+      [](double v) { return fmt::format("X{:.3g}", std::pow(10.0, v)); }, phase);
+  draw_text(canvas.pixels, "LEARNED / INIT", kLeft, std::lround(change.top) - 14, 0);
   const std::vector<double>& times = schedules.knot_times(0);
   const std::string t0 = fmt::format("t0 = {:.3g}", times.front());
   const std::string t1 = fmt::format("T = {:.3g}", times.back());
@@ -115,12 +158,9 @@ at::Tensor schedule_plot(const LearnedSchedules& schedules) {
   std::int64_t legend = kLeft;
   for (std::size_t i = 0; i < schedules.count(); ++i) {
     const Colour& colour = kColours[i % kColours.size()];
-    for (int k = 0; k < kSamples; ++k) {
-      canvas.line(px(k), py(init[i][k]), px(k + 1), py(init[i][k + 1]), colour, 1, 4, phase);
-    }
-    for (int k = 0; k < kSamples; ++k) {
-      canvas.line(px(k), py(learned[i][k]), px(k + 1), py(learned[i][k + 1]), colour, 2, 0, phase);
-    }
+    draw_curve(canvas, rates, init[i], colour, 1, 4, phase);
+    draw_curve(canvas, rates, learned[i], colour, 2, 0, phase);
+    draw_curve(canvas, change, ratio[i], colour, 2, 0, phase);
     canvas.line(legend, 24, legend + 16, 24, colour, 2, 0, phase);
     draw_text(canvas.pixels, schedules.name(i) + "(t)", legend + 20, 21, 0);
     legend += 40 + text_width(schedules.name(i) + "(t)");

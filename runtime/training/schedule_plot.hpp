@@ -1,7 +1,7 @@
 // The learned schedules beside their init values, as a PNG: each learnable
 // schedule's rate over [t0, T] on a log scale, learned solid, init dashed,
-// one colour per schedule (written by `spdec run train` as
-// run.dir/schedules.png).
+// one colour per schedule, and below them the ratio learned / init, where a
+// change shows (written by `spdec run train` as run.dir/schedules.png).
 #pragma once
 
 #include <ATen/ATen.h>
