@@ -42,13 +42,13 @@ ae = root / "autoencoder" / "autoencoder.json"
 if ae.exists():
     a = json.loads(ae.read_text())
     print(f"autoencoder: {json.dumps(a)}\n")
-print("| process (latent 4x8x8) | sampler | NFE | FID | KID ×10³ | IS | precision | recall | noise floor FID |")
+print("| process (latent 4x8x8) | sampler | NFE | FID | KID | IS | precision | recall | noise floor FID |")
 print("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
 for cell in sorted(root.glob("eval_*/metrics.json")):
     m = json.loads(cell.read_text())
     info = json.loads((cell.parent / "study.json").read_text())
     print(f"| {info['method']} | {info['sampler']} | {info['nfe']} | {m['fid']:.1f} "
-          f"| {1e3 * m['kid']['mean']:.1f} | {m['is']['mean']:.2f} | {m['precision']:.3f} "
+          f"| {m['kid']['mean']:.1f} | {m['is']['mean']:.2f} | {m['precision']:.3f} "
           f"| {m['recall']:.3f} | {m['noise_floor']['fid']:.1f} |")
 EOF
   exit 0
