@@ -294,7 +294,7 @@ def restore_kept(out, keep, units):
     """Copies the kept eval results that OUT lacks into OUT/results."""
     restored = 0
     for u in units.values():
-        kept = keep / f"{u.id}.json"
+        kept = kept_path(keep, u)
         if u.kind == "eval" and kept.exists() and not result_path(out, u).exists():
             write_json_atomically(result_path(out, u), json.loads(kept.read_text()))
             restored += 1
@@ -316,6 +316,11 @@ def needed_units(units, done):
     return needed
 
 
+def kept_path(keep, unit):
+    """Where --keep holds a unit's result (None: no --keep)."""
+    return keep / f"{unit.id}.json" if keep else None
+
+
 def result_path(out, unit):
     return pathlib.Path(out) / "results" / f"{unit.id}.json"
 
@@ -332,14 +337,15 @@ def print_plan(args, units):
     out = pathlib.Path(args.out)
     keep = pathlib.Path(args.keep) if args.keep else None
     done = {u.id for u in units.values() if result_path(out, u).exists()
-            or (keep and u.kind == "eval" and (keep / f"{u.id}.json").exists())}
+            or (keep and u.kind == "eval" and kept_path(keep, u).exists())}
     kinds = {"classifier": [], "train": [], "eval": []}
     for u in units.values():
         kinds[u.kind].append(u)
     print(f"study plan: {len(units)} units into {out} "
           f"({len(done)} done), --jobs {args.jobs}, run.threads=1 each")
     print(f"  trainings: {args.steps} steps, batch 32, train.seed 0 (all) and 1 (seed study)")
-    if SUITES[args.suite]["seeds_every_nfe"]:
+    suite = SUITES[args.suite]
+    if suite["seeds_every_nfe"]:
         print(f"  suite {args.suite}: NFE {args.nfe}, train.seed 0 and 1 at each, n = {args.n} "
               "(test split)")
     else:
@@ -347,11 +353,10 @@ def print_plan(args, units):
               f"train.seed 0 and 1, n = {args.seed_n} (test split)")
     print("\n  sampler             NFE target -> sample.steps (actual NFE)")
     for key, (label, overrides, nfe_of, steps_for) in SAMPLERS.items():
-        used = [m[0] for m in SUITES[args.suite]["methods"] if key in m[4]]
+        used = [m[0] for m in suite["methods"] if key in m[4]]
         if not used:
             continue
-        every = SUITES[args.suite]["seeds_every_nfe"]
-        targets = sorted(set(args.nfe) | (set() if every else {args.seed_nfe}))
+        targets = sorted(set(args.nfe) | (set() if suite["seeds_every_nfe"] else {args.seed_nfe}))
         cells = ", ".join(f"{t} -> {steps_for(t)} ({nfe_of(steps_for(t))})" for t in targets)
         print(f"  {label:24s} {cells}   [{' '.join(overrides)}; {', '.join(used)}]")
     print()
@@ -492,7 +497,7 @@ class Campaign:
             return
         write_json_atomically(result_path(self.out, u), result)
         if self.keep and u.kind == "eval":
-            write_json_atomically(self.keep / f"{u.id}.json", result)
+            write_json_atomically(kept_path(self.keep, u), result)
         if self.keep and u.kind == "classifier":
             self.check_classifier(u.run_dir / "classifier.pt")
         status = result.get("status", "ok")

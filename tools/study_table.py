@@ -187,7 +187,8 @@ def main():
 
     def two_seed_table(seed_nfe, seed_n):
         """Mean (seed 0 / seed 1) per method and sampler; the best FID mean per method."""
-        print(f"\n### {seed_nfe} network evaluations, two training seeds (n = {seed_n}, test split)\n")
+        print(f"\n### {seed_nfe} network evaluations, two training seeds "
+              f"(n = {seed_n}, test split)\n")
         print("Each cell: the mean of the two seeds (seed 0 / seed 1).\n")
         print(row(header))
         print(row(["---"] * len(header)))

@@ -76,7 +76,8 @@ class SuiteTest(unittest.TestCase):
         evals = [u for u in units.values() if u.kind == "eval"]
         self.assertEqual(len(evals), 3 * 4 * 2)
         for u in evals:
-            self.assertEqual(u.info["nfe"], u.info["nfe_target"])  # Heun: 2 * steps - 1 hits 9, 17, 35, 63
+            # EDM's Heun costs 2 * steps + 1: every target (9, 17, 35, 63) is hit.
+            self.assertEqual(u.info["nfe"], u.info["nfe_target"])
             self.assertIn('sample.sampler="heun"', u.command)
         self.assertEqual({u.info["seed"] for u in evals}, {0, 1})
         self.assertEqual(sum(u.kind == "train" for u in units.values()), 3 * 2)
