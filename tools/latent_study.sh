@@ -31,6 +31,12 @@ while [[ $# -gt 0 ]]; do
   esac
 done
 [[ -n "$out" ]] || { echo "latent_study: --out DIR is required" >&2; exit 2; }
+for m in $methods; do
+  case "$m" in
+    ve | flow_matching | perona_malik) ;;
+    *) echo "latent_study: unknown method $m (ve, flow_matching, perona_malik)" >&2; exit 2 ;;
+  esac
+done
 mkdir -p "$out"
 out="$(cd "$out" && pwd)"
 
@@ -90,7 +96,6 @@ overrides() {
     flow_matching) echo 'process.file="ve.spde"' 'train.objective="flow_matching"' \
       'sample.integrator="heun"' ;;
     perona_malik) echo 'sample.sampler="auto"' ;;
-    *) echo "latent_study: unknown method $1 (ve, flow_matching, perona_malik)" >&2; return 2 ;;
   esac
 }
 sample_steps() { if [[ $1 == flow_matching ]]; then echo $(((nfe + 1) / 2)); else echo $((nfe - 1)); fi; }
