@@ -283,6 +283,7 @@ class Trainer {
     parameterisation_ =
         choose_parameterisation(config_.model.parameterisation, choice_.kind, *model_);
     fingerprint_ = process_fingerprint(process_, model_->flow_scheme());
+    require_process_clock();
     if (!process_.learnables.empty()) make_schedule_trainer();
 
     torch::manual_seed(config_.train.seed);
@@ -855,6 +856,24 @@ class Trainer {
   [[nodiscard]] at::Tensor prior_fit_images() const {
     const std::int64_t n = std::min<std::int64_t>(config_.train.prior_fit_images, data_.size());
     return runtime::to_float(data_.images.narrow(0, 0, n), data_.range).to(device_);
+  }
+
+  /// EDM's time input and time sampling read the process's noise level σ(t).
+  /// Flow matching's t is its own interpolation time (x_t = (1 − t) x₀ + t ε),
+  /// not the process's, so they would hand the network ln σ of an unrelated
+  /// time, and ln 0 = −∞ at its data end: refused before the first step.
+  void require_process_clock() const {
+    if (choice_.kind != ObjectiveKind::flow_matching) return;
+    const bool log_sigma = config_.model.time_input == config::TimeInput::log_sigma;
+    const bool log_normal = config_.train.time_sampling == config::TimeSampling::log_normal;
+    if (!log_sigma && !log_normal) return;
+    throw std::runtime_error(fmt::format(
+        "{} = \"{}\" reads the process's noise level σ(t), and train.objective = "
+        "\"flow_matching\" trains on its own interpolation time, not the process's: use {} = "
+        "\"{}\" with flow matching",
+        log_sigma ? "model.time_input" : "train.time_sampling",
+        log_sigma ? "log_sigma" : "log_normal",
+        log_sigma ? "model.time_input" : "train.time_sampling", log_sigma ? "time" : "uniform"));
   }
 
   /// The knots' trainer, or a refusal naming why they cannot train here

@@ -10,15 +10,20 @@
 #include <catch2/catch.hpp>
 #include <cmath>
 #include <cstdint>
+#include <filesystem>
+#include <sstream>
+#include <string>
 #include <vector>
 
 #include "library_model.hpp"
 #include "runtime/process/preconditioner.hpp"
+#include "runtime/run/train_run.hpp"
 #include "runtime/sampling/sigma_clock.hpp"
 #include "runtime/spectral/linear_process.hpp"
 #include "runtime/training/network_score.hpp"
 #include "runtime/training/objective.hpp"
 #include "test_support.hpp"
+#include "tiny_run.hpp"
 
 namespace {
 
@@ -114,4 +119,29 @@ TEST_CASE("edm: log-normal training noise levels have EDM's P_mean and P_std", "
   for (const double t : sr::log_normal_times(1000, 0.1, 1.0, -1.2, 1.2, identity, 5, 18)) {
     CHECK((t >= 0.1 && t <= 1.0));
   }
+}
+
+// Flow matching trains on its own interpolation time, not the process's, so
+// EDM's σ-reading keys would feed the network ln σ of an unrelated time (and
+// ln 0 at the data end). Each is refused before training, naming the key and
+// its fix; the same run with the defaults trains (so the refusal is the key's).
+TEST_CASE("edm: log_sigma and log_normal with flow matching are refused, naming the key",
+          "[runtime][edm]") {
+  spdec::test::torch_setup();
+  namespace fs = std::filesystem;
+  const fs::path root = spdec::test::temp_dir("edm-flow-matching");
+  const std::string flow = "train.objective=\"flow_matching\"";
+  const std::vector<std::vector<std::string>> refused{{flow, "model.time_input=\"log_sigma\""},
+                                                      {flow, "train.time_sampling=\"log_normal\""}};
+  const std::vector<std::string> keys{"model.time_input", "train.time_sampling"};
+  std::ostringstream quiet;
+  for (std::size_t k = 0; k < refused.size(); ++k) {
+    spdec::test::Run run = spdec::test::make_run(root / std::to_string(k), "ve.spde", refused[k]);
+    CHECK_THROWS_WITH(sr::run_train(run.config, run.process, quiet),
+                      Catch::Contains(keys[k]) && Catch::Contains("flow_matching"));
+  }
+  spdec::test::Run plain =
+      spdec::test::make_run(root / "plain", "ve.spde", {flow, "train.steps=2"});
+  CHECK(sr::run_train(plain.config, plain.process, quiet).steps == 2);
+  fs::remove_all(root);
 }
