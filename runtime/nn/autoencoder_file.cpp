@@ -4,11 +4,10 @@
 #include <torch/serialize/output-archive.h>
 
 #include <optional>
-#include <sstream>
 #include <stdexcept>
 #include <vector>
 
-#include "runtime/base/atomic_write.hpp"
+#include "runtime/nn/module_file.hpp"
 
 namespace spdec::runtime {
 namespace {
@@ -65,11 +64,7 @@ void save_autoencoder(const std::filesystem::path& file, Autoencoder& net, std::
                                o.image_channels, o.latent_channels, o.factor, o.channels}));
   archive.write("image_side", c10::IValue(image_side));
   archive.write("report", c10::IValue(report));
-  net->to(at::kCPU);
-  net->save(archive);
-  std::ostringstream bytes;
-  archive.save_to(bytes);
-  write_file_atomically(file, bytes.str());
+  save_module_file(file, archive, *net);
 }
 
 bool is_spdec_autoencoder(const std::filesystem::path& file) {

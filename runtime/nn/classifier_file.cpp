@@ -3,12 +3,11 @@
 #include <torch/serialize/input-archive.h>
 #include <torch/serialize/output-archive.h>
 
-#include <sstream>
 #include <stdexcept>
 #include <string>
 #include <vector>
 
-#include "runtime/base/atomic_write.hpp"
+#include "runtime/nn/module_file.hpp"
 
 namespace spdec::runtime {
 namespace {
@@ -24,11 +23,7 @@ void save_classifier(const std::filesystem::path& file, Classifier& net, double 
   archive.write("options", c10::IValue(std::vector<std::int64_t>{o.in_channels, o.image_size,
                                                                  o.classes, o.features}));
   archive.write("test_accuracy", c10::IValue(test_accuracy));
-  net->to(at::kCPU);
-  net->save(archive);
-  std::ostringstream bytes;
-  archive.save_to(bytes);
-  write_file_atomically(file, bytes.str());
+  save_module_file(file, archive, *net);
 }
 
 LoadedClassifier load_classifier(const std::filesystem::path& file) {
