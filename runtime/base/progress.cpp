@@ -73,6 +73,7 @@ void Progress::update(std::int64_t done, std::optional<double> value) {
     out_ << "\r" << line(done) << "\033[K" << std::flush;
   } else if (done % every_ == 0 && done < total_) {
     out_ << line(done) << std::endl;
+    printed_ = done;
   }
 }
 
@@ -81,9 +82,14 @@ void Progress::finish() {
   finished_ = true;
   if (terminal_) {
     out_ << "\r" << line(done_) << "\033[K\n" << std::flush;
-  } else {
+  } else if (printed_ != done_) {
     out_ << line(done_) << std::endl;
   }
+}
+
+void Progress::break_line() {
+  if (!terminal_ || finished_) return;
+  out_ << "\r" << line(done_) << "\033[K\n" << std::flush;
 }
 
 }  // namespace spdec::runtime

@@ -21,6 +21,11 @@ class Progress {
   void update(std::int64_t done, std::optional<double> value = std::nullopt);
   /// Ends the line (terminal) or prints the last plain line.
   void finish();
+  /// Lets a message be printed between updates: ends the bar's line
+  /// (terminal; the next update draws a new one) and prints nothing in plain
+  /// output, whose lines are whole already. The progress goes on, and
+  /// finish() still prints its last line.
+  void break_line();
 
   /// Whether stderr is a terminal (and TERM is not "dumb").
   [[nodiscard]] static bool stderr_is_terminal();
@@ -41,6 +46,9 @@ class Progress {
   std::int64_t done_ = 0;
   std::optional<double> value_;
   bool finished_ = false;
+  /// The last step whose plain line update() printed (finish() does not
+  /// print it twice).
+  std::int64_t printed_ = -1;
 };
 
 }  // namespace spdec::runtime

@@ -542,7 +542,7 @@ class Trainer {
       if (progress) progress->update(step_, result.loss);
       if (progress && schedule_ &&
           step_ % std::max<std::int64_t>(config_.train.log_every, 1) == 0) {
-        progress->finish();
+        progress->break_line();
         log_ << "train: step " << step_ << " knots " << schedule_->summary() << " (schedule loss "
              << fmt::format("{:.4g}", result.schedule_loss) << ")" << std::endl;
       }
@@ -551,7 +551,7 @@ class Trainer {
         if (ranks_.is_root()) save();
       }
       if (config_.train.sample_every > 0 && step_ % config_.train.sample_every == 0) {
-        if (progress) progress->finish();
+        if (progress) progress->break_line();
         sample_grid();
       }
       if (result.stop) {
