@@ -2,13 +2,13 @@
 // printed between updates (the knots, a sample grid) sits on its own line,
 // and every step's line is printed once, the last one included, in plain
 // output (a log file) and on a terminal.
+#include "runtime/base/progress.hpp"
+
 #include <catch2/catch.hpp>
 #include <cstdint>
 #include <sstream>
 #include <string>
 #include <vector>
-
-#include "runtime/base/progress.hpp"
 
 namespace {
 
@@ -60,8 +60,7 @@ TEST_CASE("progress: plain output prints each step's line once around messages",
   CHECK(lines[5].rfind("train 300/300 ", 0) == 0);
 }
 
-TEST_CASE("progress: on a terminal every message starts a line of its own",
-          "[runtime][progress]") {
+TEST_CASE("progress: on a terminal every message starts a line of its own", "[runtime][progress]") {
   const std::string text = run(true);
   for (const std::int64_t step : {100, 200, 300}) {
     const std::string message = "knots at " + std::to_string(step);
