@@ -5,6 +5,7 @@
 
 #include <array>
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <iostream>
@@ -22,6 +23,22 @@ std::filesystem::path sibling(const std::string& name) {
   return error ? std::filesystem::path(name) : self.parent_path() / name;
 }
 
+/// libgomp's idle threads spin about 300,000 times before they sleep, which
+/// pays when a process has the cores to itself and collapses when two
+/// OpenMP processes share them: each spins on a core the other needs.
+/// Measured on a 2-core machine (docs/results.md, "OpenMP threads on shared
+/// cores"; quickstart training, 2 threads, ms per step): alone 94-97 with
+/// libgomp's default, 100-103 with 1000 spins, 159-165 with
+/// OMP_WAIT_POLICY=PASSIVE; two runs at once 675-958 with the default,
+/// 331-359 with 1000 spins. So 1000 spins (what libgomp itself uses when it
+/// sees more threads than CPUs, which it cannot see across processes) is
+/// the default of `spdec run`; a user's GOMP_SPINCOUNT or OMP_WAIT_POLICY
+/// is kept.
+void default_openmp_spin() {
+  if (std::getenv("GOMP_SPINCOUNT") != nullptr || std::getenv("OMP_WAIT_POLICY") != nullptr) return;
+  ::setenv("GOMP_SPINCOUNT", "1000", 0);
+}
+
 int exec_run(const std::vector<std::string>& arguments) {
   const std::filesystem::path program = sibling("spdec-run");
   if (!std::filesystem::exists(program)) {
@@ -36,6 +53,7 @@ int exec_run(const std::vector<std::string>& arguments) {
   argv.reserve(argv_storage.size() + 1);
   for (std::string& argument : argv_storage) argv.push_back(argument.data());
   argv.push_back(nullptr);
+  default_openmp_spin();
   ::execv(program.c_str(), argv.data());
   std::cerr << "spdec run: cannot execute " << program.string() << ": " << std::strerror(errno)
             << "\n";
