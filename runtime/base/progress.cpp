@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cstdlib>
 #include <string_view>
 #include <utility>
@@ -36,7 +37,7 @@ bool Progress::stderr_is_terminal() {
 }
 
 std::string Progress::clock(double seconds) {
-  const auto s = static_cast<std::int64_t>(std::max(seconds, 0.0) + 0.5);
+  const std::int64_t s = std::llround(std::max(seconds, 0.0));
   if (s >= 3600) return fmt::format("{}:{:02}:{:02}", s / 3600, (s / 60) % 60, s % 60);
   return fmt::format("{}:{:02}", s / 60, s % 60);
 }
