@@ -3,10 +3,13 @@
 #include <ATen/autocast_mode.h>
 #include <fmt/format.h>
 #include <fmt/ranges.h>
-#include <torch/nn/utils/clip_grad.h>
 #include <torch/optim/adam.h>
 #include <torch/utils.h>
 #include <torch/version.h>
+
+// LibTorch 1.13's clip_grad.h names Tensor without including its header, so
+// it comes after the others (a build without the precompiled header).
+#include <torch/nn/utils/clip_grad.h>
 
 #include <atomic>
 #include <chrono>
