@@ -27,8 +27,8 @@ namespace spdec::runtime {
 [[nodiscard]] double reference_sigma(const LinearProcess& process, double t);
 
 /// The t in [lo, hi] with σ̄(t) = sigma (σ̄ is non-decreasing for a VE
-/// process), by bisection to the last representable t; sigma outside
-/// [σ̄(lo), σ̄(hi)] gives lo or hi.
+/// process) to a relative 1e-14 in σ̄ or the last representable t, by the
+/// Illinois method on ln σ̄; sigma outside [σ̄(lo), σ̄(hi)] gives lo or hi.
 [[nodiscard]] double time_of_sigma(const LinearProcess& process, double sigma, double lo,
                                    double hi);
 

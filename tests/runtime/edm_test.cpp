@@ -55,6 +55,34 @@ TEST_CASE("edm: edm.spde's noise level is its time, from 0.002 to 80", "[runtime
   }
 }
 
+// time_of_sigma stops at a relative 1e-14 of σ̄ (sigma_clock.cpp); 1e-13
+// leaves room for the rounding of σ̄ itself (a mean of integrated
+// variances). ve.spde's σ̄(t) = σ_min (σ_max/σ_min)^t is not the identity,
+// so the secant steps have something to find.
+TEST_CASE("edm: time_of_sigma inverts the reference noise level to 1e-13", "[runtime][edm]") {
+  spdec::test::torch_setup(20261207, 1);
+  for (const char* spde : {"edm.spde", "ve.spde"}) {
+    auto model = spdec::test::library_model(spde, kSide);
+    const sr::LinearProcess& linear = *model->linear();
+    const double lo = model->start_time();
+    const double hi = model->end_time();
+    const double sigma_lo = sr::reference_sigma(linear, lo);
+    const double sigma_hi = sr::reference_sigma(linear, hi);
+    double previous = lo;
+    for (int i = 1; i < 40; ++i) {
+      const double sigma = sigma_lo * std::pow(sigma_hi / sigma_lo, i / 40.0);
+      const double t = sr::time_of_sigma(linear, sigma, lo, hi);
+      INFO(spde << " sigma " << sigma);
+      CHECK(sr::reference_sigma(linear, t) / sigma == Approx(1.0).margin(1e-13));
+      CHECK(t > previous);
+      previous = t;
+    }
+    // Outside the range: the ends.
+    CHECK(sr::time_of_sigma(linear, 0.5 * sigma_lo, lo, hi) == lo);
+    CHECK(sr::time_of_sigma(linear, 2.0 * sigma_hi, lo, hi) == hi);
+  }
+}
+
 TEST_CASE("edm: the sigma_data preconditioning of an isotropic process is EDM's",
           "[runtime][edm]") {
   spdec::test::torch_setup(20261207, 1);
