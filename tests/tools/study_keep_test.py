@@ -74,13 +74,15 @@ class SuiteTest(unittest.TestCase):
     def test_the_schedules_suite_has_both_seeds_at_every_nfe(self):
         units = plan("/nonexistent", methods=(), suite="schedules", nfe=(9, 17, 35, 63))
         evals = [u for u in units.values() if u.kind == "eval"]
-        self.assertEqual(len(evals), 3 * 4 * 2)
+        methods = len(study.SCHEDULE_METHODS)  # EDM, its ε-network control, two knot settings
+        self.assertEqual(methods, 4)
+        self.assertEqual(len(evals), methods * 4 * 2)
         for u in evals:
             # EDM's Heun costs 2 * steps + 1: every target (9, 17, 35, 63) is hit.
             self.assertEqual(u.info["nfe"], u.info["nfe_target"])
             self.assertIn('sample.sampler="heun"', u.command)
         self.assertEqual({u.info["seed"] for u in evals}, {0, 1})
-        self.assertEqual(sum(u.kind == "train" for u in units.values()), 3 * 2)
+        self.assertEqual(sum(u.kind == "train" for u in units.values()), methods * 2)
 
 
 if __name__ == "__main__":
