@@ -76,11 +76,14 @@ class SuiteTest(unittest.TestCase):
         evals = [u for u in units.values() if u.kind == "eval"]
         methods = len(study.SCHEDULE_METHODS)  # EDM, its ε-network control, two knot settings
         self.assertEqual(methods, 4)
-        self.assertEqual(len(evals), methods * 4 * 2)
+        # Two samplers each: EDM's Heun and the exact posterior sampler.
+        self.assertEqual(len(evals), methods * 2 * 4 * 2)
+        heun = [u for u in evals if 'sample.sampler="heun"' in u.command]
+        self.assertEqual(len(heun), methods * 4 * 2)
         for u in evals:
-            # EDM's Heun costs 2 * steps + 1: every target (9, 17, 35, 63) is hit.
+            # EDM's Heun costs 2 * steps + 1, the posterior sampler steps + 1:
+            # every target (9, 17, 35, 63) is hit.
             self.assertEqual(u.info["nfe"], u.info["nfe_target"])
-            self.assertIn('sample.sampler="heun"', u.command)
         self.assertEqual({u.info["seed"] for u in evals}, {0, 1})
         self.assertEqual(sum(u.kind == "train" for u in units.values()), methods * 2)
 
