@@ -216,8 +216,35 @@ def main():
             print(floor)
         return fid_means
 
+    def fid_over_nfe():
+        """One row per method and sampler, one column per NFE: FID as the
+        two-seed mean (seed 0 / seed 1), and the rough share of each seed."""
+        print("\n### FID over NFE (n = {}, test split)\n".format(settings["n"]))
+        print("Each cell: FID, the mean of the two seeds (seed 0 / seed 1); "
+              "rough share per seed in brackets.\n")
+        nfes = settings["nfe"]
+        print(row(["method", "sampler", *[f"NFE {nfe}" for nfe in nfes]]))
+        print(row(["---"] * (2 + len(nfes))))
+        keys = []
+        for u in evals:
+            if (u["method"], u["sampler"]) not in keys:
+                keys.append((u["method"], u["sampler"]))
+        for method, sampler in keys:
+            cells = []
+            for nfe in nfes:
+                rs = [next((results[u["unit"]] for u in evals
+                            if (u["method"], u["sampler"], u["nfe_target"], u["seed"]) ==
+                            (method, sampler, nfe, seed)), None) for seed in (0, 1)]
+                vs = [value(r, "fid") for r in rs]
+                mean = sum(vs) / 2 if None not in vs else None
+                rough = " / ".join(counts(r)[1] for r in rs)
+                cells.append(f"{fmt(mean, 1)} ({fmt(vs[0], 1)} / {fmt(vs[1], 1)}) [{rough}]")
+            print(row([names[method], labels[sampler], *cells]))
+
     if settings.get("suite") == "schedules":
-        # Both seeds at every NFE: one two-seed table per NFE, no Table 1.
+        # Both seeds at every NFE: the summary, then one two-seed table per
+        # NFE; no Table 1.
+        fid_over_nfe()
         for nfe in settings["nfe"]:
             two_seed_table(nfe, settings["n"])
         return
