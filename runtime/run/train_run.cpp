@@ -287,6 +287,7 @@ class Trainer {
         choose_parameterisation(config_.model.parameterisation, choice_.kind, *model_);
     fingerprint_ = process_fingerprint(process_, model_->flow_scheme());
     require_process_clock();
+    warn_about_unused_preconditioning();
     if (!process_.learnables.empty()) make_schedule_trainer();
 
     torch::manual_seed(config_.train.seed);
@@ -859,6 +860,22 @@ class Trainer {
   [[nodiscard]] at::Tensor prior_fit_images() const {
     const std::int64_t n = std::min<std::int64_t>(config_.train.prior_fit_images, data_.size());
     return runtime::to_float(data_.images.narrow(0, 0, n), data_.range).to(device_);
+  }
+
+  /// model.preconditioning shapes the denoiser network only: say so when a
+  /// run sets it for an ε-network (e.g. EDM's spec with
+  /// model.parameterisation = "noise"), rather than ignore it silently.
+  void warn_about_unused_preconditioning() const {
+    if (parameterisation_ == Parameterisation::denoiser ||
+        config_.model.preconditioning == config::Preconditioning::automatic) {
+      return;
+    }
+    log_ << fmt::format(
+                "train: warning: model.preconditioning = \"{}\" applies to the denoiser network "
+                "only; this run's network predicts the noise (model.parameterisation = \"{}\"), "
+                "so it is not used",
+                name(config_.model.preconditioning), name(parameterisation_))
+         << std::endl;
   }
 
   /// EDM's time input and time sampling read the process's noise level σ(t).

@@ -173,3 +173,24 @@ TEST_CASE("edm: log_sigma and log_normal with flow matching are refused, naming 
   CHECK(sr::run_train(plain.config, plain.process, quiet).steps == 2);
   fs::remove_all(root);
 }
+
+// model.preconditioning shapes only the denoiser network: a run that sets it
+// for an ε-network is told so in its log; the denoiser run is not.
+TEST_CASE("edm: preconditioning set for an ε-network is reported as unused", "[runtime][edm]") {
+  spdec::test::torch_setup();
+  namespace fs = std::filesystem;
+  const fs::path root = spdec::test::temp_dir("edm-unused-preconditioning");
+  const std::string warning = "model.preconditioning = \"sigma_data\" applies to the denoiser";
+  for (const char* parameterisation : {"noise", "denoiser"}) {
+    spdec::test::Run run =
+        spdec::test::make_run(root / parameterisation, "edm.spde",
+                              {std::string("model.parameterisation=\"") + parameterisation + "\"",
+                               "model.preconditioning=\"sigma_data\"", "train.steps=1"});
+    std::ostringstream log;
+    sr::run_train(run.config, run.process, log);
+    INFO(log.str());
+    CHECK((log.str().find(warning) != std::string::npos) ==
+          (std::string(parameterisation) == "noise"));
+  }
+  fs::remove_all(root);
+}
