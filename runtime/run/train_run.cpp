@@ -901,14 +901,13 @@ class Trainer {
   void make_schedule_trainer() {
     if (config_.train.schedule_lr <= 0) return;
     const std::string where = process_.file ? process_.file->path() : process_.name;
-    if (parameterisation_ != Parameterisation::noise ||
-        choice_.kind == ObjectiveKind::flow_matching) {
+    if (choice_.kind == ObjectiveKind::flow_matching) {
       throw std::runtime_error(fmt::format(
-          "{}: the learnable schedules train with a noise-predicting network (its output is the "
-          "flow the knots' objective needs); this run has objective {} and model.parameterisation "
-          "{}: set model.parameterisation = \"noise\" (and an objective other than "
-          "flow_matching), or train.schedule_lr = 0 to keep the knots at their init",
-          where, name(choice_.kind), name(parameterisation_)));
+          "{}: the learnable schedules train from the network's estimate of the noise (directly, "
+          "or through its denoised estimate); train.objective = \"flow_matching\" trains a "
+          "velocity on its own time: use another objective, or train.schedule_lr = 0 to keep the "
+          "knots at their init",
+          where));
     }
     if (ranks_.size() > 1) {
       throw std::runtime_error(fmt::format(
@@ -933,18 +932,49 @@ class Trainer {
     if (objective_) objective_ = make_objective(choice_.kind, *model_, objective_options_);
   }
 
-  /// One step of the knots on the step's batch, then the model at the new
-  /// knots. The network's flow is −ε̂ (a noise-predicting network's output
-  /// is E[ε | x_t] for x_t = x_0 + M^{1/2} ε). The knots' learning rate
-  /// follows the network's warm-up.
-  double schedule_step(const KeyedDraw& draw, double time_scale, double lr) {
-    const at::Tensor& labels = draw.labels;
+  /// The network's flow φ = E[−ε | x_t] for x_t = x_0 + M^{1/2} ε, which the
+  /// knots' objective reads: −ε̂ for a noise-predicting network; for the
+  /// denoiser M^{−1/2}(D(x_t) − x_t), with the preconditioning's
+  /// coefficients from the current knots' values, so θ-free like the
+  /// network's time input (the related work detaches its network's schedule
+  /// input too). Valid for the step it is made in: refresh_model() replaces
+  /// the model it reads.
+  [[nodiscard]] FlowFunction network_flow(const at::Tensor& labels, double time_scale) {
     UNet& net = net_;
-    const FlowFunction flow = [&net, &labels, time_scale](const at::Tensor& x,
-                                                          const at::Tensor& t) {
-      const at::Tensor time = (t / time_scale).to(x.device(), at::kFloat);
-      return -net->forward(x, time, labels).to(at::kFloat);
+    const config::TimeInput input = config_.model.time_input;
+    ProcessModel& model = *model_;
+    const auto time_of = [&model, input, time_scale](const at::Tensor& t,
+                                                     const std::vector<double>& times,
+                                                     const at::Device& device) {
+      if (input == config::TimeInput::log_sigma) return network_time(model, input, times, device);
+      return (t / time_scale).to(device, at::kFloat);
     };
+    const auto times_of = [](const at::Tensor& t) {
+      const at::Tensor cpu = t.to(at::kCPU, at::kDouble).contiguous();
+      return std::vector<double>(cpu.data_ptr<double>(), cpu.data_ptr<double>() + cpu.numel());
+    };
+    if (parameterisation_ != Parameterisation::denoiser) {
+      return [&net, &labels, time_of, times_of](const at::Tensor& x, const at::Tensor& t) {
+        return -net->forward(x, time_of(t, times_of(t), x.device()), labels).to(at::kFloat);
+      };
+    }
+    const Preconditioner& preconditioner = *preconditioner_;
+    return [&net, &labels, &model, &preconditioner, time_of, times_of](const at::Tensor& x,
+                                                                       const at::Tensor& t) {
+      const std::vector<double> times = times_of(t);
+      const ModeScales scales = model.mode_scales(times);
+      const Preconditioner::State state = preconditioner.at(x, scales);
+      const at::Tensor f = net->forward(state.input(), time_of(t, times, x.device()), labels);
+      return flow_of_denoised(preconditioner.basis(), x, state.denoised(f.to(x.scalar_type())),
+                              scales.s2)
+          .to(at::kFloat);
+    };
+  }
+
+  /// One step of the knots on the step's batch, then the model at the new
+  /// knots. The knots' learning rate follows the network's warm-up.
+  double schedule_step(const KeyedDraw& draw, double time_scale, double lr) {
+    const FlowFunction flow = network_flow(draw.labels, time_scale);
     const double scale = config_.train.lr > 0 ? lr / config_.train.lr : 1.0;
     const double loss = schedule_->step(flow, draw.draw.x0, static_cast<std::uint64_t>(step_),
                                         config_.train.schedule_lr * scale);

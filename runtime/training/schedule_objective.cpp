@@ -10,6 +10,11 @@ at::Tensor per_sample_sum(const at::Tensor& x) { return x.flatten(1).sum(1); }
 
 }  // namespace
 
+at::Tensor flow_of_denoised(const SpectralBasis& basis, const at::Tensor& xt,
+                            const at::Tensor& denoised, const at::Tensor& variance) {
+  return basis.multiply(denoised - xt, at::rsqrt(variance));
+}
+
 ScheduleTerms schedule_terms(const LearnableModes& modes, const LearnedSchedules& schedules,
                              const SpectralBasis& basis, const FlowFunction& flow,
                              const ScheduleDraw& draw, double offset) {

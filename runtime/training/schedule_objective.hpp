@@ -66,6 +66,13 @@ struct ScheduleTerms {
                                            const SpectralBasis& basis, const FlowFunction& flow,
                                            const ScheduleDraw& draw, double offset);
 
+/// The flow φ = E[−ε | x_t] that a denoiser's estimate D(x_t) implies for
+/// x_t = x_0 + M^{1/2} ε: φ = M^{−1/2}(D(x_t) − x_t), mode by mode (a
+/// denoiser network trains the knots through it). `variance` is M per mode,
+/// [B, 1 or C, H, W] double; differentiable in `xt` and `denoised`.
+[[nodiscard]] at::Tensor flow_of_denoised(const SpectralBasis& basis, const at::Tensor& xt,
+                                          const at::Tensor& denoised, const at::Tensor& variance);
+
 /// `count` directions uniform on each sample's unit sphere, shaped like
 /// `like`, from a CPU generator seeded with `seed` (a resume draws the same).
 [[nodiscard]] std::vector<at::Tensor> sphere_probes(const at::Tensor& like, int count,

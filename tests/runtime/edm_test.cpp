@@ -22,6 +22,7 @@
 #include "runtime/spectral/linear_process.hpp"
 #include "runtime/training/network_score.hpp"
 #include "runtime/training/objective.hpp"
+#include "runtime/training/schedule_objective.hpp"
 #include "test_support.hpp"
 #include "tiny_run.hpp"
 
@@ -81,6 +82,31 @@ TEST_CASE("edm: time_of_sigma inverts the reference noise level to 1e-13", "[run
     CHECK(sr::time_of_sigma(linear, 0.5 * sigma_lo, lo, hi) == lo);
     CHECK(sr::time_of_sigma(linear, 2.0 * sigma_hi, lo, hi) == hi);
   }
+}
+
+// A denoiser network trains learnable knots through the flow its estimate
+// implies, φ = M^{−1/2}(D − x). For data N(0, σ_d² I) the optimal flow is
+// −E[ε | x] = −√M x / (σ_d² + M) per mode, and the sigma_data
+// preconditioning with F = 0 is exactly the optimal denoiser (the Wiener
+// filter c_skip x): the composition must give that flow. All in double: a
+// few 8×8 DCT round trips, so 1e-12 of the flow's size is rounding.
+TEST_CASE("edm: the denoiser's flow M^(-1/2) (D - x) is the optimal flow on Gaussian data",
+          "[runtime][edm][knots]") {
+  spdec::test::torch_setup(20261207, 1);
+  auto model = spdec::test::library_model("edm.spde", kSide);
+  const sr::SpectralBasis& basis = model->linear()->basis();
+  const sr::Preconditioner preconditioner(sr::sigma_data_spectrum(basis, 1, kSigmaData));
+  const std::vector<double> times{0.01, 0.5, 3.0, 40.0};
+  const sr::ModeScales scales = model->mode_scales(times);
+  at::Generator generator = at::make_generator<at::CPUGeneratorImpl>(5);
+  const at::Tensor x = at::randn({4, 1, kSide, kSide}, generator, spdec::test::f64()) * 3.0;
+  const sr::Preconditioner::State state = preconditioner.at(x, scales);
+  const at::Tensor denoised = state.denoised(at::zeros_like(x));
+  const at::Tensor flow = sr::flow_of_denoised(basis, x, denoised, scales.s2);
+  const at::Tensor variance = scales.s2.to(at::kDouble);
+  const at::Tensor expected =
+      basis.multiply(x, -at::sqrt(variance) / (kSigmaData * kSigmaData + variance));
+  CHECK(spdec::test::max_abs_diff(flow, expected) <= 1e-12 * expected.abs().max().item<double>());
 }
 
 TEST_CASE("edm: the sigma_data preconditioning of an isotropic process is EDM's",

@@ -125,14 +125,29 @@ TEST_CASE("train: a resumed run continues the knots bit for bit", "[knots][train
   fs::remove_all(resumed_root);
 }
 
-TEST_CASE("train: learnable schedules with a denoiser network are refused, naming the fix",
+TEST_CASE("train: learnable schedules train with a denoiser network too, monotone",
           "[knots][train]") {
   spdec::test::torch_setup();
   const fs::path root = temp_dir("knots-denoiser");
-  Run run = make_run(root, "two_subspace.spde",
-                     {"model.parameterisation=\"denoiser\"", "train.schedule_lr=0.05"});
-  CHECK_THROWS_WITH(spdec::runtime::run_train(run.config, run.process, quiet),
-                    Catch::Contains("two_subspace.spde") &&
-                        Catch::Contains("model.parameterisation = \"noise\""));
+  Run run = make_run(
+      root, "two_subspace.spde",
+      {"model.parameterisation=\"denoiser\"", "train.schedule_lr=0.05", "train.schedule_probes=2"});
+  const auto summary = spdec::runtime::run_train(run.config, run.process, quiet);
+  CHECK(summary.steps == 12);
+  REQUIRE(summary.knots.size() == 2);
+  double moved = 0;
+  for (std::size_t i = 0; i < 2; ++i) {
+    const std::vector<double>& init = run.process.learnables[i].init_values;
+    REQUIRE(summary.knots[i].size() == init.size());
+    for (std::size_t k = 0; k < init.size(); ++k) {
+      CHECK(summary.knots[i][k] > 0);
+      if (k + 1 < init.size()) CHECK(summary.knots[i][k] < summary.knots[i][k + 1]);
+      moved = std::max(moved, std::abs(std::log(summary.knots[i][k] / init[k])));
+    }
+  }
+  const std::vector<double> losses = logged(run.config.run.dir, "schedule_loss");
+  REQUIRE(losses.size() == 12);
+  for (const double loss : losses) CHECK(std::isfinite(loss));
+  CHECK(moved > 1e-3);
   fs::remove_all(root);
 }
