@@ -139,9 +139,11 @@ PRIORITY = ("heat", "perona_malik", "ve", "vp", "flow_matching", "edge_preservin
 # "Variational trajectory optimization of anisotropic diffusion schedules",
 # arXiv:2602.19512): EDM against the two-subspace schedule with its initial
 # and with its learned knots, the same network and budget, EDM's Heun at
-# NFE 9, 17, 35, 63, two training seeds at every NFE. The knots train with an
-# ε-network only (docs/learnable_schedules.md), so EDM with an ε-network is the
-# control that separates the schedule from the parameterisation. Every method
+# NFE 9, 17, 35, 63, two training seeds at every NFE. The two-subspace
+# schedule twice: with an ε-network (its first form) and with EDM's own
+# network (the preconditioned denoiser, c_noise, log-normal σ's, EDM's loss
+# weight), so that against EDM only the schedule differs; EDM with an
+# ε-network separates the parameterisation from the schedule. Every method
 # is also sampled with the exact posterior sampler: with the ε-network the
 # deterministic samplers left rough samples (two-subspace, initial knots,
 # 256 samples at NFE 35: Heun 30 %, the exponential integrator 9 %, the
@@ -150,6 +152,11 @@ PRIORITY = ("heat", "perona_malik", "ve", "vp", "flow_matching", "edge_preservin
 # beside other work (about 20 since time_of_sigma's Illinois steps), the
 # two-subspace schedule 12 with its initial knots and about 76 learning them
 # (a Hessian-vector product per step).
+# EDM's network and training times (specs/fmnist_edm.toml) for another process.
+EDM_NETWORK = ['model.parameterisation="denoiser"', 'model.preconditioning="sigma_data"',
+               "model.sigma_data=0.5", 'model.time_input="log_sigma"',
+               'train.time_sampling="log_normal"', "train.p_mean=-1.2", "train.p_std=1.2",
+               'train.weighting="mode"']
 SCHEDULE_METHODS = [
     ("edm", "EDM (Karras et al.)", "specs/fmnist_edm.toml", [], ["edm_heun", "posterior"], 20),
     ("two_subspace_init", "two-subspace, initial knots", "specs/fmnist_two_subspace.toml",
@@ -158,6 +165,11 @@ SCHEDULE_METHODS = [
      ["edm_heun", "posterior"], 76),
     ("edm_noise", "EDM, ε-network", "specs/fmnist_edm.toml", ['model.parameterisation="noise"'],
      ["edm_heun", "posterior"], 12),
+    ("two_subspace_edm_init", "two-subspace, EDM's network, initial knots",
+     "specs/fmnist_two_subspace.toml", EDM_NETWORK + ["train.schedule_lr=0"],
+     ["edm_heun", "posterior"], 25),
+    ("two_subspace_edm", "two-subspace, EDM's network, learned knots",
+     "specs/fmnist_two_subspace.toml", EDM_NETWORK, ["edm_heun", "posterior"], 90),
 ]
 # suite -> its methods, their order, and the defaults of --nfe and --n;
 # seeds_every_nfe: both training seeds at every NFE (no separate seed study).
@@ -165,7 +177,8 @@ SUITES = {
     "processes": {"methods": METHODS, "priority": PRIORITY, "nfe": "20,50,100,200", "n": 1000,
                   "seeds_every_nfe": False},
     "schedules": {"methods": SCHEDULE_METHODS,
-                  "priority": ("edm", "two_subspace", "two_subspace_init", "edm_noise"),
+                  "priority": ("edm", "two_subspace", "two_subspace_init", "two_subspace_edm",
+                               "two_subspace_edm_init", "edm_noise"),
                   "nfe": "9,17,35,63", "n": 2000, "seeds_every_nfe": True},
 }
 METRICS = '["fid","kid","is","precision_recall"]'

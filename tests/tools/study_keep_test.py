@@ -74,8 +74,9 @@ class SuiteTest(unittest.TestCase):
     def test_the_schedules_suite_has_both_seeds_at_every_nfe(self):
         units = plan("/nonexistent", methods=(), suite="schedules", nfe=(9, 17, 35, 63))
         evals = [u for u in units.values() if u.kind == "eval"]
-        methods = len(study.SCHEDULE_METHODS)  # EDM, its ε-network control, two knot settings
-        self.assertEqual(methods, 4)
+        # EDM, its ε-network control, two knot settings with each network
+        methods = len(study.SCHEDULE_METHODS)
+        self.assertEqual(methods, 6)
         # Two samplers each: EDM's Heun and the exact posterior sampler.
         self.assertEqual(len(evals), methods * 2 * 4 * 2)
         heun = [u for u in evals if 'sample.sampler="heun"' in u.command]
