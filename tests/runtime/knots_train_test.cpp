@@ -44,6 +44,22 @@ std::vector<double> logged(const fs::path& run_dir, const std::string& key) {
   return values;
 }
 
+/// Checks that every trained knot is positive and increasing; returns how far
+/// the knots moved from their init (the largest |log(knot / init)|).
+double checked_knots(const Run& run, const std::vector<std::vector<double>>& knots) {
+  double moved = 0;
+  for (std::size_t i = 0; i < knots.size(); ++i) {
+    const std::vector<double>& init = run.process.learnables[i].init_values;
+    REQUIRE(knots[i].size() == init.size());
+    for (std::size_t k = 0; k < init.size(); ++k) {
+      CHECK(knots[i][k] > 0);
+      if (k + 1 < init.size()) CHECK(knots[i][k] < knots[i][k + 1]);
+      moved = std::max(moved, std::abs(std::log(knots[i][k] / init[k])));
+    }
+  }
+  return moved;
+}
+
 std::ostringstream quiet;
 
 }  // namespace
@@ -57,16 +73,7 @@ TEST_CASE("train: learnable schedules train with the network, monotone, and are 
   const auto summary = spdec::runtime::run_train(run.config, run.process, log);
   CHECK(summary.steps == 12);
   REQUIRE(summary.knots.size() == 2);
-  double moved = 0;
-  for (std::size_t i = 0; i < 2; ++i) {
-    const std::vector<double>& init = run.process.learnables[i].init_values;
-    REQUIRE(summary.knots[i].size() == init.size());
-    for (std::size_t k = 0; k < init.size(); ++k) {
-      CHECK(summary.knots[i][k] > 0);
-      if (k + 1 < init.size()) CHECK(summary.knots[i][k] < summary.knots[i][k + 1]);
-      moved = std::max(moved, std::abs(std::log(summary.knots[i][k] / init[k])));
-    }
-  }
+  const double moved = checked_knots(run, summary.knots);
   INFO(log.str());
   CHECK(moved > 1e-3);
   CHECK(fs::file_size(fs::path(run.config.run.dir) / "schedules.png") > 0);
@@ -135,16 +142,7 @@ TEST_CASE("train: learnable schedules train with a denoiser network too, monoton
   const auto summary = spdec::runtime::run_train(run.config, run.process, quiet);
   CHECK(summary.steps == 12);
   REQUIRE(summary.knots.size() == 2);
-  double moved = 0;
-  for (std::size_t i = 0; i < 2; ++i) {
-    const std::vector<double>& init = run.process.learnables[i].init_values;
-    REQUIRE(summary.knots[i].size() == init.size());
-    for (std::size_t k = 0; k < init.size(); ++k) {
-      CHECK(summary.knots[i][k] > 0);
-      if (k + 1 < init.size()) CHECK(summary.knots[i][k] < summary.knots[i][k + 1]);
-      moved = std::max(moved, std::abs(std::log(summary.knots[i][k] / init[k])));
-    }
-  }
+  const double moved = checked_knots(run, summary.knots);
   const std::vector<double> losses = logged(run.config.run.dir, "schedule_loss");
   REQUIRE(losses.size() == 12);
   for (const double loss : losses) CHECK(std::isfinite(loss));
