@@ -274,6 +274,13 @@ def build_plan(args):
             raise SystemExit(f"study: NFE {nfe} is too small for the {sampler} sampler")
         uid = f"eval/{key}_{sampler}_nfe{nfe}_seed{seed}_n{n}"
         if uid in units:
+            # The same eval asked for twice (a sweep NFE that is also the seed
+            # study's) is one unit; another method and sampler spelling the
+            # same name (method "a_b" with sampler "c", method "a" with "b_c")
+            # would silently lose one of them.
+            if (units[uid].info["method"], units[uid].info["sampler"]) != (key, sampler):
+                raise SystemExit(f"study: {uid} names two evals ({units[uid].info['method']} with "
+                                 f"{units[uid].info['sampler']}, {key} with {sampler}): rename one")
             return
         train = train_unit(i, seed)
         u = Unit(uid, "eval", (1 if seed == 0 else 4, priority[key], phase, nfe), [train, *cls_deps],
