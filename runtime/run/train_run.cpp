@@ -676,15 +676,12 @@ class Trainer {
   /// The objective's loss of `net` on `batch` (autocast when configured).
   at::Tensor objective_loss(UNet& net, const KeyedDraw& batch, double time_scale) const {
     const at::Tensor& labels = batch.labels;
-    const bool log_sigma = config_.model.time_input == config::TimeInput::log_sigma;
+    const config::TimeInput input = config_.model.time_input;
     ProcessModel& model = *model_;
-    const Network network = [&net, time_scale, &labels, log_sigma, &model](const at::Tensor& x,
-                                                                           const at::Tensor& t) {
-      if (!log_sigma) return net->forward(x, t / time_scale, labels).to(at::kFloat);
-      const at::Tensor cpu = t.to(at::kCPU, at::kDouble).contiguous();
-      const std::vector<double> times(cpu.data_ptr<double>(), cpu.data_ptr<double>() + cpu.numel());
-      const at::Tensor input = network_time(model, config::TimeInput::log_sigma, times, t.device());
-      return net->forward(x, input, labels).to(at::kFloat);
+    const Network network = [&net, time_scale, &labels, input, &model](const at::Tensor& x,
+                                                                       const at::Tensor& t) {
+      const at::Tensor time = network_time(model, input, t, time_scale, t.device());
+      return net->forward(x, time, labels).to(at::kFloat);
     };
     const Autocast autocast(device_.is_cuda() && config_.train.mixed_precision);
     return objective_->loss(network, batch.draw);
@@ -884,16 +881,19 @@ class Trainer {
   /// time, and ln 0 = −∞ at its data end: refused before the first step.
   void require_process_clock() const {
     if (choice_.kind != ObjectiveKind::flow_matching) return;
-    const bool log_sigma = config_.model.time_input == config::TimeInput::log_sigma;
-    const bool log_normal = config_.train.time_sampling == config::TimeSampling::log_normal;
-    if (!log_sigma && !log_normal) return;
-    throw std::runtime_error(fmt::format(
-        "{} = \"{}\" reads the process's noise level σ(t), and train.objective = "
-        "\"flow_matching\" trains on its own interpolation time, not the process's: use {} = "
-        "\"{}\" with flow matching",
-        log_sigma ? "model.time_input" : "train.time_sampling",
-        log_sigma ? "log_sigma" : "log_normal",
-        log_sigma ? "model.time_input" : "train.time_sampling", log_sigma ? "time" : "uniform"));
+    const auto refuse = [](const char* key, const char* value, const char* fix) {
+      throw std::runtime_error(fmt::format(
+          "{0} = \"{1}\" reads the process's noise level σ(t), and train.objective = "
+          "\"flow_matching\" trains on its own interpolation time, not the process's: use {0} = "
+          "\"{2}\" with flow matching",
+          key, value, fix));
+    };
+    if (config_.model.time_input == config::TimeInput::log_sigma) {
+      refuse("model.time_input", "log_sigma", "time");
+    }
+    if (config_.train.time_sampling == config::TimeSampling::log_normal) {
+      refuse("train.time_sampling", "log_normal", "uniform");
+    }
   }
 
   /// The knots' trainer, or a refusal naming why they cannot train here
@@ -943,28 +943,19 @@ class Trainer {
     UNet& net = net_;
     const config::TimeInput input = config_.model.time_input;
     ProcessModel& model = *model_;
-    const auto time_of = [&model, input, time_scale](const at::Tensor& t,
-                                                     const std::vector<double>& times,
-                                                     const at::Device& device) {
-      if (input == config::TimeInput::log_sigma) return network_time(model, input, times, device);
-      return (t / time_scale).to(device, at::kFloat);
-    };
-    const auto times_of = [](const at::Tensor& t) {
-      const at::Tensor cpu = t.to(at::kCPU, at::kDouble).contiguous();
-      return std::vector<double>(cpu.data_ptr<double>(), cpu.data_ptr<double>() + cpu.numel());
-    };
     if (parameterisation_ != Parameterisation::denoiser) {
-      return [&net, &labels, time_of, times_of](const at::Tensor& x, const at::Tensor& t) {
-        return -net->forward(x, time_of(t, times_of(t), x.device()), labels).to(at::kFloat);
+      return [&net, &labels, &model, input, time_scale](const at::Tensor& x, const at::Tensor& t) {
+        const at::Tensor time = network_time(model, input, t, time_scale, x.device());
+        return -net->forward(x, time, labels).to(at::kFloat);
       };
     }
     const Preconditioner& preconditioner = *preconditioner_;
-    return [&net, &labels, &model, &preconditioner, time_of, times_of](const at::Tensor& x,
+    return [&net, &labels, &model, &preconditioner, input, time_scale](const at::Tensor& x,
                                                                        const at::Tensor& t) {
-      const std::vector<double> times = times_of(t);
-      const ModeScales scales = model.mode_scales(times);
+      const ModeScales scales = model.mode_scales(host_times(t));
       const Preconditioner::State state = preconditioner.at(x, scales);
-      const at::Tensor f = net->forward(state.input(), time_of(t, times, x.device()), labels);
+      const at::Tensor time = network_time(model, input, t, time_scale, x.device());
+      const at::Tensor f = net->forward(state.input(), time, labels);
       return flow_of_denoised(preconditioner.basis(), x, state.denoised(f.to(x.scalar_type())),
                               scales.s2)
           .to(at::kFloat);

@@ -36,6 +36,17 @@ at::Tensor network_time(ProcessModel& model, config::TimeInput input, const std:
   return (0.125 * at::log(s2.mean({1, 2, 3}))).to(device, at::kFloat).view({n});
 }
 
+std::vector<double> host_times(const at::Tensor& t) {
+  const at::Tensor cpu = t.to(at::kCPU, at::kDouble).contiguous();
+  return {cpu.data_ptr<double>(), cpu.data_ptr<double>() + cpu.numel()};
+}
+
+at::Tensor network_time(ProcessModel& model, config::TimeInput input, const at::Tensor& t,
+                        double time_scale, const at::Device& device) {
+  if (input == config::TimeInput::time) return (t / time_scale).to(device, at::kFloat);
+  return network_time(model, input, host_times(t), device);
+}
+
 at::Tensor guided_output(UNet& net, const at::Tensor& x, const at::Tensor& time,
                          const at::Tensor& labels, double guidance) {
   const at::Tensor conditional = net->forward(x, time, labels);

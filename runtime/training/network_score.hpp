@@ -28,6 +28,16 @@ namespace spdec::runtime {
 [[nodiscard]] at::Tensor network_time(ProcessModel& model, config::TimeInput input,
                                       const std::vector<double>& t, const at::Device& device);
 
+/// Per-sample times [N] of any dtype and device, as doubles on the host.
+[[nodiscard]] std::vector<double> host_times(const at::Tensor& t);
+
+/// The network's time input during training, for per-sample times t [N]
+/// (any dtype and device): t / time_scale (the training loop's scale) for
+/// "time", EDM's c_noise as above for "log_sigma"; float32 on `device`.
+[[nodiscard]] at::Tensor network_time(ProcessModel& model, config::TimeInput input,
+                                      const at::Tensor& t, double time_scale,
+                                      const at::Device& device);
+
 /// ε̂ with classifier-free guidance: (1 + w) ε̂(x, c) − w ε̂(x, ∅) (Ho &
 /// Salimans 2022); w = 0 is the conditional prediction alone.
 [[nodiscard]] at::Tensor guided_output(UNet& net, const at::Tensor& x, const at::Tensor& time,

@@ -35,8 +35,8 @@ std::filesystem::path sibling(const std::string& name) {
 /// the default of `spdec run`; a user's GOMP_SPINCOUNT or OMP_WAIT_POLICY
 /// is kept.
 void default_openmp_spin() {
-  if (std::getenv("GOMP_SPINCOUNT") != nullptr || std::getenv("OMP_WAIT_POLICY") != nullptr) return;
-  ::setenv("GOMP_SPINCOUNT", "1000", 0);
+  if (std::getenv("OMP_WAIT_POLICY") != nullptr) return;
+  ::setenv("GOMP_SPINCOUNT", "1000", /*overwrite=*/0);  // a user's GOMP_SPINCOUNT stays
 }
 
 int exec_run(const std::vector<std::string>& arguments) {
