@@ -27,6 +27,9 @@ constexpr const char* kPrelude =
 #define SPDEC_RESTRICT __restrict__
 #define SPDEC_INF __builtin_huge_valf()
 #define SPDEC_NAN __builtin_nanf("")
+// Workspaces start on a 64-byte boundary: their row buffers are filled and
+// read in whole aligned vectors (AVX-512's width).
+#define SPDEC_WS_ALLOCA(floats) ((float*)__builtin_alloca_with_align(sizeof(float) * (floats), 512))
 static inline int spdec_clamp(int v, int n) { return v < 0 ? 0 : (v >= n ? n - 1 : v); }
 static inline int spdec_wrap(int v, int n) { const int r = v % n; return r < 0 ? r + n : r; }
 )";
@@ -129,7 +132,11 @@ class RowEmitter {
   }
 
   /// ws: the tags (ring rows, then the padded plane), the ring rows (rows
-  /// of W + 2 RX floats, 16-float multiples), then the padded planes.
+  /// of W + 2 RX floats, 16-float multiples), then the padded planes between
+  /// two guards of zeros (guard_floats()). The ring rows start on 64-byte
+  /// boundaries (the workspace does, SPDEC_WS_ALLOCA), and the guards let the
+  /// padded path fill them in whole vectors: no scalar peel or remainder
+  /// (the scalar remainder of a 66-column fill took half the drift's time).
   [[nodiscard]] std::string workspace_functions() const {
     std::ostringstream out;
     out << "static inline int " << name_ << "_padded(int H, int W) {\n"
@@ -142,8 +149,8 @@ class RowEmitter {
         << "LL * ((W + " << 2 * p_.reach_x << " + 15) & ~15); }\n"
         << "static inline long long " << name_ << "_ws_floats(int H, int W) {\n"
         << "  return " << tag_floats_ << " + " << name_ << "_ring_floats(W) + (" << name_
-        << "_padded(H, W) ? " << planes() << "LL * (H + " << 2 * p_.reach_y << ") * (W + "
-        << 2 * p_.reach_x << ") : 0);\n"
+        << "_padded(H, W) ? 2LL * " << guard_floats() << " + " << planes() << "LL * (H + "
+        << 2 * p_.reach_y << ") * (W + " << 2 * p_.reach_x << ") : 0);\n"
         << "}\n"
         << "static inline void " << name_ << "_ws_init(float* ws) {\n"
         << "  for (int i = 0; i <= " << slots_ << "; ++i) ((long long*)ws)[i] = -1;\n"
@@ -163,10 +170,13 @@ class RowEmitter {
            "int H, int W, int c, float* SPDEC_RESTRICT ws) {\n"
         << reach() << "  const int PH = H + 2 * RY, PW = W + 2 * RX;\n"
         << "  long long* tags = (long long*)ws;\n"
-        << "  float* pu = ws + " << tag_floats_ << " + " << name_ << "_ring_floats(W);\n"
+        << "  float* pu = ws + " << tag_floats_ << " + " << name_ << "_ring_floats(W) + "
+        << guard_floats() << ";\n"
         << "  const long long tag = sample + (long long)c * H * W;\n"
         << "  if (tags[" << slots_ << "] == tag) return pu;\n"
         << "  for (int i = 0; i < " << slots_ << "; ++i) tags[i] = -1;\n"
+        << "  for (int i = 1; i <= " << guard_floats() << "; ++i) pu[-i] = pu[" << planes()
+        << "LL * PH * PW + i - 1] = 0.0f;\n"
         << "  for (int f = 0; f < " << planes() << "; ++f) {\n"
         << "    const float* src = (f == 0 ? u : u0) + sample + (long long)c * H * W;\n"
         << "    float* dst = pu + (long long)f * PH * PW;\n"
@@ -186,26 +196,37 @@ class RowEmitter {
 
   [[nodiscard]] int planes() const { return p_.reads_u0 ? 2 : 1; }
 
+  /// Zeros before and after the padded planes (a 16-float multiple): a
+  /// whole-vector fill of a padded row reads its columns [0, PW rounded up
+  /// to 16) shifted by leaf offsets within ±RX, so up to RX floats before
+  /// the first row and 15 + RX after the last.
+  [[nodiscard]] int guard_floats() const { return (p_.reach_x + 15 + 15) / 16 * 16; }
+
   /// Row r of class j, computed (once per region and thread) at the columns
   /// the interior reads it at, then served from the ring. In bounds: every
   /// column offset of the class plus every leaf offset of its expression is
-  /// a leaf offset of the root, hence within the reach.
+  /// a leaf offset of the root, hence within the reach. `whole` (the padded
+  /// plane): the columns widened to whole aligned vectors, [first & ~15,
+  /// last rounded up to 16), within the ring row's 16-float multiple; their
+  /// reads stay within the plane and its guards, and the extra columns are
+  /// never read.
   [[nodiscard]] std::string buffer_row_function(std::size_t j, std::int32_t first_slot) const {
     const HoistedClass& cls = plan_.classes[j];
     const std::string hj = name_ + "_h" + std::to_string(j);
     std::ostringstream out;
     out << emit_pixel_function(p_, cls.canonical, true, hj, kHost, fed_);
     out << "static const float* " << hj << "_row" << head()
-        << "int r, float* SPDEC_RESTRICT ws) {\n"
+        << "int r, int whole, float* SPDEC_RESTRICT ws) {\n"
         << reach() << "  (void)RY;\n"
         << "  const int slot = " << first_slot << " + r % " << cls.rows() << ";\n"
-        << "  float* buf = ws + " << tag_floats_ << " + (long long)slot * ((W + 15) & ~15);\n"
+        << "  float* buf = (float*)__builtin_assume_aligned(ws + " << tag_floats_
+        << " + (long long)slot * ((W + 15) & ~15), 64);\n"
         << "  const long long tag = sample + ((long long)c * H + r) * W;\n"
         << "  long long* tags = (long long*)ws;\n"
         << "  if (tags[slot] != tag) {\n"
-        << "    const int first = RX + (" << cls.dx_min << "), last = W - RX + (" << cls.dx_max
-        << ");\n"
-        << "#pragma omp simd\n"
+        << "    int first = RX + (" << cls.dx_min << "), last = W - RX + (" << cls.dx_max << ");\n"
+        << "    if (whole) first &= ~15, last = (last + 15) & ~15;\n"
+        << "#pragma omp simd aligned(buf : 64)\n"
         << "    for (int x = first; x < last; ++x) buf[x] = " << hj << call_args("r") << ");\n"
         << "    tags[slot] = tag;\n"
         << "  }\n"
@@ -216,14 +237,17 @@ class RowEmitter {
 
   /// The row buffers the interior reads for pixel row y: h<j>_<k> holds
   /// class j at row y + dy_min + k.
-  /// `grid`: the arguments up to the channel; `y`: the pixel row.
-  [[nodiscard]] std::string buffer_rows(const std::string& grid, const char* y) const {
+  /// `grid`: the arguments up to the channel; `y`: the pixel row; `whole`:
+  /// the grid is the padded plane, filled in whole vectors.
+  [[nodiscard]] std::string buffer_rows(const std::string& grid, const char* y,
+                                        bool whole = false) const {
     std::ostringstream out;
     for (std::size_t j = 0; j < plan_.classes.size(); ++j) {
       const HoistedClass& cls = plan_.classes[j];
       for (std::int32_t k = 0; k < cls.rows(); ++k) {
         out << "    const float* h" << j << "_" << k << " = " << name_ << "_h" << j << "_row("
-            << grid << ", " << y << " + (" << cls.dy_min + k << "), ws);\n";
+            << grid << ", " << y << " + (" << cls.dy_min + k << "), " << (whole ? 1 : 0)
+            << ", ws);\n";
       }
     }
     return out.str();
@@ -236,11 +260,10 @@ class RowEmitter {
     std::ostringstream out;
     out << "  if (" << name_ << "_padded(H, W)) {\n"
         << "    float* pu = " << name_ << "_pad(u, u0, sample, H, W, c, ws);\n"
-        << "    const float* pu0 = pu + (long long)(H + 2 * RY) * (W + 2 * RX);\n"
-        << "    (void)pu0;\n"
         << "    const int PH = H + 2 * RY, PW = W + 2 * RX, py = y + RY;\n"
-        << "    (void)PH;\n";
-    out << buffer_rows("pu, pu0, P, 0, 1, PH, PW, 0", "py") << "#pragma omp simd\n"
+        << "    const float* pu0 = pu + (long long)PH * PW;\n"
+        << "    (void)pu0;\n";
+    out << buffer_rows("pu, pu0, P, 0, 1, PH, PW, 0", "py", true) << "#pragma omp simd\n"
         << "    for (int x = 0; x < W; ++x) dst[x] = " << name_
         << "_i(pu, pu0, P, 0, 1, PH, PW, 0, x + RX, py" << hoist_args(plan_) << ");\n"
         << "    return;\n"
@@ -345,8 +368,7 @@ std::string rows_loop_begin(int rows, const std::vector<std::string>& more = {})
   std::vector<std::string> roots = {"b", "g", "dg"};
   roots.insert(roots.end(), more.begin(), more.end());
   for (const std::string& root : roots) {
-    out << "    float* ws_" << root << " = (float*)__builtin_alloca(sizeof(float) * spdec_" << root
-        << "_ws_floats(H, W));\n"
+    out << "    float* ws_" << root << " = SPDEC_WS_ALLOCA(spdec_" << root << "_ws_floats(H, W));\n"
         << "    spdec_" << root << "_ws_init(ws_" << root << ");\n"
         << "    (void)ws_" << root << ";\n";
   }
@@ -507,8 +529,7 @@ std::string samples_loop_begin(int rows, const std::vector<std::string>& more = 
   std::vector<std::string> roots = {"b", "g", "dg"};
   roots.insert(roots.end(), more.begin(), more.end());
   for (const std::string& root : roots) {
-    out << "    float* ws_" << root << " = (float*)__builtin_alloca(sizeof(float) * spdec_" << root
-        << "_ws_floats(H, W));\n"
+    out << "    float* ws_" << root << " = SPDEC_WS_ALLOCA(spdec_" << root << "_ws_floats(H, W));\n"
         << "    (void)ws_" << root << ";\n";
   }
   out << "#pragma omp for schedule(static)\n"
