@@ -310,50 +310,71 @@ std::string row_function(StencilProgram& p, const Root& root, const std::string&
 }
 
 constexpr const char* kHelpers = R"(
-// Values [first, last) of the block's four Gaussians into dst[i - first].
-static void spdec_noise_part(const spdec_args* a, unsigned long long id, long long block, long long first,
-                             long long last, float* SPDEC_RESTRICT dst) {
-  float z[4];
-  spdec_gaussian4(a->seed, id, a->step, (unsigned int)block, z);
-  for (int k = 0; k < 4; ++k) {
-    const long long i = block * 4 + k;
-    if (i >= first && i < last) dst[i - first] = z[k];
+// The white noise, SPDEC_NOISE_CHUNK values at a time: chunk k of sample id
+// holds the Philox stream at flat indices [k * SPDEC_NOISE_CHUNK, ...), whole
+// blocks of four generated in one loop the compiler vectorises (Philox's
+// 32-bit products and the Box-Muller float operations lane by lane: the same
+// correctly rounded operations, so the same bits), and kept in the thread's
+// workspace ws_noise for the rows it covers. A row of 28 has 7 blocks, too
+// few for a 16-lane vector: drawn row by row the noise ran scalar.
+#define SPDEC_NOISE_CHUNK 256
+static inline void spdec_noise_ws_init(float* ws) {
+  unsigned long long* tag = (unsigned long long*)ws;
+  tag[0] = tag[1] = tag[2] = ~0ULL;  // no chunk: chunk indices stay below 2^26
+}
+static const float* spdec_noise_chunk(const spdec_args* a, unsigned long long id, long long chunk,
+                                      float* SPDEC_RESTRICT ws) {
+  unsigned long long* tag = (unsigned long long*)ws;
+  float* z = (float*)__builtin_assume_aligned(ws + 16, 64);
+  if (tag[0] != id || tag[1] != a->step || tag[2] != (unsigned long long)chunk) {
+    const unsigned int first_block = (unsigned int)(chunk * (SPDEC_NOISE_CHUNK / 4));
+    for (int k = 0; k < SPDEC_NOISE_CHUNK / 4; ++k)
+      spdec_gaussian4(a->seed, id, a->step, first_block + (unsigned int)k, z + 4 * k);
+    tag[0] = id;
+    tag[1] = a->step;
+    tag[2] = (unsigned long long)chunk;
+  }
+  return z;
+}
+
+// The white noise of one row: the stream at flat indices ((c*H + y)*W + x)
+// of sample id (sample_ids[n], or n), copied out of its chunks.
+static void spdec_noise_row(const spdec_args* a, long long n, int c, int y, float* SPDEC_RESTRICT dst,
+                            float* SPDEC_RESTRICT ws) {
+  const unsigned long long id = a->sample_ids ? a->sample_ids[n] : (unsigned long long)n;
+  const long long first = ((long long)c * a->H + y) * a->W, last = first + a->W;
+  for (long long i = first; i < last;) {
+    const long long chunk = i / SPDEC_NOISE_CHUNK, base = chunk * SPDEC_NOISE_CHUNK;
+    const float* z = spdec_noise_chunk(a, id, chunk, ws);
+    const long long end = last < base + SPDEC_NOISE_CHUNK ? last : base + SPDEC_NOISE_CHUNK;
+    for (; i < end; ++i) dst[i - first] = z[i - base];
   }
 }
 
-// The white noise of one row: the Philox stream at flat indices
-// ((c*H + y)*W + x) of sample id, in blocks of four. The blocks wholly inside
-// the row go straight to dst, a plain loop the compiler vectorises (Philox's
-// 32-bit products and the Box-Muller float operations lane by lane: the
-// same correctly rounded operations, so the same bits); the partial blocks
-// at the ends go through spdec_noise_part.
-static void spdec_noise_row(const spdec_args* a, long long n, int c, int y, float* SPDEC_RESTRICT dst) {
-  const unsigned long long id = a->sample_ids ? a->sample_ids[n] : (unsigned long long)n;
-  const long long first = ((long long)c * a->H + y) * a->W, last = first + a->W;
-  const long long whole_first = (first + 3) / 4, whole_last = last / 4;
-  for (long long block = first / 4; block < whole_first; ++block)
-    spdec_noise_part(a, id, block, first, last, dst);
-  for (long long block = whole_first; block < whole_last; ++block)
-    spdec_gaussian4(a->seed, id, a->step, (unsigned int)block, dst + (block * 4 - first));
-  for (long long block = whole_first > whole_last ? whole_first : whole_last; block * 4 < last; ++block)
-    spdec_noise_part(a, id, block, first, last, dst);
-}
-
 // ζ for one row: given (correlated) noise, or the white stream.
-static void spdec_zeta_row(const spdec_args* a, long long n, int c, int y, float* SPDEC_RESTRICT dst) {
+static void spdec_zeta_row(const spdec_args* a, long long n, int c, int y, float* SPDEC_RESTRICT dst,
+                           float* SPDEC_RESTRICT ws) {
   const int W = a->W;
   if (a->noise) {
     const float* src = a->noise + ((n * a->C + c) * a->H + y) * (long long)W;
     for (int x = 0; x < W; ++x) dst[x] = src[x];
   } else {
-    spdec_noise_row(a, n, c, y, dst);
+    spdec_noise_row(a, n, c, y, dst, ws);
   }
 }
 )";
 
+/// Every parallel region's noise chunk (spdec_noise_chunk): its tag, then
+/// SPDEC_NOISE_CHUNK values.
+constexpr const char* kNoiseWorkspace =
+    "    float* ws_noise = SPDEC_WS_ALLOCA(16 + SPDEC_NOISE_CHUNK);\n"
+    "    spdec_noise_ws_init(ws_noise);\n"
+    "    (void)ws_noise;\n";
+
 /// The opening of an entry point's parallel loop over (n, c, y), with
-/// `rows` row buffers of W floats per thread and the workspaces ws_<root> of
-/// the row functions spdec_<root>_row it may call (b, g, dg and `more`).
+/// `rows` row buffers of W floats per thread, the workspaces ws_<root> of
+/// the row functions spdec_<root>_row it may call (b, g, dg and `more`) and
+/// the noise chunk's.
 std::string rows_loop_begin(int rows, const std::vector<std::string>& more = {}) {
   std::ostringstream out;
   out << "  const long long N = a->N; const int C = a->C, H = a->H, W = a->W;\n"
@@ -372,7 +393,7 @@ std::string rows_loop_begin(int rows, const std::vector<std::string>& more = {})
         << "    spdec_" << root << "_ws_init(ws_" << root << ");\n"
         << "    (void)ws_" << root << ";\n";
   }
-  out << "#pragma omp for collapse(3) schedule(static)\n"
+  out << kNoiseWorkspace << "#pragma omp for collapse(3) schedule(static)\n"
       << "    for (long long n = 0; n < N; ++n)\n"
       << "      for (int c = 0; c < C; ++c)\n"
       << "        for (int y = 0; y < H; ++y) {\n"
@@ -404,7 +425,7 @@ std::string per_pixel_entries() {
       << kRowsLoopEnd << "}\n\n";
 
   out << "extern \"C\" void spdec_noise(const spdec_args* a) {\n"
-      << rows_loop_begin(0) << "          spdec_noise_row(a, n, c, y, a->out + row);\n"
+      << rows_loop_begin(0) << "          spdec_noise_row(a, n, c, y, a->out + row, ws_noise);\n"
       << kRowsLoopEnd << "}\n\n";
   return out.str();
 }
@@ -462,7 +483,7 @@ std::string step_entries(const StencilProgram& p) {
       << norms << rows_loop_begin(4) << "          const float scale = " << scale << ";\n"
       << drift_row_into(p, "b", "a->u") << "          float* g = buf; float* z = buf + W;\n"
       << "          spdec_g_row(a->u, a->u0, P, sample, C, H, W, c, y, g, ws_g);\n"
-      << "          spdec_zeta_row(a, n, c, y, z);\n"
+      << "          spdec_zeta_row(a, n, c, y, z, ws_noise);\n"
       << "          const float* uu = a->u + row; float* o = a->out + row;\n"
       << "          for (int x = 0; x < W; ++x) o[x] = uu[x] + scale * b[x] + g[x] * a->sqrt_dt * "
          "z[x];\n"
@@ -490,7 +511,7 @@ std::string step_entries(const StencilProgram& p) {
         << "          }\n"
         << kRowsLoopEnd << "}\n\n";
   };
-  reverse_like("spdec_reverse_step", "          spdec_zeta_row(a, n, c, y, z);\n",
+  reverse_like("spdec_reverse_step", "          spdec_zeta_row(a, n, c, y, z, ws_noise);\n",
                "uu[x] - scale * b[x] + a->dt * pull + g[x] * a->sqrt_dt * z[x]");
   reverse_like("spdec_ode_step", "", "(scale / a->dt) * b[x] - 0.5f * pull");
   return out.str();

@@ -38,7 +38,7 @@ std::vector<int> loops_to_vectorise(const std::string& source) {
   for (std::string line; std::getline(in, line);) {
     ++number;
     const bool noise_blocks =
-        line.find("spdec_gaussian4(a->seed, id, a->step, (unsigned int)block, dst") !=
+        line.find("spdec_gaussian4(a->seed, id, a->step, first_block + (unsigned int)k") !=
         std::string::npos;
     if (after_simd || noise_blocks) lines.push_back(noise_blocks ? number - 1 : number);
     after_simd = line.find("#pragma omp simd") != std::string::npos;
