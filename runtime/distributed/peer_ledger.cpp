@@ -68,6 +68,11 @@ void PeerLedger::record_failure(const c10::intrusive_ptr<c10d::Store>& store, in
     const std::string key = "failed/" + std::to_string(rank);
     if (!overwrite && store->check({key})) return;
     store->set(key, bytes_of(message));
+    // A set is not acknowledged: a rank that reports and then leaves could
+    // close its connection before the store has read the message (and a
+    // reset connection may drop it). A check is a round trip on the same
+    // connection, answered after the set: when it returns, the record is in.
+    (void)store->check({key});
   } catch (...) {  // NOLINT(bugprone-empty-catch): the store may be gone with its host
   }
 }
