@@ -39,6 +39,16 @@ PAPER_TABLE_1 = [
 ]
 
 
+# The schedules suite's questions (issue 19): (method, against), by study.py's keys.
+SCHEDULE_COMPARISONS = [
+    ("two_subspace", "edm"),                     # learned knots against EDM
+    ("two_subspace", "two_subspace_init"),       # what learning the knots buys
+    ("two_subspace_edm", "edm"),                 # the same with EDM's network
+    ("two_subspace_edm", "two_subspace_edm_init"),
+    ("edm_noise", "edm"),                        # EDM's schedule: ε-network against denoiser
+]
+
+
 def read_npy(path):
     """(shape, flat list of floats) of a little-endian float32 .npy file."""
     data = path.read_bytes()
@@ -241,10 +251,61 @@ def main():
                 cells.append(f"{fmt(mean, 1)} ({fmt(vs[0], 1)} / {fmt(vs[1], 1)}) [{rough}]")
             print(row([names[method], labels[sampler], *cells]))
 
+    def best_sampler_fids(method, nfe):
+        """The sampler with the lowest two-seed mean FID of `method` at `nfe`
+        and its per-seed FIDs; None while any sampler's seed is missing (the
+        best sampler is not known until every one is in)."""
+        best = None
+        for sampler in labels:
+            mine = [u for u in evals if (u["method"], u["sampler"], u["nfe_target"]) ==
+                    (method, sampler, nfe)]
+            if not mine:
+                continue
+            rs = [next((results[u["unit"]] for u in mine if u["seed"] == seed), None)
+                  for seed in (0, 1)]
+            # A sampler that diverged is the worst, not a missing result.
+            vs = [math.inf if (r or {}).get("status") == "non-finite" else value(r, "fid")
+                  for r in rs]
+            if None in vs:
+                return None
+            if best is None or sum(vs) < sum(best[1]):
+                best = (sampler, vs)
+        return best
+
+    def verdicts():
+        """Per NFE, each comparison's better method by the two seeds: lower at
+        both seeds (the ranges do not overlap), or within the seed spread."""
+        pairs = [(a, b) for a, b in SCHEDULE_COMPARISONS if a in names and b in names]
+        if not pairs:
+            return
+        print("\n### Verdict per NFE: each method with its best sampler, two seeds\n")
+        print("A method wins at an NFE when its FID is lower at both training seeds than "
+              "the other's at both (the two seeds' ranges do not overlap); otherwise the "
+              "difference is within the seed spread.\n")
+        print(row(["comparison", *[f"NFE {nfe}" for nfe in settings["nfe"]]]))
+        print(row(["---"] * (1 + len(settings["nfe"]))))
+        for a, b in pairs:
+            cells = []
+            for nfe in settings["nfe"]:
+                fa, fb = best_sampler_fids(a, nfe), best_sampler_fids(b, nfe)
+                if fa is None or fb is None:
+                    cells.append(DASH)
+                    continue
+                if max(fa[1]) < min(fb[1]):
+                    word = f"{names[a]} better"
+                elif max(fb[1]) < min(fa[1]):
+                    word = f"{names[b]} better"
+                else:
+                    word = "within the seed spread"
+                cells.append(f"{word}: {fmt(sum(fa[1]) / 2, 1)} ({labels[fa[0]]}) against "
+                             f"{fmt(sum(fb[1]) / 2, 1)} ({labels[fb[0]]})")
+            print(row([f"{names[a]} against {names[b]}", *cells]))
+
     if settings.get("suite") == "schedules":
-        # Both seeds at every NFE: the summary, then one two-seed table per
-        # NFE; no Table 1.
+        # Both seeds at every NFE: the summary and the verdicts, then one
+        # two-seed table per NFE; no Table 1.
         fid_over_nfe()
+        verdicts()
         for nfe in settings["nfe"]:
             two_seed_table(nfe, settings["n"])
         return
