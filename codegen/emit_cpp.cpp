@@ -566,8 +566,9 @@ std::string reset_workspaces(const std::vector<std::string>& more = {}) {
   std::string out;
   std::vector<std::string> roots = {"b", "g", "dg"};
   roots.insert(roots.end(), more.begin(), more.end());
-  for (const std::string& root : roots)
-    out += "        spdec_" + root + "_ws_init(ws_" + root + ");\n";
+  for (const std::string& root : roots) {
+    out.append("        spdec_").append(root).append("_ws_init(ws_").append(root).append(");\n");
+  }
   return out;
 }
 
