@@ -364,8 +364,8 @@ static void spdec_zeta_row(const spdec_args* a, long long n, int c, int y, float
 }
 )";
 
-/// Every parallel region's noise chunk (spdec_noise_chunk): its tag, then
-/// SPDEC_NOISE_CHUNK values.
+/// The noise chunk of a parallel region that draws white noise
+/// (spdec_noise_chunk): its tag, then SPDEC_NOISE_CHUNK values.
 constexpr const char* kNoiseWorkspace =
     "    float* ws_noise = SPDEC_WS_ALLOCA(16 + SPDEC_NOISE_CHUNK);\n"
     "    spdec_noise_ws_init(ws_noise);\n"
@@ -373,9 +373,10 @@ constexpr const char* kNoiseWorkspace =
 
 /// The opening of an entry point's parallel loop over (n, c, y), with
 /// `rows` row buffers of W floats per thread, the workspaces ws_<root> of
-/// the row functions spdec_<root>_row it may call (b, g, dg and `more`) and
-/// the noise chunk's.
-std::string rows_loop_begin(int rows, const std::vector<std::string>& more = {}) {
+/// the row functions spdec_<root>_row it may call (b, g, dg and `more`) and,
+/// when it draws white noise, ws_noise.
+std::string rows_loop_begin(int rows, const std::vector<std::string>& more = {},
+                            bool draws_noise = false) {
   std::ostringstream out;
   out << "  const long long N = a->N; const int C = a->C, H = a->H, W = a->W;\n"
       << "  const long long S = (long long)C * H * W;\n"
@@ -393,7 +394,8 @@ std::string rows_loop_begin(int rows, const std::vector<std::string>& more = {})
         << "    spdec_" << root << "_ws_init(ws_" << root << ");\n"
         << "    (void)ws_" << root << ";\n";
   }
-  out << kNoiseWorkspace << "#pragma omp for collapse(3) schedule(static)\n"
+  if (draws_noise) out << kNoiseWorkspace;
+  out << "#pragma omp for collapse(3) schedule(static)\n"
       << "    for (long long n = 0; n < N; ++n)\n"
       << "      for (int c = 0; c < C; ++c)\n"
       << "        for (int y = 0; y < H; ++y) {\n"
@@ -425,7 +427,8 @@ std::string per_pixel_entries() {
       << kRowsLoopEnd << "}\n\n";
 
   out << "extern \"C\" void spdec_noise(const spdec_args* a) {\n"
-      << rows_loop_begin(0) << "          spdec_noise_row(a, n, c, y, a->out + row, ws_noise);\n"
+      << rows_loop_begin(0, {}, true)
+      << "          spdec_noise_row(a, n, c, y, a->out + row, ws_noise);\n"
       << kRowsLoopEnd << "}\n\n";
   return out.str();
 }
@@ -480,7 +483,7 @@ std::string step_entries(const StencilProgram& p) {
   // forward_step
   out << "extern \"C\" void spdec_forward_step(const spdec_args* a) {\n"
       << "  const float* P = a->params;\n"
-      << norms << rows_loop_begin(4) << "          const float scale = " << scale << ";\n"
+      << norms << rows_loop_begin(4, {}, true) << "          const float scale = " << scale << ";\n"
       << drift_row_into(p, "b", "a->u") << "          float* g = buf; float* z = buf + W;\n"
       << "          spdec_g_row(a->u, a->u0, P, sample, C, H, W, c, y, g, ws_g);\n"
       << "          spdec_zeta_row(a, n, c, y, z, ws_noise);\n"
@@ -494,7 +497,8 @@ std::string step_entries(const StencilProgram& p) {
   const auto reverse_like = [&](const char* entry, const char* draw, const char* result) {
     out << "extern \"C\" void " << entry << "(const spdec_args* a) {\n"
         << "  const float* P = a->params;\n"
-        << norms << rows_loop_begin(4) << "          const float scale = " << scale << ";\n"
+        << norms << rows_loop_begin(4, {}, *draw != '\0')
+        << "          const float scale = " << scale << ";\n"
         << drift_row_into(p, "b", "a->u")
         << "          float* g = buf; float* d = buf + W; float* z = buf + 2 * W;\n"
         << "          (void)z;\n"

@@ -226,6 +226,16 @@ def main():
             print(floor)
         return fid_means
 
+    def seed_results(method, sampler, nfe):
+        """The results of (method, sampler, nfe) at train.seed 0 and 1 (None
+        for a seed not done); None when the study has no such eval."""
+        mine = [u for u in evals if (u["method"], u["sampler"], u["nfe_target"]) ==
+                (method, sampler, nfe)]
+        if not mine:
+            return None
+        return [next((results[u["unit"]] for u in mine if u["seed"] == seed), None)
+                for seed in (0, 1)]
+
     def fid_over_nfe():
         """One row per method and sampler, one column per NFE: FID as the
         two-seed mean (seed 0 / seed 1), and the rough share of each seed."""
@@ -242,9 +252,7 @@ def main():
         for method, sampler in keys:
             cells = []
             for nfe in nfes:
-                rs = [next((results[u["unit"]] for u in evals
-                            if (u["method"], u["sampler"], u["nfe_target"], u["seed"]) ==
-                            (method, sampler, nfe, seed)), None) for seed in (0, 1)]
+                rs = seed_results(method, sampler, nfe) or [None, None]
                 vs = [value(r, "fid") for r in rs]
                 mean = sum(vs) / 2 if None not in vs else None
                 rough = " / ".join(counts(r)[1] for r in rs)
@@ -257,12 +265,9 @@ def main():
         best sampler is not known until every one is in)."""
         best = None
         for sampler in labels:
-            mine = [u for u in evals if (u["method"], u["sampler"], u["nfe_target"]) ==
-                    (method, sampler, nfe)]
-            if not mine:
+            rs = seed_results(method, sampler, nfe)
+            if rs is None:
                 continue
-            rs = [next((results[u["unit"]] for u in mine if u["seed"] == seed), None)
-                  for seed in (0, 1)]
             # A sampler that diverged is the worst, not a missing result.
             vs = [math.inf if (r or {}).get("status") == "non-finite" else value(r, "fid")
                   for r in rs]
